@@ -1,0 +1,1503 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * Stripe -> Attio sync: one self-contained file.
+ *
+ *   npx tsx sync.ts --setup      create the Attio attributes this sync writes (safe to repeat)
+ *   npx tsx sync.ts --dry-run    read everything, print the plan, write nothing
+ *   npx tsx sync.ts              sync every customer with revenue or a subscription
+ *   npx tsx sync.ts --only cus_X sync one customer
+ *
+ * The file reads top to bottom like a Singer tap and target folded into one:
+ *
+ *   1. CONFIGURATION      the Attio attribute slugs, rate limits, flags and env
+ *   2. RETRY AND PACING   reusable: one retry policy and a client-side rate limiter
+ *   3. SOURCE: STRIPE     streams customers, charges, subscriptions into per-customer facts
+ *   4. MAP                pure functions: facts -> Attio values (revenue, MRR, status, domain)
+ *   5. SINK: ATTIO        reusable, knows nothing of Stripe: preflight, setup, load, plan, write
+ *   6. REPORT AND MAIN    progress, summary, exit codes, wiring
+ *
+ * To build another sync from this template, replace sections 3 and 4 and the slug map; keep 2, 5, 6.
+ */
+import { appendFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import dotenv from 'dotenv';
+import Stripe from 'stripe';
+
+// ================================================================================================
+// 1. CONFIGURATION
+// ================================================================================================
+
+/** The Attio attributes this sync reads and writes on `companies`. Rename here, nowhere else. */
+export const ATTRIBUTES = {
+  customerId: 'stripe_customer_id',
+  lifetimeRevenue: 'stripe_lifetime_revenue',
+  mrr: 'stripe_mrr',
+  subscriptionStatus: 'stripe_subscription_status',
+  firstPaymentDate: 'stripe_first_payment_date',
+  lastPaymentDate: 'stripe_last_payment_date',
+  customerSince: 'stripe_customer_since',
+  // Standard company attributes, written only when the sync creates the company.
+  name: 'name',
+  domains: 'domains',
+} as const;
+
+export const ATTIO_OBJECT = 'companies';
+
+/**
+ * Rate limits, set just below the documented ones so a healthy run sees almost no 429s.
+ * Attio: 100 reads/s and 25 writes/s per workspace. Stripe: 25 requests/s per endpoint,
+ * 100/s overall in live mode and 25/s in test mode. Lower them if you share the keys.
+ */
+export const LIMITS = {
+  attioReadsPerSecond: 90,
+  attioWritesPerSecond: 23,
+  attioConcurrency: 12,
+  stripePerEndpointPerSecond: 23,
+  stripeLivePerSecond: 90,
+  stripeTestPerSecond: 23,
+  stripeConcurrencyPerListing: 8,
+};
+
+/** Retry policy shared by every request: transient answers are retried with backoff. */
+export const RETRY = {
+  retries: 5,
+  baseDelayMs: 1000,
+  requestTimeoutMs: 30_000,
+};
+
+const DEFAULT_STRIPE_API_URL = 'https://api.stripe.com';
+const DEFAULT_ATTIO_API_URL = 'https://api.attio.com/v2';
+
+const USAGE = `Usage: npx tsx sync.ts [--dry-run] [--setup [--currency USD]] [--only cus_...] [--help]
+
+Syncs Stripe customers and revenue into Attio companies.
+
+  --dry-run          read everything, print the plan, write nothing (also DRY_RUN=1)
+  --setup            create the missing Attio attributes and select options, then stop
+  --currency CODE    currency of the revenue attributes that --setup creates (default USD)
+  --only cus_...     sync one customer
+  --help             this text
+
+Environment (a .env file is read when present):
+  STRIPE_API_KEY     required: sk_... or rk_... (a restricted read-only key is recommended)
+  ATTIO_API_KEY      required: an Attio access token
+  STRIPE_API_URL     default ${DEFAULT_STRIPE_API_URL}
+  ATTIO_API_URL      default ${DEFAULT_ATTIO_API_URL}
+  DRY_RUN            1 or true: same as --dry-run
+
+Exit codes: 0 all written, 1 some records failed, 2 configuration or preflight problem (nothing written).`;
+
+export interface Config {
+  stripeKey: string;
+  attioKey: string;
+  stripeUrl: URL;
+  attioUrl: string;
+  dryRun: boolean;
+  setup: boolean;
+  setupCurrency: string;
+  only: string | null;
+  help: boolean;
+}
+
+/** Thrown for anything the user must fix before a run can start: exit code 2. */
+export class ConfigError extends Error {}
+
+export function parseConfig(argv: string[], env: Record<string, string | undefined>): Config {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        'dry-run': { type: 'boolean' },
+        setup: { type: 'boolean' },
+        currency: { type: 'string' },
+        only: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  const help = parsed.help ?? false;
+  const empty = { stripeKey: '', attioKey: '', stripeUrl: new URL(DEFAULT_STRIPE_API_URL), attioUrl: '' };
+  if (help) return { ...empty, dryRun: false, setup: false, setupCurrency: 'USD', only: null, help };
+
+  const problems: string[] = [];
+  const stripeKey = (env.STRIPE_API_KEY ?? '').trim();
+  if (!stripeKey) problems.push('STRIPE_API_KEY is not set: create a restricted key in the Stripe dashboard (Developers > API keys).');
+  else if (!/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/.test(stripeKey))
+    problems.push('STRIPE_API_KEY does not look like a Stripe secret (sk_...) or restricted (rk_...) key.');
+  const attioKey = (env.ATTIO_API_KEY ?? '').trim();
+  if (!attioKey) problems.push('ATTIO_API_KEY is not set: create an access token in Attio (Workspace settings > Developers).');
+  else if (/\s/.test(attioKey)) problems.push('ATTIO_API_KEY contains white space.');
+
+  const stripeUrl = parseUrl('STRIPE_API_URL', env.STRIPE_API_URL || DEFAULT_STRIPE_API_URL, problems);
+  const attioUrl = parseUrl('ATTIO_API_URL', env.ATTIO_API_URL || DEFAULT_ATTIO_API_URL, problems);
+
+  const dryRunEnv = (env.DRY_RUN ?? '').trim().toLowerCase();
+  if (!['', '0', 'false', '1', 'true'].includes(dryRunEnv)) problems.push('DRY_RUN must be 1, true, 0 or false.');
+
+  const setupCurrency = (parsed.currency ?? 'USD').toUpperCase();
+  if (!/^[A-Z]{3}$/.test(setupCurrency)) problems.push(`--currency must be a three-letter currency code, got "${parsed.currency}".`);
+  if (parsed.currency !== undefined && !parsed.setup) problems.push('--currency only applies with --setup.');
+  const only = parsed.only ?? null;
+  if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${only}".`);
+  if (only !== null && parsed.setup) problems.push('--only cannot be combined with --setup.');
+
+  if (problems.length) throw new ConfigError(problems.join('\n'));
+  return {
+    stripeKey,
+    attioKey,
+    stripeUrl: stripeUrl!,
+    attioUrl: attioUrl!.href.replace(/\/+$/, ''),
+    dryRun: (parsed['dry-run'] ?? false) || dryRunEnv === '1' || dryRunEnv === 'true',
+    setup: parsed.setup ?? false,
+    setupCurrency,
+    only,
+    help,
+  };
+}
+
+function parseUrl(name: string, value: string, problems: string[]): URL | undefined {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+  } catch {
+    // reported below
+  }
+  problems.push(`${name} must be an http(s) URL, got "${value}".`);
+  return undefined;
+}
+
+// ================================================================================================
+// 2. RETRY AND PACING (reusable: nothing here knows Stripe or Attio)
+// ================================================================================================
+
+/** An API answer or failure, normalised so one retry policy can judge both APIs. */
+export class ApiError extends Error {
+  constructor(
+    readonly service: string,
+    message: string,
+    readonly status: number | undefined, // undefined: no HTTP answer (network error, timeout, cut body)
+    readonly code: string | undefined,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+  }
+  get transient(): boolean {
+    return this.status === undefined || this.status === 429 || this.status === 401 || this.status >= 500;
+  }
+}
+
+/** `Retry-After` in either form: delay-seconds or an HTTP date. */
+export function parseRetryAfter(header: string | null | undefined, nowMs: number): number | undefined {
+  if (!header) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - nowMs);
+}
+
+export interface RetryPolicy {
+  retries: number;
+  baseDelayMs: number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+  /** Told before each retry (for the summary's retry count and the pacer's slow-down). */
+  onRetry?: (error: ApiError, attempt: number, delayMs: number) => void;
+}
+
+/** Exponential backoff from `baseDelayMs` with jitter, unless the server said when to come back. */
+export function retryDelayMs(error: ApiError, attempt: number, policy: Pick<RetryPolicy, 'baseDelayMs' | 'random'>): number {
+  if (error.retryAfterMs !== undefined) return error.retryAfterMs;
+  const exponential = policy.baseDelayMs * 2 ** attempt;
+  return Math.round(exponential * (0.75 + 0.5 * policy.random()));
+}
+
+/** Runs `request` until it succeeds, fails for good, or runs out of retries. */
+export async function withRetry<T>(request: () => Promise<T>, policy: RetryPolicy): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!(error instanceof ApiError) || !error.transient || attempt >= policy.retries) throw error;
+      const delay = retryDelayMs(error, attempt, policy);
+      policy.onRetry?.(error, attempt, delay);
+      await policy.sleep(delay);
+    }
+  }
+}
+
+/**
+ * A client-side rate limiter: hands out evenly spaced start times at `perSecond`. A 429 halves the
+ * pace and holds every caller until the server's Retry-After; the pace then recovers step by step.
+ */
+export class Pacer {
+  private nextSlotMs = 0;
+  private currentPerSecond: number;
+  constructor(
+    readonly maxPerSecond: number,
+    private readonly now: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {
+    this.currentPerSecond = maxPerSecond;
+  }
+  get perSecond(): number {
+    return this.currentPerSecond;
+  }
+  async take(): Promise<void> {
+    if (!Number.isFinite(this.maxPerSecond)) return;
+    const now = this.now();
+    const slot = Math.max(now, this.nextSlotMs);
+    this.nextSlotMs = slot + 1000 / this.currentPerSecond;
+    if (slot > now) await this.sleep(slot - now);
+    // Recover towards the configured pace, 2% per request, after a slow-down.
+    if (this.currentPerSecond < this.maxPerSecond) this.currentPerSecond = Math.min(this.maxPerSecond, this.currentPerSecond * 1.02);
+  }
+  rateLimited(retryAfterMs: number | undefined): void {
+    this.currentPerSecond = Math.max(1, this.currentPerSecond / 2);
+    this.nextSlotMs = Math.max(this.nextSlotMs, this.now() + (retryAfterMs ?? 1000));
+  }
+}
+
+/** Runs `worker` over `items` with at most `concurrency` at once; results keep the input order. */
+export async function mapConcurrent<T, R>(items: readonly T[], concurrency: number, worker: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await worker(items[index]!, index);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+// ================================================================================================
+// 3. SOURCE: STRIPE
+// Streams customers, charges and subscriptions page by page and folds each page into small
+// per-customer facts, so memory grows with customers, never with charges.
+// ================================================================================================
+
+/** What the mapping needs to know about one Stripe customer: plain facts, no API objects. */
+export interface CustomerFacts {
+  id: string;
+  email: string | null;
+  name: string | null;
+  description: string | null;
+  createdUnix: number;
+  /** Net revenue in minor units of the target currency (already converted where Stripe settled it there). */
+  lifetimeRevenueMinor: number;
+  /** Net revenue in other currencies that Stripe did not settle in the target currency, per currency. */
+  unconvertedRevenueMinor: Record<string, number>;
+  firstPaymentUnix: number | null;
+  lastPaymentUnix: number | null;
+  succeededCharges: number;
+  /** Monthly recurring revenue in minor units of the target currency (fractional until rounded). */
+  mrrMinor: number;
+  /** MRR of subscriptions billed in another currency, per currency (not added to `mrrMinor`). */
+  otherCurrencyMrrMinor: Record<string, number>;
+  subscriptionStatuses: Stripe.Subscription.Status[];
+}
+
+/** Run-wide notes from reading: what was left out and why, so the summary can say so. */
+export interface SourceNotes {
+  chargesWithoutCustomer: number;
+  chargesOfUnknownCustomers: number;
+  deletedCustomersSkipped: number;
+  tieredItemsSkipped: number;
+  unappliedDiscounts: number;
+  pages: number;
+}
+
+export function emptyFacts(customer: Pick<Stripe.Customer, 'id' | 'email' | 'name' | 'description' | 'created'>): CustomerFacts {
+  return {
+    id: customer.id,
+    email: customer.email ?? null,
+    name: customer.name ?? null,
+    description: customer.description ?? null,
+    createdUnix: customer.created,
+    lifetimeRevenueMinor: 0,
+    unconvertedRevenueMinor: {},
+    firstPaymentUnix: null,
+    lastPaymentUnix: null,
+    succeededCharges: 0,
+    mrrMinor: 0,
+    otherCurrencyMrrMinor: {},
+    subscriptionStatuses: [],
+  };
+}
+
+/**
+ * A charge's net revenue (captured minus refunded) in the target currency. A charge in another
+ * currency counts when Stripe settled it in the target currency: its balance transaction carries
+ * Stripe's own conversion of the captured amount, which is scaled by the share not refunded.
+ */
+export function chargeNetRevenue(
+  charge: Pick<Stripe.Charge, 'status' | 'currency' | 'amount_captured' | 'amount_refunded' | 'balance_transaction'>,
+  targetCurrency: string,
+): { targetMinor: number } | { currency: string; minor: number } | null {
+  if (charge.status !== 'succeeded') return null;
+  const netMinor = Math.max(0, charge.amount_captured - charge.amount_refunded);
+  const currency = charge.currency.toLowerCase();
+  const target = targetCurrency.toLowerCase();
+  if (currency === target) return { targetMinor: netMinor };
+  const settlement = charge.balance_transaction;
+  if (settlement && typeof settlement === 'object' && settlement.currency.toLowerCase() === target && charge.amount_captured > 0) {
+    return { targetMinor: Math.round((settlement.amount * netMinor) / charge.amount_captured) };
+  }
+  return { currency, minor: netMinor };
+}
+
+export function addCharge(facts: CustomerFacts, charge: Stripe.Charge, targetCurrency: string): void {
+  const revenue = chargeNetRevenue(charge, targetCurrency);
+  if (!revenue) return;
+  if ('targetMinor' in revenue) facts.lifetimeRevenueMinor += revenue.targetMinor;
+  else facts.unconvertedRevenueMinor[revenue.currency] = (facts.unconvertedRevenueMinor[revenue.currency] ?? 0) + revenue.minor;
+  facts.succeededCharges += 1;
+  facts.firstPaymentUnix = facts.firstPaymentUnix === null ? charge.created : Math.min(facts.firstPaymentUnix, charge.created);
+  facts.lastPaymentUnix = facts.lastPaymentUnix === null ? charge.created : Math.max(facts.lastPaymentUnix, charge.created);
+}
+
+/** Months per billing interval: Stripe's MRR normalisation (month 1/n, year 1/12n, week 52/12n, day 365/12n). */
+export function monthlyFactor(interval: Stripe.Price.Recurring.Interval, intervalCount: number): number {
+  const perYear: Record<string, number> = { day: 365, week: 52, month: 12, year: 1 };
+  return (perYear[interval] ?? 12) / 12 / intervalCount;
+}
+
+export interface SubscriptionMrr {
+  currency: string;
+  /** Monthly amount in minor units, fractional (rounded only when converted to major units). */
+  mrrMinor: number;
+  tieredItemsSkipped: number;
+  unappliedDiscounts: number;
+}
+
+/**
+ * A subscription's contribution to MRR, as Stripe's billing analytics defines it: active and
+ * past_due subscriptions, licensed items at price x quantity per month, after the subscription's
+ * percent-off and amount-off discounts. Trialing, canceled and metered usage count zero.
+ */
+export function subscriptionMrr(subscription: Stripe.Subscription, items: readonly Stripe.SubscriptionItem[]): SubscriptionMrr {
+  const result: SubscriptionMrr = { currency: subscription.currency.toLowerCase(), mrrMinor: 0, tieredItemsSkipped: 0, unappliedDiscounts: 0 };
+  if (subscription.status !== 'active' && subscription.status !== 'past_due') return result;
+  let billingMonths: number | null = null;
+  for (const item of items) {
+    const recurring = item.price.recurring;
+    if (!recurring || recurring.usage_type === 'metered') continue;
+    const factor = monthlyFactor(recurring.interval, recurring.interval_count);
+    billingMonths ??= 1 / factor;
+    if (item.price.unit_amount === null) {
+      // Tiered prices need their tiers, which a list call cannot expand this deep.
+      result.tieredItemsSkipped += 1;
+      continue;
+    }
+    result.mrrMinor += item.price.unit_amount * (item.quantity ?? 1) * factor;
+  }
+  for (const discount of subscription.discounts ?? []) {
+    const coupon = typeof discount === 'object' ? discount.source?.coupon : null;
+    if (!coupon || typeof coupon !== 'object') {
+      result.unappliedDiscounts += 1;
+      continue;
+    }
+    if (coupon.percent_off != null) result.mrrMinor *= 1 - coupon.percent_off / 100;
+    else if (coupon.amount_off != null && coupon.currency?.toLowerCase() === result.currency && billingMonths)
+      result.mrrMinor -= coupon.amount_off / billingMonths;
+    else result.unappliedDiscounts += 1;
+  }
+  result.mrrMinor = Math.max(0, result.mrrMinor);
+  return result;
+}
+
+export function addSubscription(facts: CustomerFacts, subscription: Stripe.Subscription, mrr: SubscriptionMrr, targetCurrency: string): void {
+  facts.subscriptionStatuses.push(subscription.status);
+  if (mrr.mrrMinor === 0) return;
+  if (mrr.currency === targetCurrency.toLowerCase()) facts.mrrMinor += mrr.mrrMinor;
+  else facts.otherCurrencyMrrMinor[mrr.currency] = (facts.otherCurrencyMrrMinor[mrr.currency] ?? 0) + mrr.mrrMinor;
+}
+
+/** Charges cannot predate Stripe; listing windows start here. */
+const STRIPE_EPOCH_UNIX = Date.UTC(2010, 0, 1) / 1000;
+
+interface CreatedWindow {
+  gte: number;
+  lt: number;
+  startingAfter?: string;
+}
+
+/**
+ * Lists every object of one Stripe list endpoint by `created` windows fetched in parallel.
+ * A window whose page says `has_more` continues with its cursor; while fewer windows are in
+ * flight than `concurrency`, its not-yet-read remainder is halved into a fresh window instead,
+ * so a dense account soon has `concurrency` cursors going at once and pages arrive as fast as
+ * the pacer allows.
+ */
+export async function listByCreatedWindows<T extends { id: string; created: number }>(
+  fetchPage: (window: CreatedWindow) => Promise<Stripe.ApiList<T>>,
+  onPage: (objects: T[]) => void,
+  options: { concurrency: number; nowUnix: number },
+): Promise<void> {
+  const queue: CreatedWindow[] = [{ gte: STRIPE_EPOCH_UNIX, lt: options.nowUnix + 1 }];
+  let inFlight = 0;
+  let failure: unknown = null;
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      if (failure !== null || (queue.length === 0 && inFlight === 0)) return resolve();
+      while (failure === null && inFlight < options.concurrency && queue.length > 0) {
+        const window = queue.shift()!;
+        inFlight += 1;
+        fetchPage(window)
+          .then((page) => {
+            onPage(page.data);
+            const last = page.data.at(-1);
+            if (page.has_more && last) {
+              const oldest = last.created;
+              if (inFlight + queue.length < options.concurrency && oldest > window.gte) {
+                // Items still to read lie in [gte, oldest]; split that range in two.
+                const mid = window.gte + Math.ceil((oldest - window.gte) / 2);
+                queue.push({ gte: mid, lt: window.lt, startingAfter: last.id }, { gte: window.gte, lt: mid });
+              } else {
+                queue.push({ ...window, startingAfter: last.id });
+              }
+            }
+          })
+          .catch((error: unknown) => {
+            failure = error;
+          })
+          .finally(() => {
+            inFlight -= 1;
+            pump();
+          });
+      }
+    };
+    pump();
+  });
+  if (failure !== null) throw failure;
+}
+
+/** Turns any error of the Stripe SDK into an ApiError the retry policy understands. */
+export function stripeApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof Stripe.errors.StripeError) {
+    const answered = error.type !== 'StripeConnectionError' && typeof error.statusCode === 'number' && error.statusCode >= 300;
+    const retryAfter = (error.headers as Record<string, string> | undefined)?.['retry-after'];
+    return new ApiError('Stripe', error.message, answered ? error.statusCode : undefined, error.code, parseRetryAfter(retryAfter, Date.now()));
+  }
+  return new ApiError('Stripe', (error as Error)?.message ?? String(error), undefined, undefined, undefined);
+}
+
+export interface StripeSourceOptions {
+  stripe: Stripe;
+  targetCurrency: string;
+  only: string | null;
+  policy: RetryPolicy;
+  pacers: { overall: Pacer; perEndpoint: Record<'customers' | 'charges' | 'subscriptions' | 'subscription_items', Pacer> };
+  concurrency: number;
+  nowUnix: number;
+  onProgress?: (counts: { customers: number; charges: number; subscriptions: number; pages: number }) => void;
+}
+
+/** Reads everything the mapping needs from Stripe. The three listings run at the same time. */
+export async function readStripe(options: StripeSourceOptions): Promise<{ facts: Map<string, CustomerFacts>; notes: SourceNotes }> {
+  const { stripe, targetCurrency, policy, pacers } = options;
+  const notes: SourceNotes = { chargesWithoutCustomer: 0, chargesOfUnknownCustomers: 0, deletedCustomersSkipped: 0, tieredItemsSkipped: 0, unappliedDiscounts: 0, pages: 0 };
+  const counts = { customers: 0, charges: 0, subscriptions: 0, pages: 0 };
+  const customers = new Map<string, CustomerFacts>();
+  // Charges and subscriptions arrive before their customer may have; keep their facts aside.
+  const pending = new Map<string, CustomerFacts>();
+  const factsFor = (customerId: string) => {
+    let facts = customers.get(customerId) ?? pending.get(customerId);
+    if (!facts) {
+      facts = emptyFacts({ id: customerId, email: null, name: null, description: null, created: 0 });
+      pending.set(customerId, facts);
+    }
+    return facts;
+  };
+
+  const request = async <T>(endpoint: keyof StripeSourceOptions['pacers']['perEndpoint'], call: () => Promise<T>): Promise<T> =>
+    withRetry(async () => {
+      await pacers.perEndpoint[endpoint].take();
+      await pacers.overall.take();
+      try {
+        const result = await call();
+        counts.pages += 1;
+        options.onProgress?.(counts);
+        return result;
+      } catch (error) {
+        const apiError = stripeApiError(error);
+        if (apiError.status === 429) {
+          pacers.perEndpoint[endpoint].rateLimited(apiError.retryAfterMs);
+          pacers.overall.rateLimited(apiError.retryAfterMs);
+        }
+        throw apiError;
+      }
+    }, policy);
+
+  const page = { limit: 100 } as const;
+  const created = (w: CreatedWindow) => ({ created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
+  const customerFilter = options.only ? { customer: options.only } : {};
+
+  const acceptCustomer = (customer: Stripe.Customer | Stripe.DeletedCustomer) => {
+    if ('deleted' in customer && customer.deleted) {
+      notes.deletedCustomersSkipped += 1;
+      return;
+    }
+    const live = customer as Stripe.Customer;
+    const facts = pending.get(live.id) ?? emptyFacts(live);
+    Object.assign(facts, { email: live.email ?? null, name: live.name ?? null, description: live.description ?? null, createdUnix: live.created });
+    pending.delete(live.id);
+    customers.set(live.id, facts);
+    counts.customers += 1;
+  };
+
+  const readCustomers = async () => {
+    if (options.only) {
+      acceptCustomer(await request('customers', () => stripe.customers.retrieve(options.only!)));
+      return;
+    }
+    await listByCreatedWindows(
+      (w) => request('customers', () => stripe.customers.list({ ...page, ...created(w) })),
+      (data) => data.forEach(acceptCustomer),
+      { concurrency: options.concurrency, nowUnix: options.nowUnix },
+    );
+  };
+
+  const readCharges = () =>
+    listByCreatedWindows(
+      (w) => request('charges', () => stripe.charges.list({ ...page, ...created(w), ...customerFilter, expand: ['data.balance_transaction'] })),
+      (data) => {
+        for (const charge of data) {
+          counts.charges += 1;
+          const customerId = typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
+          if (customerId === null) {
+            if (charge.status === 'succeeded') notes.chargesWithoutCustomer += 1;
+            continue;
+          }
+          addCharge(factsFor(customerId), charge, targetCurrency);
+        }
+      },
+      { concurrency: options.concurrency, nowUnix: options.nowUnix },
+    );
+
+  const readSubscriptions = () => {
+    const itemPages: Promise<void>[] = [];
+    return listByCreatedWindows(
+      (w) =>
+        request('subscriptions', () =>
+          stripe.subscriptions.list({ ...page, ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
+        ),
+      (data) => {
+        for (const subscription of data) {
+          counts.subscriptions += 1;
+          if (subscription.items.has_more) itemPages.push(readRemainingItems(subscription));
+          else foldSubscription(subscription, subscription.items.data);
+        }
+      },
+      { concurrency: options.concurrency, nowUnix: options.nowUnix },
+    ).then(() => Promise.all(itemPages).then(() => undefined));
+  };
+
+  const readRemainingItems = async (subscription: Stripe.Subscription) => {
+    const items = [...subscription.items.data];
+    for (let more = true; more; ) {
+      const next = await request('subscription_items', () =>
+        stripe.subscriptionItems.list({ subscription: subscription.id, limit: 100, starting_after: items.at(-1)!.id }),
+      );
+      items.push(...next.data);
+      more = next.has_more && next.data.length > 0;
+    }
+    foldSubscription(subscription, items);
+  };
+
+  const foldSubscription = (subscription: Stripe.Subscription, items: Stripe.SubscriptionItem[]) => {
+    const customerId = typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id;
+    const mrr = subscriptionMrr(subscription, items);
+    notes.tieredItemsSkipped += mrr.tieredItemsSkipped;
+    notes.unappliedDiscounts += mrr.unappliedDiscounts;
+    addSubscription(factsFor(customerId), subscription, mrr, targetCurrency);
+  };
+
+  await Promise.all([readCustomers(), readCharges(), readSubscriptions()]);
+  // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
+  for (const facts of pending.values()) notes.chargesOfUnknownCustomers += facts.succeededCharges;
+  notes.pages = counts.pages;
+  return { facts: customers, notes };
+}
+
+// ================================================================================================
+// 4. MAP: Stripe facts -> Attio values (pure)
+// ================================================================================================
+
+export const SUBSCRIPTION_STATUSES = ['Active', 'Past due', 'Trialing', 'Paused', 'Canceled', 'None'] as const;
+export type SubscriptionStatusTitle = (typeof SUBSCRIPTION_STATUSES)[number];
+
+/** Stripe's statuses by how far along a customer is; `incomplete` never started, so it says nothing. */
+const STATUS_TITLES: Partial<Record<Stripe.Subscription.Status, SubscriptionStatusTitle>> = {
+  active: 'Active',
+  past_due: 'Past due',
+  unpaid: 'Past due',
+  trialing: 'Trialing',
+  paused: 'Paused',
+  canceled: 'Canceled',
+  incomplete_expired: 'Canceled',
+};
+
+/** The most advanced status among a customer's subscriptions (Active > Past due > ... > None). */
+export function subscriptionStatusTitle(statuses: readonly Stripe.Subscription.Status[]): SubscriptionStatusTitle {
+  let best = SUBSCRIPTION_STATUSES.indexOf('None');
+  for (const status of statuses) {
+    const title = STATUS_TITLES[status];
+    if (title) best = Math.min(best, SUBSCRIPTION_STATUSES.indexOf(title));
+  }
+  return SUBSCRIPTION_STATUSES[best]!;
+}
+
+const ZERO_DECIMAL = new Set('bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf'.split(' '));
+const THREE_DECIMAL = new Set('bhd jod kwd omr tnd'.split(' '));
+
+/** Minor units -> major units with the currency's exponent, at most 4 decimals (Attio's precision). */
+export function minorToMajor(minor: number, currency: string): number {
+  const code = currency.toLowerCase();
+  const exponent = ZERO_DECIMAL.has(code) ? 0 : THREE_DECIMAL.has(code) ? 3 : 2;
+  return Math.round((minor / 10 ** exponent) * 10_000) / 10_000;
+}
+
+export function unixToDate(unix: number | null): string | null {
+  return unix === null ? null : new Date(unix * 1000).toISOString().slice(0, 10);
+}
+
+/** Mail providers whose domain says nothing about the customer's company. */
+export const FREE_MAIL_DOMAINS = new Set([
+  'gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'hotmail.co.uk', 'live.com', 'msn.com',
+  'yahoo.com', 'yahoo.co.uk', 'yahoo.fr', 'ymail.com', 'icloud.com', 'me.com', 'mac.com', 'aol.com',
+  'proton.me', 'protonmail.com', 'pm.me', 'gmx.com', 'gmx.de', 'gmx.net', 'web.de', 'mail.com',
+  'zoho.com', 'yandex.com', 'yandex.ru', 'mail.ru', 'qq.com', '163.com', '126.com', 'fastmail.com',
+  'hey.com', 'tutanota.com', 'duck.com', 'orange.fr', 'free.fr', 'libero.it', 't-online.de', 'comcast.net',
+]);
+
+/** The company domain of an email address: lower-case, IDN as punycode, none for free mail. */
+export function companyDomain(email: string | null): string | null {
+  if (!email) return null;
+  const at = email.lastIndexOf('@');
+  if (at < 1) return null;
+  const raw = email.slice(at + 1).trim().replace(/\.$/, '');
+  if (!raw) return null;
+  let domain: string;
+  try {
+    domain = new URL(`http://${raw}`).hostname; // lower-cases and converts IDN to punycode
+  } catch {
+    return null;
+  }
+  if (!domain.includes('.') || FREE_MAIL_DOMAINS.has(domain)) return null;
+  return domain;
+}
+
+const MAX_NAME_LENGTH = 250;
+
+/** The name a new company gets: customer name, else description, else email domain, else the id. */
+export function companyName(facts: Pick<CustomerFacts, 'id' | 'name' | 'description' | 'email'>): string {
+  const candidates = [facts.name, facts.description, companyDomain(facts.email), facts.id];
+  const chosen = candidates.map((c) => c?.trim() ?? '').find((c) => c.length > 0) ?? facts.id;
+  // Cut by code point so an emoji is never split in half.
+  const codePoints = Array.from(chosen);
+  return codePoints.length > MAX_NAME_LENGTH ? `${codePoints.slice(0, MAX_NAME_LENGTH - 1).join('')}…` : chosen;
+}
+
+/** Which customers the sync writes: any payment or subscription, or already linked in Attio. */
+export function shouldSync(facts: CustomerFacts, linkedInAttio: boolean): boolean {
+  return linkedInAttio || facts.succeededCharges > 0 || facts.subscriptionStatuses.length > 0;
+}
+
+/** The sync-owned values for one customer, plain (number, string, or null to clear). */
+export function customerValues(facts: CustomerFacts, targetCurrency: string): Record<string, PlainValue> {
+  return {
+    [ATTRIBUTES.customerId]: facts.id,
+    [ATTRIBUTES.lifetimeRevenue]: minorToMajor(facts.lifetimeRevenueMinor, targetCurrency),
+    [ATTRIBUTES.mrr]: minorToMajor(facts.mrrMinor, targetCurrency),
+    [ATTRIBUTES.subscriptionStatus]: subscriptionStatusTitle(facts.subscriptionStatuses),
+    [ATTRIBUTES.firstPaymentDate]: unixToDate(facts.firstPaymentUnix),
+    [ATTRIBUTES.lastPaymentDate]: unixToDate(facts.lastPaymentUnix),
+    [ATTRIBUTES.customerSince]: unixToDate(facts.createdUnix),
+  };
+}
+
+/** The attributes the sync needs on `companies`: checked by preflight, created by --setup. */
+export const ATTRIBUTE_SPECS: AttributeSpec[] = [
+  { slug: ATTRIBUTES.customerId, title: 'Stripe customer ID', type: 'text', unique: true },
+  { slug: ATTRIBUTES.lifetimeRevenue, title: 'Stripe lifetime revenue', type: 'currency' },
+  { slug: ATTRIBUTES.mrr, title: 'Stripe MRR', type: 'currency' },
+  { slug: ATTRIBUTES.subscriptionStatus, title: 'Stripe subscription status', type: 'select', options: [...SUBSCRIPTION_STATUSES] },
+  { slug: ATTRIBUTES.firstPaymentDate, title: 'Stripe first payment', type: 'date' },
+  { slug: ATTRIBUTES.lastPaymentDate, title: 'Stripe last payment', type: 'date' },
+  { slug: ATTRIBUTES.customerSince, title: 'Stripe customer since', type: 'date' },
+  { slug: ATTRIBUTES.name, title: 'Name', type: 'text', standard: true },
+  { slug: ATTRIBUTES.domains, title: 'Domains', type: 'domain', standard: true },
+];
+
+// ================================================================================================
+// 5. SINK: ATTIO (reusable: knows Attio, not Stripe)
+// Preflight, setup, loading what the sync wrote before, the plan (a diff), and the writes.
+// ================================================================================================
+
+export type PlainValue = string | number | null;
+
+export interface AttributeSpec {
+  slug: string;
+  title: string;
+  type: 'text' | 'currency' | 'select' | 'date' | 'domain';
+  unique?: boolean;
+  options?: string[];
+  /** A standard attribute of the object: checked, never created. */
+  standard?: boolean;
+}
+
+/** One record the source wants in Attio. */
+export interface DesiredRecord {
+  /** The value of the matching attribute (unique in Attio). */
+  key: string;
+  /** Values the sync owns: written whenever they differ. Includes the matching attribute. */
+  values: Record<string, PlainValue>;
+  /** Written only when the sync creates the record. */
+  onCreate: { name: string; domain: string | null };
+  /** Orders claims on a shared domain (older first), so every run picks the same winner. */
+  claimOrder: string;
+}
+
+export interface AttioClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  timeoutMs: number;
+  policy: RetryPolicy;
+  readPacer: Pacer;
+  writePacer: Pacer;
+  onRequest?: (kind: 'read' | 'write') => void;
+}
+
+export type AttioClient = <T>(method: string, path: string, body?: unknown) => Promise<T>;
+
+/** A fetch-based Attio client: JSON in and out, Attio's error envelope, pacing and retries. */
+export function createAttioClient(options: AttioClientOptions): AttioClient {
+  return <T>(method: string, path: string, body?: unknown) => {
+    const kind = method === 'GET' || path.endsWith('/records/query') ? 'read' : 'write';
+    const pacer = kind === 'read' ? options.readPacer : options.writePacer;
+    return withRetry(async () => {
+      await pacer.take();
+      options.onRequest?.(kind);
+      let response: Response;
+      let text: string;
+      try {
+        response = await fetch(`${options.baseUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json', accept: 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+        text = await response.text();
+      } catch (error) {
+        const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (error as Error).message;
+        throw new ApiError('Attio', `${method} ${path}: ${reason}`, undefined, undefined, undefined);
+      }
+      if (!response.ok) {
+        const envelope = safeJson(text) as { code?: string; message?: string } | undefined;
+        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+        if (response.status === 429) pacer.rateLimited(retryAfterMs);
+        const message = envelope?.message ?? (text.slice(0, 200) || response.statusText);
+        throw new ApiError('Attio', message, response.status, envelope?.code, retryAfterMs);
+      }
+      const parsed = safeJson(text);
+      // A 200 whose body was cut off: nothing usable arrived, so asking again is safe.
+      if (parsed === undefined) throw new ApiError('Attio', `${method} ${path}: incomplete response body`, undefined, undefined, undefined);
+      return parsed as T;
+    }, options.policy);
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+interface AttioAttribute {
+  api_slug: string;
+  type: string;
+  is_unique: boolean;
+  is_multiselect: boolean;
+  is_archived: boolean;
+  config?: { currency?: { default_currency_code?: string | null } | null } | null;
+}
+
+interface AttioValue {
+  attribute_type?: string;
+  active_until?: string | null;
+  value?: unknown;
+  currency_value?: number;
+  option?: { title?: string };
+  domain?: string;
+}
+
+export interface AttioRecord {
+  id: { record_id: string };
+  values: Record<string, AttioValue[] | undefined>;
+}
+
+/** Lists attributes page by page (archived ones too, so preflight can say an attribute is archived). */
+async function listAttributes(attio: AttioClient, object: string): Promise<AttioAttribute[]> {
+  const all: AttioAttribute[] = [];
+  for (let offset = 0; ; offset += 100) {
+    const page = await attio<{ data: AttioAttribute[] }>('GET', `/objects/${object}/attributes?limit=100&offset=${offset}&show_archived=true`);
+    all.push(...page.data);
+    if (page.data.length < 100) return all;
+  }
+}
+
+async function listOptions(attio: AttioClient, object: string, slug: string): Promise<string[]> {
+  const page = await attio<{ data: Array<{ title: string; is_archived?: boolean }> }>('GET', `/objects/${object}/attributes/${slug}/options`);
+  return page.data.filter((o) => !o.is_archived).map((o) => o.title);
+}
+
+export interface PreflightResult {
+  problems: string[];
+  /** The currency all currency attributes share (the first one's default currency). */
+  currency: string | null;
+  missing: AttributeSpec[];
+  missingOptions: Array<{ slug: string; titles: string[] }>;
+}
+
+/** Checks that every attribute the sync writes exists with the right type and options. */
+export async function preflight(attio: AttioClient, object: string, specs: readonly AttributeSpec[]): Promise<PreflightResult> {
+  const bySlug = new Map((await listAttributes(attio, object)).map((a) => [a.api_slug, a]));
+  const result: PreflightResult = { problems: [], currency: null, missing: [], missingOptions: [] };
+  for (const spec of specs) {
+    const attribute = bySlug.get(spec.slug);
+    if (!attribute) {
+      result.missing.push(spec);
+      result.problems.push(
+        spec.standard
+          ? `"${spec.slug}" (${spec.type}) is missing on ${object}: it is a standard attribute, restore it in Attio.`
+          : `"${spec.slug}" (${spec.type}) is missing on ${object}: run with --setup to create it.`,
+      );
+      continue;
+    }
+    if (attribute.is_archived) {
+      result.problems.push(`"${spec.slug}" is archived: restore it in Attio (Settings > Objects > ${object} > Attributes), or rename the slug in sync.ts.`);
+      continue;
+    }
+    if (attribute.type !== spec.type) {
+      result.problems.push(`"${spec.slug}" is of type ${attribute.type}, the sync needs ${spec.type}: delete or rename it in Attio, then run --setup.`);
+      continue;
+    }
+    if (spec.unique && !attribute.is_unique)
+      result.problems.push(`"${spec.slug}" must be unique: turn on "Unique" for it in Attio, or delete it and run --setup.`);
+    if (!spec.standard && attribute.is_multiselect)
+      result.problems.push(`"${spec.slug}" must hold a single value but allows many: delete it in Attio and run --setup.`);
+    if (spec.type === 'currency') {
+      const code = attribute.config?.currency?.default_currency_code?.toUpperCase() ?? null;
+      if (!code) result.problems.push(`"${spec.slug}" has no default currency: set one in Attio.`);
+      else if (result.currency === null) result.currency = code;
+      else if (code !== result.currency)
+        result.problems.push(`"${spec.slug}" is in ${code} but the other revenue attributes are in ${result.currency}: use one currency for all.`);
+    }
+    if (spec.options) {
+      const have = new Set(await listOptions(attio, object, spec.slug));
+      const titles = spec.options.filter((t) => !have.has(t));
+      if (titles.length) {
+        result.missingOptions.push({ slug: spec.slug, titles });
+        result.problems.push(`"${spec.slug}" lacks the option(s) ${titles.map((t) => `"${t}"`).join(', ')}: run with --setup to add them.`);
+      }
+    }
+  }
+  return result;
+}
+
+/** Creates the missing attributes and select options. Safe to run again: it only adds what is missing. */
+export async function setupAttributes(attio: AttioClient, object: string, specs: readonly AttributeSpec[], currency: string): Promise<string[]> {
+  const before = await preflight(attio, object, specs);
+  const done: string[] = [];
+  for (const spec of before.missing) {
+    if (spec.standard) continue;
+    const config = spec.type === 'currency' ? { currency: { default_currency_code: currency, display_type: 'symbol' } } : {};
+    await attio('POST', `/objects/${object}/attributes`, {
+      data: { title: spec.title, description: 'Written by the Stripe sync.', api_slug: spec.slug, type: spec.type, is_required: false, is_unique: spec.unique ?? false, is_multiselect: false, config },
+    });
+    done.push(`created "${spec.slug}" (${spec.type}${spec.type === 'currency' ? `, ${currency}` : ''})`);
+    for (const title of spec.options ?? []) await attio('POST', `/objects/${object}/attributes/${spec.slug}/options`, { data: { title } });
+  }
+  for (const { slug, titles } of before.missingOptions) {
+    for (const title of titles) await attio('POST', `/objects/${object}/attributes/${slug}/options`, { data: { title } });
+    done.push(`added option(s) ${titles.map((t) => `"${t}"`).join(', ')} to "${slug}"`);
+  }
+  return done;
+}
+
+/** Reads a record's value for one attribute in the plain form the plan compares. */
+export function plainValue(values: AttioValue[] | undefined, type: AttributeSpec['type']): PlainValue {
+  const current = (values ?? []).filter((v) => !v.active_until);
+  const first = current[0];
+  if (!first) return null;
+  switch (type) {
+    case 'currency':
+      return first.currency_value ?? null;
+    case 'select':
+      return first.option?.title ?? null;
+    case 'domain':
+      return current.map((v) => v.domain).join(', ');
+    default:
+      return (first.value as string | number | undefined) ?? null;
+  }
+}
+
+export interface LinkedRecord {
+  recordId: string;
+  values: Record<string, PlainValue>;
+}
+
+/**
+ * Every record whose matching attribute is set, by key. Records sharing a key are returned under
+ * `duplicates`: writing to either would make it worse, so the plan reports them instead.
+ */
+export async function loadLinkedRecords(
+  attio: AttioClient,
+  object: string,
+  matchSlug: string,
+  specs: readonly AttributeSpec[],
+  onlyKey: string | null,
+): Promise<{ linked: Map<string, LinkedRecord>; duplicates: Map<string, string[]> }> {
+  const linked = new Map<string, LinkedRecord>();
+  const duplicates = new Map<string, string[]>();
+  const filter = onlyKey ? { [matchSlug]: onlyKey } : { [matchSlug]: { $not_empty: true } };
+  const limit = 500;
+  for (let offset = 0; ; offset += limit) {
+    const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, { filter, limit, offset });
+    for (const record of page.data) {
+      const values: Record<string, PlainValue> = {};
+      for (const spec of specs) values[spec.slug] = plainValue(record.values[spec.slug], spec.type);
+      const key = values[matchSlug];
+      if (typeof key !== 'string' || !key) continue;
+      const earlier = linked.get(key);
+      if (earlier) duplicates.set(key, [...(duplicates.get(key) ?? [earlier.recordId]), record.id.record_id]);
+      else linked.set(key, { recordId: record.id.record_id, values });
+    }
+    if (page.data.length < limit) break;
+  }
+  return { linked, duplicates };
+}
+
+export interface ValueChange {
+  slug: string;
+  before: PlainValue;
+  after: PlainValue;
+}
+
+/** The diff of owned values: what must change so Attio holds `desired`. Currency compares at 4 decimals. */
+export function diffValues(desired: Record<string, PlainValue>, current: Record<string, PlainValue> | null): ValueChange[] {
+  const changes: ValueChange[] = [];
+  for (const [slug, after] of Object.entries(desired)) {
+    const before = current?.[slug] ?? null;
+    const same = typeof after === 'number' && typeof before === 'number' ? Math.abs(after - before) < 0.00005 : after === before;
+    if (!same) changes.push({ slug, before, after });
+  }
+  return changes;
+}
+
+export type PlannedAction =
+  | { kind: 'unchanged'; key: string }
+  | { kind: 'update'; key: string; recordId: string; changes: ValueChange[] }
+  | { kind: 'new'; key: string; changes: ValueChange[] } // resolved to create, link or conflict when written
+  | { kind: 'conflict'; key: string; reason: string };
+
+/**
+ * The plan: per desired record, leave it, update it, or add it. A new record's domain may belong to
+ * an existing company (resolved at write time); two new records claiming one domain are decided
+ * here, oldest first, so every run decides the same way.
+ */
+export function planRecords(
+  desired: readonly DesiredRecord[],
+  linked: Map<string, LinkedRecord>,
+  duplicates: Map<string, string[]>,
+): PlannedAction[] {
+  const domainClaims = new Map<string, DesiredRecord>();
+  for (const record of [...desired].sort((a, b) => a.claimOrder.localeCompare(b.claimOrder))) {
+    const domain = record.onCreate.domain;
+    if (domain && !linked.has(record.key) && !domainClaims.has(domain)) domainClaims.set(domain, record);
+  }
+  return desired.map((record): PlannedAction => {
+    const dupes = duplicates.get(record.key);
+    if (dupes) return { kind: 'conflict', key: record.key, reason: `records ${dupes.join(', ')} all carry ${record.key}: merge them in Attio` };
+    const current = linked.get(record.key);
+    const changes = diffValues(record.values, current?.values ?? null);
+    if (current) return changes.length ? { kind: 'update', key: record.key, recordId: current.recordId, changes } : { kind: 'unchanged', key: record.key };
+    const domain = record.onCreate.domain;
+    const claimant = domain ? domainClaims.get(domain) : undefined;
+    if (claimant && claimant.key !== record.key)
+      return { kind: 'conflict', key: record.key, reason: `domain ${domain} is also the domain of ${claimant.key}, which gets the company` };
+    return { kind: 'new', key: record.key, changes };
+  });
+}
+
+/** Attio's input form: every value an array; an empty array clears the attribute. */
+export function toAttioValues(values: Record<string, PlainValue>, specs: readonly AttributeSpec[]): Record<string, unknown[]> {
+  const types = new Map(specs.map((s) => [s.slug, s.type]));
+  const out: Record<string, unknown[]> = {};
+  for (const [slug, value] of Object.entries(values)) {
+    if (value === null) out[slug] = [];
+    else if (types.get(slug) === 'currency') out[slug] = [{ currency_value: value }];
+    else out[slug] = [value];
+  }
+  return out;
+}
+
+export type WriteOutcome = 'created' | 'linked' | 'updated' | 'unchanged' | 'conflict' | 'failed';
+
+export interface WriteResult {
+  key: string;
+  outcome: WriteOutcome;
+  detail?: string;
+}
+
+export interface AttioWriterOptions {
+  attio: AttioClient;
+  object: string;
+  matchSlug: string;
+  nameSlug: string;
+  domainsSlug: string;
+  specs: readonly AttributeSpec[];
+  dryRun: boolean;
+}
+
+/**
+ * Carries out one planned action. Updates assert on the matching attribute with owned values only.
+ * A new record whose domain belongs to an unlinked company links that company (PATCH by id);
+ * one linked to another key is a conflict; otherwise the record is created with name and domain.
+ * `claimed` holds the companies this run has linked, so two keys never link the same company.
+ */
+export async function writeAction(
+  action: PlannedAction,
+  desired: DesiredRecord,
+  options: AttioWriterOptions,
+  claimed: Set<string>,
+): Promise<WriteResult> {
+  const { attio, object, matchSlug } = options;
+  const key = action.key;
+  if (action.kind === 'unchanged') return { key, outcome: 'unchanged' };
+  if (action.kind === 'conflict') return { key, outcome: 'conflict', detail: action.reason };
+  const owned = toAttioValues(desired.values, options.specs);
+  const assertPath = `/objects/${object}/records?matching_attribute=${encodeURIComponent(matchSlug)}`;
+  if (action.kind === 'update') {
+    if (!options.dryRun) await attio('PUT', assertPath, { data: { values: owned } });
+    return { key, outcome: 'updated' };
+  }
+
+  const linkOrConflict = async (): Promise<WriteResult | null> => {
+    const domain = desired.onCreate.domain;
+    if (!domain) return null;
+    const found = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, {
+      filter: { [options.domainsSlug]: { domain: { $eq: domain } } },
+      limit: 2,
+    });
+    const company = found.data[0];
+    if (!company) return null;
+    const recordId = company.id.record_id;
+    const otherKey = plainValue(company.values[matchSlug], 'text');
+    if (otherKey && otherKey !== key) return { key, outcome: 'conflict', detail: `domain ${domain} belongs to company ${recordId}, already linked to ${otherKey}` };
+    if (claimed.has(recordId) && otherKey !== key) return { key, outcome: 'conflict', detail: `company ${recordId} (${domain}) was linked to another customer in this run` };
+    claimed.add(recordId);
+    if (!options.dryRun) await attio('PATCH', `/objects/${object}/records/${recordId}`, { data: { values: owned } });
+    return { key, outcome: 'linked', detail: `company ${recordId} (${domain})` };
+  };
+
+  const linked = await linkOrConflict();
+  if (linked) return linked;
+  if (options.dryRun) return { key, outcome: 'created' };
+  const createValues = {
+    ...owned,
+    [options.nameSlug]: [desired.onCreate.name],
+    ...(desired.onCreate.domain ? { [options.domainsSlug]: [desired.onCreate.domain] } : {}),
+  };
+  try {
+    await attio('PUT', assertPath, { data: { values: createValues } });
+    return { key, outcome: 'created' };
+  } catch (error) {
+    // The domain was taken between our look-up and the create (or the look-up missed it).
+    if (error instanceof ApiError && error.code === 'uniqueness_conflict') {
+      const retried = await linkOrConflict();
+      if (retried) return retried;
+    }
+    throw error;
+  }
+}
+
+// ================================================================================================
+// 6. REPORT AND MAIN
+// ================================================================================================
+
+export interface Output {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** Removes every secret and anything shaped like a Stripe key (even masked) from a line of output. */
+export function redactor(secrets: readonly string[]): (text: string) => string {
+  const present = secrets.filter((s) => s.length >= 4);
+  return (text) => {
+    let clean = text;
+    for (const secret of present) clean = clean.split(secret).join('[redacted]');
+    return clean.replace(/\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*_]*/g, '[redacted]');
+  };
+}
+
+/**
+ * Live progress: redrawn in place at most 4 times a second on a terminal, one plain line every
+ * 15 seconds otherwise (GitHub Actions logs), so a log never fills with redraws.
+ */
+export class Progress {
+  private lastDrawMs = 0;
+  private drawn = false;
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly isTTY: boolean,
+    private readonly now: () => number = Date.now,
+  ) {}
+  update(line: () => string): void {
+    const now = this.now();
+    if (now - this.lastDrawMs < (this.isTTY ? 250 : 15_000)) return;
+    this.lastDrawMs = now;
+    if (this.isTTY) {
+      this.write(`\r\x1b[2K${line()}`);
+      this.drawn = true;
+    } else this.write(`${line()}\n`);
+  }
+  finish(line: string): void {
+    this.write(`${this.isTTY && this.drawn ? '\r\x1b[2K' : ''}${line}\n`);
+    this.drawn = false;
+    this.lastDrawMs = 0;
+  }
+}
+
+export function perSecond(done: number, elapsedMs: number): number {
+  return elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
+}
+
+/** "12.3/s, ~1m05s left" for a progress line. */
+export function formatRate(done: number, total: number, elapsedMs: number): string {
+  const rate = perSecond(done, elapsedMs);
+  const left = rate > 0 ? Math.ceil((total - done) / rate) : null;
+  const eta = left === null ? '' : `, ~${left >= 60 ? `${Math.floor(left / 60)}m${String(left % 60).padStart(2, '0')}s` : `${left}s`} left`;
+  return `${rate.toFixed(1)}/s${eta}`;
+}
+
+export interface RunSummary {
+  counts: Record<WriteOutcome, number>;
+  notes: string[];
+  failures: WriteResult[];
+  conflicts: WriteResult[];
+}
+
+export function summaryLine(counts: Record<WriteOutcome, number>): string {
+  return `created=${counts.created} linked=${counts.linked} updated=${counts.updated} unchanged=${counts.unchanged} conflicts=${counts.conflict} failed=${counts.failed}`;
+}
+
+export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): string {
+  const c = summary.counts;
+  const lines = [
+    `### Stripe → Attio sync${dryRun ? ' (dry run: no writes)' : ''}`,
+    '',
+    '| created | linked | updated | unchanged | conflicts | failed |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| ${c.created} | ${c.linked} | ${c.updated} | ${c.unchanged} | ${c.conflict} | ${c.failed} |`,
+    '',
+  ];
+  for (const note of summary.notes) lines.push(`- ${note}`);
+  const problems = [...summary.failures, ...summary.conflicts].slice(0, 50);
+  if (problems.length) {
+    lines.push('', '| customer | outcome | detail |', '| --- | --- | --- |');
+    for (const p of problems) lines.push(`| ${p.key} | ${p.outcome} | ${(p.detail ?? '').replace(/\|/g, '\\|')} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function formatMinor(byCurrency: Record<string, number>): string {
+  return Object.entries(byCurrency)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([currency, minor]) => `${minorToMajor(minor, currency)} ${currency.toUpperCase()}`)
+    .join(', ');
+}
+
+/** Run-wide notes: what the totals leave out, per currency, and why. */
+export function currencyNotes(facts: Iterable<CustomerFacts>, source: SourceNotes, targetCurrency: string): string[] {
+  const unconverted: Record<string, number> = {};
+  const otherMrr: Record<string, number> = {};
+  let unconvertedCustomers = 0;
+  let otherMrrCustomers = 0;
+  for (const f of facts) {
+    const u = Object.entries(f.unconvertedRevenueMinor);
+    const m = Object.entries(f.otherCurrencyMrrMinor);
+    if (u.length) unconvertedCustomers += 1;
+    if (m.length) otherMrrCustomers += 1;
+    for (const [c, v] of u) unconverted[c] = (unconverted[c] ?? 0) + v;
+    for (const [c, v] of m) otherMrr[c] = (otherMrr[c] ?? 0) + v;
+  }
+  const notes: string[] = [];
+  const target = targetCurrency.toUpperCase();
+  if (unconvertedCustomers)
+    notes.push(`revenue not in ${target} and not settled in ${target}, left out of lifetime revenue (${unconvertedCustomers} customers): ${formatMinor(unconverted)}`);
+  if (otherMrrCustomers) notes.push(`MRR of subscriptions billed in other currencies, left out (${otherMrrCustomers} customers): ${formatMinor(otherMrr)} per month`);
+  if (source.chargesWithoutCustomer) notes.push(`${source.chargesWithoutCustomer} succeeded charges have no customer and belong to no company`);
+  if (source.chargesOfUnknownCustomers) notes.push(`${source.chargesOfUnknownCustomers} succeeded charges belong to deleted customers and were skipped`);
+  if (source.tieredItemsSkipped) notes.push(`${source.tieredItemsSkipped} subscription items with tiered prices are not in MRR`);
+  if (source.unappliedDiscounts) notes.push(`${source.unappliedDiscounts} discounts could not be applied to MRR (coupon not expandable or in another currency)`);
+  return notes;
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  output?: Output;
+  isTTY?: boolean;
+  /** Injectable for tests, so retries do not sleep for real. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  timeoutMs?: number;
+  retries?: number;
+  limits?: Partial<typeof LIMITS>;
+  now?: () => number;
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs the sync and returns the exit code: 0 all written, 1 some records failed, 2 config/preflight. */
+export async function main(argv: string[], options: RunOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  const raw = options.output ?? { out: (l: string) => process.stdout.write(`${l}\n`), err: (l: string) => process.stderr.write(l) };
+  let redact = redactor([env.STRIPE_API_KEY ?? '', env.ATTIO_API_KEY ?? ''].map((s) => s.trim()));
+  const out = (line: string) => raw.out(redact(line));
+  const err = (text: string) => raw.err(redact(text));
+  const errLine = (line: string) => err(`${line}\n`);
+
+  let config: Config;
+  try {
+    config = parseConfig(argv, env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      errLine(`Configuration error:\n${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (config.help) {
+    out(USAGE);
+    return 0;
+  }
+  redact = redactor([config.stripeKey, config.attioKey]);
+
+  const limits = { ...LIMITS, ...options.limits };
+  const sleep = options.sleep ?? realSleep;
+  const now = options.now ?? Date.now;
+  const timeoutMs = options.timeoutMs ?? RETRY.requestTimeoutMs;
+  let retriesSeen = 0;
+  const policy: RetryPolicy = {
+    retries: options.retries ?? RETRY.retries,
+    baseDelayMs: RETRY.baseDelayMs,
+    sleep,
+    random: options.random ?? Math.random,
+    onRetry: () => {
+      retriesSeen += 1;
+    },
+  };
+  const requestCounts = { attioReads: 0, attioWrites: 0 };
+  const attio = createAttioClient({
+    baseUrl: config.attioUrl,
+    apiKey: config.attioKey,
+    timeoutMs,
+    policy,
+    readPacer: new Pacer(limits.attioReadsPerSecond),
+    writePacer: new Pacer(limits.attioWritesPerSecond),
+    onRequest: (kind) => (kind === 'read' ? requestCounts.attioReads++ : requestCounts.attioWrites++),
+  });
+  const keyRejected = (error: unknown): string | null => {
+    if (!(error instanceof ApiError) || error.status !== 401) return null;
+    const variable = error.service === 'Stripe' ? 'STRIPE_API_KEY' : 'ATTIO_API_KEY';
+    return `${error.service} rejected the key in ${variable} (401 after ${policy.retries} retries): check that it is current and has the permissions the README lists.`;
+  };
+  const describe = (error: unknown) =>
+    keyRejected(error) ??
+    (error instanceof ApiError
+      ? `${error.service}${error.status ? ` ${error.status}` : ''}${error.code ? ` ${error.code}` : ''}: ${error.message}`
+      : String((error as Error)?.stack ?? error));
+
+  // --- Preflight: before any Stripe request, so a misconfigured workspace costs nothing.
+  let checked: PreflightResult;
+  try {
+    if (config.setup) {
+      const done = await setupAttributes(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS, config.setupCurrency);
+      out(done.length ? `Setup:\n${done.map((d) => `  ${d}`).join('\n')}` : 'Setup: every attribute and option already exists; nothing to do.');
+    }
+    checked = await preflight(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS);
+  } catch (error) {
+    errLine(`Preflight failed: ${describe(error)}`);
+    return 2;
+  }
+  if (checked.problems.length) {
+    errLine(`Attio is not ready for the sync (object "${ATTIO_OBJECT}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`);
+    return 2;
+  }
+  if (config.setup) {
+    out(`Attio is ready; revenue attributes are in ${checked.currency}. Next: npx tsx sync.ts --dry-run`);
+    return 0;
+  }
+  const targetCurrency = checked.currency!;
+
+  // --- Read Stripe and what the sync wrote to Attio before, at the same time.
+  const isTTY = options.isTTY ?? Boolean(process.stderr.isTTY);
+  const progress = new Progress(err, isTTY, now);
+  const readStarted = now();
+  const testMode = /^(sk|rk)_test_/.test(config.stripeKey);
+  const stripe = new Stripe(config.stripeKey, {
+    host: config.stripeUrl.hostname,
+    port: Number(config.stripeUrl.port || (config.stripeUrl.protocol === 'https:' ? 443 : 80)),
+    protocol: config.stripeUrl.protocol === 'https:' ? 'https' : 'http',
+    maxNetworkRetries: 0, // the retry helper is the one retry policy
+    timeout: timeoutMs,
+    telemetry: false,
+  });
+  const perEndpoint = () => new Pacer(limits.stripePerEndpointPerSecond);
+  let source: Awaited<ReturnType<typeof readStripe>>;
+  let state: Awaited<ReturnType<typeof loadLinkedRecords>>;
+  try {
+    [source, state] = await Promise.all([
+      readStripe({
+        stripe,
+        targetCurrency,
+        only: config.only,
+        policy,
+        pacers: {
+          overall: new Pacer(testMode ? limits.stripeTestPerSecond : limits.stripeLivePerSecond),
+          perEndpoint: { customers: perEndpoint(), charges: perEndpoint(), subscriptions: perEndpoint(), subscription_items: perEndpoint() },
+        },
+        concurrency: limits.stripeConcurrencyPerListing,
+        nowUnix: Math.floor(now() / 1000),
+        onProgress: (c) =>
+          progress.update(
+            () =>
+              `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, now() - readStarted).toFixed(1)} pages/s)`,
+          ),
+      }),
+      loadLinkedRecords(attio, ATTIO_OBJECT, ATTRIBUTES.customerId, ATTRIBUTE_SPECS, config.only),
+    ]);
+  } catch (error) {
+    progress.finish('');
+    const rejected = keyRejected(error);
+    errLine(`Reading failed, nothing was written: ${describe(error)}`);
+    return rejected ? 2 : 1;
+  }
+  const { facts, notes: sourceNotes } = source;
+  const { linked, duplicates } = state;
+  progress.finish(
+    `Read ${facts.size} Stripe customers (${sourceNotes.pages} Stripe pages) and ${linked.size} linked Attio companies in ${((now() - readStarted) / 1000).toFixed(1)}s.`,
+  );
+  if (config.only && !facts.has(config.only)) {
+    errLine(`Customer ${config.only} was not found in Stripe (or is deleted).`);
+    return 2;
+  }
+
+  // --- Map and plan.
+  const desired: DesiredRecord[] = [];
+  for (const f of facts.values()) {
+    if (!shouldSync(f, linked.has(f.id))) continue;
+    desired.push({
+      key: f.id,
+      values: customerValues(f, targetCurrency),
+      onCreate: { name: companyName(f), domain: companyDomain(f.email) },
+      claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
+    });
+  }
+  const orphans = [...linked.keys()].filter((key) => !facts.has(key)).length;
+  const plan = planRecords(desired, linked, duplicates);
+  const desiredByKey = new Map(desired.map((d) => [d.key, d]));
+
+  // --- Write (or, in a dry run, resolve what would be written).
+  const counts: Record<WriteOutcome, number> = { created: 0, linked: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0 };
+  const results: WriteResult[] = [];
+  const claimed = new Set<string>();
+  const writer: AttioWriterOptions = {
+    attio,
+    object: ATTIO_OBJECT,
+    matchSlug: ATTRIBUTES.customerId,
+    nameSlug: ATTRIBUTES.name,
+    domainsSlug: ATTRIBUTES.domains,
+    specs: ATTRIBUTE_SPECS,
+    dryRun: config.dryRun,
+  };
+  const work = plan.filter((a) => a.kind !== 'unchanged');
+  counts.unchanged = plan.length - work.length;
+  const writeStarted = now();
+  let done = 0;
+  let stopReason: string | null = null;
+  await mapConcurrent(work, limits.attioConcurrency, async (action) => {
+    let result: WriteResult;
+    if (stopReason) result = { key: action.key, outcome: 'failed', detail: `not attempted: ${stopReason}` };
+    else {
+      try {
+        result = await writeAction(action, desiredByKey.get(action.key)!, writer, claimed);
+      } catch (error) {
+        result = { key: action.key, outcome: 'failed', detail: describe(error) };
+        // A key that stays rejected fails every record alike; stop instead of retrying each one.
+        stopReason ??= keyRejected(error);
+      }
+    }
+    counts[result.outcome] += 1;
+    results.push(result);
+    if (result.outcome === 'failed') errLine(`FAILED ${result.key}: ${result.detail}`);
+    done += 1;
+    progress.update(() => `${config.dryRun ? 'Planning' : 'Writing to Attio'}: ${done}/${work.length} (${formatRate(done, work.length, now() - writeStarted)})`);
+  });
+  if (work.length) progress.finish(`${config.dryRun ? 'Planned' : 'Wrote'} ${done} records in ${((now() - writeStarted) / 1000).toFixed(1)}s.`);
+
+  // --- Report.
+  const notes = currencyNotes(facts.values(), sourceNotes, targetCurrency);
+  if (orphans) notes.push(`${orphans} Attio companies are linked to Stripe customers that no longer exist; left as they are`);
+  if (retriesSeen) notes.push(`${retriesSeen} requests were retried`);
+  const summary: RunSummary = {
+    counts,
+    notes,
+    failures: results.filter((r) => r.outcome === 'failed'),
+    conflicts: results.filter((r) => r.outcome === 'conflict'),
+  };
+  if (config.dryRun) {
+    out('DRY RUN: no writes. Planned changes:');
+    const planned = plan.filter((a): a is Extract<PlannedAction, { changes: ValueChange[] }> => a.kind === 'update' || a.kind === 'new');
+    const outcomes = new Map(results.map((r) => [r.key, r]));
+    for (const action of planned.slice(0, 20)) {
+      const result = outcomes.get(action.key);
+      out(`  ${result?.outcome ?? action.kind} ${action.key}${result?.detail ? ` (${result.detail})` : ''}`);
+      for (const c of action.changes) out(`      ${c.slug}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`);
+    }
+    if (planned.length > 20) out(`  ... and ${planned.length - 20} more`);
+  }
+  for (const conflict of summary.conflicts) out(`CONFLICT ${conflict.key}: ${conflict.detail}`);
+  for (const note of notes) out(`note: ${note}`);
+  out(`${config.dryRun ? 'DRY RUN (nothing written): ' : ''}${summaryLine(counts)}`);
+  if (env.GITHUB_STEP_SUMMARY) appendFileSync(env.GITHUB_STEP_SUMMARY, redact(stepSummaryMarkdown(summary, config.dryRun)));
+  return counts.failed > 0 ? 1 : 0;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) {
+  dotenv.config({ quiet: true });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      const keys = [process.env.STRIPE_API_KEY ?? '', process.env.ATTIO_API_KEY ?? ''];
+      process.stderr.write(`${redactor(keys)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
