@@ -424,18 +424,21 @@ export function addSubscription(facts: CustomerFacts, subscription: Stripe.Subsc
 /** Charges cannot predate Stripe; listing windows start here. */
 const STRIPE_EPOCH_UNIX = Date.UTC(2010, 0, 1) / 1000;
 
-interface CreatedWindow {
+/** A window keeps its cursor for about this many pages before its older part becomes a window of its own. */
+const PAGES_PER_WINDOW_SPLIT = 4;
+
+export interface CreatedWindow {
   gte: number;
   lt: number;
   startingAfter?: string;
 }
 
 /**
- * Lists every object of one Stripe list endpoint by `created` windows fetched in parallel.
- * A window whose page says `has_more` continues with its cursor; while fewer windows are in
- * flight than `concurrency`, its not-yet-read remainder is halved into a fresh window instead,
- * so a dense account soon has `concurrency` cursors going at once and pages arrive as fast as
- * the pacer allows.
+ * Lists every object of one Stripe list endpoint by `created` windows fetched in parallel, so a
+ * large account is not read one round trip per page. Each page shows how densely objects lie
+ * (its time span); while fewer than `concurrency` windows are in flight, a window hands the range
+ * older than its next few pages to a new window and keeps its cursor for the rest. A new window
+ * that comes back empty marks the start of the data, so nothing older is split off again.
  */
 export async function listByCreatedWindows<T extends { id: string; created: number }>(
   fetchPage: (window: CreatedWindow) => Promise<Stripe.ApiList<T>>,
@@ -443,8 +446,24 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
   options: { concurrency: number; nowUnix: number },
 ): Promise<void> {
   const queue: CreatedWindow[] = [{ gte: STRIPE_EPOCH_UNIX, lt: options.nowUnix + 1 }];
+  let dataStartsAfter = STRIPE_EPOCH_UNIX; // nothing was found before this
   let inFlight = 0;
   let failure: unknown = null;
+  const next = (window: CreatedWindow, page: Stripe.ApiList<T>) => {
+    const newest = page.data[0];
+    const oldest = page.data.at(-1);
+    if (!newest || !oldest) {
+      if (!window.startingAfter) dataStartsAfter = Math.max(dataStartsAfter, window.lt);
+      return;
+    }
+    if (!page.has_more) return;
+    const span = Math.max(1, newest.created - oldest.created);
+    const split = oldest.created - span * PAGES_PER_WINDOW_SPLIT;
+    const hasRoom = inFlight + queue.length < options.concurrency;
+    // Objects still to read lie in [gte, oldest]; the cursor keeps [split, oldest], a new window takes the rest.
+    if (hasRoom && split > Math.max(window.gte, dataStartsAfter)) queue.push({ gte: window.gte, lt: split }, { gte: split, lt: window.lt, startingAfter: oldest.id });
+    else queue.push({ ...window, startingAfter: oldest.id });
+  };
   await new Promise<void>((resolve) => {
     const pump = () => {
       if (failure !== null || (queue.length === 0 && inFlight === 0)) return resolve();
@@ -453,26 +472,15 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
         inFlight += 1;
         fetchPage(window)
           .then((page) => {
+            inFlight -= 1;
             onPage(page.data);
-            const last = page.data.at(-1);
-            if (page.has_more && last) {
-              const oldest = last.created;
-              if (inFlight + queue.length < options.concurrency && oldest > window.gte) {
-                // Items still to read lie in [gte, oldest]; split that range in two.
-                const mid = window.gte + Math.ceil((oldest - window.gte) / 2);
-                queue.push({ gte: mid, lt: window.lt, startingAfter: last.id }, { gte: window.gte, lt: mid });
-              } else {
-                queue.push({ ...window, startingAfter: last.id });
-              }
-            }
+            next(window, page);
           })
           .catch((error: unknown) => {
+            inFlight -= 1;
             failure = error;
           })
-          .finally(() => {
-            inFlight -= 1;
-            pump();
-          });
+          .finally(pump);
       }
     };
     pump();

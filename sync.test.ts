@@ -1,0 +1,432 @@
+// Unit tests of the pure parts of sync.ts. The end-to-end tests against the local fake Stripe and
+// Attio servers live in test/*.test.ts.
+import { describe, expect, it } from 'vitest';
+import {
+  ApiError,
+  chargeNetRevenue,
+  companyDomain,
+  companyName,
+  ConfigError,
+  diffValues,
+  formatRate,
+  listByCreatedWindows,
+  mapConcurrent,
+  minorToMajor,
+  monthlyFactor,
+  Pacer,
+  parseConfig,
+  parseRetryAfter,
+  planRecords,
+  plainValue,
+  Progress,
+  redactor,
+  retryDelayMs,
+  subscriptionStatusTitle,
+  toAttioValues,
+  withRetry,
+  ATTRIBUTE_SPECS,
+  type DesiredRecord,
+  type LinkedRecord,
+  type RetryPolicy,
+} from './sync.ts';
+
+describe('currency units', () => {
+  it('uses each currency exponent', () => {
+    expect(minorToMajor(12345, 'usd')).toBe(123.45);
+    expect(minorToMajor(12345, 'JPY')).toBe(12345);
+    expect(minorToMajor(12345, 'kwd')).toBe(12.345);
+    expect(minorToMajor(1, 'bhd')).toBe(0.001);
+    expect(minorToMajor(500, 'krw')).toBe(500);
+  });
+  it('rounds to the 4 decimals Attio stores', () => {
+    expect(minorToMajor(1 / 3, 'usd')).toBe(0.0033);
+    expect(minorToMajor(2999.99999, 'usd')).toBe(30);
+  });
+});
+
+describe('charge revenue', () => {
+  const base = { status: 'succeeded' as const, currency: 'usd', amount_captured: 10000, amount_refunded: 0, balance_transaction: null };
+  it('is captured minus refunded in the target currency', () => {
+    expect(chargeNetRevenue({ ...base, amount_refunded: 2500 }, 'usd')).toEqual({ targetMinor: 7500 });
+  });
+  it('counts a partial capture by what was captured', () => {
+    expect(chargeNetRevenue({ ...base, amount_captured: 4000 }, 'USD')).toEqual({ targetMinor: 4000 });
+  });
+  it('ignores charges that did not succeed', () => {
+    expect(chargeNetRevenue({ ...base, status: 'failed' }, 'usd')).toBeNull();
+    expect(chargeNetRevenue({ ...base, status: 'pending' }, 'usd')).toBeNull();
+  });
+  it('converts a foreign charge with the settlement amount, scaled by the unrefunded share', () => {
+    const bt = { currency: 'usd', amount: 11000 } as never;
+    expect(chargeNetRevenue({ ...base, currency: 'eur', amount_refunded: 5000, balance_transaction: bt }, 'usd')).toEqual({ targetMinor: 5500 });
+  });
+  it('leaves out a foreign charge not settled in the target currency, by its own currency', () => {
+    const bt = { currency: 'eur', amount: 10000 } as never;
+    expect(chargeNetRevenue({ ...base, currency: 'eur', balance_transaction: bt }, 'usd')).toEqual({ currency: 'eur', minor: 10000 });
+    expect(chargeNetRevenue({ ...base, currency: 'jpy', balance_transaction: 'txn_1' }, 'usd')).toEqual({ currency: 'jpy', minor: 10000 });
+  });
+  it('never goes negative', () => {
+    expect(chargeNetRevenue({ ...base, amount_refunded: 12000 }, 'usd')).toEqual({ targetMinor: 0 });
+  });
+});
+
+describe('MRR normalisation', () => {
+  it('turns each interval into months', () => {
+    expect(monthlyFactor('month', 1)).toBe(1);
+    expect(monthlyFactor('month', 3)).toBeCloseTo(1 / 3);
+    expect(monthlyFactor('year', 1)).toBeCloseTo(1 / 12);
+    expect(monthlyFactor('week', 1)).toBeCloseTo(52 / 12);
+    expect(monthlyFactor('week', 2)).toBeCloseTo(26 / 12);
+    expect(monthlyFactor('day', 1)).toBeCloseTo(365 / 12);
+  });
+});
+
+describe('subscription status', () => {
+  it('takes the most advanced status', () => {
+    expect(subscriptionStatusTitle([])).toBe('None');
+    expect(subscriptionStatusTitle(['canceled', 'active', 'trialing'])).toBe('Active');
+    expect(subscriptionStatusTitle(['canceled', 'past_due', 'trialing'])).toBe('Past due');
+    expect(subscriptionStatusTitle(['unpaid', 'trialing'])).toBe('Past due');
+    expect(subscriptionStatusTitle(['paused', 'trialing'])).toBe('Trialing');
+    expect(subscriptionStatusTitle(['canceled', 'paused'])).toBe('Paused');
+    expect(subscriptionStatusTitle(['incomplete_expired'])).toBe('Canceled');
+    expect(subscriptionStatusTitle(['incomplete'])).toBe('None');
+  });
+});
+
+describe('domains and names', () => {
+  it('takes the company domain from an email', () => {
+    expect(companyDomain('Jane@Acme.COM')).toBe('acme.com');
+    expect(companyDomain('jane@sub.acme.co.uk')).toBe('sub.acme.co.uk');
+    expect(companyDomain('jane@bücher.de')).toBe('xn--bcher-kva.de');
+  });
+  it('has no domain for free mail, missing or broken emails', () => {
+    expect(companyDomain('jane@gmail.com')).toBeNull();
+    expect(companyDomain('JANE@OUTLOOK.COM')).toBeNull();
+    expect(companyDomain(null)).toBeNull();
+    expect(companyDomain('no-at-sign')).toBeNull();
+    expect(companyDomain('jane@')).toBeNull();
+    expect(companyDomain('jane@localhost')).toBeNull();
+    expect(companyDomain('jane@exa mple.com')).toBeNull();
+  });
+  it('names a company by name, then description, then domain, then id', () => {
+    const f = { id: 'cus_1', name: null, description: null, email: null };
+    expect(companyName({ ...f, name: ' Acme Inc ' })).toBe('Acme Inc');
+    expect(companyName({ ...f, name: '  ', description: 'Acme by description' })).toBe('Acme by description');
+    expect(companyName({ ...f, email: 'a@acme.com' })).toBe('acme.com');
+    expect(companyName({ ...f, email: 'a@gmail.com' })).toBe('cus_1');
+  });
+  it('shortens a very long name without splitting an emoji', () => {
+    const name = companyName({ id: 'cus_1', name: '🚀'.repeat(10_000), description: null, email: null });
+    expect(Array.from(name)).toHaveLength(250);
+    expect(name.endsWith('🚀…')).toBe(true);
+  });
+});
+
+describe('Retry-After', () => {
+  const now = Date.parse('2026-11-27T10:00:00Z');
+  it('reads seconds', () => expect(parseRetryAfter('3', now)).toBe(3000));
+  it('reads an HTTP date', () => expect(parseRetryAfter('Fri, 27 Nov 2026 10:00:02 GMT', now)).toBe(2000));
+  it('never waits a negative time for a date in the past', () => expect(parseRetryAfter('Fri, 27 Nov 2026 09:00:00 GMT', now)).toBe(0));
+  it('ignores nonsense', () => {
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+});
+
+describe('retry helper', () => {
+  const policy = (delays: number[]): RetryPolicy => ({ retries: 3, baseDelayMs: 1000, random: () => 0.5, sleep: async (ms) => void delays.push(ms) });
+  const failing = (errors: ApiError[], value = 'ok') => {
+    let calls = 0;
+    const fn = async () => {
+      const error = errors[calls++];
+      if (error) throw error;
+      return value;
+    };
+    return { fn, calls: () => calls };
+  };
+  const err = (status: number | undefined, retryAfterMs?: number) => new ApiError('Attio', `status ${status}`, status, undefined, retryAfterMs);
+
+  it.each([429, 500, 502, 503, 401, undefined])('retries %s', async (status) => {
+    const delays: number[] = [];
+    const { fn, calls } = failing([err(status), err(status)]);
+    await expect(withRetry(fn, policy(delays))).resolves.toBe('ok');
+    expect(calls()).toBe(3);
+    expect(delays).toEqual([1000, 2000]); // exponential from 1 s (jitter centred at random=0.5)
+  });
+  it.each([400, 403, 404, 409])('does not retry %s', async (status) => {
+    const delays: number[] = [];
+    const { fn, calls } = failing([err(status)]);
+    await expect(withRetry(fn, policy(delays))).rejects.toMatchObject({ status });
+    expect(calls()).toBe(1);
+    expect(delays).toEqual([]);
+  });
+  it('honours Retry-After instead of backing off', async () => {
+    const delays: number[] = [];
+    const { fn } = failing([err(429, 1500), err(429, 0)]);
+    await withRetry(fn, policy(delays));
+    expect(delays).toEqual([1500, 0]);
+  });
+  it('gives up after the last retry with the last error', async () => {
+    const delays: number[] = [];
+    const { fn, calls } = failing([err(503), err(503), err(503), err(401)]);
+    await expect(withRetry(fn, policy(delays))).rejects.toMatchObject({ status: 401 });
+    expect(calls()).toBe(4);
+    expect(delays).toEqual([1000, 2000, 4000]);
+  });
+  it('jitters the backoff within ±25%', () => {
+    const e = err(500);
+    expect(retryDelayMs(e, 0, { baseDelayMs: 1000, random: () => 0 })).toBe(750);
+    expect(retryDelayMs(e, 0, { baseDelayMs: 1000, random: () => 0.999999 })).toBe(1250);
+    expect(retryDelayMs(e, 3, { baseDelayMs: 1000, random: () => 0.5 })).toBe(8000);
+  });
+  it('does not retry programming errors', async () => {
+    let calls = 0;
+    await expect(
+      withRetry(async () => {
+        calls++;
+        throw new TypeError('bug');
+      }, policy([])),
+    ).rejects.toThrow('bug');
+    expect(calls).toBe(1);
+  });
+});
+
+describe('pacer', () => {
+  it('spaces requests evenly at the configured rate', async () => {
+    let clock = 0;
+    const waits: number[] = [];
+    const pacer = new Pacer(10, () => clock, async (ms) => {
+      waits.push(ms);
+    });
+    for (let i = 0; i < 5; i++) await pacer.take();
+    expect(waits).toEqual([100, 200, 300, 400]);
+  });
+  it('halves its pace and holds until Retry-After after a 429, then recovers', async () => {
+    let clock = 0;
+    const starts: number[] = [];
+    const pacer = new Pacer(10, () => clock, async (ms) => {
+      clock += ms;
+    });
+    await pacer.take();
+    pacer.rateLimited(1000);
+    expect(pacer.perSecond).toBe(5);
+    await pacer.take();
+    starts.push(clock);
+    await pacer.take();
+    starts.push(clock);
+    expect(starts[0]).toBeGreaterThanOrEqual(1000);
+    expect(starts[1]! - starts[0]!).toBeCloseTo(200, 0);
+    for (let i = 0; i < 100; i++) await pacer.take();
+    expect(pacer.perSecond).toBe(10);
+  });
+});
+
+describe('mapConcurrent', () => {
+  it('keeps order and never runs more than the limit', async () => {
+    let running = 0;
+    let peak = 0;
+    const results = await mapConcurrent([5, 1, 4, 2, 3, 0], 2, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, n));
+      running--;
+      return n * 10;
+    });
+    expect(results).toEqual([50, 10, 40, 20, 30, 0]);
+    expect(peak).toBe(2);
+  });
+});
+
+describe('listing by created windows', () => {
+  // An in-memory list with Stripe's semantics: newest first, created filters, starting_after.
+  const makeLister = (objects: Array<{ id: string; created: number }>) => {
+    const sorted = [...objects].sort((a, b) => b.created - a.created || b.id.localeCompare(a.id));
+    const calls: Array<{ gte: number; lt: number; startingAfter?: string }> = [];
+    const fetchPage = async (w: { gte: number; lt: number; startingAfter?: string }) => {
+      calls.push(w);
+      const inWindow = sorted.filter((o) => o.created >= w.gte && o.created < w.lt);
+      const start = w.startingAfter ? inWindow.findIndex((o) => o.id === w.startingAfter) + 1 : 0;
+      const data = inWindow.slice(start, start + 100);
+      return { object: 'list' as const, url: '/v1/x', has_more: start + 100 < inWindow.length, data };
+    };
+    return { fetchPage, calls };
+  };
+
+  it.each([
+    ['spread out', (i: number) => 1_700_000_000 + i * 37],
+    ['many in the same second', (i: number) => 1_700_000_000 + Math.floor(i / 250)],
+    ['all in one second', () => 1_700_000_000],
+  ])('reads every object exactly once (%s)', async (_name, createdOf) => {
+    const objects = Array.from({ length: 2345 }, (_, i) => ({ id: `ch_${String(i).padStart(5, '0')}`, created: createdOf(i) }));
+    const { fetchPage, calls } = makeLister(objects);
+    const seen: string[] = [];
+    await listByCreatedWindows(fetchPage, (data) => seen.push(...data.map((o) => o.id)), { concurrency: 6, nowUnix: 1_800_000_000 });
+    expect(seen.sort()).toEqual(objects.map((o) => o.id).sort());
+    // 24 full pages are the minimum; splitting adds only a few short or empty pages.
+    expect(calls.length).toBeLessThanOrEqual(24 + 3);
+  });
+
+  it('reads in parallel once a listing is dense', async () => {
+    const objects = Array.from({ length: 3000 }, (_, i) => ({ id: `ch_${i}`, created: 1_700_000_000 + i * 11 }));
+    const { fetchPage } = makeLister(objects);
+    let inFlight = 0;
+    let peak = 0;
+    await listByCreatedWindows(
+      async (w) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, 2));
+        const page = await fetchPage(w);
+        inFlight--;
+        return page;
+      },
+      () => {},
+      { concurrency: 6, nowUnix: 1_800_000_000 },
+    );
+    expect(peak).toBe(6);
+  });
+
+  it('stops on the first failure and reports it', async () => {
+    await expect(
+      listByCreatedWindows(async () => Promise.reject(new ApiError('Stripe', 'boom', 500, undefined, undefined)), () => {}, { concurrency: 3, nowUnix: 1_800_000_000 }),
+    ).rejects.toThrow('boom');
+  });
+});
+
+describe('plan', () => {
+  const desired = (key: string, values: Record<string, string | number | null>, domain: string | null = null, claimOrder = key): DesiredRecord => ({
+    key,
+    values: { stripe_customer_id: key, ...values },
+    onCreate: { name: key, domain },
+    claimOrder,
+  });
+  const linked = (entries: Array<[string, Record<string, string | number | null>]>) =>
+    new Map<string, LinkedRecord>(entries.map(([key, values], i) => [key, { recordId: `rec_${i}`, values: { stripe_customer_id: key, ...values } }]));
+
+  it('diffs values, with currency equal at 4 decimals', () => {
+    expect(diffValues({ a: 1.23451, b: 'x', c: null }, { a: 1.23454, b: 'x', c: null })).toEqual([]);
+    expect(diffValues({ a: 1.2346 }, { a: 1.2345 })).toEqual([{ slug: 'a', before: 1.2345, after: 1.2346 }]);
+    expect(diffValues({ d: '2024-01-01' }, null)).toEqual([{ slug: 'd', before: null, after: '2024-01-01' }]);
+    expect(diffValues({ d: null }, { d: '2024-01-01' })).toEqual([{ slug: 'd', before: '2024-01-01', after: null }]);
+  });
+
+  it('leaves equal records alone, updates changed ones, adds new ones', () => {
+    const plan = planRecords(
+      [desired('cus_a', { rev: 10 }), desired('cus_b', { rev: 20 }), desired('cus_c', { rev: 30 })],
+      linked([
+        ['cus_a', { rev: 10 }],
+        ['cus_b', { rev: 19 }],
+      ]),
+      new Map(),
+    );
+    expect(plan.map((p) => p.kind)).toEqual(['unchanged', 'update', 'new']);
+  });
+
+  it('gives a shared domain to the oldest new customer and reports the others', () => {
+    const plan = planRecords(
+      [desired('cus_young', {}, 'acme.com', '2'), desired('cus_old', {}, 'acme.com', '1'), desired('cus_other', {}, 'other.com', '3')],
+      new Map(),
+      new Map(),
+    );
+    expect(plan[0]).toMatchObject({ kind: 'conflict', key: 'cus_young' });
+    expect((plan[0] as { reason: string }).reason).toContain('cus_old');
+    expect(plan.slice(1).map((p) => p.kind)).toEqual(['new', 'new']);
+  });
+
+  it('refuses to write a key that two records carry', () => {
+    const plan = planRecords([desired('cus_a', {})], new Map(), new Map([['cus_a', ['rec_1', 'rec_2']]]));
+    expect(plan[0]).toMatchObject({ kind: 'conflict' });
+    expect((plan[0] as { reason: string }).reason).toMatch(/rec_1, rec_2.*merge/);
+  });
+});
+
+describe('Attio values', () => {
+  it('writes every value as an array, currency as currency_value, null as a clear', () => {
+    expect(
+      toAttioValues(
+        { stripe_customer_id: 'cus_1', stripe_lifetime_revenue: 12.5, stripe_subscription_status: 'Active', stripe_first_payment_date: null },
+        ATTRIBUTE_SPECS,
+      ),
+    ).toEqual({
+      stripe_customer_id: ['cus_1'],
+      stripe_lifetime_revenue: [{ currency_value: 12.5 }],
+      stripe_subscription_status: ['Active'],
+      stripe_first_payment_date: [],
+    });
+  });
+  it('reads typed values by attribute type, ignoring ended ones', () => {
+    expect(plainValue([{ currency_value: 12.5 }], 'currency')).toBe(12.5);
+    expect(plainValue([{ option: { title: 'Active' } }], 'select')).toBe('Active');
+    expect(plainValue([{ value: '2024-01-02' }], 'date')).toBe('2024-01-02');
+    expect(plainValue([{ value: 'old', active_until: '2024-01-01T00:00:00Z' }, { value: 'new' }], 'text')).toBe('new');
+    expect(plainValue([], 'text')).toBeNull();
+    expect(plainValue(undefined, 'currency')).toBeNull();
+  });
+});
+
+describe('configuration', () => {
+  const env = { STRIPE_API_KEY: 'rk_test_abc123', ATTIO_API_KEY: 'attio_key' };
+  it('names each missing variable', () => {
+    expect(() => parseConfig([], {})).toThrow(/STRIPE_API_KEY is not set[\s\S]*ATTIO_API_KEY is not set/);
+    expect(() => parseConfig([], { ATTIO_API_KEY: 'x' })).toThrow(ConfigError);
+  });
+  it('rejects a key that is not a Stripe secret or restricted key, without echoing it', () => {
+    try {
+      parseConfig([], { ...env, STRIPE_API_KEY: 'pk_live_publishable999' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).toContain('STRIPE_API_KEY does not look like');
+      expect((error as Error).message).not.toContain('publishable999');
+    }
+  });
+  it('rejects unknown flags, bad values and bad URLs', () => {
+    expect(() => parseConfig(['--dryrun'], env)).toThrow(/Unknown option '--dryrun'/);
+    expect(() => parseConfig(['--only', 'acme'], env)).toThrow(/--only takes a Stripe customer id/);
+    expect(() => parseConfig(['extra'], env)).toThrow(ConfigError);
+    expect(() => parseConfig([], { ...env, ATTIO_API_URL: 'ftp://x' })).toThrow(/ATTIO_API_URL must be an http\(s\) URL/);
+    expect(() => parseConfig([], { ...env, DRY_RUN: 'yes' })).toThrow(/DRY_RUN must be/);
+    expect(() => parseConfig(['--currency', 'EUR'], env)).toThrow(/--currency only applies with --setup/);
+    expect(() => parseConfig(['--setup', '--currency', 'EURO'], env)).toThrow(/three-letter/);
+  });
+  it('reads flags and env', () => {
+    expect(parseConfig(['--dry-run', '--only', 'cus_123'], env)).toMatchObject({ dryRun: true, only: 'cus_123', setup: false });
+    expect(parseConfig([], { ...env, DRY_RUN: 'true' }).dryRun).toBe(true);
+    expect(parseConfig([], { ...env, DRY_RUN: '0' }).dryRun).toBe(false);
+    expect(parseConfig(['--setup', '--currency', 'eur'], env)).toMatchObject({ setup: true, setupCurrency: 'EUR' });
+    const local = parseConfig([], { ...env, STRIPE_API_URL: 'http://127.0.0.1:12111', ATTIO_API_URL: 'http://127.0.0.1:9000/v2/' });
+    expect(local.stripeUrl.port).toBe('12111');
+    expect(local.attioUrl).toBe('http://127.0.0.1:9000/v2');
+  });
+});
+
+describe('output', () => {
+  it('redacts the keys and anything shaped like a Stripe key, even masked', () => {
+    const redact = redactor(['sk_live_secret123456', 'attio_token_abcdef']);
+    const text = redact('a sk_live_secret123456 b attio_token_abcdef c Invalid API Key provided: sk_live_****3456 d rk_test_other');
+    expect(text).not.toMatch(/secret|abcdef|3456|rk_test/);
+    expect(text).toContain('[redacted]');
+  });
+  it('redraws progress in place on a terminal, at most 4 times a second', () => {
+    let clock = 0;
+    const written: string[] = [];
+    const progress = new Progress((t) => written.push(t), true, () => clock);
+    for (clock = 1000; clock < 2000; clock += 50) progress.update(() => `at ${clock}`);
+    progress.finish('done');
+    expect(written.length).toBe(5);
+    expect(written[0]).toMatch(/^\r\x1b\[2Kat 1000$/);
+    expect(written.at(-1)).toBe('\r\x1b[2Kdone\n');
+  });
+  it('prints plain lines at most every 15 s when not a terminal', () => {
+    let clock = 0;
+    const written: string[] = [];
+    const progress = new Progress((t) => written.push(t), false, () => clock);
+    for (clock = 20_000; clock < 80_000; clock += 1000) progress.update(() => `at ${clock}`);
+    expect(written).toEqual(['at 20000\n', 'at 35000\n', 'at 50000\n', 'at 65000\n']);
+    expect(written.join('')).not.toContain('\r');
+  });
+  it('estimates time left', () => {
+    expect(formatRate(50, 200, 10_000)).toBe('5.0/s, ~30s left');
+    expect(formatRate(10, 1000, 10_000)).toBe('1.0/s, ~16m30s left');
+  });
+});
