@@ -534,7 +534,6 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       try {
         const result = await call();
         counts.pages += 1;
-        options.onProgress?.(counts);
         return result;
       } catch (error) {
         const apiError = stripeApiError(error);
@@ -546,6 +545,13 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       }
     }, policy);
 
+  /** Folds a page, then reports the counts so far. */
+  const folding =
+    <T>(fold: (objects: T[]) => void) =>
+    (objects: T[]) => {
+      fold(objects);
+      options.onProgress?.(counts);
+    };
   const page = { limit: 100 } as const;
   const created = (w: CreatedWindow) => ({ created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
   const customerFilter = options.only ? { customer: options.only } : {};
@@ -565,12 +571,16 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
 
   const readCustomers = async () => {
     if (options.only) {
-      acceptCustomer(await request('customers', () => stripe.customers.retrieve(options.only!)));
+      try {
+        acceptCustomer(await request('customers', () => stripe.customers.retrieve(options.only!)));
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) throw error; // main reports it as not found
+      }
       return;
     }
     await listByCreatedWindows(
       (w) => request('customers', () => stripe.customers.list({ ...page, ...created(w) })),
-      (data) => data.forEach(acceptCustomer),
+      folding((data: Stripe.Customer[]) => data.forEach(acceptCustomer)),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
     );
   };
@@ -578,7 +588,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const readCharges = () =>
     listByCreatedWindows(
       (w) => request('charges', () => stripe.charges.list({ ...page, ...created(w), ...customerFilter, expand: ['data.balance_transaction'] })),
-      (data) => {
+      folding((data: Stripe.Charge[]) => {
         for (const charge of data) {
           counts.charges += 1;
           const customerId = typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
@@ -588,7 +598,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
           }
           addCharge(factsFor(customerId), charge, targetCurrency);
         }
-      },
+      }),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
     );
 
@@ -599,13 +609,13 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
         request('subscriptions', () =>
           stripe.subscriptions.list({ ...page, ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
         ),
-      (data) => {
+      folding((data: Stripe.Subscription[]) => {
         for (const subscription of data) {
           counts.subscriptions += 1;
           if (subscription.items.has_more) itemPages.push(readRemainingItems(subscription));
           else foldSubscription(subscription, subscription.items.data);
         }
-      },
+      }),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
     ).then(() => Promise.all(itemPages).then(() => undefined));
   };
@@ -1166,13 +1176,15 @@ export function redactor(secrets: readonly string[]): (text: string) => string {
  * 15 seconds otherwise (GitHub Actions logs), so a log never fills with redraws.
  */
 export class Progress {
-  private lastDrawMs = 0;
+  private lastDrawMs: number;
   private drawn = false;
   constructor(
     private readonly write: (text: string) => void,
     private readonly isTTY: boolean,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.lastDrawMs = now();
+  }
   update(line: () => string): void {
     const now = this.now();
     if (now - this.lastDrawMs < (this.isTTY ? 250 : 15_000)) return;
@@ -1185,7 +1197,7 @@ export class Progress {
   finish(line: string): void {
     this.write(`${this.isTTY && this.drawn ? '\r\x1b[2K' : ''}${line}\n`);
     this.drawn = false;
-    this.lastDrawMs = 0;
+    this.lastDrawMs = this.now();
   }
 }
 
@@ -1483,8 +1495,12 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     const outcomes = new Map(results.map((r) => [r.key, r]));
     for (const action of planned.slice(0, 20)) {
       const result = outcomes.get(action.key);
-      out(`  ${result?.outcome ?? action.kind} ${action.key}${result?.detail ? ` (${result.detail})` : ''}`);
-      for (const c of action.changes) out(`      ${c.slug}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`);
+      const target = desiredByKey.get(action.key)!.onCreate;
+      const what =
+        result?.outcome === 'created' ? ` as new company "${target.name}"${target.domain ? ` (${target.domain})` : ''}` : result?.detail ? ` (${result.detail})` : '';
+      out(`  ${result?.outcome ?? action.kind} ${action.key}${what}`);
+      const changes = action.changes.filter((c) => c.slug !== writer.matchSlug);
+      out(`      ${changes.map((c) => `${c.slug}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}`);
     }
     if (planned.length > 20) out(`  ... and ${planned.length - 20} more`);
   }

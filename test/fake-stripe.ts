@@ -1,0 +1,1244 @@
+// A fake Stripe API for tests and benchmarks: a real HTTP server on 127.0.0.1 with in-memory data.
+//
+// It answers the read-only endpoints the sync uses, as strictly as the real API does where that is
+// practical: list envelopes, newest-first cursor pagination, `expand[]`, `created[...]` ranges,
+// unknown parameters and unsupported expansions rejected with 400, Stripe's error envelopes, masked
+// API keys in 401 messages, per-second rate limits (429), plus injected faults and latency from the
+// shared helpers in ./faults.ts.
+//
+//   GET /v1/customers             limit, starting_after, ending_before, created, email
+//   GET /v1/customers/:id         the customer, the deleted stub, or 404 resource_missing
+//   GET /v1/charges               limit, starting_after, ending_before, created, customer,
+//                                 expand: data.balance_transaction, data.customer
+//   GET /v1/subscriptions         limit, starting_after, ending_before, created, customer, status,
+//                                 expand: data.discounts, data.discounts.source.coupon, data.customer
+//   GET /v1/subscription_items    subscription (required), limit, starting_after, ending_before
+//
+// Wire format notes: objects are stored the way the API sends them, so a price's
+// `unit_amount_decimal` is the decimal string ("1500") the SDK later turns into a `Stripe.Decimal`.
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Stripe from 'stripe';
+import { RateWindow, readBody, sendFault, sleep } from './faults.ts';
+import type { FaultSchedule, RequestInfo } from './faults.ts';
+
+export const DEFAULT_API_KEY = 'sk_test_fake_valid_key_123456';
+export const API_VERSION = '2026-10-28.endive';
+/** The store's clock: the n-th default `created` (or deletion time) is BASE_TIME + n * 60. */
+export const BASE_TIME = 1_700_000_000;
+const DAY = 86_400;
+
+// ------------------------------------------------------------------------------------------------
+// Public interface
+// ------------------------------------------------------------------------------------------------
+
+export interface FakeStripeOptions {
+  /** The one valid key; every other key gets 401. Default DEFAULT_API_KEY. */
+  apiKey?: string;
+  /** Added before answering each request. Default 0. A 429 waits at most 20 ms. */
+  latencyMs?: number | ((req: RequestInfo) => number);
+  /** Requests per second (RateWindow). perEndpoint counts per path pattern, overall counts all. */
+  rateLimit?: { perEndpoint?: number; overall?: number };
+  /** Consulted for every authenticated request that is not rate limited; a fault replaces the answer. */
+  faults?: FaultSchedule;
+  /** How long the 'slow' fault waits before answering 503. Default 3000. */
+  slowMs?: number;
+}
+
+export interface FakeStripeRequest {
+  method: string;
+  path: string;
+  query: string;
+  /** The HTTP status sent, or 0 when no response head was sent (dropped, or client gave up first). */
+  status: number;
+}
+
+export interface FakeStripeStats {
+  total: number;
+  /** Keyed by route pattern ('/v1/charges', '/v1/customers/:id'), or the raw path for unknown URLs. */
+  byEndpoint: Record<string, number>;
+  /** 429s from the rate limiter (injected rate-limit faults count as faults). */
+  rateLimited: number;
+  faults: number;
+}
+
+export interface FakeStripe {
+  url: string;
+  port: number;
+  store: StripeStore;
+  /** Every request, in arrival order. */
+  requests: FakeStripeRequest[];
+  stats(): FakeStripeStats;
+  /** Zeroes the counters and empties `requests` (in place). */
+  resetStats(): void;
+  setFaults(f: FaultSchedule | undefined): void;
+  close(): Promise<void>;
+}
+
+// ------------------------------------------------------------------------------------------------
+// The in-memory data
+// ------------------------------------------------------------------------------------------------
+
+type Interval = 'day' | 'week' | 'month' | 'year';
+
+export interface CustomerInput {
+  id?: string;
+  email?: string | null;
+  name?: string | null;
+  description?: string | null;
+  created?: number;
+  metadata?: Record<string, string>;
+}
+
+export interface ChargeInput {
+  customer: string | null;
+  amount: number;
+  currency: string;
+  created?: number;
+  status?: 'succeeded' | 'pending' | 'failed';
+  /** Default: `amount` when succeeded, else 0. */
+  amount_captured?: number;
+  amount_refunded?: number;
+  disputed?: boolean;
+  /**
+   * The balance transaction (succeeded charges only). Default: the charge's currency,
+   * amount = amount_captured, exchange_rate null. When the currency differs and no exchange_rate is
+   * given, it is derived from the two amounts in major units.
+   */
+  settlement?: { currency: string; amount: number; exchange_rate?: number };
+}
+
+export interface SubscriptionItemInput {
+  unit_amount: number | null;
+  /** Default 1; metered items carry no quantity, as in the API. */
+  quantity?: number;
+  interval?: Interval;
+  interval_count?: number;
+  usage_type?: 'licensed' | 'metered';
+  /** Default: the subscription's currency. */
+  currency?: string;
+}
+
+export interface DiscountInput {
+  percent_off?: number;
+  amount_off?: number;
+  /** For amount_off; default: the subscription's currency. */
+  currency?: string;
+  duration?: 'once' | 'repeating' | 'forever';
+}
+
+export interface SubscriptionInput {
+  customer: string;
+  status?: Stripe.Subscription.Status;
+  currency?: string;
+  created?: number;
+  items: SubscriptionItemInput[];
+  discounts?: DiscountInput[];
+}
+
+/**
+ * The fake's data. Builders return the live stored object: mutating it changes what the API serves.
+ * `created` is read-only once stored (pass it to the builder instead), because list order and the
+ * indexes behind pagination are derived from it.
+ */
+export class StripeStore {
+  readonly charges: Stripe.Charge[] = [];
+  readonly subscriptions: Stripe.Subscription[] = [];
+  readonly balanceTransactions = new Map<string, Stripe.BalanceTransaction>();
+  readonly discounts = new Map<string, Stripe.Discount>();
+  readonly coupons = new Map<string, Stripe.Coupon>();
+
+  /** Live and deleted customers, in insertion order (deleted ones keep their place for cursors). */
+  private readonly allCustomers: Stripe.Customer[] = [];
+  private readonly deletedIds = new Set<string>();
+  private readonly byId = new Map<string, Stripe.Customer | Stripe.Charge | Stripe.Subscription>();
+  private readonly itemsBySubscription = new Map<string, Stripe.SubscriptionItem[]>();
+  private readonly counters = new Map<string, number>();
+  private readonly viewCache = new Map<unknown[], { length: number; view: OrderedView<never> }>();
+  private clock = 0;
+
+  /** Customers that are not deleted, oldest first (a copy: add through addCustomer). */
+  get customers(): Stripe.Customer[] {
+    return this.allCustomers.filter((c) => !this.deletedIds.has(c.id));
+  }
+
+  addCustomer(p: CustomerInput = {}): Stripe.Customer {
+    const created = p.created ?? this.tick();
+    const id = this.claimId(p.id, 'cus');
+    const customer: Stripe.Customer = {
+      id,
+      object: 'customer',
+      address: null,
+      balance: 0,
+      created,
+      currency: null,
+      default_source: null,
+      delinquent: false,
+      description: p.description ?? null,
+      discount: null,
+      email: p.email ?? null,
+      invoice_prefix: id.slice(-8).toUpperCase(),
+      invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
+      livemode: false,
+      metadata: { ...p.metadata },
+      name: p.name ?? null,
+      next_invoice_sequence: 1,
+      phone: null,
+      preferred_locales: [],
+      shipping: null,
+      tax_exempt: 'none',
+      test_clock: null,
+    };
+    this.allCustomers.push(freezeCreated(customer));
+    this.byId.set(id, customer);
+    return customer;
+  }
+
+  /**
+   * Deletes like Stripe: the customer leaves the list, GET /v1/customers/:id answers the deleted stub,
+   * charges keep referencing it, and its subscriptions that have not ended are canceled immediately
+   * (canceled_at = ended_at = the store clock's next tick).
+   */
+  deleteCustomer(id: string): void {
+    this.customer(id);
+    if (this.deletedIds.has(id)) throw new Error(`fake-stripe: customer ${id} is already deleted`);
+    this.deletedIds.add(id);
+    const now = this.tick();
+    for (const sub of this.subscriptions) {
+      if (sub.customer !== id || sub.status === 'canceled' || sub.status === 'incomplete_expired') continue;
+      sub.status = 'canceled';
+      sub.canceled_at = now;
+      sub.ended_at = now;
+      sub.cancellation_details = { comment: null, feedback: null, feedback_option: null, reason: 'cancellation_requested' };
+    }
+  }
+
+  isDeleted(customerId: string): boolean {
+    return this.deletedIds.has(customerId);
+  }
+
+  addCharge(p: ChargeInput): Stripe.Charge {
+    if (p.customer !== null) this.customer(p.customer);
+    const created = p.created ?? this.tick();
+    const id = this.claimId(undefined, 'ch');
+    const status = p.status ?? 'succeeded';
+    const currency = p.currency.toLowerCase();
+    const amountCaptured = p.amount_captured ?? (status === 'succeeded' ? p.amount : 0);
+    const amountRefunded = p.amount_refunded ?? 0;
+    if (amountRefunded > amountCaptured) throw new Error(`fake-stripe: ${id} refunds more than it captured`);
+
+    let balanceTransaction: string | null = null;
+    if (status === 'succeeded') {
+      const settlementCurrency = (p.settlement?.currency ?? currency).toLowerCase();
+      const amount = p.settlement?.amount ?? amountCaptured;
+      const exchangeRate =
+        p.settlement?.exchange_rate ??
+        (settlementCurrency === currency ? null : impliedExchangeRate(amountCaptured, currency, amount, settlementCurrency));
+      const txn: Stripe.BalanceTransaction = {
+        id: this.claimId(undefined, 'txn'),
+        object: 'balance_transaction',
+        amount,
+        available_on: created + 2 * DAY,
+        balance_type: 'payments',
+        created,
+        currency: settlementCurrency,
+        description: null,
+        exchange_rate: exchangeRate,
+        fee: 0,
+        fee_details: [],
+        net: amount,
+        reporting_category: 'charge',
+        source: id,
+        status: 'available',
+        type: 'charge',
+      };
+      this.balanceTransactions.set(txn.id, txn);
+      balanceTransaction = txn.id;
+    }
+
+    const failed = status === 'failed';
+    const charge: Stripe.Charge = {
+      id,
+      object: 'charge',
+      amount: p.amount,
+      amount_captured: amountCaptured,
+      amount_refunded: amountRefunded,
+      application: null,
+      application_fee: null,
+      application_fee_amount: null,
+      balance_transaction: balanceTransaction,
+      billing_details: { address: null, email: null, name: null, phone: null, tax_id: null },
+      calculated_statement_descriptor: 'FAKE STRIPE',
+      captured: !failed,
+      created,
+      currency,
+      customer: p.customer,
+      description: null,
+      disputed: p.disputed ?? false,
+      failure_balance_transaction: null,
+      failure_code: failed ? 'card_declined' : null,
+      failure_message: failed ? 'Your card was declined.' : null,
+      fraud_details: {},
+      livemode: false,
+      metadata: {},
+      on_behalf_of: null,
+      outcome: {
+        advice_code: null,
+        network_advice_code: null,
+        network_decline_code: null,
+        network_status: failed ? 'declined_by_network' : 'approved_by_network',
+        reason: failed ? 'generic_decline' : null,
+        risk_level: 'normal',
+        seller_message: failed ? 'The bank did not return any further details with this decline.' : 'Payment complete.',
+        type: failed ? 'issuer_declined' : 'authorized',
+      },
+      paid: status === 'succeeded',
+      payment_intent: null,
+      payment_method: null,
+      payment_method_details: null,
+      receipt_email: null,
+      receipt_number: null,
+      receipt_url: null,
+      refunded: amountCaptured > 0 && amountRefunded === amountCaptured,
+      review: null,
+      shipping: null,
+      source: null,
+      source_transfer: null,
+      statement_descriptor: null,
+      statement_descriptor_suffix: null,
+      status,
+      transfer_data: null,
+      transfer_group: null,
+    };
+    this.charges.push(freezeCreated(charge));
+    this.byId.set(id, charge);
+    return charge;
+  }
+
+  /** A (partial) refund: raises amount_refunded; `refunded` turns true once all captured money is back. */
+  refundCharge(id: string, amount: number): void {
+    const charge = this.byId.get(id);
+    if (charge?.object !== 'charge') throw new Error(`fake-stripe: no such charge ${id}`);
+    if (!(amount > 0) || charge.amount_refunded + amount > charge.amount_captured) {
+      throw new Error(`fake-stripe: cannot refund ${amount} of ${id} (captured ${charge.amount_captured}, refunded ${charge.amount_refunded})`);
+    }
+    charge.amount_refunded += amount;
+    charge.refunded = charge.amount_refunded === charge.amount_captured;
+  }
+
+  addSubscription(p: SubscriptionInput): Stripe.Subscription {
+    this.customer(p.customer);
+    if (this.deletedIds.has(p.customer)) throw new Error(`fake-stripe: customer ${p.customer} is deleted`);
+    if (p.items.length === 0) throw new Error('fake-stripe: a subscription needs at least one item');
+    const created = p.created ?? this.tick();
+    const id = this.claimId(undefined, 'sub');
+    const currency = (p.currency ?? 'usd').toLowerCase();
+    const status = p.status ?? 'active';
+    const items = p.items.map((item) => this.buildItem(item, id, created, currency));
+    const discounts = (p.discounts ?? []).map((d) => this.buildDiscount(d, id, p.customer, created, currency));
+    const trialing = status === 'trialing';
+
+    const subscription: Stripe.Subscription = {
+      id,
+      object: 'subscription',
+      application: null,
+      application_fee_percent: null,
+      automatic_tax: { disabled_reason: null, enabled: false, liability: null },
+      billing_cycle_anchor: created,
+      billing_cycle_anchor_config: null,
+      billing_mode: { flexible: null, type: 'classic' },
+      billing_schedules: [],
+      billing_thresholds: null,
+      cancel_at: null,
+      cancel_at_period_end: false,
+      canceled_at: status === 'canceled' ? created + 30 * DAY : null,
+      cancellation_details: {
+        comment: null,
+        feedback: null,
+        feedback_option: null,
+        reason: status === 'canceled' ? 'cancellation_requested' : null,
+      },
+      collection_method: 'charge_automatically',
+      created,
+      currency,
+      customer: p.customer,
+      customer_account: null,
+      days_until_due: null,
+      default_payment_method: null,
+      default_source: null,
+      default_tax_rates: [],
+      description: null,
+      discounts: discounts.map((d) => d.id),
+      ended_at: status === 'canceled' ? created + 30 * DAY : status === 'incomplete_expired' ? created + DAY : null,
+      invoice_settings: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: { type: 'self' } },
+      items: itemList(id, items),
+      latest_invoice: null,
+      livemode: false,
+      managed_payments: null,
+      metadata: {},
+      next_pending_invoice_item_invoice: null,
+      on_behalf_of: null,
+      pause_collection: null,
+      payment_settings: { payment_method_options: null, payment_method_types: null, save_default_payment_method: 'off' },
+      pending_invoice_item_interval: null,
+      pending_setup_intent: null,
+      pending_update: null,
+      schedule: null,
+      start_date: created,
+      status,
+      test_clock: null,
+      transfer_data: null,
+      trial_end: trialing ? created + 14 * DAY : null,
+      trial_settings: { end_behavior: { billing_cycle_anchor: null, missing_payment_method: 'create_invoice' } },
+      trial_start: trialing ? created : null,
+    };
+    this.itemsBySubscription.set(id, items);
+    this.subscriptions.push(freezeCreated(subscription));
+    this.byId.set(id, subscription);
+    return subscription;
+  }
+
+  /** Every item of a subscription (the live objects), in the order the API lists them. */
+  itemsOf(subscriptionId: string): Stripe.SubscriptionItem[] {
+    const items = this.itemsBySubscription.get(subscriptionId);
+    if (!items) throw new Error(`fake-stripe: no such subscription ${subscriptionId}`);
+    return items;
+  }
+
+  /** A customer, deleted or not; throws for an unknown id. */
+  customer(id: string): Stripe.Customer {
+    const customer = this.byId.get(id);
+    if (customer?.object !== 'customer') throw new Error(`fake-stripe: no such customer ${id}`);
+    return customer;
+  }
+
+  // -- used by the server ------------------------------------------------------------------------
+
+  /** @internal All customers including deleted ones, newest first. */
+  customerView(): OrderedView<Stripe.Customer> {
+    return this.view(this.allCustomers, () => null);
+  }
+  /** @internal */
+  chargeView(): OrderedView<Stripe.Charge> {
+    return this.view(this.charges, (c) => customerId(c.customer));
+  }
+  /** @internal */
+  subscriptionView(): OrderedView<Stripe.Subscription> {
+    return this.view(this.subscriptions, (s) => customerId(s.customer));
+  }
+  /** @internal */
+  find(id: string): Stripe.Customer | Stripe.Charge | Stripe.Subscription | undefined {
+    return this.byId.get(id);
+  }
+
+  // -- internals ---------------------------------------------------------------------------------
+
+  /**
+   * Stripe's list order (created descending, ties: newest inserted first) with a position index and
+   * per-customer sublists. Rebuilt when the list's length changes; `created` cannot change.
+   */
+  private view<T extends { id: string; created: number }>(list: T[], customerOf: (o: T) => string | null): OrderedView<T> {
+    const cached = this.viewCache.get(list);
+    if (cached?.length === list.length) return cached.view as OrderedView<T>;
+    const all = list
+      .map((item, index) => ({ item, index }))
+      .sort((a, b) => b.item.created - a.item.created || b.index - a.index)
+      .map((x) => x.item);
+    const position = new Map(all.map((o, i) => [o.id, i]));
+    const byCustomer = new Map<string, T[]>();
+    for (const o of all) {
+      const customer = customerOf(o);
+      if (customer === null) continue;
+      const own = byCustomer.get(customer);
+      if (own) own.push(o);
+      else byCustomer.set(customer, [o]);
+    }
+    const view: OrderedView<T> = { all, position, byCustomer };
+    this.viewCache.set(list, { length: list.length, view: view as OrderedView<never> });
+    return view;
+  }
+
+  private tick(): number {
+    this.clock += 1;
+    return BASE_TIME + this.clock * 60;
+  }
+
+  private claimId(given: string | undefined, prefix: string): string {
+    if (given !== undefined) {
+      if (this.byId.has(given)) throw new Error(`fake-stripe: duplicate id ${given}`);
+      return given;
+    }
+    const n = (this.counters.get(prefix) ?? 0) + 1;
+    this.counters.set(prefix, n);
+    return `${prefix}_fake${String(n).padStart(10, '0')}`;
+  }
+
+  private buildItem(spec: SubscriptionItemInput, subscription: string, created: number, subCurrency: string): Stripe.SubscriptionItem {
+    const currency = (spec.currency ?? subCurrency).toLowerCase();
+    const interval = spec.interval ?? 'month';
+    const intervalCount = spec.interval_count ?? 1;
+    const usageType = spec.usage_type ?? 'licensed';
+    const tiered = spec.unit_amount === null;
+    const priceId = this.claimId(undefined, 'price');
+    const product = this.claimId(undefined, 'prod');
+    const meter = usageType === 'metered' ? this.claimId(undefined, 'mtr') : null;
+    // The wire carries decimals as strings; the SDK converts them to Stripe.Decimal on arrival.
+    const decimal = (tiered ? null : String(spec.unit_amount)) as unknown as Stripe.Price['unit_amount_decimal'];
+    const price: Stripe.Price = {
+      id: priceId,
+      object: 'price',
+      active: true,
+      billing_scheme: tiered ? 'tiered' : 'per_unit',
+      created,
+      currency,
+      custom_unit_amount: null,
+      livemode: false,
+      lookup_key: null,
+      metadata: {},
+      nickname: null,
+      product,
+      recurring: { interval, interval_count: intervalCount, meter, trial_period_days: null, usage_type: usageType },
+      tax_behavior: 'unspecified',
+      tiers_mode: tiered ? 'graduated' : null,
+      transform_quantity: null,
+      type: 'recurring',
+      unit_amount: spec.unit_amount,
+      unit_amount_decimal: decimal,
+    };
+    const plan: Stripe.Plan = {
+      id: priceId,
+      object: 'plan',
+      active: true,
+      amount: spec.unit_amount,
+      amount_decimal: decimal,
+      billing_scheme: price.billing_scheme,
+      created,
+      currency,
+      interval,
+      interval_count: intervalCount,
+      livemode: false,
+      metadata: {},
+      meter,
+      nickname: null,
+      product,
+      tiers_mode: price.tiers_mode,
+      transform_usage: null,
+      trial_period_days: null,
+      usage_type: usageType,
+    };
+    const item: Stripe.SubscriptionItem = {
+      id: this.claimId(undefined, 'si'),
+      object: 'subscription_item',
+      billing_thresholds: null,
+      created,
+      current_period_end: addInterval(created, interval, intervalCount),
+      current_period_start: created,
+      current_trial: null,
+      discounts: [],
+      metadata: {},
+      plan,
+      price,
+      subscription,
+      tax_rates: [],
+    };
+    if (usageType === 'licensed') item.quantity = spec.quantity ?? 1;
+    return item;
+  }
+
+  private buildDiscount(spec: DiscountInput, subscription: string, customer: string, created: number, subCurrency: string): Stripe.Discount {
+    if ((spec.percent_off === undefined) === (spec.amount_off === undefined)) {
+      throw new Error('fake-stripe: a discount needs exactly one of percent_off and amount_off');
+    }
+    const duration = spec.duration ?? 'forever';
+    const coupon: Stripe.Coupon = {
+      id: this.claimId(undefined, 'co'),
+      object: 'coupon',
+      amount_off: spec.amount_off ?? null,
+      created,
+      currency: spec.amount_off === undefined ? null : (spec.currency ?? subCurrency).toLowerCase(),
+      duration,
+      duration_in_months: duration === 'repeating' ? 3 : null,
+      livemode: false,
+      max_redemptions: null,
+      metadata: {},
+      name: null,
+      percent_off: spec.percent_off ?? null,
+      redeem_by: null,
+      times_redeemed: 1,
+      valid: true,
+    };
+    const discount: Stripe.Discount = {
+      id: this.claimId(undefined, 'di'),
+      object: 'discount',
+      checkout_session: null,
+      customer,
+      customer_account: null,
+      end: duration === 'repeating' ? addInterval(created, 'month', 3) : null,
+      invoice: null,
+      invoice_item: null,
+      promotion_code: null,
+      source: { coupon: coupon.id, type: 'coupon' },
+      start: created,
+      subscription,
+      subscription_item: null,
+    };
+    this.coupons.set(coupon.id, coupon);
+    this.discounts.set(discount.id, discount);
+    return discount;
+  }
+}
+
+/** A list in API order, with the lookups pagination needs. */
+export interface OrderedView<T> {
+  all: T[];
+  position: Map<string, number>;
+  byCustomer: Map<string, T[]>;
+}
+
+function freezeCreated<T extends { created: number }>(o: T): T {
+  Object.defineProperty(o, 'created', { value: o.created, writable: false, enumerable: true, configurable: false });
+  return o;
+}
+
+const customerId = (c: string | { id: string } | null): string | null => (c === null || typeof c === 'string' ? c : c.id);
+
+function addInterval(from: number, interval: Interval, count: number): number {
+  if (interval === 'day') return from + count * DAY;
+  if (interval === 'week') return from + count * 7 * DAY;
+  const date = new Date(from * 1000);
+  if (interval === 'month') date.setUTCMonth(date.getUTCMonth() + count);
+  else date.setUTCFullYear(date.getUTCFullYear() + count);
+  return Math.floor(date.getTime() / 1000);
+}
+
+const ZERO_DECIMAL = new Set('bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf'.split(' '));
+const THREE_DECIMAL = new Set('bhd jod kwd omr tnd'.split(' '));
+const minorUnitsPerMajor = (currency: string) => (ZERO_DECIMAL.has(currency) ? 1 : THREE_DECIMAL.has(currency) ? 1000 : 100);
+
+/** Settlement per presentment unit, in major units (as Stripe's exchange_rate is), 6 decimals. */
+function impliedExchangeRate(presented: number, currency: string, settled: number, settlementCurrency: string): number | null {
+  if (presented === 0) return null;
+  const rate = settled / minorUnitsPerMajor(settlementCurrency) / (presented / minorUnitsPerMajor(currency));
+  return Math.round(rate * 1e6) / 1e6;
+}
+
+const itemListUrl = (subscription: string) => `/v1/subscription_items?subscription=${subscription}`;
+
+/** A subscription's embedded `items`: the first 10 items, as the API embeds them. */
+function itemList(subscription: string, items: Stripe.SubscriptionItem[]): Stripe.ApiList<Stripe.SubscriptionItem> {
+  const list: Stripe.ApiList<Stripe.SubscriptionItem> & { total_count: number } = {
+    object: 'list',
+    data: items.slice(0, 10),
+    has_more: items.length > 10,
+    total_count: items.length,
+    url: itemListUrl(subscription),
+  };
+  return list;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Errors
+// ------------------------------------------------------------------------------------------------
+
+interface StripeErrorBody {
+  type: 'invalid_request_error' | 'api_error';
+  message: string;
+  code?: string;
+  param?: string;
+  doc_url?: string;
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: StripeErrorBody,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(body.message);
+  }
+}
+
+const docUrl = (code: string) => `https://stripe.com/docs/error-codes/${code.replace(/_/g, '-')}`;
+
+function invalid(message: string, extra: { code?: string; param?: string } = {}, status = 400): ApiError {
+  const body: StripeErrorBody = { type: 'invalid_request_error', message, ...extra };
+  if (extra.code) body.doc_url = docUrl(extra.code);
+  return new ApiError(status, body);
+}
+
+const unknownParameter = (param: string) =>
+  invalid(`Received unknown parameter: ${param}`, { code: 'parameter_unknown', param });
+
+const noSuch = (object: string, id: string, param: string, status = 400) =>
+  invalid(`No such ${object}: '${id}'`, { code: 'resource_missing', param }, status);
+
+const unrecognizedUrl = (method: string, path: string) =>
+  invalid(`Unrecognized request URL (${method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`, {}, 404);
+
+/** Real Stripe shows the key's prefix and last 4 characters, masking the rest. */
+export function maskApiKey(key: string): string {
+  const prefix = /^(?:sk|rk|pk)_(?:test|live)_/.exec(key)?.[0] ?? '';
+  const rest = key.slice(prefix.length);
+  if (rest.length <= 4) return prefix + '*'.repeat(rest.length);
+  return prefix + '*'.repeat(rest.length - 4) + rest.slice(-4);
+}
+
+function authError(key: string | null): ApiError {
+  const message =
+    key === null || key === ''
+      ? "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/."
+      : `Invalid API Key provided: ${maskApiKey(key)}`;
+  return new ApiError(401, { type: 'invalid_request_error', message }, { 'www-authenticate': 'Bearer realm="Stripe"' });
+}
+
+// The SDK maps every 429 to StripeRateLimitError; Stripe's own body says invalid_request_error /
+// rate_limit and comes without Retry-After.
+const rateLimitError = () =>
+  invalid('Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.', { code: 'rate_limit' }, 429);
+
+/** The envelope a fault answers with, per status. */
+function faultBody(status: number, key: string): { error: StripeErrorBody } {
+  if (status === 401) return { error: authError(key).body };
+  if (status === 429) return { error: rateLimitError().body };
+  const message = status === 500 ? 'An unknown error occurred' : `The service is temporarily unavailable (${status}). Please try again later.`;
+  return { error: { type: 'api_error', message } };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Query strings: the SDK sends `limit=10&expand[0]=data.customer&created[gte]=1700000000`
+// ------------------------------------------------------------------------------------------------
+
+/** How an endpoint reads each parameter it accepts. */
+type ParamKind =
+  | 'string'
+  | 'integer'
+  | 'range' // created=N or created[gt|gte|lt|lte]=N
+  | 'array' // expand[0]=a&expand[1]=b (or expand[]=a)
+  | 'not_implemented'; // real Stripe accepts it; the fake says so instead of pretending
+
+interface Range {
+  eq?: number;
+  gt?: number;
+  gte?: number;
+  lt?: number;
+  lte?: number;
+}
+
+const RANGE_KEYS = new Set(['gt', 'gte', 'lt', 'lte']);
+
+class Query {
+  readonly strings = new Map<string, string>();
+  readonly ranges = new Map<string, Range>();
+  readonly arrays = new Map<string, string[]>();
+
+  string(name: string): string | undefined {
+    return this.strings.get(name);
+  }
+  integer(name: string): number | undefined {
+    const value = this.strings.get(name);
+    return value === undefined ? undefined : Number(value);
+  }
+  range(name: string): Range | undefined {
+    return this.ranges.get(name);
+  }
+  array(name: string): string[] {
+    return this.arrays.get(name) ?? [];
+  }
+}
+
+function parseInteger(value: string, param: string): number {
+  if (!/^-?\d+$/.test(value)) throw invalid(`Invalid integer: ${value}`, { code: 'parameter_invalid_integer', param });
+  return Number(value);
+}
+
+function parseQuery(search: URLSearchParams, spec: Record<string, ParamKind>): Query {
+  const query = new Query();
+  const indexed = new Map<string, Array<[number, string]>>();
+  for (const [key, value] of search) {
+    const match = /^([^[\]]+)((?:\[[^[\]]*\])*)$/.exec(key);
+    if (!match) throw unknownParameter(key);
+    const name = match[1]!;
+    const subs = [...match[2]!.matchAll(/\[([^[\]]*)\]/g)].map((m) => m[1]!);
+    const kind = Object.hasOwn(spec, name) ? spec[name] : undefined;
+    if (kind === undefined) throw unknownParameter(name);
+
+    switch (kind) {
+      case 'not_implemented':
+        throw invalid(`fake-stripe does not implement the parameter '${name}' (the real API accepts it)`, {
+          code: 'fake_not_implemented',
+          param: name,
+        });
+      case 'string':
+      case 'integer':
+        if (subs.length > 0) throw invalid(`Invalid ${kind}: ${key}=${value}`, { param: name });
+        if (value === '') {
+          throw invalid(
+            `You passed an empty string for '${name}'. We assume empty values are an attempt to unset a parameter; however '${name}' cannot be unset. You should remove '${name}' from your request or supply a non-empty value.`,
+            { param: name },
+          );
+        }
+        if (kind === 'integer') parseInteger(value, name);
+        query.strings.set(name, value);
+        break;
+      case 'range': {
+        const range = query.ranges.get(name) ?? {};
+        if (subs.length === 0) range.eq = parseInteger(value, name);
+        else if (subs.length === 1 && RANGE_KEYS.has(subs[0]!)) range[subs[0] as keyof Range] = parseInteger(value, key);
+        else throw unknownParameter(key);
+        query.ranges.set(name, range);
+        break;
+      }
+      case 'array': {
+        const index = subs[0];
+        if (subs.length !== 1 || index === undefined || !/^\d*$/.test(index)) throw invalid('Invalid array', { param: name });
+        const entries = indexed.get(name) ?? [];
+        entries.push([index === '' ? Number.MAX_SAFE_INTEGER : Number(index), value]);
+        indexed.set(name, entries);
+        break;
+      }
+    }
+  }
+  for (const [name, entries] of indexed) {
+    query.arrays.set(name, entries.sort((a, b) => a[0] - b[0]).map(([, v]) => v));
+  }
+  return query;
+}
+
+/** The parameters every list endpoint takes. */
+const LIST: Record<string, ParamKind> = { limit: 'integer', starting_after: 'string', ending_before: 'string', expand: 'array' };
+
+function inRange(value: number, range: Range | undefined): boolean {
+  if (!range) return true;
+  return (
+    (range.eq === undefined || value === range.eq) &&
+    (range.gt === undefined || value > range.gt) &&
+    (range.gte === undefined || value >= range.gte) &&
+    (range.lt === undefined || value < range.lt) &&
+    (range.lte === undefined || value <= range.lte)
+  );
+}
+
+/**
+ * Checks `expand[]` against the paths an endpoint supports (a path implies its prefixes, as in
+ * Stripe: `data.discounts.source.coupon` also expands `data.discounts`).
+ */
+function readExpand(query: Query, supported: string[]): Set<string> {
+  const expand = new Set<string>();
+  for (const path of query.array('expand')) {
+    const segments = path.split('.');
+    if (segments.length > 4) throw invalid(`You cannot expand more than 4 levels of a property. Property: ${path}`, { param: 'expand' });
+    if (!supported.includes(path)) {
+      // Stripe names the first segment it cannot follow.
+      let depth = 0;
+      while (depth < segments.length - 1 && supported.some((s) => s.startsWith(segments.slice(0, depth + 1).join('.') + '.'))) depth++;
+      throw invalid(`This property cannot be expanded (${segments[depth]}).`, { param: 'expand' });
+    }
+    for (let i = 1; i <= segments.length; i++) {
+      const prefix = segments.slice(0, i).join('.');
+      if (supported.includes(prefix)) expand.add(prefix);
+    }
+  }
+  return expand;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Pagination
+// ------------------------------------------------------------------------------------------------
+
+interface ListEnvelope<T> {
+  object: 'list';
+  url: string;
+  has_more: boolean;
+  data: T[];
+}
+
+/** What a list endpoint pages through: objects in API order and a way to find a cursor's place. */
+interface Sequence<T> {
+  list: T[];
+  position: (id: string) => number; // -1 when absent
+}
+
+/**
+ * The sequence for an endpoint: the customer's own sublist when filtering by customer (unless the
+ * cursor lies outside it, then the whole list, filtered), else the whole list.
+ */
+function sequence<T extends { id: string }>(view: OrderedView<T>, customer: string | undefined, query: Query): Sequence<T> {
+  if (customer !== undefined) {
+    const own = view.byCustomer.get(customer) ?? [];
+    const cursor = query.string('starting_after') ?? query.string('ending_before');
+    if (cursor === undefined || own.some((o) => o.id === cursor)) {
+      return { list: own, position: (id) => own.findIndex((o) => o.id === id) };
+    }
+  }
+  return { list: view.all, position: (id) => view.position.get(id) ?? -1 };
+}
+
+/**
+ * Cursor pagination over `seq` keeping only the objects that pass `keep`. `starting_after`
+ * continues after the cursor, `ending_before` returns the page just before it (still newest first),
+ * like Stripe. A cursor must name an object of the endpoint's kind.
+ */
+function paginate<T extends { id: string }>(
+  seq: Sequence<T>,
+  query: Query,
+  url: string,
+  keep: (o: T) => boolean,
+  objectName: string,
+): ListEnvelope<T> {
+  const limit = query.integer('limit') ?? 10;
+  if (limit < 1) throw invalid('This value must be greater than or equal to 1.', { code: 'parameter_invalid_integer', param: 'limit' });
+  if (limit > 100) throw invalid('This value must be less than or equal to 100.', { code: 'parameter_invalid_integer', param: 'limit' });
+  const after = query.string('starting_after');
+  const before = query.string('ending_before');
+  if (after !== undefined && before !== undefined) {
+    throw invalid('You may only specify one of these parameters: ending_before, starting_after.', { param: 'ending_before' });
+  }
+  const ordered = seq.list;
+  const position = (id: string, param: string) => {
+    const index = seq.position(id);
+    if (index < 0) throw noSuch(objectName, id, param);
+    return index;
+  };
+
+  const data: T[] = [];
+  if (before !== undefined) {
+    for (let i = position(before, 'ending_before') - 1; i >= 0 && data.length <= limit; i--) {
+      if (keep(ordered[i]!)) data.push(ordered[i]!);
+    }
+  } else {
+    for (let i = after === undefined ? 0 : position(after, 'starting_after') + 1; i < ordered.length && data.length <= limit; i++) {
+      if (keep(ordered[i]!)) data.push(ordered[i]!);
+    }
+  }
+  const hasMore = data.length > limit;
+  data.length = Math.min(data.length, limit);
+  if (before !== undefined) data.reverse();
+  return { object: 'list', url, has_more: hasMore, data };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Endpoints
+// ------------------------------------------------------------------------------------------------
+
+interface Call {
+  store: StripeStore;
+  search: URLSearchParams;
+  params: Record<string, string>; // from the path pattern
+}
+
+type Handler = (call: Call) => unknown;
+
+function listCustomers({ store, search }: Call) {
+  const query = parseQuery(search, { ...LIST, created: 'range', email: 'string', test_clock: 'not_implemented' });
+  readExpand(query, []);
+  const created = query.range('created');
+  const email = query.string('email'); // exact and case-sensitive, as documented
+  return paginate(
+    sequence(store.customerView(), undefined, query),
+    query,
+    '/v1/customers',
+    (c) => !store.isDeleted(c.id) && inRange(c.created, created) && (email === undefined || c.email === email),
+    'customer',
+  );
+}
+
+function retrieveCustomer({ store, search, params }: Call) {
+  readExpand(parseQuery(search, { expand: 'array' }), []);
+  const id = params.id!;
+  const found = store.find(id);
+  if (found?.object !== 'customer') throw noSuch('customer', id, 'id', 404);
+  return customerRef(store, id);
+}
+
+function listCharges({ store, search }: Call) {
+  const query = parseQuery(search, {
+    ...LIST,
+    created: 'range',
+    customer: 'string',
+    payment_intent: 'not_implemented',
+    transfer_group: 'not_implemented',
+  });
+  const expand = readExpand(query, ['data.balance_transaction', 'data.customer']);
+  const created = query.range('created');
+  const customer = query.string('customer');
+  const page = paginate(
+    sequence(store.chargeView(), customer, query),
+    query,
+    '/v1/charges',
+    (c) => inRange(c.created, created) && (customer === undefined || c.customer === customer),
+    'charge',
+  );
+  return { ...page, data: page.data.map((c) => renderCharge(store, c, expand)) };
+}
+
+const SUBSCRIPTION_STATUSES = ['active', 'all', 'canceled', 'ended', 'incomplete', 'incomplete_expired', 'past_due', 'paused', 'trialing', 'unpaid'];
+const ENDED = new Set(['canceled', 'incomplete_expired']);
+
+function listSubscriptions({ store, search }: Call) {
+  const query = parseQuery(search, {
+    ...LIST,
+    created: 'range',
+    customer: 'string',
+    status: 'string',
+    automatic_tax: 'not_implemented',
+    collection_method: 'not_implemented',
+    current_period_end: 'not_implemented',
+    current_period_start: 'not_implemented',
+    customer_account: 'not_implemented',
+    plan: 'not_implemented',
+    price: 'not_implemented',
+    test_clock: 'not_implemented',
+  });
+  const expand = readExpand(query, ['data.discounts', 'data.discounts.source.coupon', 'data.customer']);
+  const status = query.string('status');
+  if (status !== undefined && !SUBSCRIPTION_STATUSES.includes(status)) {
+    throw invalid(`Invalid status: must be one of ${SUBSCRIPTION_STATUSES.join(', ')}`, { param: 'status' });
+  }
+  // No status: everything that has not ended. 'all': everything. 'ended': canceled and incomplete_expired.
+  const statusMatches = (s: string) =>
+    status === undefined ? !ENDED.has(s) : status === 'all' ? true : status === 'ended' ? ENDED.has(s) : s === status;
+  const created = query.range('created');
+  const customer = query.string('customer');
+  const page = paginate(
+    sequence(store.subscriptionView(), customer, query),
+    query,
+    '/v1/subscriptions',
+    (s) => statusMatches(s.status) && inRange(s.created, created) && (customer === undefined || s.customer === customer),
+    'subscription',
+  );
+  return { ...page, data: page.data.map((s) => renderSubscription(store, s, expand)) };
+}
+
+function listSubscriptionItems({ store, search }: Call) {
+  const query = parseQuery(search, { ...LIST, subscription: 'string' });
+  readExpand(query, []);
+  const subscription = query.string('subscription');
+  if (subscription === undefined) throw invalid('Missing required param: subscription.', { code: 'parameter_missing', param: 'subscription' });
+  if (store.find(subscription)?.object !== 'subscription') throw noSuch('subscription', subscription, 'subscription');
+  // Items keep the order the subscription embeds them in, so the embedded first page and this list agree.
+  const items = store.itemsOf(subscription);
+  const seq = { list: items, position: (id: string) => items.findIndex((i) => i.id === id) };
+  const page = paginate(seq, query, '/v1/subscription_items', () => true, 'subscription_item');
+  return page;
+}
+
+// -- rendering: shallow copies with expanded fields swapped in; the store is never changed --------
+
+function customerRef(store: StripeStore, id: string): Stripe.Customer | Stripe.DeletedCustomer {
+  if (store.isDeleted(id)) return { id, object: 'customer', deleted: true };
+  return store.customer(id);
+}
+
+function renderCharge(store: StripeStore, charge: Stripe.Charge, expand: Set<string>): Stripe.Charge {
+  const out = { ...charge };
+  if (expand.has('data.balance_transaction') && typeof out.balance_transaction === 'string') {
+    out.balance_transaction = store.balanceTransactions.get(out.balance_transaction)!;
+  }
+  if (expand.has('data.customer') && typeof out.customer === 'string') out.customer = customerRef(store, out.customer);
+  return out;
+}
+
+function renderSubscription(store: StripeStore, sub: Stripe.Subscription, expand: Set<string>): Stripe.Subscription {
+  const out = { ...sub, items: itemList(sub.id, store.itemsOf(sub.id)) };
+  if (expand.has('data.discounts')) {
+    out.discounts = sub.discounts.map((d) => {
+      const discount = store.discounts.get(typeof d === 'string' ? d : d.id)!;
+      const coupon = discount.source.coupon;
+      if (!expand.has('data.discounts.source.coupon') || typeof coupon !== 'string') return discount;
+      return { ...discount, source: { ...discount.source, coupon: store.coupons.get(coupon)! } };
+    });
+  }
+  if (expand.has('data.customer') && typeof out.customer === 'string') out.customer = customerRef(store, out.customer);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Routing
+// ------------------------------------------------------------------------------------------------
+
+const ROUTES: Array<{ pattern: string; handler: Handler }> = [
+  { pattern: '/v1/customers', handler: listCustomers },
+  { pattern: '/v1/customers/:id', handler: retrieveCustomer },
+  { pattern: '/v1/charges', handler: listCharges },
+  { pattern: '/v1/subscriptions', handler: listSubscriptions },
+  { pattern: '/v1/subscription_items', handler: listSubscriptionItems },
+];
+
+function matchRoute(path: string): { pattern: string; handler: Handler; params: Record<string, string> } | null {
+  const parts = path.split('/');
+  for (const route of ROUTES) {
+    const want = route.pattern.split('/');
+    if (want.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    const ok = want.every((segment, i) => {
+      const got = parts[i]!;
+      if (!segment.startsWith(':')) return segment === got;
+      if (got === '') return false;
+      try {
+        params[segment.slice(1)] = decodeURIComponent(got);
+      } catch {
+        return false;
+      }
+      return true;
+    });
+    if (ok) return { ...route, params };
+  }
+  return null;
+}
+
+// ------------------------------------------------------------------------------------------------
+// The server
+// ------------------------------------------------------------------------------------------------
+
+function presentedKey(header: string | undefined): string | null {
+  if (!header) return null;
+  const bearer = /^Bearer\s+(.*)$/i.exec(header);
+  if (bearer) return bearer[1]!.trim();
+  const basic = /^Basic\s+(.*)$/i.exec(header);
+  if (basic) return Buffer.from(basic[1]!, 'base64').toString('utf8').split(':')[0] ?? '';
+  return '';
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startFakeStripe(opts: FakeStripeOptions = {}): Promise<FakeStripe> {
+  const store = new StripeStore();
+  const apiKey = opts.apiKey ?? DEFAULT_API_KEY;
+  const slowMs = opts.slowMs ?? 3000;
+  let faults = opts.faults;
+  const requests: FakeStripeRequest[] = [];
+  let counters = { total: 0, byEndpoint: {} as Record<string, number>, rateLimited: 0, faults: 0 };
+  const overallWindow = opts.rateLimit?.overall ? new RateWindow(opts.rateLimit.overall) : null;
+  const endpointWindows = new Map<string, RateWindow>();
+  let requestSeq = 0;
+
+  /** True when this request is over either budget. Every request counts, rejected ones too. */
+  function overRateLimit(endpoint: string): boolean {
+    const perEndpoint = opts.rateLimit?.perEndpoint;
+    let window = endpointWindows.get(endpoint);
+    if (!window && perEndpoint) endpointWindows.set(endpoint, (window = new RateWindow(perEndpoint)));
+    const overall = overallWindow ? overallWindow.take() : 0;
+    const endpointWait = window ? window.take() : 0;
+    return overall > 0 || endpointWait > 0;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname;
+    const entry: FakeStripeRequest = { method, path, query: url.search.slice(1), status: 0 };
+    requests.push(entry);
+    res.on('close', () => {
+      if (!res.headersSent) entry.status = 0;
+    });
+
+    const route = matchRoute(path);
+    const endpoint = route?.pattern ?? path;
+    counters.total += 1;
+    counters.byEndpoint[endpoint] = (counters.byEndpoint[endpoint] ?? 0) + 1;
+
+    const info: RequestInfo = { method, path, query: url.searchParams, body: parseJson(await readBody(req)) };
+    const latency = typeof opts.latencyMs === 'function' ? opts.latencyMs(info) : (opts.latencyMs ?? 0);
+    const wait = async (ms: number) => {
+      if (ms > 0) await sleep(ms);
+    };
+    res.setHeader('request-id', `req_fake${String(++requestSeq).padStart(10, '0')}`);
+    res.setHeader('stripe-version', (req.headers['stripe-version'] as string | undefined) ?? API_VERSION);
+
+    const send = (status: number, text: string, headers: Record<string, string> = {}) => {
+      if (res.destroyed) return;
+      entry.status = status;
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
+      res.end(text);
+    };
+    const sendError = (e: ApiError) => send(e.status, JSON.stringify({ error: e.body }), e.headers);
+
+    // 1. Authentication.
+    const key = presentedKey(req.headers.authorization);
+    if (key !== apiKey) {
+      await wait(latency);
+      return sendError(authError(key));
+    }
+    // 2. Rate limits (answered fast).
+    if (overRateLimit(endpoint)) {
+      counters.rateLimited += 1;
+      await wait(Math.min(latency, 20));
+      return sendError(rateLimitError());
+    }
+    // 3. Injected faults replace the answer.
+    const fault = faults?.(info) ?? null;
+    if (fault) {
+      counters.faults += 1;
+      await wait(latency);
+      if (res.destroyed) return;
+      sendFault(fault, res, (status) => faultBody(status, key), slowMs);
+      // 'drop' sends nothing (0), 'truncated' a 200 head, 'slow' a 503 later unless the client gives up.
+      entry.status = res.headersSent ? res.statusCode : 0;
+      res.on('finish', () => (entry.status = res.statusCode));
+      return;
+    }
+    // 4. The endpoint's answer, serialized now (a snapshot of the store) and sent after the latency.
+    let status = 200;
+    let text: string;
+    let headers: Record<string, string> = {};
+    try {
+      if (!route || method !== 'GET') throw unrecognizedUrl(method, path);
+      text = JSON.stringify(route.handler({ store, search: url.searchParams, params: route.params }));
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      status = e.status;
+      text = JSON.stringify({ error: e.body });
+      headers = e.headers;
+    }
+    await wait(latency);
+    send(status, text, headers);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      console.error('fake-stripe: internal error', err);
+      if (!res.headersSent && !res.destroyed) {
+        const text = JSON.stringify({ error: { type: 'api_error', message: `fake-stripe internal error: ${String(err)}` } });
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(text);
+      }
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    store,
+    requests,
+    stats: () => ({ ...counters, byEndpoint: { ...counters.byEndpoint } }),
+    resetStats: () => {
+      counters = { total: 0, byEndpoint: {}, rateLimited: 0, faults: 0 };
+      requests.length = 0;
+    },
+    setFaults: (f) => {
+      faults = f;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
