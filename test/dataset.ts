@@ -1,0 +1,124 @@
+// Generated, reproducible data sets for the fakes: used by the fault-injection tests and the
+// benchmark. The same seed always gives the same customers, charges and subscriptions.
+import type { FakeAttio } from './fake-attio.ts';
+import type { StripeStore } from './fake-stripe.ts';
+import { seededRandom } from './faults.ts';
+
+export interface DatasetSize {
+  customers: number;
+  charges: number;
+  subscriptions: number;
+  /** Share of customers whose company already exists in Attio (by domain, not yet linked). */
+  existingShare: number;
+  seed: number;
+}
+
+export const DEFAULT_SIZE: DatasetSize = { customers: 2000, charges: 20_000, subscriptions: 1500, existingShare: 0.3, seed: 42 };
+
+const BASE_UNIX = 1_700_000_000; // Nov 2023: every object is in the past, whatever today is
+const SPAN_SECONDS = 2 * 365 * 86_400;
+
+/**
+ * Five currencies, as an account that bills in USD sees them: EUR and GBP charges settle in USD
+ * (converted by Stripe), JPY (zero-decimal) settles in USD or stays in JPY, KWD (three decimals)
+ * stays in KWD and cannot be counted in a USD total.
+ */
+const CURRENCIES = [
+  { code: 'usd', share: 0.55, amount: () => 1000, rate: 1, settleInUsd: 1 },
+  { code: 'eur', share: 0.15, amount: () => 1000, rate: 1.08, settleInUsd: 1 },
+  { code: 'gbp', share: 0.1, amount: () => 1000, rate: 1.27, settleInUsd: 1 },
+  { code: 'jpy', share: 0.12, amount: () => 1500, rate: 0.0067 * 100, settleInUsd: 0.5 },
+  { code: 'kwd', share: 0.08, amount: () => 30_000, rate: 3.25 / 10, settleInUsd: 0 },
+];
+
+export interface GeneratedDataset {
+  customerIds: string[];
+  /** Customers whose company was put in Attio before the first run. */
+  existingCompanies: number;
+}
+
+/** Fills a fake Stripe store and a fake Attio workspace with a generated data set. */
+export function generateDataset(stripe: StripeStore, attio: FakeAttio | null, size: DatasetSize = DEFAULT_SIZE): GeneratedDataset {
+  const random = seededRandom(size.seed);
+  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
+  const customerIds: string[] = [];
+  let existingCompanies = 0;
+
+  for (let i = 0; i < size.customers; i++) {
+    const created = BASE_UNIX + Math.floor((i / size.customers) * SPAN_SECONDS * 0.5);
+    const domain = `company-${size.seed}-${i}.com`;
+    const kind = random();
+    const email = kind < 0.08 ? `founder${i}@gmail.com` : kind < 0.1 ? null : `billing@${domain}`;
+    const customer = stripe.addCustomer({ email, name: kind < 0.9 ? `Company ${i}` : null, description: kind < 0.95 ? null : `Account ${i}`, created });
+    customerIds.push(customer.id);
+    if (attio && email?.endsWith(domain) && random() < size.existingShare) {
+      attio.addCompany({ name: `Company ${i} (CRM)`, domains: [domain] });
+      existingCompanies += 1;
+    }
+  }
+
+  for (let i = 0; i < size.charges; i++) {
+    const customer = customerIds[Math.floor(random() * customerIds.length)]!;
+    let r = random();
+    const currency = CURRENCIES.find((c) => (r -= c.share) < 0) ?? CURRENCIES[0]!;
+    const amount = Math.round(currency.amount() * (0.5 + random() * 20));
+    const status = random() < 0.93 ? 'succeeded' : 'failed';
+    const settlesInUsd = currency.code === 'usd' || random() < currency.settleInUsd;
+    stripe.addCharge({
+      customer,
+      amount,
+      currency: currency.code,
+      status,
+      created: BASE_UNIX + Math.floor(random() * SPAN_SECONDS),
+      amount_refunded: status === 'succeeded' && random() < 0.05 ? Math.round(amount * (random() < 0.5 ? 1 : 0.3)) : 0,
+      settlement:
+        currency.code === 'usd' || !settlesInUsd ? undefined : { currency: 'usd', amount: Math.round(amount * currency.rate), exchange_rate: currency.rate },
+    });
+  }
+
+  const statuses = ['active', 'active', 'active', 'active', 'past_due', 'trialing', 'canceled', 'canceled', 'paused', 'unpaid'] as const;
+  const intervals = ['month', 'month', 'month', 'year', 'week'] as const;
+  for (let i = 0; i < size.subscriptions; i++) {
+    const customer = customerIds[i % customerIds.length]!;
+    const items = Array.from({ length: 1 + Math.floor(random() * 3) }, () => ({
+      unit_amount: 500 * (1 + Math.floor(random() * 40)),
+      quantity: 1 + Math.floor(random() * 5),
+      interval: pick(intervals),
+      usage_type: random() < 0.1 ? ('metered' as const) : ('licensed' as const),
+    }));
+    stripe.addSubscription({
+      customer,
+      status: pick(statuses),
+      currency: random() < 0.9 ? 'usd' : 'eur',
+      created: BASE_UNIX + Math.floor(random() * SPAN_SECONDS),
+      items,
+      discounts: random() < 0.1 ? [{ percent_off: 20, duration: 'forever' }] : [],
+    });
+  }
+  return { customerIds, existingCompanies };
+}
+
+/**
+ * The "delta" between two runs: a share of customers gets a new charge or a refund.
+ * Returns the ids of the customers touched.
+ */
+export function applyDelta(stripe: StripeStore, customerIds: readonly string[], share: number, seed: number): Set<string> {
+  const random = seededRandom(seed);
+  const touched = new Set<string>();
+  const chargesByCustomer = new Map<string, string[]>();
+  for (const charge of stripe.charges) {
+    const id = typeof charge.customer === 'string' ? charge.customer : null;
+    if (id && charge.status === 'succeeded' && charge.currency === 'usd' && charge.amount_refunded < charge.amount_captured)
+      chargesByCustomer.set(id, [...(chargesByCustomer.get(id) ?? []), charge.id]);
+  }
+  const count = Math.round(customerIds.length * share);
+  while (touched.size < count) {
+    const customer = customerIds[Math.floor(random() * customerIds.length)]!;
+    if (touched.has(customer)) continue;
+    const refundable = chargesByCustomer.get(customer);
+    if (refundable?.length && random() < 0.3) stripe.refundCharge(refundable[0]!, 100);
+    else stripe.addCharge({ customer, amount: 2500 + Math.floor(random() * 10_000), currency: 'usd', created: BASE_UNIX + SPAN_SECONDS + touched.size });
+    touched.add(customer);
+  }
+  return touched;
+}
