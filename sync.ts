@@ -312,6 +312,8 @@ export interface SourceNotes {
   deletedCustomersSkipped: number;
   tieredItemsSkipped: number;
   unappliedDiscounts: number;
+  /** Disputed charges still count as revenue: a charge does not say whether its dispute was lost. */
+  disputedCharges: number;
   pages: number;
 }
 
@@ -513,7 +515,15 @@ export interface StripeSourceOptions {
 /** Reads everything the mapping needs from Stripe. The three listings run at the same time. */
 export async function readStripe(options: StripeSourceOptions): Promise<{ facts: Map<string, CustomerFacts>; notes: SourceNotes }> {
   const { stripe, targetCurrency, policy, pacers } = options;
-  const notes: SourceNotes = { chargesWithoutCustomer: 0, chargesOfUnknownCustomers: 0, deletedCustomersSkipped: 0, tieredItemsSkipped: 0, unappliedDiscounts: 0, pages: 0 };
+  const notes: SourceNotes = {
+    chargesWithoutCustomer: 0,
+    chargesOfUnknownCustomers: 0,
+    deletedCustomersSkipped: 0,
+    tieredItemsSkipped: 0,
+    unappliedDiscounts: 0,
+    disputedCharges: 0,
+    pages: 0,
+  };
   const counts = { customers: 0, charges: 0, subscriptions: 0, pages: 0 };
   const customers = new Map<string, CustomerFacts>();
   // Charges and subscriptions arrive before their customer may have; keep their facts aside.
@@ -591,6 +601,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       folding((data: Stripe.Charge[]) => {
         for (const charge of data) {
           counts.charges += 1;
+          if (charge.disputed && charge.status === 'succeeded') notes.disputedCharges += 1;
           const customerId = typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
           if (customerId === null) {
             if (charge.status === 'succeeded') notes.chargesWithoutCustomer += 1;
@@ -1272,8 +1283,30 @@ export function currencyNotes(facts: Iterable<CustomerFacts>, source: SourceNote
   if (source.chargesWithoutCustomer) notes.push(`${source.chargesWithoutCustomer} succeeded charges have no customer and belong to no company`);
   if (source.chargesOfUnknownCustomers) notes.push(`${source.chargesOfUnknownCustomers} succeeded charges belong to deleted customers and were skipped`);
   if (source.tieredItemsSkipped) notes.push(`${source.tieredItemsSkipped} subscription items with tiered prices are not in MRR`);
+  if (source.disputedCharges) notes.push(`${source.disputedCharges} charges are disputed and still counted as revenue until refunded; lost disputes are not subtracted`);
   if (source.unappliedDiscounts) notes.push(`${source.unappliedDiscounts} discounts could not be applied to MRR (coupon not expandable or in another currency)`);
   return notes;
+}
+
+/**
+ * When nothing at all is in (or settled in) the attributes' currency but revenue exists in others,
+ * the attributes were set up in the wrong currency: writing would zero every company.
+ */
+export function currencyMismatch(facts: Iterable<CustomerFacts>, targetCurrency: string): string | null {
+  let inTarget = 0;
+  const others = new Set<string>();
+  for (const f of facts) {
+    inTarget += f.lifetimeRevenueMinor + f.mrrMinor;
+    for (const [currency, minor] of [...Object.entries(f.unconvertedRevenueMinor), ...Object.entries(f.otherCurrencyMrrMinor)]) if (minor > 0) others.add(currency);
+  }
+  if (inTarget > 0 || others.size === 0) return null;
+  const seen = [...others].sort().map((c) => c.toUpperCase());
+  return (
+    `The revenue attributes are in ${targetCurrency.toUpperCase()}, but no charge or subscription is in ${targetCurrency.toUpperCase()} or settled in it ` +
+    `(Stripe has ${seen.join(', ')}): every company would get 0. Nothing was written.\n` +
+    `Fix: in Attio, change the currency of "${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" to the one your Stripe account settles in, ` +
+    `or delete both and run: npx tsx sync.ts --setup --currency ${seen[0]}`
+  );
 }
 
 export interface RunOptions {
@@ -1426,6 +1459,12 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     return 2;
   }
 
+  const mismatch = config.only ? null : currencyMismatch(facts.values(), targetCurrency);
+  if (mismatch) {
+    errLine(mismatch);
+    return 2;
+  }
+
   // --- Map and plan.
   const desired: DesiredRecord[] = [];
   for (const f of facts.values()) {
@@ -1514,6 +1553,12 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (invokedDirectly) {
   dotenv.config({ quiet: true });
+  // Every write is a complete upsert, so stopping between two is safe; say so and exit non-zero.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      process.stderr.write(`\nStopped by ${signal}: records written so far stay written; the next run completes the rest.\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -1,14 +1,30 @@
 // Test harness: starts the fake Stripe and Attio servers and runs the sync against them, either
 // in-process (fast, with injected sleep so retries do not wait) or as the real CLI subprocess.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main, type RunOptions } from '../sync.ts';
 import { startFakeAttio, type FakeAttio, type FakeAttioOptions } from './fake-attio.ts';
 import { startFakeStripe, type FakeStripe, type FakeStripeOptions } from './fake-stripe.ts';
 
 // Recognisable keys, so a test can prove that no byte of them reaches any output.
-export const STRIPE_KEY = 'sk_test_SECRETstripeKEY0123456789';
-export const ATTIO_KEY = 'attio_SECRETattioKEY9876543210';
+export const STRIPE_KEY = 'sk_test_Q7vX2mZk9WpL4rT8yN3bJ6hF';
+export const ATTIO_KEY = 'attio_Hq3Jk8Zr2Vm6Xw9Pc4TyB5nD';
+
+/** Everything any run printed or wrote to a step summary, for the secrets check. */
+export const allOutput: string[] = [];
+
+/** The key fragments that must never be printed: every 5-character run of each key's secret part. */
+export function leakedFragments(text: string, keys: readonly string[] = [STRIPE_KEY, ATTIO_KEY]): string[] {
+  const leaks: string[] = [];
+  for (const key of keys) {
+    const secret = key.replace(/^(sk|rk)_(test|live)_|^attio_/, '');
+    for (let i = 0; i + 5 <= secret.length; i++) if (text.includes(secret.slice(i, i + 5))) leaks.push(secret.slice(i, i + 5));
+  }
+  return leaks;
+}
 
 export interface RunResult {
   code: number;
@@ -43,8 +59,9 @@ export async function startBed(opts: { stripe?: FakeStripeOptions; attio?: FakeA
     let out = '';
     let err = '';
     const sleeps: number[] = [];
+    const summaryFile = join(mkdtempSync(join(tmpdir(), 'sync-summary-')), 'summary.md');
     const code = await main(argv, {
-      env,
+      env: { ...env, GITHUB_STEP_SUMMARY: summaryFile },
       output: { out: (line) => (out += `${line}\n`), err: (text) => (err += text) },
       isTTY: false,
       sleep: async (ms) => void sleeps.push(ms),
@@ -53,6 +70,8 @@ export async function startBed(opts: { stripe?: FakeStripeOptions; attio?: FakeA
       limits: NO_LIMITS,
       ...options,
     });
+    const envSummary = options.env?.GITHUB_STEP_SUMMARY ?? summaryFile;
+    allOutput.push(out, err, existsSync(envSummary) ? readFileSync(envSummary, 'utf8') : '');
     return { code, out, err, sleeps };
   };
   const bed: Bed = { stripe, attio, env, run, close: async () => void (await Promise.all([stripe.close(), attio.close()])) };
@@ -65,23 +84,29 @@ export async function startBed(opts: { stripe?: FakeStripeOptions; attio?: FakeA
   return bed;
 }
 
-/** The real CLI, as a user runs it: `node --import tsx sync.ts ...`. */
-export function runCli(args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<{ code: number; out: string; err: string }> {
+/** The real CLI, as a user runs it: `node --import tsx sync.ts ...`, in a folder with no .env. */
+export function startCli(args: string[], env: Record<string, string | undefined>): { child: ChildProcess; done: Promise<{ code: number; out: string; err: string }> } {
   const syncPath = fileURLToPath(new URL('../sync.ts', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', syncPath, ...args], {
-      env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
-      cwd: cwd ?? fileURLToPath(new URL('.', import.meta.url)),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  const child = spawn(process.execPath, ['--import', 'tsx', syncPath, ...args], {
+    env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const done = new Promise<{ code: number; out: string; err: string }>((resolve, reject) => {
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+    child.on('close', (code, signal) => {
+      allOutput.push(out, err);
+      resolve({ code: code ?? (signal ? 128 + (signal === 'SIGTERM' ? 15 : 9) : -1), out, err });
+    });
   });
+  return { child, done };
 }
+
+export const runCli = (args: string[], env: Record<string, string | undefined>) => startCli(args, env).done;
 
 /** A company's plain values by Stripe customer id. */
 export function companyOf(attio: FakeAttio, customerId: string): Record<string, unknown> | undefined {

@@ -2,14 +2,19 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { queuedFaults, type FaultKind, type RequestInfo } from './faults.ts';
-import { ATTIO_KEY, companyOf, runCli, startBed, STRIPE_KEY, writesOf, type Bed } from './harness.ts';
+import { allOutput, ATTIO_KEY, companyOf, leakedFragments, runCli, startBed, STRIPE_KEY, writesOf, type Bed } from './harness.ts';
 
 let bed: Bed | null = null;
 afterEach(async () => {
   await bed?.close();
   bed = null;
+});
+afterAll(() => {
+  // Every run in this file, the failing ones included: no 5-byte run of either key in any output.
+  expect(allOutput.length).toBeGreaterThan(0);
+  expect(leakedFragments(allOutput.join('\n'))).toEqual([]);
 });
 const open = async (opts?: Parameters<typeof startBed>[0]) => (bed = await startBed(opts));
 
@@ -492,7 +497,7 @@ describe('the CLI as a user runs it', () => {
     for (const text of [result.out, result.err, summary]) {
       expect(text).not.toContain(STRIPE_KEY);
       expect(text).not.toContain(ATTIO_KEY);
-      expect(text).not.toContain('SECRET');
+      expect(leakedFragments(text)).toEqual([]);
     }
   });
 });
