@@ -1,0 +1,496 @@
+// Self-check for test/fake-stripe.ts: drives the fake with the REAL stripe SDK and asserts that each
+// feature behaves as the real API does. Run: npx vitest run test/fake-stripe.test.ts
+import assert from 'node:assert/strict';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, it, onTestFailed } from 'vitest';
+import { DEFAULT_API_KEY, startFakeStripe } from './fake-stripe.ts';
+import type { FakeStripe } from './fake-stripe.ts';
+import { ALL_FAULTS, queuedFaults, sleep } from './faults.ts';
+import type { FaultKind } from './faults.ts';
+
+function client(fake: FakeStripe, opts: { key?: string; timeout?: number } = {}): Stripe {
+  return new Stripe(opts.key ?? DEFAULT_API_KEY, {
+    host: '127.0.0.1',
+    port: fake.port,
+    protocol: 'http',
+    maxNetworkRetries: 0,
+    telemetry: false,
+    timeout: opts.timeout ?? 5000,
+  });
+}
+
+/** The error a promise rejects with (fails when it resolves). */
+async function rejection(promise: Promise<unknown>): Promise<InstanceType<typeof Stripe.errors.StripeError>> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof Stripe.errors.StripeError, `expected a StripeError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the request to fail');
+}
+
+/** Waits for the start of a fresh wall-clock second, so a burst lands in one RateWindow second. */
+async function startOfSecond(): Promise<void> {
+  await sleep(1000 - (Date.now() % 1000) + 5);
+}
+
+let fake!: FakeStripe;
+let stripe!: Stripe;
+let store!: FakeStripe['store'];
+
+// The data set, built in beforeAll on the shared fake's store.
+let customers!: Stripe.Customer[];
+let tiedA!: Stripe.Customer;
+let tiedB!: Stripe.Customer;
+let gone!: Stripe.Customer;
+let c0!: Stripe.Customer;
+let c1!: Stripe.Customer;
+let usdCharge!: Stripe.Charge;
+let eurCharge!: Stripe.Charge;
+let jpyCharge!: Stripe.Charge;
+let pending!: Stripe.Charge;
+let failed!: Stripe.Charge;
+let refunded!: Stripe.Charge;
+let goneCharge!: Stripe.Charge;
+let active!: Stripe.Subscription;
+let canceled!: Stripe.Subscription;
+let expired!: Stripe.Subscription;
+let trialing!: Stripe.Subscription;
+let big!: Stripe.Subscription;
+let goneSub!: Stripe.Subscription;
+
+beforeAll(async () => {
+  fake = await startFakeStripe();
+  stripe = client(fake);
+  store = fake.store;
+  customers = Array.from({ length: 25 }, (_, i) =>
+    store.addCustomer({ email: `c${i}@example.com`, name: `Customer ${i}`, metadata: { n: String(i) } }),
+  );
+  tiedA = store.addCustomer({ created: 1_800_000_000, email: 'tie-a@example.com' });
+  tiedB = store.addCustomer({ created: 1_800_000_000, email: 'tie-b@example.com' });
+  gone = store.addCustomer({ email: 'gone@example.com' });
+  c0 = customers[0]!;
+  c1 = customers[1]!;
+
+  usdCharge = store.addCharge({ customer: c0.id, amount: 5000, currency: 'usd' });
+  eurCharge = store.addCharge({ customer: c0.id, amount: 10000, currency: 'EUR', settlement: { currency: 'usd', amount: 10850 } });
+  jpyCharge = store.addCharge({ customer: c1.id, amount: 1000, currency: 'jpy', settlement: { currency: 'usd', amount: 670 } });
+  pending = store.addCharge({ customer: c1.id, amount: 700, currency: 'usd', status: 'pending' });
+  failed = store.addCharge({ customer: null, amount: 900, currency: 'usd', status: 'failed' });
+  refunded = store.addCharge({ customer: c1.id, amount: 2000, currency: 'usd' });
+  store.refundCharge(refunded.id, 500);
+  store.refundCharge(refunded.id, 1500);
+  goneCharge = store.addCharge({ customer: gone.id, amount: 300, currency: 'usd' });
+
+  active = store.addSubscription({
+    customer: c0.id,
+    items: [{ unit_amount: 1500, quantity: 2 }, { unit_amount: null }, { unit_amount: 10, usage_type: 'metered' }],
+    discounts: [{ percent_off: 20 }, { amount_off: 500, duration: 'repeating' }],
+  });
+  canceled = store.addSubscription({ customer: c0.id, status: 'canceled', items: [{ unit_amount: 900 }] });
+  expired = store.addSubscription({ customer: c1.id, status: 'incomplete_expired', items: [{ unit_amount: 900 }] });
+  trialing = store.addSubscription({ customer: c1.id, status: 'trialing', items: [{ unit_amount: 900, interval: 'year' }] });
+  big = store.addSubscription({
+    customer: c1.id,
+    items: Array.from({ length: 25 }, (_, i) => ({ unit_amount: 100 + i })),
+  });
+  goneSub = store.addSubscription({ customer: gone.id, items: [{ unit_amount: 100 }] });
+  store.deleteCustomer(gone.id);
+});
+
+afterAll(async () => {
+  await fake?.close();
+});
+
+it('customers: auto-pagination across pages, newest first, starting_after cursors', async () => {
+  fake.resetStats();
+  const all = await stripe.customers.list({ limit: 10 }).autoPagingToArray({ limit: 1000 });
+  // 27 live customers (the deleted one is not listed); ties on `created`: newest inserted first.
+  assert.equal(all.length, 27);
+  assert.deepEqual(all.slice(0, 2).map((c) => c.id), [tiedB.id, tiedA.id]);
+  assert.deepEqual(all.slice(2).map((c) => c.id), customers.map((c) => c.id).reverse());
+  const pages = fake.requests.filter((r) => r.path === '/v1/customers');
+  assert.equal(pages.length, 3);
+  assert.equal(pages[0]!.query, 'limit=10');
+  assert.equal(pages[1]!.query, `limit=10&starting_after=${all[9]!.id}`);
+  assert.equal(pages[2]!.query, `limit=10&starting_after=${all[19]!.id}`);
+  assert.ok(pages.every((p) => p.status === 200));
+  const last = await stripe.customers.list({ limit: 10, starting_after: all[19]!.id });
+  assert.equal(last.has_more, false);
+  assert.equal(last.data.length, 7);
+  assert.equal(last.url, '/v1/customers');
+  const before = await stripe.customers.list({ limit: 3, ending_before: all[5]!.id });
+  assert.deepEqual(before.data.map((c) => c.id), all.slice(2, 5).map((c) => c.id));
+  assert.equal(before.has_more, true);
+});
+
+it('customers: created[gte]/[lt] and created=N filters, email filter, object shape', async () => {
+  const lo = customers[5]!.created;
+  const hi = customers[10]!.created;
+  const some = await stripe.customers.list({ created: { gte: lo, lt: hi }, limit: 100 });
+  assert.deepEqual(some.data.map((c) => c.id), customers.slice(5, 10).map((c) => c.id).reverse());
+  const exact = await stripe.customers.list({ created: lo });
+  assert.deepEqual(exact.data.map((c) => c.id), [customers[5]!.id]);
+  const byEmail = await stripe.customers.list({ email: 'c3@example.com' });
+  assert.deepEqual(byEmail.data.map((c) => c.id), [customers[3]!.id]);
+  assert.equal((await stripe.customers.list({ email: 'C3@example.com' })).data.length, 0, 'email filter is case-sensitive');
+  const c = byEmail.data[0]!;
+  assert.equal(c.object, 'customer');
+  assert.equal(c.name, 'Customer 3');
+  assert.equal(c.description, null);
+  assert.deepEqual(c.metadata, { n: '3' });
+  assert.equal(c.created, 1_700_000_000 + 4 * 60, 'deterministic timestamps: BASE + n*60');
+});
+
+it('customers/:id: customer, deleted stub, 404 resource_missing; deletion cancels subscriptions', async () => {
+  const one = await stripe.customers.retrieve(c0.id);
+  assert.equal(one.id, c0.id);
+  assert.equal(one.deleted, undefined);
+  const stub = await stripe.customers.retrieve(gone.id);
+  assert.deepEqual({ ...stub }, { id: gone.id, object: 'customer', deleted: true });
+  const err = await rejection(stripe.customers.retrieve('cus_nope'));
+  assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError);
+  assert.equal(err.statusCode, 404);
+  assert.equal(err.code, 'resource_missing');
+  assert.equal(err.message, "No such customer: 'cus_nope'");
+  assert.equal(goneSub.status, 'canceled');
+  const list = await stripe.customers.list({ email: 'gone@example.com' });
+  assert.equal(list.data.length, 0);
+});
+
+it('charges: balance_transaction id by default, full object with expand[]=data.balance_transaction', async () => {
+  const plain = await stripe.charges.list({ limit: 100 });
+  assert.equal(plain.data.length, 7);
+  assert.deepEqual(plain.data.map((c) => c.id), [goneCharge, refunded, failed, pending, jpyCharge, eurCharge, usdCharge].map((c) => c.id));
+  const eur = plain.data.find((c) => c.id === eurCharge.id)!;
+  assert.equal(typeof eur.balance_transaction, 'string');
+  assert.match(eur.balance_transaction as string, /^txn_/);
+  assert.equal(eur.currency, 'eur');
+
+  const expanded = await stripe.charges.list({ limit: 100, expand: ['data.balance_transaction'] });
+  const byId = new Map(expanded.data.map((c) => [c.id, c]));
+  const bt = (id: string) => byId.get(id)!.balance_transaction as Stripe.BalanceTransaction | null;
+  assert.deepEqual(
+    [bt(eurCharge.id)!.amount, bt(eurCharge.id)!.currency, bt(eurCharge.id)!.exchange_rate, bt(eurCharge.id)!.fee, bt(eurCharge.id)!.net],
+    [10850, 'usd', 1.085, 0, 10850],
+  );
+  assert.equal(bt(jpyCharge.id)!.exchange_rate, 0.0067, 'exchange rate in major units (JPY is zero-decimal)');
+  assert.equal(bt(usdCharge.id)!.exchange_rate, null);
+  assert.equal(bt(usdCharge.id)!.amount, 5000);
+  assert.equal(bt(usdCharge.id)!.object, 'balance_transaction');
+  assert.equal(bt(pending.id), null);
+  assert.equal(bt(failed.id), null);
+  const r = byId.get(refunded.id)!;
+  assert.deepEqual([r.amount_refunded, r.refunded], [2000, true]);
+  assert.equal(byId.get(failed.id)!.status, 'failed');
+  assert.equal(byId.get(failed.id)!.customer, null);
+});
+
+it('charges: customer filter, created filter, expand[]=data.customer (deleted customer stub)', async () => {
+  const mine = await stripe.charges.list({ customer: c0.id });
+  assert.deepEqual(mine.data.map((c) => c.id), [eurCharge.id, usdCharge.id]);
+  const recent = await stripe.charges.list({ created: { gt: pending.created } });
+  assert.deepEqual(recent.data.map((c) => c.id), [goneCharge.id, refunded.id, failed.id]);
+  const withCustomer = await stripe.charges.list({ customer: gone.id, expand: ['data.customer'] });
+  assert.deepEqual(withCustomer.data[0]!.customer, { id: gone.id, object: 'customer', deleted: true });
+});
+
+it('subscriptions: default hides canceled + incomplete_expired; status=all / canceled / ended / trialing', async () => {
+  const ids = async (params: Stripe.SubscriptionListParams) =>
+    (await stripe.subscriptions.list({ limit: 100, ...params })).data.map((s) => s.id).sort();
+  const sorted = (...subs: Stripe.Subscription[]) => subs.map((s) => s.id).sort();
+  assert.deepEqual(await ids({}), sorted(active, trialing, big));
+  assert.deepEqual(await ids({ status: 'all' }), sorted(active, canceled, expired, trialing, big, goneSub));
+  assert.deepEqual(await ids({ status: 'canceled' }), sorted(canceled, goneSub));
+  assert.deepEqual(await ids({ status: 'ended' }), sorted(canceled, expired, goneSub));
+  assert.deepEqual(await ids({ status: 'trialing' }), sorted(trialing));
+  assert.deepEqual(await ids({ customer: c0.id, status: 'all' }), sorted(active, canceled));
+  assert.deepEqual(await ids({ created: { lte: active.created }, status: 'all' }), sorted(active));
+});
+
+it('subscriptions: discounts as ids, expand data.discounts, expand data.discounts.source.coupon', async () => {
+  const plain = (await stripe.subscriptions.list({ customer: c0.id })).data[0]!;
+  assert.equal(plain.discounts.length, 2);
+  assert.ok(plain.discounts.every((d) => typeof d === 'string' && d.startsWith('di_')));
+
+  const one = (await stripe.subscriptions.list({ customer: c0.id, expand: ['data.discounts'] })).data[0]!;
+  const discount = one.discounts[0] as Stripe.Discount;
+  assert.equal(discount.object, 'discount');
+  assert.equal(discount.source.type, 'coupon');
+  assert.match(discount.source.coupon as string, /^co_/);
+
+  const two = (await stripe.subscriptions.list({ customer: c0.id, expand: ['data.discounts.source.coupon'] })).data[0]!;
+  const coupons = two.discounts.map((d) => (d as Stripe.Discount).source.coupon as Stripe.Coupon);
+  assert.deepEqual(
+    coupons.map((c) => [c.object, c.percent_off, c.amount_off, c.currency, c.duration, c.valid]),
+    [
+      ['coupon', 20, null, null, 'forever', true],
+      ['coupon', null, 500, 'usd', 'repeating', true],
+    ],
+  );
+});
+
+it('subscriptions: embedded items (price, quantity, periods, metered, tiered, Decimal)', async () => {
+  const sub = (await stripe.subscriptions.list({ customer: c0.id })).data[0]!;
+  assert.equal(sub.items.object, 'list');
+  assert.equal(sub.items.has_more, false);
+  assert.equal(sub.items.url, `/v1/subscription_items?subscription=${sub.id}`);
+  const [licensed, tiered, metered] = sub.items.data;
+  assert.equal(licensed!.quantity, 2);
+  assert.equal(licensed!.price.unit_amount, 1500);
+  assert.equal(String(licensed!.price.unit_amount_decimal), '1500', 'the SDK turns the decimal string into a Decimal');
+  assert.deepEqual(
+    [licensed!.price.recurring!.interval, licensed!.price.recurring!.interval_count, licensed!.price.recurring!.usage_type],
+    ['month', 1, 'licensed'],
+  );
+  assert.equal(licensed!.price.billing_scheme, 'per_unit');
+  assert.equal(licensed!.current_period_start, sub.created);
+  assert.ok(licensed!.current_period_end > licensed!.current_period_start);
+  assert.equal(tiered!.price.unit_amount, null);
+  assert.equal(tiered!.price.billing_scheme, 'tiered');
+  assert.equal(metered!.price.recurring!.usage_type, 'metered');
+  assert.equal(metered!.quantity, undefined);
+});
+
+it('subscription_items: 25 items, 10 embedded (has_more, total_count), paging continues the embedded list', async () => {
+  const sub = (await stripe.subscriptions.list({ customer: c1.id, status: 'active' })).data[0]!;
+  assert.equal(sub.id, big.id);
+  assert.equal(sub.items.data.length, 10);
+  assert.equal(sub.items.has_more, true);
+  assert.equal((sub.items as unknown as { total_count: number }).total_count, 25);
+  const all = await stripe.subscriptionItems.list({ subscription: big.id, limit: 10 }).autoPagingToArray({ limit: 100 });
+  assert.deepEqual(all.map((i) => i.id), store.itemsOf(big.id).map((i) => i.id));
+  assert.deepEqual(all.slice(0, 10).map((i) => i.id), sub.items.data.map((i) => i.id));
+  const rest = await stripe.subscriptionItems
+    .list({ subscription: big.id, limit: 100, starting_after: sub.items.data[9]!.id })
+    .autoPagingToArray({ limit: 100 });
+  assert.equal(rest.length, 15);
+  assert.deepEqual(rest.map((i) => i.price.unit_amount), Array.from({ length: 15 }, (_, i) => 110 + i));
+  const missing = await rejection(stripe.subscriptionItems.list({} as Stripe.SubscriptionItemListParams));
+  assert.equal(missing.statusCode, 400);
+  assert.equal(missing.code, 'parameter_missing');
+});
+
+it('strictness: unknown parameter, bad expand, limit bounds, unknown cursor, bad status, empty string', async () => {
+  const unknown = await rejection(stripe.customers.list({ foo: 'bar' } as Stripe.CustomerListParams));
+  assert.ok(unknown instanceof Stripe.errors.StripeInvalidRequestError);
+  assert.deepEqual([unknown.statusCode, unknown.code, unknown.param, unknown.message], [400, 'parameter_unknown', 'foo', 'Received unknown parameter: foo']);
+  const nested = await rejection(stripe.charges.list({ created: { gte: 1, foo: 2 } as Stripe.RangeQueryParam }));
+  assert.equal(nested.message, 'Received unknown parameter: created[foo]');
+  const wrongEndpoint = await rejection(stripe.customers.list({ customer: 'x' } as Stripe.CustomerListParams));
+  assert.equal(wrongEndpoint.param, 'customer');
+
+  const expand = await rejection(stripe.charges.list({ expand: ['balance_transaction'] }));
+  assert.deepEqual([expand.statusCode, expand.message], [400, 'This property cannot be expanded (balance_transaction).']);
+  const deep = await rejection(stripe.subscriptions.list({ expand: ['data.items.data.price'] }));
+  assert.equal(deep.message, 'This property cannot be expanded (items).');
+
+  const tooBig = await rejection(stripe.customers.list({ limit: 101 }));
+  assert.deepEqual([tooBig.statusCode, tooBig.param], [400, 'limit']);
+  const tooSmall = await rejection(stripe.customers.list({ limit: 0 }));
+  assert.equal(tooSmall.param, 'limit');
+  const cursor = await rejection(stripe.charges.list({ starting_after: 'ch_nope' }));
+  assert.deepEqual([cursor.statusCode, cursor.code, cursor.param, cursor.message], [400, 'resource_missing', 'starting_after', "No such charge: 'ch_nope'"]);
+  const status = await rejection(stripe.subscriptions.list({ status: 'bogus' }));
+  assert.equal(status.param, 'status');
+  const empty = await rejection(stripe.charges.list({ customer: '' }));
+  assert.match(empty.message, /You passed an empty string for 'customer'/);
+  const fakeGap = await rejection(stripe.subscriptions.list({ price: 'price_x' }));
+  assert.equal(fakeGap.code, 'fake_not_implemented');
+});
+
+it('unknown URL and non-GET methods: 404 Unrecognized request URL', async () => {
+  const auth = { authorization: `Bearer ${DEFAULT_API_KEY}` };
+  const res = await fetch(`${fake.url}/v1/invoices`, { headers: auth });
+  assert.equal(res.status, 404);
+  const body = (await res.json()) as { error: { type: string; message: string } };
+  assert.equal(body.error.type, 'invalid_request_error');
+  assert.match(body.error.message, /^Unrecognized request URL \(GET: \/v1\/invoices\)/);
+  const post = await fetch(`${fake.url}/v1/customers`, { method: 'POST', headers: auth, body: 'email=x' });
+  assert.equal(post.status, 404);
+  assert.match(((await post.json()) as { error: { message: string } }).error.message, /\(POST: \/v1\/customers\)/);
+  const err = await rejection(stripe.customers.create({ email: 'x@example.com' }));
+  assert.equal(err.statusCode, 404);
+});
+
+it('auth: wrong key -> 401 StripeAuthenticationError with masked key; missing key -> 401', async () => {
+  const badKey = 'sk_test_51WrongKeyAbcdefWXYZ';
+  const err = await rejection(client(fake, { key: badKey }).customers.list());
+  assert.ok(err instanceof Stripe.errors.StripeAuthenticationError);
+  assert.equal(err.statusCode, 401);
+  assert.equal(err.message, `Invalid API Key provided: sk_test_${'*'.repeat(badKey.length - 12)}WXYZ`);
+  assert.ok(!err.message.includes(badKey));
+  const res = await fetch(`${fake.url}/v1/customers`);
+  assert.equal(res.status, 401);
+  assert.match(((await res.json()) as { error: { message: string } }).error.message, /^You did not provide an API key/);
+});
+
+it('headers: Request-Id on every answer, Stripe-Version echoed', async () => {
+  const list = await stripe.customers.list({ limit: 1 });
+  assert.match(list.lastResponse.requestId, /^req_/);
+  assert.equal(list.lastResponse.apiVersion, '2026-10-28.endive');
+  const err = await rejection(stripe.customers.retrieve('cus_nope'));
+  assert.match(err.requestId ?? '', /^req_/);
+});
+
+it('latency: latencyMs (number and per-request function)', async () => {
+  const slow = await startFakeStripe({ latencyMs: (req) => (req.path === '/v1/charges' ? 120 : 40) });
+  try {
+    const s = client(slow);
+    let t = Date.now();
+    await s.customers.list();
+    const customersMs = Date.now() - t;
+    t = Date.now();
+    await s.charges.list();
+    const chargesMs = Date.now() - t;
+    assert.ok(customersMs >= 38 && customersMs < 110, `customers took ${customersMs}ms`);
+    assert.ok(chargesMs >= 118, `charges took ${chargesMs}ms`);
+  } finally {
+    await slow.close();
+  }
+});
+
+it('faults: each kind via the shared module (queuedFaults), as the SDK sees it', async () => {
+  const f = await startFakeStripe({ slowMs: 1500 });
+  try {
+    const s = client(f, { timeout: 500 });
+    const seen: string[] = [];
+    // Diagnostic: what each fault looked like to the SDK, printed only when an assertion fails.
+    onTestFailed(() => console.log(seen.map((line) => `     ${line}`).join('\n')));
+    for (const kind of ALL_FAULTS) {
+      f.setFaults(queuedFaults([{ fault: kind, times: kind === 'drop' ? 2 : 1 }]));
+      f.resetStats();
+      const err = await rejection(s.customers.list());
+      const statuses = f.requests.map((r) => r.status);
+      seen.push(`${kind} -> ${err.type}${err.statusCode ? ` ${err.statusCode}` : ''} [statuses ${statuses.join(',')}]`);
+      const expected: Record<FaultKind, () => void> = {
+        rate_limit_seconds: () => {
+          assert.ok(err instanceof Stripe.errors.StripeRateLimitError);
+          assert.equal(err.headers?.['retry-after'], '1');
+        },
+        rate_limit_date: () => {
+          assert.ok(err instanceof Stripe.errors.StripeRateLimitError);
+          assert.ok(!Number.isNaN(Date.parse(String(err.headers?.['retry-after']))));
+        },
+        server_500: () => assert.ok(err instanceof Stripe.errors.StripeAPIError && err.statusCode === 500),
+        server_502: () => assert.ok(err instanceof Stripe.errors.StripeAPIError && err.statusCode === 502),
+        server_503: () => assert.ok(err instanceof Stripe.errors.StripeAPIError && err.statusCode === 503),
+        spurious_401: () => {
+          assert.ok(err instanceof Stripe.errors.StripeAuthenticationError);
+          assert.match(err.message, /^Invalid API Key provided: sk_test_\*+3456$/);
+        },
+        // The SDK retries a reset connection once even with maxNetworkRetries 0, so two drops are needed.
+        drop: () => {
+          assert.ok(err instanceof Stripe.errors.StripeConnectionError);
+          assert.deepEqual(statuses, [0, 0]);
+        },
+        slow: () => {
+          assert.ok(err instanceof Stripe.errors.StripeConnectionError);
+          assert.match(err.message, /timeout/);
+          assert.deepEqual(statuses, [0]); // the client gave up before the 503
+        },
+        truncated: () => {
+          assert.ok(err instanceof Stripe.errors.StripeConnectionError);
+          assert.deepEqual(statuses, [200]);
+        },
+      };
+      expected[kind]();
+      assert.equal(f.stats().faults, kind === 'drop' ? 2 : 1);
+    }
+    // A single drop is invisible to the caller: the SDK's built-in reconnect retry succeeds.
+    f.setFaults(queuedFaults([{ fault: 'drop' }]));
+    f.resetStats();
+    await s.customers.list();
+    assert.deepEqual(f.requests.map((r) => r.status), [0, 200]);
+    seen.push('drop x1 -> retried by the SDK, succeeded [statuses 0,200]');
+    // Spent schedule: normal answers again; match() limits faults to one endpoint.
+    f.setFaults(queuedFaults([{ fault: 'server_500', match: (r) => r.path === '/v1/charges' }]));
+    await s.customers.list();
+    await rejection(s.charges.list());
+    await s.charges.list();
+  } finally {
+    await f.close();
+  }
+});
+
+// Waits for wall-clock second boundaries, so it gets more room than the 5 s default timeout.
+it('rate limiting: perEndpoint and overall budgets -> 429 StripeRateLimitError, no Retry-After', { timeout: 10_000 }, async () => {
+  const limited = await startFakeStripe({ rateLimit: { perEndpoint: 5 } });
+  try {
+    const s = client(limited);
+    await startOfSecond();
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => s.customers.list()));
+    const rejected = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as unknown);
+    assert.equal(rejected.length, 7);
+    const err = rejected[0];
+    assert.ok(err instanceof Stripe.errors.StripeRateLimitError);
+    assert.equal(err.statusCode, 429);
+    assert.equal(err.code, 'rate_limit');
+    assert.equal(err.headers?.['retry-after'], undefined);
+    await s.charges.list(); // another endpoint has its own budget
+    assert.equal(limited.stats().rateLimited, 7);
+    assert.deepEqual(limited.stats().byEndpoint, { '/v1/customers': 12, '/v1/charges': 1 });
+    await sleep(1000);
+    await s.customers.list(); // the next second has a fresh budget
+  } finally {
+    await limited.close();
+  }
+  const overall = await startFakeStripe({ rateLimit: { overall: 3 } });
+  try {
+    const s = client(overall);
+    await startOfSecond();
+    const results = await Promise.allSettled([s.customers.list(), s.charges.list(), s.subscriptions.list(), s.customers.list(), s.charges.list()]);
+    assert.equal(results.filter((r) => r.status === 'rejected').length, 2);
+    assert.equal(overall.stats().rateLimited, 2);
+  } finally {
+    await overall.close();
+  }
+});
+
+it('store: deterministic ids/timestamps, read-only created, builder validation', async () => {
+  const a = await startFakeStripe();
+  const b = await startFakeStripe();
+  try {
+    const build = (f: FakeStripe) => {
+      const c = f.store.addCustomer({ email: 'x@example.com' });
+      const ch = f.store.addCharge({ customer: c.id, amount: 100, currency: 'usd' });
+      const sub = f.store.addSubscription({ customer: c.id, items: [{ unit_amount: 100 }], discounts: [{ percent_off: 5 }] });
+      return [c.id, c.created, ch.id, ch.balance_transaction, ch.created, sub.id, sub.items.data[0]!.id, sub.items.data[0]!.price.id, sub.discounts[0]];
+    };
+    const ids = build(a);
+    assert.deepEqual(build(b), ids);
+    assert.deepEqual(ids.slice(0, 2), ['cus_fake0000000001', 1_700_000_060]);
+    const c = a.store.customers[0]!;
+    assert.throws(() => {
+      (c as { created: number }).created = 1;
+    }, TypeError);
+    assert.throws(() => a.store.addCustomer({ id: c.id }), /duplicate id/);
+    assert.throws(() => a.store.addCharge({ customer: 'cus_unknown', amount: 1, currency: 'usd' }), /no such customer/);
+    assert.throws(() => a.store.refundCharge(a.store.charges[0]!.id, 101), /cannot refund/);
+    a.store.deleteCustomer(c.id);
+    assert.throws(() => a.store.addSubscription({ customer: c.id, items: [{ unit_amount: 1 }] }), /deleted/);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+  // A customer filter with a cursor from another customer still pages by position, like the API.
+  const older = await stripe.charges.list({ customer: c0.id, starting_after: jpyCharge.id });
+  assert.deepEqual(older.data.map((ch) => ch.id), [eurCharge.id, usdCharge.id]);
+});
+
+it('stats and resetStats', async () => {
+  fake.resetStats();
+  await stripe.customers.list();
+  await stripe.customers.retrieve(c0.id);
+  await rejection(stripe.customers.retrieve('cus_nope'));
+  assert.deepEqual(fake.stats(), { total: 3, byEndpoint: { '/v1/customers': 1, '/v1/customers/:id': 2 }, rateLimited: 0, faults: 0 });
+  assert.deepEqual(fake.requests.map((r) => `${r.method} ${r.path} ${r.status}`), [
+    'GET /v1/customers 200',
+    `GET /v1/customers/${c0.id} 200`,
+    'GET /v1/customers/cus_nope 404',
+  ]);
+  fake.resetStats();
+  assert.equal(fake.stats().total, 0);
+  assert.equal(fake.requests.length, 0);
+});
