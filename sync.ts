@@ -1373,10 +1373,13 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     writePacer: new Pacer(limits.attioWritesPerSecond),
     onRequest: (kind) => (kind === 'read' ? requestCounts.attioReads++ : requestCounts.attioWrites++),
   });
+  /** A key problem fails every request alike: say which key and how to fix it. */
   const keyRejected = (error: unknown): string | null => {
-    if (!(error instanceof ApiError) || error.status !== 401) return null;
+    if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) return null;
     const variable = error.service === 'Stripe' ? 'STRIPE_API_KEY' : 'ATTIO_API_KEY';
-    return `${error.service} rejected the key in ${variable} (401 after ${policy.retries} retries): check that it is current and has the permissions the README lists.`;
+    return error.status === 401
+      ? `${error.service} rejected the key in ${variable} (401 after ${policy.retries} retries): check that it is current and has the permissions the README lists.`
+      : `The key in ${variable} lacks a permission (${error.service} 403${error.code ? ` ${error.code}` : ''}: ${error.message}): grant the permissions the README lists.`;
   };
   const describe = (error: unknown) =>
     keyRejected(error) ??

@@ -1,5 +1,7 @@
 // End-to-end: the real sync (real stripe SDK over HTTP, real fetch) against the local fakes.
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -417,7 +419,9 @@ describe('retries', () => {
     expect(result.code).toBe(1);
     expect(result.sleeps).toEqual([]);
     expect(attio.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
-    expect(result.err).toContain(`FAILED ${c.id}: Attio ${status} ${code}: ${message}`);
+    expect(result.err).toContain(`FAILED ${c.id}: `);
+    expect(result.err).toContain(`Attio ${status} ${code}: ${message}`);
+    if (status === 403) expect(result.err).toContain('The key in ATTIO_API_KEY lacks a permission');
   });
 
   it('a failing record does not stop the others, shows in the summary, and exits 1', async () => {
@@ -447,6 +451,26 @@ describe('retries', () => {
     const summary = readFileSync(summaryFile, 'utf8');
     expect(summary).toContain('| 5 | 0 | 0 | 0 | 0 | 1 |');
     expect(summary).toContain(`| ${badId} | failed | Attio 400 validation_type: Name too odd |`);
+  });
+
+  it('a restricted key without a permission stops the run with the fix, exit 2', async () => {
+    // Stripe's answer to a restricted key that lacks a permission, for every request.
+    const denied = createServer((_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { type: 'invalid_request_error', message: 'The provided key does not have the required permissions for this endpoint.' } }));
+    });
+    await new Promise<void>((resolve) => denied.listen(0, '127.0.0.1', resolve));
+    try {
+      const { run, env, attio } = await open();
+      const result = await run([], { env: { ...env, STRIPE_API_URL: `http://127.0.0.1:${(denied.address() as AddressInfo).port}` } });
+      expect(result.code).toBe(2);
+      expect(result.err).toContain('The key in STRIPE_API_KEY lacks a permission (Stripe 403: The provided key does not have the required permissions');
+      expect(result.sleeps).toEqual([]);
+      expect(attio.stats().writes).toBe(0);
+    } finally {
+      denied.closeAllConnections();
+      denied.close();
+    }
   });
 
   it('a key that stays rejected stops with a message naming it and writes nothing', async () => {
