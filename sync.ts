@@ -757,13 +757,13 @@ export function customerValues(facts: CustomerFacts, targetCurrency: string): Re
 
 /** The attributes the sync needs on `companies`: checked by preflight, created by --setup. */
 export const ATTRIBUTE_SPECS: AttributeSpec[] = [
-  { slug: ATTRIBUTES.customerId, title: 'Stripe customer ID', type: 'text', unique: true },
-  { slug: ATTRIBUTES.lifetimeRevenue, title: 'Stripe lifetime revenue', type: 'currency' },
-  { slug: ATTRIBUTES.mrr, title: 'Stripe MRR', type: 'currency' },
-  { slug: ATTRIBUTES.subscriptionStatus, title: 'Stripe subscription status', type: 'select', options: [...SUBSCRIPTION_STATUSES] },
-  { slug: ATTRIBUTES.firstPaymentDate, title: 'Stripe first payment', type: 'date' },
-  { slug: ATTRIBUTES.lastPaymentDate, title: 'Stripe last payment', type: 'date' },
-  { slug: ATTRIBUTES.customerSince, title: 'Stripe customer since', type: 'date' },
+  { slug: ATTRIBUTES.customerId, title: 'Stripe customer ID', type: 'text', unique: true, description: 'Written by the Stripe sync: the match key.' },
+  { slug: ATTRIBUTES.lifetimeRevenue, title: 'Stripe lifetime revenue', type: 'currency', description: 'Written by the Stripe sync: net of refunds.' },
+  { slug: ATTRIBUTES.mrr, title: 'Stripe MRR', type: 'currency', description: 'Written by the Stripe sync: active and past-due subscriptions.' },
+  { slug: ATTRIBUTES.subscriptionStatus, title: 'Stripe subscription status', type: 'select', options: [...SUBSCRIPTION_STATUSES], description: 'Written by the Stripe sync.' },
+  { slug: ATTRIBUTES.firstPaymentDate, title: 'Stripe first payment', type: 'date', description: 'Written by the Stripe sync.' },
+  { slug: ATTRIBUTES.lastPaymentDate, title: 'Stripe last payment', type: 'date', description: 'Written by the Stripe sync.' },
+  { slug: ATTRIBUTES.customerSince, title: 'Stripe customer since', type: 'date', description: 'Written by the Stripe sync.' },
   { slug: ATTRIBUTES.name, title: 'Name', type: 'text', standard: true },
   { slug: ATTRIBUTES.domains, title: 'Domains', type: 'domain', standard: true },
 ];
@@ -778,6 +778,7 @@ export type PlainValue = string | number | null;
 export interface AttributeSpec {
   slug: string;
   title: string;
+  description?: string;
   type: 'text' | 'currency' | 'select' | 'date' | 'domain';
   unique?: boolean;
   options?: string[];
@@ -954,7 +955,7 @@ export async function setupAttributes(attio: AttioClient, object: string, specs:
     if (spec.standard) continue;
     const config = spec.type === 'currency' ? { currency: { default_currency_code: currency, display_type: 'symbol' } } : {};
     await attio('POST', `/objects/${object}/attributes`, {
-      data: { title: spec.title, description: 'Written by the Stripe sync.', api_slug: spec.slug, type: spec.type, is_required: false, is_unique: spec.unique ?? false, is_multiselect: false, config },
+      data: { title: spec.title, description: spec.description ?? null, api_slug: spec.slug, type: spec.type, is_required: false, is_unique: spec.unique ?? false, is_multiselect: false, config },
     });
     done.push(`created "${spec.slug}" (${spec.type}${spec.type === 'currency' ? `, ${currency}` : ''})`);
     for (const title of spec.options ?? []) await attio('POST', `/objects/${object}/attributes/${spec.slug}/options`, { data: { title } });
@@ -1136,7 +1137,7 @@ export async function writeAction(
     const recordId = company.id.record_id;
     const otherKey = plainValue(company.values[matchSlug], 'text');
     if (otherKey && otherKey !== key) return { key, outcome: 'conflict', detail: `domain ${domain} belongs to company ${recordId}, already linked to ${otherKey}` };
-    if (claimed.has(recordId) && otherKey !== key) return { key, outcome: 'conflict', detail: `company ${recordId} (${domain}) was linked to another customer in this run` };
+    if (claimed.has(recordId) && otherKey !== key) return { key, outcome: 'conflict', detail: `company ${recordId} (${domain}) was linked to another record in this run` };
     claimed.add(recordId);
     if (!options.dryRun) await attio('PATCH', `/objects/${object}/records/${recordId}`, { data: { values: owned } });
     return { key, outcome: 'linked', detail: `company ${recordId} (${domain})` };
