@@ -309,7 +309,6 @@ export interface CustomerFacts {
 export interface SourceNotes {
   chargesWithoutCustomer: number;
   chargesOfUnknownCustomers: number;
-  deletedCustomersSkipped: number;
   tieredItemsSkipped: number;
   unappliedDiscounts: number;
   /** Disputed charges still count as revenue: a charge does not say whether its dispute was lost. */
@@ -518,7 +517,6 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const notes: SourceNotes = {
     chargesWithoutCustomer: 0,
     chargesOfUnknownCustomers: 0,
-    deletedCustomersSkipped: 0,
     tieredItemsSkipped: 0,
     unappliedDiscounts: 0,
     disputedCharges: 0,
@@ -537,8 +535,11 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     return facts;
   };
 
+  // Once one listing has failed for good, the others stop too: a partial read is never written.
+  let failed = false;
   const request = async <T>(endpoint: keyof StripeSourceOptions['pacers']['perEndpoint'], call: () => Promise<T>): Promise<T> =>
     withRetry(async () => {
+      if (failed) throw new ApiError('Stripe', 'stopped: another listing failed', 499, 'stopped', undefined);
       await pacers.perEndpoint[endpoint].take();
       await pacers.overall.take();
       try {
@@ -567,10 +568,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const customerFilter = options.only ? { customer: options.only } : {};
 
   const acceptCustomer = (customer: Stripe.Customer | Stripe.DeletedCustomer) => {
-    if ('deleted' in customer && customer.deleted) {
-      notes.deletedCustomersSkipped += 1;
-      return;
-    }
+    if ('deleted' in customer && customer.deleted) return;
     const live = customer as Stripe.Customer;
     const facts = pending.get(live.id) ?? emptyFacts(live);
     Object.assign(facts, { email: live.email ?? null, name: live.name ?? null, description: live.description ?? null, createdUnix: live.created });
@@ -615,6 +613,11 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
 
   const readSubscriptions = () => {
     const itemPages: Promise<void>[] = [];
+    const readItems = (subscription: Stripe.Subscription) => {
+      const reading = readRemainingItems(subscription);
+      reading.catch(() => {}); // awaited below with the others; this only marks it handled meanwhile
+      itemPages.push(reading);
+    };
     return listByCreatedWindows(
       (w) =>
         request('subscriptions', () =>
@@ -623,7 +626,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       folding((data: Stripe.Subscription[]) => {
         for (const subscription of data) {
           counts.subscriptions += 1;
-          if (subscription.items.has_more) itemPages.push(readRemainingItems(subscription));
+          if (subscription.items.has_more) readItems(subscription);
           else foldSubscription(subscription, subscription.items.data);
         }
       }),
@@ -651,7 +654,11 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     addSubscription(factsFor(customerId), subscription, mrr, targetCurrency);
   };
 
-  await Promise.all([readCustomers(), readCharges(), readSubscriptions()]);
+  const failing = (error: unknown) => {
+    failed = true;
+    throw error;
+  };
+  await Promise.all([readCustomers().catch(failing), readCharges().catch(failing), readSubscriptions().catch(failing)]);
   // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
   for (const facts of pending.values()) notes.chargesOfUnknownCustomers += facts.succeededCharges;
   notes.pages = counts.pages;
@@ -1564,9 +1571,8 @@ if (invokedDirectly) {
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
+    // Exit at once: after a failed read, requests still under way have nothing left to add.
+    (code) => process.exit(code),
     (error: unknown) => {
       const keys = [process.env.STRIPE_API_KEY ?? '', process.env.ATTIO_API_KEY ?? ''];
       process.stderr.write(`${redactor(keys)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`)}\n`);

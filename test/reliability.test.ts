@@ -4,7 +4,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { generateDataset, type DatasetSize } from './dataset.ts';
 import type { FakeAttio } from './fake-attio.ts';
-import { randomFaults, type RequestInfo } from './faults.ts';
+import { queuedFaults, randomFaults, type RequestInfo } from './faults.ts';
 import { allOutput, companyOf, leakedFragments, startBed, startCli, type Bed } from './harness.ts';
 
 const beds: Bed[] = [];
@@ -128,6 +128,21 @@ describe('fault injection', () => {
     expect(state(bed.attio)).toEqual(expected);
     const ids = linkedIds(bed.attio);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe('a read that fails for good', () => {
+  it('stops every listing, writes nothing, and exits 1 without an unhandled rejection', async () => {
+    // Item pages of the newest subscription fail while older subscription pages are still loading.
+    const { stripe, attio, run } = await open({ stripe: { latencyMs: (r) => (r.path === '/v1/subscriptions' ? 40 : 0) } });
+    const c = stripe.store.addCustomer({ name: 'Items', email: 'a@items.example' });
+    for (let i = 0; i < 250; i++) stripe.store.addSubscription({ customer: c.id, items: [{ unit_amount: 100 }] });
+    stripe.store.addSubscription({ customer: c.id, items: Array.from({ length: 12 }, () => ({ unit_amount: 100 })) });
+    stripe.setFaults(queuedFaults([{ fault: 'server_500', times: 1000, match: (r) => r.path === '/v1/subscription_items' }]));
+    const result = await run();
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('Reading failed, nothing was written: Stripe 500');
+    expect(attio.stats().writes).toBe(0);
   });
 });
 
