@@ -1556,6 +1556,10 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   }
   for (const conflict of summary.conflicts) out(`CONFLICT ${conflict.key}: ${conflict.detail}`);
   for (const note of notes) out(`note: ${note}`);
+  out(
+    `requests: ${sourceNotes.pages} Stripe pages, ${requestCounts.attioReads} Attio reads, ${requestCounts.attioWrites} Attio writes, ` +
+      `${retriesSeen} retried; ${((now() - readStarted) / 1000).toFixed(1)}s`,
+  );
   out(`${config.dryRun ? 'DRY RUN (nothing written): ' : ''}${summaryLine(counts)}`);
   if (env.GITHUB_STEP_SUMMARY) appendFileSync(env.GITHUB_STEP_SUMMARY, redact(stepSummaryMarkdown(summary, config.dryRun)));
   return counts.failed > 0 ? 1 : 0;
