@@ -245,6 +245,7 @@ describe('listing by created windows', () => {
     const calls: Array<{ gte: number; lt: number; startingAfter?: string }> = [];
     const fetchPage = async (w: { gte: number; lt: number; startingAfter?: string }) => {
       calls.push(w);
+      await new Promise((r) => setTimeout(r, 1)); // a round trip, so pages come back out of order as they do
       const inWindow = sorted.filter((o) => o.created >= w.gte && o.created < w.lt);
       const start = w.startingAfter ? inWindow.findIndex((o) => o.id === w.startingAfter) + 1 : 0;
       const data = inWindow.slice(start, start + 100);
@@ -261,10 +262,12 @@ describe('listing by created windows', () => {
     const objects = Array.from({ length: 2345 }, (_, i) => ({ id: `ch_${String(i).padStart(5, '0')}`, created: createdOf(i) }));
     const { fetchPage, calls } = makeLister(objects);
     const seen: string[] = [];
-    await listByCreatedWindows(fetchPage, (data) => seen.push(...data.map((o) => o.id)), { concurrency: 6, nowUnix: 1_800_000_000 });
+    const nowUnix = Math.max(...objects.map((o) => o.created)) + 3600;
+    await listByCreatedWindows(fetchPage, (data) => seen.push(...data.map((o) => o.id)), { concurrency: 6, nowUnix });
     expect(seen.sort()).toEqual(objects.map((o) => o.id).sort());
-    // 24 full pages are the minimum; splitting adds only a few short or empty pages.
-    expect(calls.length).toBeLessThanOrEqual(24 + 3);
+    // 24 full pages are the minimum. On top: the first windows (9, one per span of history, here
+    // all but one empty) and about one short page per lane; never a page per object or per second.
+    expect(calls.length).toBeLessThanOrEqual(24 + 9 + 6);
   });
 
   it('reads in parallel once a listing is dense', async () => {
@@ -285,6 +288,30 @@ describe('listing by created windows', () => {
       { concurrency: 6, nowUnix: 1_800_000_000 },
     );
     expect(peak).toBe(6);
+  });
+
+  it('still shares out older data after a window between two busy spans came back empty', async () => {
+    // A busy last day, nothing for months, then a busy stretch a year ago.
+    const now = 1_800_000_000;
+    const recent = Array.from({ length: 450 }, (_, i) => ({ id: `new_${i}`, created: now - 86_400 + i * 150 }));
+    const old = Array.from({ length: 3000 }, (_, i) => ({ id: `old_${i}`, created: now - 400 * 86_400 + i * 600 }));
+    const { fetchPage, calls } = makeLister([...recent, ...old]);
+    let seen = 0;
+    await listByCreatedWindows(fetchPage, (data) => (seen += data.length), { concurrency: 6, nowUnix: now });
+    expect(seen).toBe(3450);
+    // The old stretch (30 pages) is read through several windows at once, not one cursor.
+    const [oldStart, oldEnd] = [old[0]!.created, old.at(-1)!.created];
+    const oldWindows = new Set(calls.filter((w) => w.gte <= oldEnd && w.lt > oldStart).map((w) => `${w.gte}-${w.lt}`));
+    expect(oldWindows.size).toBeGreaterThanOrEqual(4);
+  });
+
+  it('reports an error thrown while folding a page', async () => {
+    const { fetchPage } = makeLister(Array.from({ length: 300 }, (_, i) => ({ id: `x_${i}`, created: 1_700_000_000 + i })));
+    await expect(
+      listByCreatedWindows(fetchPage, () => {
+        throw new Error('fold failed');
+      }, { concurrency: 3, nowUnix: 1_700_001_000 }),
+    ).rejects.toThrow('fold failed');
   });
 
   it('stops on the first failure and reports it', async () => {

@@ -51,11 +51,11 @@ export const ATTIO_OBJECT = 'companies';
  */
 export const LIMITS = {
   attioReadsPerSecond: 90,
-  attioWritesPerSecond: 23,
+  attioWritesPerSecond: 24,
   attioConcurrency: 12,
-  stripePerEndpointPerSecond: 23,
+  stripePerEndpointPerSecond: 24,
   stripeLivePerSecond: 90,
-  stripeTestPerSecond: 23,
+  stripeTestPerSecond: 24,
   stripeConcurrencyPerListing: 8,
 };
 
@@ -422,11 +422,19 @@ export function addSubscription(facts: CustomerFacts, subscription: Stripe.Subsc
   else facts.otherCurrencyMrrMinor[mrr.currency] = (facts.otherCurrencyMrrMinor[mrr.currency] ?? 0) + mrr.mrrMinor;
 }
 
-/** Charges cannot predate Stripe; listing windows start here. */
+/** Charges cannot predate Stripe; the oldest listing window starts here. */
 const STRIPE_EPOCH_UNIX = Date.UTC(2010, 0, 1) / 1000;
 
-/** A window keeps its cursor for about this many pages before its older part becomes a window of its own. */
-const PAGES_PER_WINDOW_SPLIT = 4;
+/**
+ * The first windows of a listing, in days back from now: recent history is usually the densest,
+ * so a listing starts with one cursor per span and every span that holds data is read at once.
+ */
+const FIRST_WINDOWS_DAYS_BACK = [7, 30, 91, 182, 365, 730, 1461, 2922];
+
+/** When a window splits, its cursor keeps at most this many pages' worth of time. */
+const MAX_PAGES_KEPT = 16;
+/** A window with fewer pages than this left is not worth splitting: each window ends in a short page. */
+const MIN_PAGES_TO_SPLIT = 16;
 
 export interface CreatedWindow {
   gte: number;
@@ -436,34 +444,53 @@ export interface CreatedWindow {
 
 /**
  * Lists every object of one Stripe list endpoint by `created` windows fetched in parallel, so a
- * large account is not read one round trip per page. Each page shows how densely objects lie
- * (its time span); while fewer than `concurrency` windows are in flight, a window hands the range
- * older than its next few pages to a new window and keeps its cursor for the rest. A new window
- * that comes back empty marks the start of the data, so nothing older is split off again.
+ * large account is not read one round trip per page. It starts with a window per span of history
+ * (a week, a month, ... eight years, then back to 2010). A window whose page says `has_more`
+ * continues with its cursor, or, when a lane is idle and enough is left, hands the older half of
+ * what it has left to a new window: busy spans are shared out until every lane is busy, without
+ * making so many windows that their short last pages cost much. Empty windows at the old end mark
+ * where the data starts, so nothing older is split off again.
  */
 export async function listByCreatedWindows<T extends { id: string; created: number }>(
   fetchPage: (window: CreatedWindow) => Promise<Stripe.ApiList<T>>,
   onPage: (objects: T[]) => void,
   options: { concurrency: number; nowUnix: number },
 ): Promise<void> {
-  const queue: CreatedWindow[] = [{ gte: STRIPE_EPOCH_UNIX, lt: options.nowUnix + 1 }];
-  let dataStartsAfter = STRIPE_EPOCH_UNIX; // nothing was found before this
+  const edges = [options.nowUnix + 1, ...FIRST_WINDOWS_DAYS_BACK.map((days) => options.nowUnix - days * 86_400), STRIPE_EPOCH_UNIX].filter(
+    (edge, i) => i === 0 || edge >= STRIPE_EPOCH_UNIX,
+  );
+  const queue: CreatedWindow[] = edges.slice(1).map((gte, i) => ({ gte, lt: edges[i]! }));
+  // Where the data starts: every new window below this came back empty.
+  let dataStartsAfter = STRIPE_EPOCH_UNIX;
+  const emptyWindows: CreatedWindow[] = [];
   let inFlight = 0;
   let failure: unknown = null;
   const next = (window: CreatedWindow, page: Stripe.ApiList<T>) => {
     const newest = page.data[0];
     const oldest = page.data.at(-1);
     if (!newest || !oldest) {
-      if (!window.startingAfter) dataStartsAfter = Math.max(dataStartsAfter, window.lt);
+      if (window.startingAfter) return;
+      emptyWindows.push(window);
+      for (const w of emptyWindows.sort((a, b) => a.gte - b.gte)) if (w.gte <= dataStartsAfter) dataStartsAfter = Math.max(dataStartsAfter, w.lt);
       return;
     }
     if (!page.has_more) return;
+    // Objects still to read lie in [from, oldest]. The cursor keeps the newer half, a new window takes
+    // the older, but the cursor keeps at most MAX_PAGES_KEPT pages at this page's density, so that
+    // objects bunched in time do not leave the new window empty.
+    const from = Math.max(window.gte, dataStartsAfter);
     const span = Math.max(1, newest.created - oldest.created);
-    const split = oldest.created - span * PAGES_PER_WINDOW_SPLIT;
-    const hasRoom = inFlight + queue.length < options.concurrency;
-    // Objects still to read lie in [gte, oldest]; the cursor keeps [split, oldest], a new window takes the rest.
-    if (hasRoom && split > Math.max(window.gte, dataStartsAfter)) queue.push({ gte: window.gte, lt: split }, { gte: split, lt: window.lt, startingAfter: oldest.id });
-    else queue.push({ ...window, startingAfter: oldest.id });
+    const split = Math.max(from + Math.floor((oldest.created - from) / 2), oldest.created - span * MAX_PAGES_KEPT);
+    const pagesLeft = (oldest.created - from) / span; // an estimate, at this page's density
+    // Every window ends in a short page, so only a big window is split while most lanes are busy;
+    // the more lanes stand idle, the smaller a window may be and still be shared.
+    const idleLanes = options.concurrency - (inFlight + queue.length);
+    const worthSplitting = idleLanes > 0 && pagesLeft >= Math.max(2, MIN_PAGES_TO_SPLIT * (1 - idleLanes / options.concurrency));
+    if (worthSplitting && split > from && split <= oldest.created) {
+      queue.push({ gte: split, lt: window.lt, startingAfter: oldest.id }, { gte: from, lt: split });
+    } else {
+      queue.push({ ...window, startingAfter: oldest.id });
+    }
   };
   await new Promise<void>((resolve) => {
     const pump = () => {
@@ -472,13 +499,18 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
         const window = queue.shift()!;
         inFlight += 1;
         fetchPage(window)
-          .then((page) => {
-            inFlight -= 1;
-            onPage(page.data);
-            next(window, page);
-          })
+          .then(
+            (page) => {
+              inFlight -= 1;
+              onPage(page.data);
+              next(window, page);
+            },
+            (error: unknown) => {
+              inFlight -= 1;
+              throw error;
+            },
+          )
           .catch((error: unknown) => {
-            inFlight -= 1;
             failure = error;
           })
           .finally(pump);
@@ -502,7 +534,8 @@ export function stripeApiError(error: unknown): ApiError {
 
 export interface StripeSourceOptions {
   stripe: Stripe;
-  targetCurrency: string;
+  /** The currency totals are kept in; pages that arrive before it is known wait for it. */
+  targetCurrency: Promise<string>;
   only: string | null;
   policy: RetryPolicy;
   pacers: { overall: Pacer; perEndpoint: Record<'customers' | 'charges' | 'subscriptions' | 'subscription_items', Pacer> };
@@ -513,7 +546,12 @@ export interface StripeSourceOptions {
 
 /** Reads everything the mapping needs from Stripe. The three listings run at the same time. */
 export async function readStripe(options: StripeSourceOptions): Promise<{ facts: Map<string, CustomerFacts>; notes: SourceNotes }> {
-  const { stripe, targetCurrency, policy, pacers } = options;
+  const { stripe, policy, pacers } = options;
+  let targetCurrency = '';
+  const targetCurrencyKnown = options.targetCurrency.then((currency) => {
+    targetCurrency = currency;
+  });
+  targetCurrencyKnown.catch(() => {}); // the listings that wait for it fail with it
   const notes: SourceNotes = {
     chargesWithoutCustomer: 0,
     chargesOfUnknownCustomers: 0,
@@ -595,7 +633,11 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
 
   const readCharges = () =>
     listByCreatedWindows(
-      (w) => request('charges', () => stripe.charges.list({ ...page, ...created(w), ...customerFilter, expand: ['data.balance_transaction'] })),
+      async (w) => {
+        const charges = await request('charges', () => stripe.charges.list({ ...page, ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }));
+        await targetCurrencyKnown;
+        return charges;
+      },
       folding((data: Stripe.Charge[]) => {
         for (const charge of data) {
           counts.charges += 1;
@@ -619,10 +661,13 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       itemPages.push(reading);
     };
     return listByCreatedWindows(
-      (w) =>
-        request('subscriptions', () =>
+      async (w) => {
+        const subscriptions = await request('subscriptions', () =>
           stripe.subscriptions.list({ ...page, ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
-        ),
+        );
+        await targetCurrencyKnown;
+        return subscriptions;
+      },
       folding((data: Stripe.Subscription[]) => {
         for (const subscription of data) {
           counts.subscriptions += 1;
@@ -1395,49 +1440,41 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
       ? `${error.service}${error.status ? ` ${error.status}` : ''}${error.code ? ` ${error.code}` : ''}: ${error.message}`
       : String((error as Error)?.stack ?? error));
 
-  // --- Preflight: before any Stripe request, so a misconfigured workspace costs nothing.
-  let checked: PreflightResult;
-  try {
-    if (config.setup) {
+  if (config.setup) {
+    try {
       const done = await setupAttributes(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS, config.setupCurrency);
       out(done.length ? `Setup:\n${done.map((d) => `  ${d}`).join('\n')}` : 'Setup: every attribute and option already exists; nothing to do.');
+    } catch (error) {
+      errLine(`Setup failed: ${describe(error)}`);
+      return 2;
     }
-    checked = await preflight(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS);
-  } catch (error) {
-    errLine(`Preflight failed: ${describe(error)}`);
-    return 2;
   }
-  if (checked.problems.length) {
-    errLine(`Attio is not ready for the sync (object "${ATTIO_OBJECT}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`);
-    return 2;
-  }
-  if (config.setup) {
-    out(`Attio is ready; revenue attributes are in ${checked.currency}. Next: npx tsx sync.ts --dry-run`);
-    return 0;
-  }
-  const targetCurrency = checked.currency!;
 
-  // --- Read Stripe and what the sync wrote to Attio before, at the same time.
+  // --- Preflight, with the Stripe listings already under way: Stripe pages wait for the target
+  // currency that preflight reads, and are thrown away if preflight fails.
+  const checking = preflight(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS);
+  const targetCurrencyKnown = checking.then((checked) => {
+    if (checked.problems.length || !checked.currency) throw new Error('preflight failed');
+    return checked.currency;
+  });
+  targetCurrencyKnown.catch(() => {}); // reported below through `checking`
   const isTTY = options.isTTY ?? Boolean(process.stderr.isTTY);
   const progress = new Progress(err, isTTY, now);
   const readStarted = now();
   const testMode = /^(sk|rk)_test_/.test(config.stripeKey);
-  const stripe = new Stripe(config.stripeKey, {
-    host: config.stripeUrl.hostname,
-    port: Number(config.stripeUrl.port || (config.stripeUrl.protocol === 'https:' ? 443 : 80)),
-    protocol: config.stripeUrl.protocol === 'https:' ? 'https' : 'http',
-    maxNetworkRetries: 0, // the retry helper is the one retry policy
-    timeout: timeoutMs,
-    telemetry: false,
-  });
   const perEndpoint = () => new Pacer(limits.stripePerEndpointPerSecond);
-  let source: Awaited<ReturnType<typeof readStripe>>;
-  let state: Awaited<ReturnType<typeof loadLinkedRecords>>;
-  try {
-    [source, state] = await Promise.all([
-      readStripe({
-        stripe,
-        targetCurrency,
+  const reading = config.setup
+    ? null
+    : readStripe({
+        stripe: new Stripe(config.stripeKey, {
+          host: config.stripeUrl.hostname,
+          port: Number(config.stripeUrl.port || (config.stripeUrl.protocol === 'https:' ? 443 : 80)),
+          protocol: config.stripeUrl.protocol === 'https:' ? 'https' : 'http',
+          maxNetworkRetries: 0, // the retry helper is the one retry policy
+          timeout: timeoutMs,
+          telemetry: false,
+        }),
+        targetCurrency: targetCurrencyKnown,
         only: config.only,
         policy,
         pacers: {
@@ -1451,9 +1488,30 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
             () =>
               `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, now() - readStarted).toFixed(1)} pages/s)`,
           ),
-      }),
-      loadLinkedRecords(attio, ATTIO_OBJECT, ATTRIBUTES.customerId, ATTRIBUTE_SPECS, config.only),
-    ]);
+      });
+  reading?.catch(() => {}); // awaited below, once preflight has passed
+  let checked: PreflightResult;
+  try {
+    checked = await checking;
+  } catch (error) {
+    errLine(`Preflight failed: ${describe(error)}`);
+    return 2;
+  }
+  if (checked.problems.length) {
+    errLine(`Attio is not ready for the sync (object "${ATTIO_OBJECT}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`);
+    return 2;
+  }
+  if (!reading) {
+    out(`Attio is ready; revenue attributes are in ${checked.currency}. Next: npx tsx sync.ts --dry-run`);
+    return 0;
+  }
+  const targetCurrency = checked.currency!;
+
+  // --- Read what the sync wrote to Attio before, while Stripe is read.
+  let source: Awaited<ReturnType<typeof readStripe>>;
+  let state: Awaited<ReturnType<typeof loadLinkedRecords>>;
+  try {
+    [source, state] = await Promise.all([reading, loadLinkedRecords(attio, ATTIO_OBJECT, ATTRIBUTES.customerId, ATTRIBUTE_SPECS, config.only)]);
   } catch (error) {
     progress.finish('');
     const rejected = keyRejected(error);

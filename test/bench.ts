@@ -270,7 +270,7 @@ async function seedSyncedState(stripeFake: FakeStripe, attio: FakeAttio, paced: 
   const pacer = () => new Pacer(paced ? API_LIMITS.stripePerEndpoint - 2 : Infinity);
   const { facts } = await readStripe({
     stripe,
-    targetCurrency: 'USD', // the currency --setup gave the revenue attributes
+    targetCurrency: Promise.resolve('USD'), // the currency --setup gave the revenue attributes
     only: null,
     policy: { retries: RETRY.retries, baseDelayMs: RETRY.baseDelayMs, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), random: Math.random },
     pacers: { overall: new Pacer(paced ? API_LIMITS.stripeOverall - 10 : Infinity), perEndpoint: { customers: pacer(), charges: pacer(), subscriptions: pacer(), subscription_items: pacer() } },
@@ -326,6 +326,7 @@ interface Bench {
   attio: FakeAttio;
   arrivals: Arrival[];
   customerIds: string[];
+  dataEndUnix: number;
   env: NodeJS.ProcessEnv;
   /** The step that last wrote every company (a cold run or the seed), if any. */
   synced: 'cold' | 'seed' | null;
@@ -342,7 +343,7 @@ async function measure(bench: Bench, scenario: Exclude<Scenario, 'seed'>): Promi
   let expectedLookups = 0;
   let touched = new Set<string>();
   const chargesBefore = store.charges.length;
-  if (scenario === 'delta') touched = applyDelta(store, bench.customerIds, options.deltaShare, options.size.seed + 1);
+  if (scenario === 'delta') touched = applyDelta(store, bench.customerIds, options.deltaShare, options.size.seed + 1, bench.dataEndUnix);
   const before = snapshot(attio);
   const syncable = syncableCustomers(store);
   if (scenario === 'delta') {
@@ -552,7 +553,7 @@ async function main(): Promise<number> {
     options.realistic
       ? `fakes:   Stripe ${STRIPE_BASE_MS} ms + per object (charges 2, subscriptions 1.5, customers 1 ms) = 250 ms per page of 100 charges, ` +
           `${API_LIMITS.stripePerEndpoint}/s per endpoint, ${API_LIMITS.stripeOverall}/s overall; Attio ${ATTIO_LATENCY_MS} ms, ${API_LIMITS.attioReads} reads/s, ${API_LIMITS.attioWrites} writes/s`
-      : `fakes:   no latency, no rate limits (the sync still paces itself: 23 req/s per Stripe endpoint, 90 Attio reads/s, 23 writes/s)`,
+      : `fakes:   no latency, no rate limits (the sync still paces itself: 24 req/s per Stripe endpoint, 90 Attio reads/s, 24 writes/s)`,
   );
   console.log(`scenarios: setup (not measured), ${options.scenarios.join(', ')}`);
   console.log(`logs:    ${options.logs}\n`);
@@ -561,11 +562,13 @@ async function main(): Promise<number> {
   const { stripe, attio } = await startFakes(options.realistic, arrivals);
   try {
     const generatedAt = performance.now();
-    const dataset = generateDataset(stripe.store, attio, size);
+    // Two years of history up to an hour ago, as in a live account (recent weeks hold data too).
+    const dataEndUnix = Math.floor(Date.now() / 1000) - 3600;
+    const dataset = generateDataset(stripe.store, attio, size, dataEndUnix);
     console.log(`generated the data set in ${((performance.now() - generatedAt) / 1000).toFixed(1)}s: ${dataset.existingCompanies} companies already in Attio`);
     const env: NodeJS.ProcessEnv = { ...process.env, STRIPE_API_KEY: STRIPE_KEY, ATTIO_API_KEY: ATTIO_KEY, STRIPE_API_URL: stripe.url, ATTIO_API_URL: attio.url, DRY_RUN: '0' };
     delete env.GITHUB_STEP_SUMMARY;
-    const bench: Bench = { options, stripe, attio, arrivals, customerIds: dataset.customerIds, env, synced: null };
+    const bench: Bench = { options, stripe, attio, arrivals, customerIds: dataset.customerIds, dataEndUnix, env, synced: null };
 
     const setup = await runSync(['--setup'], env, join(options.logs, 'setup.log'));
     console.log(`setup: exit ${setup.code} in ${setup.wallS.toFixed(1)}s`);

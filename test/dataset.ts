@@ -15,8 +15,9 @@ export interface DatasetSize {
 
 export const DEFAULT_SIZE: DatasetSize = { customers: 2000, charges: 20_000, subscriptions: 1500, existingShare: 0.3, seed: 42 };
 
-const BASE_UNIX = 1_700_000_000; // Nov 2023: every object is in the past, whatever today is
 const SPAN_SECONDS = 2 * 365 * 86_400;
+/** Nov 2025 by default: every object is in the past whatever today is, and a seed gives the same dates. */
+export const DEFAULT_END_UNIX = 1_700_000_000 + SPAN_SECONDS;
 
 /**
  * Five currencies, as an account that bills in USD sees them: EUR and GBP charges settle in USD
@@ -37,8 +38,13 @@ export interface GeneratedDataset {
   existingCompanies: number;
 }
 
-/** Fills a fake Stripe store and a fake Attio workspace with a generated data set. */
-export function generateDataset(stripe: StripeStore, attio: FakeAttio | null, size: DatasetSize = DEFAULT_SIZE): GeneratedDataset {
+/**
+ * Fills a fake Stripe store and a fake Attio workspace with a generated data set: two years of
+ * history ending at `endUnix` (the benchmark passes "now", so that recent weeks hold data as in a
+ * live account).
+ */
+export function generateDataset(stripe: StripeStore, attio: FakeAttio | null, size: DatasetSize = DEFAULT_SIZE, endUnix = DEFAULT_END_UNIX): GeneratedDataset {
+  const BASE_UNIX = endUnix - SPAN_SECONDS;
   const random = seededRandom(size.seed);
   const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
   const customerIds: string[] = [];
@@ -102,7 +108,7 @@ export function generateDataset(stripe: StripeStore, attio: FakeAttio | null, si
  * The "delta" between two runs: a share of customers gets a new charge or a refund.
  * Returns the ids of the customers touched.
  */
-export function applyDelta(stripe: StripeStore, customerIds: readonly string[], share: number, seed: number): Set<string> {
+export function applyDelta(stripe: StripeStore, customerIds: readonly string[], share: number, seed: number, endUnix = DEFAULT_END_UNIX): Set<string> {
   const random = seededRandom(seed);
   const touched = new Set<string>();
   const chargesByCustomer = new Map<string, string[]>();
@@ -117,7 +123,7 @@ export function applyDelta(stripe: StripeStore, customerIds: readonly string[], 
     if (touched.has(customer)) continue;
     const refundable = chargesByCustomer.get(customer);
     if (refundable?.length && random() < 0.3) stripe.refundCharge(refundable[0]!, 100);
-    else stripe.addCharge({ customer, amount: 2500 + Math.floor(random() * 10_000), currency: 'usd', created: BASE_UNIX + SPAN_SECONDS + touched.size });
+    else stripe.addCharge({ customer, amount: 2500 + Math.floor(random() * 10_000), currency: 'usd', created: endUnix + touched.size });
     touched.add(customer);
   }
   return touched;
