@@ -18,6 +18,7 @@ import {
   parseRetryAfter,
   planRecords,
   plainValue,
+  plannedChanges,
   Progress,
   redactor,
   retryDelayMs,
@@ -27,6 +28,7 @@ import {
   ATTRIBUTE_SPECS,
   type DesiredRecord,
   type LinkedRecord,
+  type PlannedAction,
   type RetryPolicy,
 } from './sync.ts';
 
@@ -365,6 +367,32 @@ describe('plan', () => {
     const plan = planRecords([desired('cus_a', {})], new Map(), new Map([['cus_a', ['rec_1', 'rec_2']]]));
     expect(plan[0]).toMatchObject({ kind: 'conflict' });
     expect((plan[0] as { reason: string }).reason).toMatch(/rec_1, rec_2.*merge/);
+  });
+});
+
+describe('dry-run report', () => {
+  it('lists the first planned writes with before and after, then how many more', () => {
+    const desired = new Map(
+      Array.from({ length: 25 }, (_, i): [string, DesiredRecord] => [
+        `cus_${i}`,
+        { key: `cus_${i}`, values: { stripe_customer_id: `cus_${i}`, stripe_mrr: i }, onCreate: { name: `Co ${i}`, domain: i === 0 ? 'co0.example' : null }, claimOrder: String(i) },
+      ]),
+    );
+    const plan = [...desired.values()].map(
+      (d, i): PlannedAction =>
+        i === 1
+          ? { kind: 'update', key: d.key, recordId: 'rec_1', changes: [{ slug: 'stripe_mrr', before: 0, after: 1 }] }
+          : { kind: 'new', key: d.key, changes: [{ slug: 'stripe_customer_id', before: null, after: d.key }, { slug: 'stripe_mrr', before: null, after: i }] },
+    );
+    const results = plan.map((a) => ({ key: a.key, outcome: a.kind === 'update' ? ('updated' as const) : ('created' as const) }));
+    const lines = plannedChanges(plan, results, desired, 'stripe_customer_id', 20);
+    expect(lines[0]).toBe('DRY RUN: no writes. Planned changes:');
+    expect(lines[1]).toBe('  created cus_0 as new company "Co 0" (co0.example)');
+    expect(lines[2]).toBe('      stripe_mrr: null -> 0');
+    expect(lines[3]).toBe('  updated cus_1');
+    expect(lines[4]).toBe('      stripe_mrr: 0 -> 1');
+    expect(lines).toHaveLength(1 + 20 * 2 + 1);
+    expect(lines.at(-1)).toBe('  ... and 5 more');
   });
 });
 

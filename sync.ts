@@ -1216,6 +1216,38 @@ export async function writeAction(
   }
 }
 
+/**
+ * Carries out the plan's writes with at most `concurrency` at once. A failed record never stops
+ * the others, except where `explain` says a failure will repeat for every record (a rejected key).
+ */
+export async function writePlan(
+  plan: readonly PlannedAction[],
+  desiredByKey: ReadonlyMap<string, DesiredRecord>,
+  options: AttioWriterOptions & {
+    concurrency: number;
+    explain: (error: unknown) => { detail: string; stopsAll: boolean };
+    onResult: (result: WriteResult) => void;
+  },
+): Promise<WriteResult[]> {
+  const claimed = new Set<string>();
+  let stopReason: string | null = null;
+  return mapConcurrent(plan, options.concurrency, async (action) => {
+    let result: WriteResult;
+    if (stopReason) result = { key: action.key, outcome: 'failed', detail: `not attempted: ${stopReason}` };
+    else {
+      try {
+        result = await writeAction(action, desiredByKey.get(action.key)!, options, claimed);
+      } catch (error) {
+        const { detail, stopsAll } = options.explain(error);
+        result = { key: action.key, outcome: 'failed', detail };
+        if (stopsAll) stopReason ??= detail;
+      }
+    }
+    options.onResult(result);
+    return result;
+  });
+}
+
 // ================================================================================================
 // 6. REPORT AND MAIN
 // ================================================================================================
@@ -1282,6 +1314,30 @@ export interface RunSummary {
   notes: string[];
   failures: WriteResult[];
   conflicts: WriteResult[];
+}
+
+/** A dry run's report: the first `limit` planned writes, each with its values before and after. */
+export function plannedChanges(
+  plan: readonly PlannedAction[],
+  results: readonly WriteResult[],
+  desiredByKey: ReadonlyMap<string, DesiredRecord>,
+  matchSlug: string,
+  limit: number,
+): string[] {
+  const lines = ['DRY RUN: no writes. Planned changes:'];
+  const planned = plan.filter((a): a is Extract<PlannedAction, { changes: ValueChange[] }> => a.kind === 'update' || a.kind === 'new');
+  const outcomes = new Map(results.map((r) => [r.key, r]));
+  for (const action of planned.slice(0, limit)) {
+    const result = outcomes.get(action.key);
+    const target = desiredByKey.get(action.key)!.onCreate;
+    const what =
+      result?.outcome === 'created' ? ` as new company "${target.name}"${target.domain ? ` (${target.domain})` : ''}` : result?.detail ? ` (${result.detail})` : '';
+    lines.push(`  ${result?.outcome ?? action.kind} ${action.key}${what}`);
+    const changes = action.changes.filter((c) => c.slug !== matchSlug);
+    lines.push(`      ${changes.map((c) => `${c.slug}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}`);
+  }
+  if (planned.length > limit) lines.push(`  ... and ${planned.length - limit} more`);
+  return lines;
 }
 
 export function summaryLine(counts: Record<WriteOutcome, number>): string {
@@ -1550,10 +1606,13 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   const desiredByKey = new Map(desired.map((d) => [d.key, d]));
 
   // --- Write (or, in a dry run, resolve what would be written).
+  if (config.dryRun) out('DRY RUN: reading and planning only, nothing will be written.');
   const counts: Record<WriteOutcome, number> = { created: 0, linked: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0 };
-  const results: WriteResult[] = [];
-  const claimed = new Set<string>();
-  const writer: AttioWriterOptions = {
+  const work = plan.filter((a) => a.kind !== 'unchanged');
+  counts.unchanged = plan.length - work.length;
+  const writeStarted = now();
+  let done = 0;
+  const results = await writePlan(work, desiredByKey, {
     attio,
     object: ATTIO_OBJECT,
     matchSlug: ATTRIBUTES.customerId,
@@ -1561,29 +1620,15 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     domainsSlug: ATTRIBUTES.domains,
     specs: ATTRIBUTE_SPECS,
     dryRun: config.dryRun,
-  };
-  const work = plan.filter((a) => a.kind !== 'unchanged');
-  counts.unchanged = plan.length - work.length;
-  const writeStarted = now();
-  let done = 0;
-  let stopReason: string | null = null;
-  await mapConcurrent(work, limits.attioConcurrency, async (action) => {
-    let result: WriteResult;
-    if (stopReason) result = { key: action.key, outcome: 'failed', detail: `not attempted: ${stopReason}` };
-    else {
-      try {
-        result = await writeAction(action, desiredByKey.get(action.key)!, writer, claimed);
-      } catch (error) {
-        result = { key: action.key, outcome: 'failed', detail: describe(error) };
-        // A key that stays rejected fails every record alike; stop instead of retrying each one.
-        stopReason ??= keyRejected(error);
-      }
-    }
-    counts[result.outcome] += 1;
-    results.push(result);
-    if (result.outcome === 'failed') errLine(`FAILED ${result.key}: ${result.detail}`);
-    done += 1;
-    progress.update(() => `${config.dryRun ? 'Planning' : 'Writing to Attio'}: ${done}/${work.length} (${formatRate(done, work.length, now() - writeStarted)})`);
+    concurrency: limits.attioConcurrency,
+    // A key that stays rejected fails every record alike: stop instead of retrying each one.
+    explain: (error) => ({ detail: describe(error), stopsAll: keyRejected(error) !== null }),
+    onResult: (result) => {
+      counts[result.outcome] += 1;
+      if (result.outcome === 'failed') errLine(`FAILED ${result.key}: ${result.detail}`);
+      done += 1;
+      progress.update(() => `${config.dryRun ? 'Planning' : 'Writing to Attio'}: ${done}/${work.length} (${formatRate(done, work.length, now() - writeStarted)})`);
+    },
   });
   if (work.length) progress.finish(`${config.dryRun ? 'Planned' : 'Wrote'} ${done} records in ${((now() - writeStarted) / 1000).toFixed(1)}s.`);
 
@@ -1597,21 +1642,7 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     failures: results.filter((r) => r.outcome === 'failed'),
     conflicts: results.filter((r) => r.outcome === 'conflict'),
   };
-  if (config.dryRun) {
-    out('DRY RUN: no writes. Planned changes:');
-    const planned = plan.filter((a): a is Extract<PlannedAction, { changes: ValueChange[] }> => a.kind === 'update' || a.kind === 'new');
-    const outcomes = new Map(results.map((r) => [r.key, r]));
-    for (const action of planned.slice(0, 20)) {
-      const result = outcomes.get(action.key);
-      const target = desiredByKey.get(action.key)!.onCreate;
-      const what =
-        result?.outcome === 'created' ? ` as new company "${target.name}"${target.domain ? ` (${target.domain})` : ''}` : result?.detail ? ` (${result.detail})` : '';
-      out(`  ${result?.outcome ?? action.kind} ${action.key}${what}`);
-      const changes = action.changes.filter((c) => c.slug !== writer.matchSlug);
-      out(`      ${changes.map((c) => `${c.slug}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}`);
-    }
-    if (planned.length > 20) out(`  ... and ${planned.length - 20} more`);
-  }
+  if (config.dryRun) for (const line of plannedChanges(plan, results, desiredByKey, ATTRIBUTES.customerId, 20)) out(line);
   for (const conflict of summary.conflicts) out(`CONFLICT ${conflict.key}: ${conflict.detail}`);
   for (const note of notes) out(`note: ${note}`);
   out(

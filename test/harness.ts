@@ -52,8 +52,8 @@ export const NO_LIMITS = {
 };
 
 export async function startBed(opts: { stripe?: FakeStripeOptions; attio?: FakeAttioOptions; setup?: boolean } = {}): Promise<Bed> {
-  const stripe = await startFakeStripe({ apiKey: STRIPE_KEY, slowMs: 2000, ...opts.stripe });
-  const attio = await startFakeAttio({ apiKey: ATTIO_KEY, slowMs: 2000, ...opts.attio });
+  const stripe = await startFakeStripe({ apiKey: STRIPE_KEY, slowMs: 2500, ...opts.stripe });
+  const attio = await startFakeAttio({ apiKey: ATTIO_KEY, slowMs: 2500, ...opts.attio });
   const env = { STRIPE_API_KEY: STRIPE_KEY, ATTIO_API_KEY: ATTIO_KEY, STRIPE_API_URL: stripe.url, ATTIO_API_URL: attio.url };
   const run = async (argv: string[] = [], options: Partial<RunOptions> = {}): Promise<RunResult> => {
     let out = '';
@@ -66,7 +66,7 @@ export async function startBed(opts: { stripe?: FakeStripeOptions; attio?: FakeA
       isTTY: false,
       sleep: async (ms) => void sleeps.push(ms),
       random: () => 0.5,
-      timeoutMs: 400,
+      timeoutMs: 1500, // generous: CI machines are shared and noisy; the fakes' `slow` fault takes longer still
       limits: NO_LIMITS,
       ...options,
     });

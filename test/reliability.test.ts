@@ -52,7 +52,7 @@ async function referenceState(): Promise<string[]> {
 }
 
 describe('fault injection', () => {
-  it('at a 20% fault rate on every endpoint, converges to exactly the fault-free state', async () => {
+  it('at a 20% fault rate on every endpoint, converges to exactly the fault-free state', { timeout: 60_000 }, async () => {
     const expected = await referenceState();
     const bed = await open();
     generateDataset(bed.stripe.store, bed.attio, SIZE);
@@ -70,7 +70,7 @@ describe('fault injection', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('a record whose writes always fail is named, the rest are written, exit 1; the next run converges', async () => {
+  it('a record whose writes always fail is named, the rest are written, exit 1; the next run converges', { timeout: 60_000 }, async () => {
     const expected = await referenceState();
     let failing: string | null = null;
     const bed = await open({
@@ -97,7 +97,7 @@ describe('fault injection', () => {
     expect(state(bed.attio)).toEqual(expected);
   });
 
-  it('killed by SIGTERM during the write phase, the next run converges with no duplicates', async () => {
+  it('killed by SIGTERM during the write phase, the next run converges with no duplicates', { timeout: 60_000 }, async () => {
     const size: DatasetSize = { customers: 120, charges: 900, subscriptions: 60, existingShare: 0.3, seed: 8 };
     const clean = await open();
     generateDataset(clean.stripe.store, clean.attio, size);
