@@ -426,10 +426,10 @@ export function addSubscription(facts: CustomerFacts, subscription: Stripe.Subsc
 const STRIPE_EPOCH_UNIX = Date.UTC(2010, 0, 1) / 1000;
 
 /**
- * The first windows of a listing, in days back from now: recent history is usually the densest,
- * so a listing starts with one cursor per span and every span that holds data is read at once.
+ * When the first page says there is more, the rest fans out into windows that hold about this many
+ * pages each at that page's density, going back in time; the last window takes all that is older.
  */
-const FIRST_WINDOWS_DAYS_BACK = [7, 30, 91, 182, 365, 730, 1461, 2922];
+const FAN_OUT_PAGES = [4, 4, 8, 16, 32, 64, 128];
 
 /** When a window splits, its cursor keeps at most this many pages' worth of time. */
 const MAX_PAGES_KEPT = 16;
@@ -444,22 +444,21 @@ export interface CreatedWindow {
 
 /**
  * Lists every object of one Stripe list endpoint by `created` windows fetched in parallel, so a
- * large account is not read one round trip per page. It starts with a window per span of history
- * (a week, a month, ... eight years, then back to 2010). A window whose page says `has_more`
- * continues with its cursor, or, when a lane is idle and enough is left, hands the older half of
- * what it has left to a new window: busy spans are shared out until every lane is busy, without
- * making so many windows that their short last pages cost much. Empty windows at the old end mark
- * where the data starts, so nothing older is split off again.
+ * large account is not read one round trip per page. A small account is one request. Otherwise
+ * the first page shows how densely objects lie, and the rest fans out into windows of a few pages,
+ * then more and more pages, going back in time (recent history is usually the densest). A window
+ * whose page says `has_more` continues with its cursor, or, when a lane is idle and enough is left,
+ * hands the older half of what it has left to a new window: busy spans are shared out until every
+ * lane is busy, without making so many windows that their short last pages cost much. Empty
+ * windows at the old end mark where the data starts, so nothing older is split off again.
  */
 export async function listByCreatedWindows<T extends { id: string; created: number }>(
   fetchPage: (window: CreatedWindow) => Promise<Stripe.ApiList<T>>,
   onPage: (objects: T[]) => void,
   options: { concurrency: number; nowUnix: number },
 ): Promise<void> {
-  const edges = [options.nowUnix + 1, ...FIRST_WINDOWS_DAYS_BACK.map((days) => options.nowUnix - days * 86_400), STRIPE_EPOCH_UNIX].filter(
-    (edge, i) => i === 0 || edge >= STRIPE_EPOCH_UNIX,
-  );
-  const queue: CreatedWindow[] = edges.slice(1).map((gte, i) => ({ gte, lt: edges[i]! }));
+  const first: CreatedWindow = { gte: STRIPE_EPOCH_UNIX, lt: options.nowUnix + 1 };
+  const queue: CreatedWindow[] = [first];
   // Where the data starts: every new window below this came back empty.
   let dataStartsAfter = STRIPE_EPOCH_UNIX;
   const emptyWindows: CreatedWindow[] = [];
@@ -475,11 +474,25 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
       return;
     }
     if (!page.has_more) return;
+    const span = Math.max(1, newest.created - oldest.created);
+    if (window === first) {
+      // Fan out: the cursor keeps the newest few pages, each older window holds more.
+      const edges = [window.lt];
+      for (let i = 0, back = 0; i < Math.min(FAN_OUT_PAGES.length, options.concurrency - 1); i++) {
+        back += FAN_OUT_PAGES[i]!;
+        const edge = oldest.created - span * back;
+        if (edge <= window.gte) break;
+        edges.push(edge);
+      }
+      edges.push(window.gte);
+      queue.push({ gte: edges[1]!, lt: window.lt, startingAfter: oldest.id });
+      for (let i = 2; i < edges.length; i++) queue.push({ gte: edges[i]!, lt: edges[i - 1]! });
+      return;
+    }
     // Objects still to read lie in [from, oldest]. The cursor keeps the newer half, a new window takes
     // the older, but the cursor keeps at most MAX_PAGES_KEPT pages at this page's density, so that
     // objects bunched in time do not leave the new window empty.
     const from = Math.max(window.gte, dataStartsAfter);
-    const span = Math.max(1, newest.created - oldest.created);
     const split = Math.max(from + Math.floor((oldest.created - from) / 2), oldest.created - span * MAX_PAGES_KEPT);
     const pagesLeft = (oldest.created - from) / span; // an estimate, at this page's density
     // Every window ends in a short page, so only a big window is split while most lanes are busy;
