@@ -387,9 +387,9 @@ describe('retries', () => {
     const { stripe, attio, run } = await open();
     const c = stripe.store.addCustomer({ name: 'R', email: 'a@retry.example', created: T0 });
     stripe.store.addCharge({ customer: c.id, amount: 700, currency: 'usd', created: T0 });
-    // More drops than requests in flight: the SDK itself retries one reset connection even with
-    // maxNetworkRetries 0, so a single drop never reaches the retry helper.
-    stripe.setFaults(queuedFaults([{ fault, times: fault === 'drop' ? 30 : 1, match: (r) => r.path === '/v1/charges' }]));
+    // Three drops: the SDK itself retries one reset connection even with maxNetworkRetries 0, so
+    // only a second drop in a row reaches the retry helper; its retry meets the third.
+    stripe.setFaults(queuedFaults([{ fault, times: fault === 'drop' ? 3 : 1, match: (r) => r.path === '/v1/charges' }]));
     const result = await run();
     expect(result.code).toBe(0);
     expect(result.sleeps.length).toBeGreaterThanOrEqual(1);
