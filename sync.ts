@@ -833,6 +833,9 @@ export const ATTRIBUTE_SPECS: AttributeSpec[] = [
   { slug: ATTRIBUTES.domains, title: 'Domains', type: 'domain', standard: true },
 ];
 
+/** The attributes the sync owns and compares; standard ones (name, domains) are only ever created. */
+const OWNED_SPECS = ATTRIBUTE_SPECS.filter((spec) => !spec.standard);
+
 // ================================================================================================
 // 5. SINK: ATTIO (reusable: knows Attio, not Stripe)
 // Preflight, setup, loading what the sync wrote before, the plan (a diff), and the writes.
@@ -1580,7 +1583,7 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   let source: Awaited<ReturnType<typeof readStripe>>;
   let state: Awaited<ReturnType<typeof loadLinkedRecords>>;
   try {
-    [source, state] = await Promise.all([reading, loadLinkedRecords(attio, ATTIO_OBJECT, ATTRIBUTES.customerId, ATTRIBUTE_SPECS, config.only)]);
+    [source, state] = await Promise.all([reading, loadLinkedRecords(attio, ATTIO_OBJECT, ATTRIBUTES.customerId, OWNED_SPECS, config.only)]);
   } catch (error) {
     progress.finish('');
     const rejected = keyRejected(error);
