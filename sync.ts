@@ -1512,10 +1512,21 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
       ? `${error.service}${error.status ? ` ${error.status}` : ''}${error.code ? ` ${error.code}` : ''}: ${error.message}`
       : String((error as Error)?.stack ?? error));
 
+  const notReady = (checked: PreflightResult) =>
+    `Attio is not ready for the sync (object "${ATTIO_OBJECT}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`;
+
+  // --- Setup: create what is missing, check, stop.
   if (config.setup) {
     try {
       const done = await setupAttributes(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS, config.setupCurrency);
       out(done.length ? `Setup:\n${done.map((d) => `  ${d}`).join('\n')}` : 'Setup: every attribute and option already exists; nothing to do.');
+      const checked = await preflight(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS);
+      if (checked.problems.length) {
+        errLine(notReady(checked));
+        return 2;
+      }
+      out(`Attio is ready; revenue attributes are in ${checked.currency}. Next: npx tsx sync.ts --dry-run`);
+      return 0;
     } catch (error) {
       errLine(`Setup failed: ${describe(error)}`);
       return 2;
@@ -1535,33 +1546,31 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   const readStarted = now();
   const testMode = /^(sk|rk)_test_/.test(config.stripeKey);
   const perEndpoint = () => new Pacer(limits.stripePerEndpointPerSecond);
-  const reading = config.setup
-    ? null
-    : readStripe({
-        stripe: new Stripe(config.stripeKey, {
-          host: config.stripeUrl.hostname,
-          port: Number(config.stripeUrl.port || (config.stripeUrl.protocol === 'https:' ? 443 : 80)),
-          protocol: config.stripeUrl.protocol === 'https:' ? 'https' : 'http',
-          maxNetworkRetries: 0, // the retry helper is the one retry policy
-          timeout: timeoutMs,
-          telemetry: false,
-        }),
-        targetCurrency: targetCurrencyKnown,
-        only: config.only,
-        policy,
-        pacers: {
-          overall: new Pacer(testMode ? limits.stripeTestPerSecond : limits.stripeLivePerSecond),
-          perEndpoint: { customers: perEndpoint(), charges: perEndpoint(), subscriptions: perEndpoint(), subscription_items: perEndpoint() },
-        },
-        concurrency: limits.stripeConcurrencyPerListing,
-        nowUnix: Math.floor(now() / 1000),
-        onProgress: (c) =>
-          progress.update(
-            () =>
-              `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, now() - readStarted).toFixed(1)} pages/s)`,
-          ),
-      });
-  reading?.catch(() => {}); // awaited below, once preflight has passed
+  const reading = readStripe({
+    stripe: new Stripe(config.stripeKey, {
+      host: config.stripeUrl.hostname,
+      port: Number(config.stripeUrl.port || (config.stripeUrl.protocol === 'https:' ? 443 : 80)),
+      protocol: config.stripeUrl.protocol === 'https:' ? 'https' : 'http',
+      maxNetworkRetries: 0, // the retry helper is the one retry policy
+      timeout: timeoutMs,
+      telemetry: false,
+    }),
+    targetCurrency: targetCurrencyKnown,
+    only: config.only,
+    policy,
+    pacers: {
+      overall: new Pacer(testMode ? limits.stripeTestPerSecond : limits.stripeLivePerSecond),
+      perEndpoint: { customers: perEndpoint(), charges: perEndpoint(), subscriptions: perEndpoint(), subscription_items: perEndpoint() },
+    },
+    concurrency: limits.stripeConcurrencyPerListing,
+    nowUnix: Math.floor(now() / 1000),
+    onProgress: (c) =>
+      progress.update(
+        () =>
+          `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, now() - readStarted).toFixed(1)} pages/s)`,
+      ),
+  });
+  reading.catch(() => {}); // awaited below, once preflight has passed
   let checked: PreflightResult;
   try {
     checked = await checking;
@@ -1570,12 +1579,8 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     return 2;
   }
   if (checked.problems.length) {
-    errLine(`Attio is not ready for the sync (object "${ATTIO_OBJECT}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`);
+    errLine(notReady(checked));
     return 2;
-  }
-  if (!reading) {
-    out(`Attio is ready; revenue attributes are in ${checked.currency}. Next: npx tsx sync.ts --dry-run`);
-    return 0;
   }
   const targetCurrency = checked.currency!;
 
