@@ -297,7 +297,7 @@ describe('preflight and setup', () => {
   });
 
   it('--setup creates what is missing and is safe to run twice', async () => {
-    const { attio, run } = await open({ setup: false });
+    const { attio, stripe, run } = await open({ setup: false });
     attio.addAttribute({ api_slug: 'stripe_subscription_status', type: 'select', options: ['Active', 'None'] });
     const first = await run(['--setup']);
     expect(first.code).toBe(0);
@@ -311,6 +311,7 @@ describe('preflight and setup', () => {
     expect(second.out).toContain('nothing to do');
     expect(attio.stats().writes).toBe(0);
     expect(attio.attributes()).toHaveLength(attributes.length);
+    expect(stripe.stats().total).toBe(0); // setup never reads Stripe
   });
 
   it.each([
