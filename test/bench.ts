@@ -20,8 +20,8 @@
 // the best any client could do within the documented limits.
 //
 // --scale: 100,000 customers, 500,000 charges, 50,000 subscriptions, no latency, no rate limits,
-// scenarios seed,warm. Cold and dry-run are not run there by default: the sync paces itself to 23
-// writes/s and 90 reads/s whatever the server allows, so 100k creates take over an hour and the ~90k
+// scenarios seed,warm. Cold and dry-run are not run there by default: the sync paces itself (LIMITS
+// in sync.ts: 24 writes/s and 90 reads/s) whatever the server allows, so 100k creates take over an hour and the ~90k
 // domain look-ups of a dry run about 17 minutes (pass --scenarios to run them anyway).
 //
 // Prints one table, per-run details (the sync's summary, a request timeline, request mix) and
@@ -35,7 +35,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Stripe from 'stripe';
-import { companyDomain, companyName, customerValues, Pacer, readStripe, RETRY, shouldSync } from '../sync.ts';
+import { companyDomain, companyName, customerValues, LIMITS, Pacer, readStripe, RETRY, shouldSync } from '../sync.ts';
 import { applyDelta, DEFAULT_SIZE, generateDataset, type DatasetSize } from './dataset.ts';
 import { startFakeAttio, type FakeAttio } from './fake-attio.ts';
 import { startFakeStripe, type FakeStripe, type StripeStore } from './fake-stripe.ts';
@@ -553,7 +553,7 @@ async function main(): Promise<number> {
     options.realistic
       ? `fakes:   Stripe ${STRIPE_BASE_MS} ms + per object (charges 2, subscriptions 1.5, customers 1 ms) = 250 ms per page of 100 charges, ` +
           `${API_LIMITS.stripePerEndpoint}/s per endpoint, ${API_LIMITS.stripeOverall}/s overall; Attio ${ATTIO_LATENCY_MS} ms, ${API_LIMITS.attioReads} reads/s, ${API_LIMITS.attioWrites} writes/s`
-      : `fakes:   no latency, no rate limits (the sync still paces itself: 24 req/s per Stripe endpoint, 90 Attio reads/s, 24 writes/s)`,
+      : `fakes:   no latency, no rate limits (the sync still paces itself: ${LIMITS.stripePerEndpointPerSecond} req/s per Stripe endpoint, ${LIMITS.attioReadsPerSecond} Attio reads/s, ${LIMITS.attioWritesPerSecond} writes/s)`,
   );
   console.log(`scenarios: setup (not measured), ${options.scenarios.join(', ')}`);
   console.log(`logs:    ${options.logs}\n`);
