@@ -479,6 +479,11 @@ describe('output', () => {
     expect(written.length).toBe(5);
     expect(written[0]).toMatch(/^\r\x1b\[2Kat 1000$/);
     expect(written.at(-1)).toBe('\r\x1b[2Kdone\n');
+    progress.update(() => 'again');
+    clock += 1000;
+    progress.update(() => 'again');
+    progress.finish();
+    expect(written.at(-1)).toBe('\r\x1b[2K'); // cleared, no empty line
   });
   it('prints plain lines at most every 15 s when not a terminal', () => {
     let clock = 0;

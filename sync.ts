@@ -1306,8 +1306,10 @@ export class Progress {
       this.drawn = true;
     } else this.write(`${line()}\n`);
   }
-  finish(line: string): void {
-    this.write(`${this.isTTY && this.drawn ? '\r\x1b[2K' : ''}${line}\n`);
+  /** Ends the phase with a line of its own; with no line, only clears what was drawn. */
+  finish(line = ''): void {
+    const clear = this.isTTY && this.drawn ? '\r\x1b[2K' : '';
+    this.write(line ? `${clear}${line}\n` : clear);
     this.drawn = false;
     this.lastDrawMs = this.now();
   }
@@ -1590,7 +1592,7 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   try {
     [source, state] = await Promise.all([reading, loadLinkedRecords(attio, ATTIO_OBJECT, ATTRIBUTES.customerId, OWNED_SPECS, config.only)]);
   } catch (error) {
-    progress.finish('');
+    progress.finish();
     const rejected = keyRejected(error);
     errLine(`Reading failed, nothing was written: ${describe(error)}`);
     return rejected ? 2 : 1;
