@@ -607,6 +607,12 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       }
     }, policy);
 
+  /** Charges and subscriptions are folded in the target currency: their pages wait until it is known. */
+  const inTargetCurrency = async <T>(page: Promise<T>): Promise<T> => {
+    const result = await page;
+    await targetCurrencyKnown;
+    return result;
+  };
   /** Folds a page, then reports the counts so far. */
   const folding =
     <T>(fold: (objects: T[]) => void) =>
@@ -646,11 +652,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
 
   const readCharges = () =>
     listByCreatedWindows(
-      async (w) => {
-        const charges = await request('charges', () => stripe.charges.list({ ...page, ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }));
-        await targetCurrencyKnown;
-        return charges;
-      },
+      (w) => inTargetCurrency(request('charges', () => stripe.charges.list({ ...page, ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }))),
       folding((data: Stripe.Charge[]) => {
         for (const charge of data) {
           counts.charges += 1;
@@ -674,13 +676,12 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       itemPages.push(reading);
     };
     return listByCreatedWindows(
-      async (w) => {
-        const subscriptions = await request('subscriptions', () =>
-          stripe.subscriptions.list({ ...page, ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
-        );
-        await targetCurrencyKnown;
-        return subscriptions;
-      },
+      (w) =>
+        inTargetCurrency(
+          request('subscriptions', () =>
+            stripe.subscriptions.list({ ...page, ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
+          ),
+        ),
       folding((data: Stripe.Subscription[]) => {
         for (const subscription of data) {
           counts.subscriptions += 1;
