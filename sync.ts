@@ -178,14 +178,17 @@ function parseUrl(name: string, value: string, problems: string[]): URL | undefi
 
 /** An API answer or failure, normalised so one retry policy can judge both APIs. */
 export class ApiError extends Error {
-  constructor(
-    readonly service: string,
-    message: string,
-    readonly status: number | undefined, // undefined: no HTTP answer (network error, timeout, cut body)
-    readonly code: string | undefined,
-    readonly retryAfterMs: number | undefined,
-  ) {
+  readonly service: string;
+  /** undefined: no HTTP answer (network error, timeout, cut body). */
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  readonly retryAfterMs: number | undefined;
+  constructor(service: string, message: string, status: number | undefined, code: string | undefined, retryAfterMs: number | undefined) {
     super(message);
+    this.service = service;
+    this.status = status;
+    this.code = code;
+    this.retryAfterMs = retryAfterMs;
   }
   get transient(): boolean {
     return this.status === undefined || this.status === 429 || this.status === 401 || this.status >= 500;
@@ -237,13 +240,15 @@ export async function withRetry<T>(request: () => Promise<T>, policy: RetryPolic
  * pace and holds every caller until the server's Retry-After; the pace then recovers step by step.
  */
 export class Pacer {
+  readonly maxPerSecond: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
   private nextSlotMs = 0;
   private currentPerSecond: number;
-  constructor(
-    readonly maxPerSecond: number,
-    private readonly now: () => number = Date.now,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
-  ) {
+  constructor(maxPerSecond: number, now: () => number = Date.now, sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))) {
+    this.maxPerSecond = maxPerSecond;
+    this.now = now;
+    this.sleep = sleep;
     this.currentPerSecond = maxPerSecond;
   }
   get perSecond(): number {
@@ -1289,13 +1294,15 @@ export function redactor(secrets: readonly string[]): (text: string) => string {
  * 15 seconds otherwise (GitHub Actions logs), so a log never fills with redraws.
  */
 export class Progress {
+  private readonly write: (text: string) => void;
+  private readonly isTTY: boolean;
+  private readonly now: () => number;
   private lastDrawMs: number;
   private drawn = false;
-  constructor(
-    private readonly write: (text: string) => void,
-    private readonly isTTY: boolean,
-    private readonly now: () => number = Date.now,
-  ) {
+  constructor(write: (text: string) => void, isTTY: boolean, now: () => number = Date.now) {
+    this.write = write;
+    this.isTTY = isTTY;
+    this.now = now;
     this.lastDrawMs = now();
   }
   update(line: () => string): void {

@@ -4,8 +4,9 @@
 // plus a cost per listed object: 250 ms for a page of 100 expanded charges, less for customers and
 // subscriptions; Attio 80 ms), the documented rate limits enforced with 429s (Stripe: 25/s per
 // endpoint and 100/s overall, behind a live-mode key so the sync uses its live pacing; Attio: 100
-// reads/s and 25 writes/s) and a data set from generateDataset. It runs the REAL CLI,
-// `node --import tsx sync.ts`, as a child process: `--setup` once (not measured), then each scenario:
+// reads/s and 25 writes/s) and a data set from generateDataset. It runs the REAL CLI as a child
+// process, `node sync.ts` on Node 24 (as the workflow does) or `node --import tsx sync.ts` on older
+// Node: `--setup` once (not measured), then each scenario:
 //
 //   cold     first run: creates and links every company
 //   warm     again at once, nothing changed: must make zero Attio writes
@@ -177,12 +178,20 @@ interface ChildRun {
 const GNU_TIME = '/usr/bin/time';
 
 /**
- * Runs `node --import tsx sync.ts ...args`. With GNU time available, CPU (user+sys) and peak RSS come
+ * How the sync starts: on a Node that strips types itself (22.18+, 24: what the workflow runs) as
+ * `node sync.ts`, the way the scheduled job runs it; on older Node through the tsx loader.
+ */
+const NATIVE_TYPESCRIPT = Boolean((process.features as { typescript?: string | false }).typescript);
+const SYNC_COMMAND = NATIVE_TYPESCRIPT ? [process.execPath, SYNC] : [process.execPath, '--import', 'tsx', SYNC];
+const SYNC_COMMAND_LABEL = `${NATIVE_TYPESCRIPT ? 'node sync.ts' : 'node --import tsx sync.ts'} (Node ${process.versions.node})`;
+
+/**
+ * Runs the sync (SYNC_COMMAND) with `args`. With GNU time available, CPU (user+sys) and peak RSS come
  * from the kernel's rusage of the child; otherwise /proc/<pid> is polled every 50 ms (VmHWM is
  * already the peak; CPU misses at most the last 50 ms).
  */
 async function runSync(args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<ChildRun> {
-  const command = [process.execPath, '--import', 'tsx', SYNC, ...args];
+  const command = [...SYNC_COMMAND, ...args];
   const timeFile = `${logFile}.time`;
   const useTime = existsSync(GNU_TIME);
   const [file, ...argv] = useTime ? [GNU_TIME, '-f', '%U %S %M', '-o', timeFile, ...command] : command;
@@ -544,7 +553,7 @@ async function main(): Promise<number> {
   const { size } = options;
   console.log(`# Stripe -> Attio sync benchmark`);
   console.log(`command: tsx test/bench.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
-  console.log(`sync:    node --import tsx sync.ts (child process, env points at the fakes; STRIPE_API_KEY is a live-mode-shaped key)`);
+  console.log(`sync:    ${SYNC_COMMAND_LABEL} (child process, env points at the fakes; STRIPE_API_KEY is a live-mode-shaped key)`);
   console.log(
     `data:    ${size.customers} customers, ${size.charges} charges (5 currencies), ${size.subscriptions} subscriptions, ` +
       `${Math.round(size.existingShare * 100)}% of company-domain customers already in Attio, seed ${size.seed}`,

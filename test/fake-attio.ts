@@ -146,14 +146,16 @@ interface CompanyRecord {
 }
 
 class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly type: string = 'invalid_request_error',
-    readonly extra: Record<string, unknown> = {},
-  ) {
+  readonly status: number;
+  readonly code: string;
+  readonly type: string;
+  readonly extra: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, type = 'invalid_request_error', extra: Record<string, unknown> = {}) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.type = type;
+    this.extra = extra;
   }
   body(): Record<string, unknown> {
     return { status_code: this.status, type: this.type, code: this.code, message: this.message, ...this.extra };
@@ -209,7 +211,10 @@ class FakeAttioServer {
   private counters = { total: 0, reads: 0, writes: 0, rateLimited: 0, faults: 0 };
   private server: Server | undefined;
 
-  constructor(private readonly opts: FakeAttioOptions) {
+  private readonly opts: FakeAttioOptions;
+
+  constructor(opts: FakeAttioOptions) {
+    this.opts = opts;
     this.apiKey = opts.apiKey ?? DEFAULT_API_KEY;
     this.faults = opts.faults;
     if (opts.rateLimit?.reads !== undefined) this.readWindow = new RateWindow(opts.rateLimit.reads);

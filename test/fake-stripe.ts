@@ -650,12 +650,14 @@ interface StripeErrorBody {
 }
 
 class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: StripeErrorBody,
-    readonly headers: Record<string, string> = {},
-  ) {
+  readonly status: number;
+  readonly body: StripeErrorBody;
+  readonly headers: Record<string, string>;
+  constructor(status: number, body: StripeErrorBody, headers: Record<string, string> = {}) {
     super(body.message);
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
   }
 }
 

@@ -132,7 +132,10 @@ export function sendFault(
 export class RateWindow {
   private second = 0;
   private count = 0;
-  constructor(readonly perSecond: number) {}
+  readonly perSecond: number;
+  constructor(perSecond: number) {
+    this.perSecond = perSecond;
+  }
   take(now = Date.now()): number {
     const second = Math.floor(now / 1000);
     if (second !== this.second) {
