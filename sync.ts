@@ -435,11 +435,10 @@ const STRIPE_EPOCH_UNIX = Date.UTC(2010, 0, 1) / 1000;
  * pages each at that page's density, going back in time; the last window takes all that is older.
  */
 const FAN_OUT_PAGES = [4, 4, 8, 16, 32, 64, 128];
-
-/** When a window splits, its cursor keeps at most this many pages' worth of time. */
-const MAX_PAGES_KEPT = 16;
-/** A window with fewer pages than this left is not worth splitting: each window ends in a short page. */
-const MIN_PAGES_TO_SPLIT = 16;
+/** A window with more than this many times its share of the pages left (all windows', per lane) is split... */
+const SPLIT_ABOVE_SHARE = 1.25;
+/** ...if it has at least this many pages left: every window ends in a short page, so each split costs one. */
+const MIN_PAGES_TO_SPLIT = 2;
 
 export interface CreatedWindow {
   gte: number;
@@ -451,25 +450,30 @@ export interface CreatedWindow {
  * Lists every object of one Stripe list endpoint by `created` windows fetched in parallel, so a
  * large account is not read one round trip per page. A small account is one request. Otherwise
  * the first page shows how densely objects lie, and the rest fans out into windows of a few pages,
- * then more and more pages, going back in time (recent history is usually the densest). A window
- * whose page says `has_more` continues with its cursor, or, when a lane is idle and enough is left,
- * hands the older half of what it has left to a new window: busy spans are shared out until every
- * lane is busy, without making so many windows that their short last pages cost much. Empty
- * windows at the old end mark where the data starts, so nothing older is split off again.
+ * then more and more pages, going back in time (recent history is usually the densest). Each page
+ * then tells how many pages its window has left, at that page's density. A window's pages come one
+ * round trip after another, so the listing ends when its biggest window does: once every window
+ * has been sized, a window with well over its share of what is left keeps its share and hands the
+ * older rest to a new window, and free lanes take the biggest windows first, so that all windows
+ * end at about the same time. Empty windows at the old end mark where the data starts, so nothing
+ * older is split off again.
  */
 export async function listByCreatedWindows<T extends { id: string; created: number }>(
   fetchPage: (window: CreatedWindow) => Promise<Stripe.ApiList<T>>,
   onPage: (objects: T[]) => void,
   options: { concurrency: number; nowUnix: number },
 ): Promise<void> {
-  const first: CreatedWindow = { gte: STRIPE_EPOCH_UNIX, lt: options.nowUnix + 1 };
-  const queue: CreatedWindow[] = [first];
+  interface Sized extends CreatedWindow {
+    pagesLeft: number; // an estimate; Infinity until the window's first page
+  }
+  const first: Sized = { gte: STRIPE_EPOCH_UNIX, lt: options.nowUnix + 1, pagesLeft: Infinity };
+  const queue: Sized[] = [first];
+  const running = new Set<Sized>();
   // Where the data starts: every new window below this came back empty.
   let dataStartsAfter = STRIPE_EPOCH_UNIX;
   const emptyWindows: CreatedWindow[] = [];
-  let inFlight = 0;
   let failure: unknown = null;
-  const next = (window: CreatedWindow, page: Stripe.ApiList<T>) => {
+  const next = (window: Sized, page: Stripe.ApiList<T>) => {
     const newest = page.data[0];
     const oldest = page.data.at(-1);
     if (!newest || !oldest) {
@@ -479,7 +483,7 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
       return;
     }
     if (!page.has_more) return;
-    const span = Math.max(1, newest.created - oldest.created);
+    const span = Math.max(1, newest.created - oldest.created); // seconds of history one page holds here
     if (window === first) {
       // Fan out: the cursor keeps the newest few pages, each older window holds more.
       const edges = [window.lt];
@@ -490,41 +494,47 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
         edges.push(edge);
       }
       edges.push(window.gte);
-      queue.push({ gte: edges[1]!, lt: window.lt, startingAfter: oldest.id });
-      for (let i = 2; i < edges.length; i++) queue.push({ gte: edges[i]!, lt: edges[i - 1]! });
+      queue.push({ gte: edges[1]!, lt: window.lt, startingAfter: oldest.id, pagesLeft: (oldest.created - edges[1]!) / span });
+      for (let i = 2; i < edges.length; i++) queue.push({ gte: edges[i]!, lt: edges[i - 1]!, pagesLeft: Infinity });
       return;
     }
-    // Objects still to read lie in [from, oldest]. The cursor keeps the newer half, a new window takes
-    // the older, but the cursor keeps at most MAX_PAGES_KEPT pages at this page's density, so that
-    // objects bunched in time do not leave the new window empty.
     const from = Math.max(window.gte, dataStartsAfter);
-    const split = Math.max(from + Math.floor((oldest.created - from) / 2), oldest.created - span * MAX_PAGES_KEPT);
-    const pagesLeft = (oldest.created - from) / span; // an estimate, at this page's density
-    // Every window ends in a short page, so only a big window is split while most lanes are busy;
-    // the more lanes stand idle, the smaller a window may be and still be shared.
-    const idleLanes = options.concurrency - (inFlight + queue.length);
-    const worthSplitting = idleLanes > 0 && pagesLeft >= Math.max(2, MIN_PAGES_TO_SPLIT * (1 - idleLanes / options.concurrency));
-    if (worthSplitting && split > from && split <= oldest.created) {
-      queue.push({ gte: split, lt: window.lt, startingAfter: oldest.id }, { gte: from, lt: split });
-    } else {
-      queue.push({ ...window, startingAfter: oldest.id });
+    const pagesLeft = Math.max(0, (oldest.created - from) / span);
+    let totalLeft = pagesLeft;
+    for (const w of [...queue, ...running]) totalLeft += w.pagesLeft;
+    const share = totalLeft / options.concurrency; // Infinity while some window is not sized yet
+    if (pagesLeft >= MIN_PAGES_TO_SPLIT && pagesLeft > share * SPLIT_ABOVE_SHARE) {
+      const keep = Math.max(1, share);
+      const split = Math.floor(oldest.created - span * keep);
+      if (split > from && split < oldest.created) {
+        queue.push({ gte: split, lt: window.lt, startingAfter: oldest.id, pagesLeft: keep }, { gte: from, lt: split, pagesLeft: pagesLeft - keep });
+        return;
+      }
     }
+    queue.push({ gte: window.gte, lt: window.lt, startingAfter: oldest.id, pagesLeft });
+  };
+  /** The window with the most pages left; the oldest such, so a tie keeps the order of history. */
+  const takeBiggest = (): Sized => {
+    let biggest = 0;
+    for (let i = 1; i < queue.length; i++) if (queue[i]!.pagesLeft > queue[biggest]!.pagesLeft) biggest = i;
+    return queue.splice(biggest, 1)[0]!;
   };
   await new Promise<void>((resolve) => {
     const pump = () => {
-      if (failure !== null || (queue.length === 0 && inFlight === 0)) return resolve();
-      while (failure === null && inFlight < options.concurrency && queue.length > 0) {
-        const window = queue.shift()!;
-        inFlight += 1;
-        fetchPage(window)
+      if (failure !== null || (queue.length === 0 && running.size === 0)) return resolve();
+      while (failure === null && running.size < options.concurrency && queue.length > 0) {
+        const window = takeBiggest();
+        running.add(window);
+        const { gte, lt, startingAfter } = window;
+        fetchPage(startingAfter ? { gte, lt, startingAfter } : { gte, lt })
           .then(
             (page) => {
-              inFlight -= 1;
+              running.delete(window);
               onPage(page.data);
               next(window, page);
             },
             (error: unknown) => {
-              inFlight -= 1;
+              running.delete(window);
               throw error;
             },
           )
