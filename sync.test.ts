@@ -26,6 +26,7 @@ import {
   toAttioValues,
   withRetry,
   ATTRIBUTE_SPECS,
+  type CreatedWindow,
   type DesiredRecord,
   type LinkedRecord,
   type PlannedAction,
@@ -244,8 +245,8 @@ describe('listing by created windows', () => {
   // An in-memory list with Stripe's semantics: newest first, created filters, starting_after.
   const makeLister = (objects: Array<{ id: string; created: number }>) => {
     const sorted = [...objects].sort((a, b) => b.created - a.created || b.id.localeCompare(a.id));
-    const calls: Array<{ gte: number; lt: number; startingAfter?: string }> = [];
-    const fetchPage = async (w: { gte: number; lt: number; startingAfter?: string }) => {
+    const calls: CreatedWindow[] = [];
+    const fetchPage = async (w: CreatedWindow) => {
       calls.push(w);
       await new Promise((r) => setTimeout(r, 1)); // a round trip, so pages come back out of order as they do
       const inWindow = sorted.filter((o) => o.created >= w.gte && o.created < w.lt);

@@ -572,14 +572,32 @@ export interface StripeSourceOptions {
   onProgress?: (counts: { customers: number; charges: number; subscriptions: number; pages: number }) => void;
 }
 
+/** Pages that may wait for preflight's target currency before the listings wait with them. */
+const EARLY_PAGES = 16;
+
 /** Reads everything the mapping needs from Stripe. The three listings run at the same time. */
 export async function readStripe(options: StripeSourceOptions): Promise<{ facts: Map<string, CustomerFacts>; notes: SourceNotes }> {
   const { stripe, policy, pacers } = options;
+  // Once one read has failed for good, the others stop too: a partial read is never written, and
+  // the error reported is the first one, not a listing's "stopped".
+  let failure: { error: unknown } | null = null;
+  const fail = (error: unknown) => {
+    failure ??= { error };
+  };
+  const failing = (error: unknown): never => {
+    fail(error);
+    throw failure!.error;
+  };
+  // Charges and subscriptions are folded in the target currency, which preflight reads while the
+  // listings start. Pages that come before it wait here, folds and all, so that the listings need
+  // not wait; past EARLY_PAGES they do, so that a slow preflight cannot fill memory with pages.
   let targetCurrency = '';
-  const targetCurrencyKnown = options.targetCurrency.then((currency) => {
+  const early: Array<() => void> = [];
+  const earlyFolded = options.targetCurrency.then((currency) => {
     targetCurrency = currency;
+    for (const fold of early.splice(0)) fold();
   });
-  targetCurrencyKnown.catch(() => {}); // the listings that wait for it fail with it
+  earlyFolded.catch(fail); // without the currency nothing can be folded: stop reading
   const notes: SourceNotes = {
     chargesWithoutCustomer: 0,
     chargesOfUnknownCustomers: 0,
@@ -601,11 +619,9 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     return facts;
   };
 
-  // Once one listing has failed for good, the others stop too: a partial read is never written.
-  let failed = false;
   const request = async <T>(endpoint: keyof StripeSourceOptions['pacers']['perEndpoint'], call: () => Promise<T>): Promise<T> =>
     withRetry(async () => {
-      if (failed) throw new ApiError('Stripe', 'stopped: another listing failed', 499, 'stopped', undefined);
+      if (failure) throw new ApiError('Stripe', 'stopped: another read failed', 499, 'stopped', undefined);
       await pacers.perEndpoint[endpoint].take();
       await pacers.overall.take();
       try {
@@ -622,21 +638,24 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       }
     }, policy);
 
-  /** Charges and subscriptions are folded in the target currency: their pages wait until it is known. */
+  /** A page of a listing folded in the target currency: the listing goes on unless too many wait. */
   const inTargetCurrency = async <T>(page: Promise<T>): Promise<T> => {
     const result = await page;
-    await targetCurrencyKnown;
+    if (!targetCurrency && early.length >= EARLY_PAGES) await earlyFolded;
     return result;
   };
-  /** Folds a page, then reports the counts so far. */
+  /** Folds a page, then reports the counts so far; with `needsCurrency`, once the currency is known. */
   const folding =
-    <T>(fold: (objects: T[]) => void) =>
+    <T>(fold: (objects: T[]) => void, needsCurrency = false) =>
     (objects: T[]) => {
-      fold(objects);
-      options.onProgress?.(counts);
+      const run = () => {
+        fold(objects);
+        options.onProgress?.(counts);
+      };
+      if (needsCurrency && !targetCurrency) early.push(run);
+      else run();
     };
-  const page = { limit: 100 } as const;
-  const created = (w: CreatedWindow) => ({ created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
+  const created = (w: CreatedWindow) => ({ limit: 100, created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
   const customerFilter = options.only ? { customer: options.only } : {};
 
   const acceptCustomer = (customer: Stripe.Customer | Stripe.DeletedCustomer) => {
@@ -659,7 +678,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       return;
     }
     await listByCreatedWindows(
-      (w) => request('customers', () => stripe.customers.list({ ...page, ...created(w) })),
+      (w) => request('customers', () => stripe.customers.list(created(w))),
       folding((data: Stripe.Customer[]) => data.forEach(acceptCustomer)),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
     );
@@ -667,7 +686,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
 
   const readCharges = () =>
     listByCreatedWindows(
-      (w) => inTargetCurrency(request('charges', () => stripe.charges.list({ ...page, ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }))),
+      (w) => inTargetCurrency(request('charges', () => stripe.charges.list({ ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }))),
       folding((data: Stripe.Charge[]) => {
         for (const charge of data) {
           counts.charges += 1;
@@ -679,22 +698,24 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
           }
           addCharge(factsFor(customerId), charge, targetCurrency);
         }
-      }),
+      }, true),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
     );
 
-  const readSubscriptions = () => {
-    const itemPages: Promise<void>[] = [];
-    const readItems = (subscription: Stripe.Subscription) => {
-      const reading = readRemainingItems(subscription);
-      reading.catch(() => {}); // awaited below with the others; this only marks it handled meanwhile
-      itemPages.push(reading);
-    };
-    return listByCreatedWindows(
+  // A subscription with more items than its page holds reads the rest on its own.
+  const itemPages: Promise<void>[] = [];
+  const readItems = (subscription: Stripe.Subscription) => {
+    const reading = readRemainingItems(subscription);
+    reading.catch(fail); // awaited at the end with the others; meanwhile the listings stop
+    itemPages.push(reading);
+  };
+
+  const readSubscriptions = () =>
+    listByCreatedWindows(
       (w) =>
         inTargetCurrency(
           request('subscriptions', () =>
-            stripe.subscriptions.list({ ...page, ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
+            stripe.subscriptions.list({ ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
           ),
         ),
       folding((data: Stripe.Subscription[]) => {
@@ -703,10 +724,9 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
           if (subscription.items.has_more) readItems(subscription);
           else foldSubscription(subscription, subscription.items.data);
         }
-      }),
+      }, true),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
-    ).then(() => Promise.all(itemPages).then(() => undefined));
-  };
+    );
 
   const readRemainingItems = async (subscription: Stripe.Subscription) => {
     const items = [...subscription.items.data];
@@ -728,11 +748,8 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     addSubscription(factsFor(customerId), subscription, mrr, targetCurrency);
   };
 
-  const failing = (error: unknown) => {
-    failed = true;
-    throw error;
-  };
-  await Promise.all([readCustomers().catch(failing), readCharges().catch(failing), readSubscriptions().catch(failing)]);
+  await Promise.all([readCustomers().catch(failing), readCharges().catch(failing), readSubscriptions().catch(failing), earlyFolded.catch(failing)]);
+  await Promise.all(itemPages.map((reading) => reading.catch(failing))); // all started: the last folds ran above
   // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
   for (const facts of pending.values()) notes.chargesOfUnknownCustomers += facts.succeededCharges;
   notes.pages = counts.pages;

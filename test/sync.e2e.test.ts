@@ -285,6 +285,43 @@ describe('dry run and --only', () => {
 });
 
 describe('preflight and setup', () => {
+  it('reads Stripe on while a slow preflight runs, with only a few pages waiting for its currency', async () => {
+    const chargeArrivals: number[] = [];
+    const preflightAnswers: number[] = [];
+    let slowPreflight = false; // not for --setup in open()
+    const { stripe, attio, run } = await open({
+      stripe: {
+        latencyMs: (req) => {
+          if (req.path === '/v1/charges') chargeArrivals.push(performance.now());
+          return 0;
+        },
+      },
+      attio: {
+        // Preflight reads the attributes (and so the currency); here each such read takes 400 ms.
+        latencyMs: (req) => {
+          if (!slowPreflight || req.method !== 'GET' || !req.path.includes('/attributes')) return 0;
+          preflightAnswers.push(performance.now() + 400);
+          return 400;
+        },
+      },
+    });
+    slowPreflight = true;
+    const s = stripe.store;
+    const customers = Array.from({ length: 20 }, (_, i) => s.addCustomer({ email: `a@c${i}.example`, created: T0 + i }));
+    for (let i = 0; i < 6000; i++) s.addCharge({ customer: customers[i % 20]!.id, amount: 100 + i, currency: 'usd', created: T0 + 100 + i * 300 });
+    const result = await run();
+    expect(result.code).toBe(0);
+    // Every charge was folded in USD, those that came before preflight's currency too.
+    const expected = Array.from({ length: 6000 }, (_, i) => i).filter((i) => i % 20 === 7).reduce((sum, i) => sum + 100 + i, 0) / 100;
+    expect(companyOf(attio, customers[7]!.id)?.stripe_lifetime_revenue).toBe(expected);
+    // The listing went on past its first page while preflight ran, but stopped at 16 waiting pages
+    // (plus those already under way, one per lane) instead of holding 60 pages in memory.
+    const preflightDone = Math.max(...preflightAnswers);
+    const pagesBefore = chargeArrivals.filter((t) => t < preflightDone).length;
+    expect(pagesBefore).toBeGreaterThan(1);
+    expect(pagesBefore).toBeLessThanOrEqual(16 + 8);
+  });
+
   it('names every missing attribute with the fix, exits 2, and writes nothing', async () => {
     const { stripe, attio, run } = await open({ setup: false });
     stripe.store.addCharge({ customer: stripe.store.addCustomer({ email: 'a@b.example' }).id, amount: 100, currency: 'usd' });
