@@ -484,8 +484,10 @@ function listingWindows(stripe: FakeStripe, findings: string[]): string {
   const parts: string[] = [];
   for (const endpoint of ['/v1/customers', '/v1/charges', '/v1/subscriptions']) {
     const windows = new Map<string, { gte: string; count: number }>();
+    const pages = { full: 0, short: 0, empty: 0 };
     for (const r of stripe.requests) {
       if (r.path !== endpoint) continue;
+      if (r.objects !== undefined) pages[r.objects === 0 ? 'empty' : r.objects < 100 ? 'short' : 'full'] += 1;
       const query = new URLSearchParams(r.query);
       const lt = query.get('created[lt]') ?? '';
       const window = windows.get(lt) ?? { gte: query.get('created[gte]') ?? '', count: 0 };
@@ -495,7 +497,7 @@ function listingWindows(stripe: FakeStripe, findings: string[]): string {
     if (!windows.size) continue;
     const total = [...windows.values()].reduce((sum, w) => sum + w.count, 0);
     const [lt, largest] = [...windows].sort(([, a], [, b]) => b.count - a.count)[0]!;
-    parts.push(`${endpoint.slice(4)} ${windows.size} (largest ${largest.count} requests)`);
+    parts.push(`${endpoint.slice(4)} ${windows.size} (largest ${largest.count} requests; pages: ${pages.full} full, ${pages.short} short, ${pages.empty} empty)`);
     if (total >= 50 && largest.count > total / 4)
       findings.push(`${endpoint} ran as one sequential cursor: window created [${largest.gte}, ${lt}) served ${largest.count} of ${total} requests`);
   }

@@ -52,6 +52,8 @@ export interface FakeStripeRequest {
   query: string;
   /** The HTTP status sent, or 0 when no response head was sent (dropped, or client gave up first). */
   status: number;
+  /** For a list answered 200: how many objects its page held. */
+  objects?: number;
 }
 
 export interface FakeStripeStats {
@@ -1193,7 +1195,9 @@ export async function startFakeStripe(opts: FakeStripeOptions = {}): Promise<Fak
     let headers: Record<string, string> = {};
     try {
       if (!route || method !== 'GET') throw unrecognizedUrl(method, path);
-      text = JSON.stringify(route.handler({ store, search: url.searchParams, params: route.params }));
+      const result = route.handler({ store, search: url.searchParams, params: route.params });
+      if ((result as { object?: string }).object === 'list') entry.objects = (result as { data: unknown[] }).data.length;
+      text = JSON.stringify(result);
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       status = e.status;
