@@ -644,17 +644,21 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     if (!targetCurrency && early.length >= EARLY_PAGES) await earlyFolded;
     return result;
   };
-  /** Folds a page, then reports the counts so far; with `needsCurrency`, once the currency is known. */
+  /** Folds a page, then reports the counts so far. */
   const folding =
-    <T>(fold: (objects: T[]) => void, needsCurrency = false) =>
+    <T>(fold: (objects: T[]) => void) =>
     (objects: T[]) => {
-      const run = () => {
-        fold(objects);
-        options.onProgress?.(counts);
-      };
-      if (needsCurrency && !targetCurrency) early.push(run);
-      else run();
+      fold(objects);
+      options.onProgress?.(counts);
     };
+  /** The same for a page folded in the target currency: until preflight has read it, in `early`. */
+  const foldingInTargetCurrency = <T>(fold: (objects: T[]) => void) => {
+    const foldNow = folding(fold);
+    return (objects: T[]) => {
+      if (targetCurrency) foldNow(objects);
+      else early.push(() => foldNow(objects));
+    };
+  };
   const created = (w: CreatedWindow) => ({ limit: 100, created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
   const customerFilter = options.only ? { customer: options.only } : {};
 
@@ -687,7 +691,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const readCharges = () =>
     listByCreatedWindows(
       (w) => inTargetCurrency(request('charges', () => stripe.charges.list({ ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }))),
-      folding((data: Stripe.Charge[]) => {
+      foldingInTargetCurrency((data: Stripe.Charge[]) => {
         for (const charge of data) {
           counts.charges += 1;
           if (charge.disputed && charge.status === 'succeeded') notes.disputedCharges += 1;
@@ -698,7 +702,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
           }
           addCharge(factsFor(customerId), charge, targetCurrency);
         }
-      }, true),
+      }),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
     );
 
@@ -718,13 +722,13 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
             stripe.subscriptions.list({ ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
           ),
         ),
-      folding((data: Stripe.Subscription[]) => {
+      foldingInTargetCurrency((data: Stripe.Subscription[]) => {
         for (const subscription of data) {
           counts.subscriptions += 1;
           if (subscription.items.has_more) readItems(subscription);
           else foldSubscription(subscription, subscription.items.data);
         }
-      }, true),
+      }),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
     );
 
