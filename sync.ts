@@ -513,7 +513,7 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
     }
     queue.push({ gte: window.gte, lt: window.lt, startingAfter: oldest.id, pagesLeft });
   };
-  /** The window with the most pages left; the oldest such, so a tie keeps the order of history. */
+  /** The window with the most pages left (of equals, the one queued first). */
   const takeBiggest = (): Sized => {
     let biggest = 0;
     for (let i = 1; i < queue.length; i++) if (queue[i]!.pagesLeft > queue[biggest]!.pagesLeft) biggest = i;
