@@ -84,10 +84,16 @@ export async function startBed(opts: { stripe?: FakeStripeOptions; attio?: FakeA
   return bed;
 }
 
-/** The real CLI, as a user runs it: `node --import tsx sync.ts ...`, in a folder with no .env. */
+/** Whether this Node strips TypeScript types itself (22.18+; 24 is what the workflow runs). */
+const NATIVE_TYPESCRIPT = Boolean((process.features as { typescript?: string | false }).typescript);
+
+/**
+ * The real CLI, started as on this Node: `node sync.ts ...` where Node strips types itself (as the
+ * workflow runs it), `node --import tsx sync.ts ...` before that; in a folder with no .env.
+ */
 export function startCli(args: string[], env: Record<string, string | undefined>): { child: ChildProcess; done: Promise<{ code: number; out: string; err: string }> } {
   const syncPath = fileURLToPath(new URL('../sync.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', syncPath, ...args], {
+  const child = spawn(process.execPath, [...(NATIVE_TYPESCRIPT ? [] : ['--import', 'tsx']), syncPath, ...args], {
     env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
     cwd: fileURLToPath(new URL('.', import.meta.url)),
     stdio: ['ignore', 'pipe', 'pipe'],
