@@ -41,6 +41,7 @@ import { applyDelta, DEFAULT_SIZE, generateDataset, type DatasetSize } from './d
 import { startFakeAttio, type FakeAttio } from './fake-attio.ts';
 import { startFakeStripe, type FakeStripe, type StripeStore } from './fake-stripe.ts';
 import type { RequestInfo } from './faults.ts';
+import { SYNC_NODE_ARGS } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SYNC = join(ROOT, 'sync.ts');
@@ -177,13 +178,9 @@ interface ChildRun {
 
 const GNU_TIME = '/usr/bin/time';
 
-/**
- * How the sync starts: on a Node that strips types itself (22.18+, 24: what the workflow runs) as
- * `node sync.ts`, the way the scheduled job runs it; on older Node through the tsx loader.
- */
-const NATIVE_TYPESCRIPT = Boolean((process.features as { typescript?: string | false }).typescript);
-const SYNC_COMMAND = NATIVE_TYPESCRIPT ? [process.execPath, SYNC] : [process.execPath, '--import', 'tsx', SYNC];
-const SYNC_COMMAND_LABEL = `${NATIVE_TYPESCRIPT ? 'node sync.ts' : 'node --import tsx sync.ts'} (Node ${process.versions.node})`;
+/** The sync starts as the tests start it: `node sync.ts` on Node 24 (as the workflow runs it), tsx before. */
+const SYNC_COMMAND = [process.execPath, ...SYNC_NODE_ARGS, SYNC];
+const SYNC_COMMAND_LABEL = `node ${[...SYNC_NODE_ARGS, 'sync.ts'].join(' ')} (Node ${process.versions.node})`;
 
 /**
  * Runs the sync (SYNC_COMMAND) with `args`. With GNU time available, CPU (user+sys) and peak RSS come

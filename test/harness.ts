@@ -84,8 +84,11 @@ export async function startBed(opts: { stripe?: FakeStripeOptions; attio?: FakeA
   return bed;
 }
 
-/** Whether this Node strips TypeScript types itself (22.18+; 24 is what the workflow runs). */
-const NATIVE_TYPESCRIPT = Boolean((process.features as { typescript?: string | false }).typescript);
+/**
+ * Node's arguments before `sync.ts` to start it as on this Node: none where Node strips types
+ * itself (22.18+; 24 is what the workflow runs), the tsx loader before that.
+ */
+export const SYNC_NODE_ARGS: readonly string[] = (process.features as { typescript?: string | false }).typescript ? [] : ['--import', 'tsx'];
 
 /**
  * The real CLI, started as on this Node: `node sync.ts ...` where Node strips types itself (as the
@@ -93,7 +96,7 @@ const NATIVE_TYPESCRIPT = Boolean((process.features as { typescript?: string | f
  */
 export function startCli(args: string[], env: Record<string, string | undefined>): { child: ChildProcess; done: Promise<{ code: number; out: string; err: string }> } {
   const syncPath = fileURLToPath(new URL('../sync.ts', import.meta.url));
-  const child = spawn(process.execPath, [...(NATIVE_TYPESCRIPT ? [] : ['--import', 'tsx']), syncPath, ...args], {
+  const child = spawn(process.execPath, [...SYNC_NODE_ARGS, syncPath, ...args], {
     env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
     cwd: fileURLToPath(new URL('.', import.meta.url)),
     stdio: ['ignore', 'pipe', 'pipe'],
