@@ -236,15 +236,20 @@ export async function withRetry<T>(request: () => Promise<T>, policy: RetryPolic
 }
 
 /**
- * A client-side rate limiter: hands out evenly spaced start times at `perSecond`. A 429 halves the
- * pace and holds every caller until the server's Retry-After; the pace then recovers step by step.
+ * A client-side rate limiter that keeps every window of one second at or under `perSecond` starts,
+ * which is how the APIs state their limits. Unlike evenly spaced starts, this makes up in the same
+ * second for time spent waiting on a response (a listing's first page, say); starts are still at
+ * least half the even spacing apart, so it never bursts. A 429 halves the pace and holds every
+ * caller until the server's Retry-After; the pace then recovers step by step.
  */
 export class Pacer {
   readonly maxPerSecond: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
-  private nextSlotMs = 0;
   private currentPerSecond: number;
+  /** Start times handed out, oldest first; only the last `maxPerSecond` (rounded up) matter. */
+  private readonly starts: number[] = [];
+  private holdUntilMs = 0;
   constructor(maxPerSecond: number, now: () => number = Date.now, sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))) {
     this.maxPerSecond = maxPerSecond;
     this.now = now;
@@ -257,15 +262,22 @@ export class Pacer {
   async take(): Promise<void> {
     if (!Number.isFinite(this.maxPerSecond)) return;
     const now = this.now();
-    const slot = Math.max(now, this.nextSlotMs);
-    this.nextSlotMs = slot + 1000 / this.currentPerSecond;
+    // At most `count` starts in any `count / perSecond` seconds (one second at whole rates).
+    const count = Math.max(1, Math.floor(this.currentPerSecond));
+    const windowMs = (1000 * count) / this.currentPerSecond;
+    const { starts } = this;
+    let slot = Math.max(now, this.holdUntilMs);
+    if (starts.length >= count) slot = Math.max(slot, starts[starts.length - count]! + windowMs);
+    if (starts.length > 0) slot = Math.max(slot, starts[starts.length - 1]! + 500 / this.currentPerSecond);
+    starts.push(slot);
+    if (starts.length > Math.ceil(this.maxPerSecond)) starts.shift();
     if (slot > now) await this.sleep(slot - now);
     // Recover towards the configured pace, 2% per request, after a slow-down.
     if (this.currentPerSecond < this.maxPerSecond) this.currentPerSecond = Math.min(this.maxPerSecond, this.currentPerSecond * 1.02);
   }
   rateLimited(retryAfterMs: number | undefined): void {
     this.currentPerSecond = Math.max(1, this.currentPerSecond / 2);
-    this.nextSlotMs = Math.max(this.nextSlotMs, this.now() + (retryAfterMs ?? 1000));
+    this.holdUntilMs = Math.max(this.holdUntilMs, this.now() + (retryAfterMs ?? 1000));
   }
 }
 
