@@ -5,7 +5,7 @@
 // subscriptions; Attio 80 ms), the documented rate limits enforced with 429s (Stripe: 25/s per
 // endpoint and 100/s overall, behind a live-mode key so the sync uses its live pacing; Attio: 100
 // reads/s and 25 writes/s) and a data set from generateDataset. It runs the REAL CLI as a child
-// process, `node sync.ts` on Node 24 (as the workflow does) or `node --import tsx sync.ts` on older
+// process, `node sync.ts` on Node 24 (as the workflow does) or `node --import tsx/esm sync.ts` on older
 // Node: `--setup` once (not measured), then each scenario:
 //
 //   cold     first run: creates and links every company
@@ -29,7 +29,7 @@
 // findings; logs and the fakes' request logs go to a temp folder. Exit code 1 when a sync run exits
 // non-zero or a warm (or dry) run writes.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -64,9 +64,11 @@ type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `Usage: npm run bench -- [--scale] [--customers N] [--charges N] [--subscriptions N]
                        [--existing-share X] [--seed N] [--delta-share X] [--scenarios a,b,...] [--logs DIR]
+                       [--node-flags "..."]
 
-  scenarios: ${SCENARIOS.join(', ')} (default cold,warm,delta; with --scale seed,warm)
-  --scale    100k customers, 500k charges, 50k subscriptions, no latency, no rate limits`;
+  scenarios:    ${SCENARIOS.join(', ')} (default cold,warm,delta; with --scale seed,warm)
+  --scale       100k customers, 500k charges, 50k subscriptions, no latency, no rate limits
+  --node-flags  Node options for the sync's process, e.g. "--max-semi-space-size=16"`;
 
 interface BenchOptions {
   size: DatasetSize;
@@ -74,6 +76,7 @@ interface BenchOptions {
   scenarios: Scenario[];
   realistic: boolean; // latency and rate limits on
   logs: string;
+  nodeFlags: string[];
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -89,6 +92,7 @@ function parseOptions(argv: string[]): BenchOptions {
       'delta-share': { type: 'string' },
       scenarios: { type: 'string' },
       logs: { type: 'string' },
+      'node-flags': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -121,7 +125,8 @@ function parseOptions(argv: string[]): BenchOptions {
     deltaShare: number('delta-share', values['delta-share'], 0.05, share),
     scenarios: scenarios as Scenario[],
     realistic: !scale,
-    logs: values.logs ?? mkdtempSync(join(tmpdir(), 'sync-bench-')),
+    logs: values.logs ? (mkdirSync(values.logs, { recursive: true }), values.logs) : mkdtempSync(join(tmpdir(), 'sync-bench-')),
+    nodeFlags: values['node-flags']?.split(' ').filter(Boolean) ?? [],
   };
 }
 
@@ -179,16 +184,16 @@ interface ChildRun {
 const GNU_TIME = '/usr/bin/time';
 
 /** The sync starts as the tests start it: `node sync.ts` on Node 24 (as the workflow runs it), tsx before. */
-const SYNC_COMMAND = [process.execPath, ...SYNC_NODE_ARGS, SYNC];
-const SYNC_COMMAND_LABEL = `node ${[...SYNC_NODE_ARGS, 'sync.ts'].join(' ')} (Node ${process.versions.node})`;
+const syncCommand = (nodeFlags: readonly string[]) => [process.execPath, ...nodeFlags, ...SYNC_NODE_ARGS, SYNC];
+const syncCommandLabel = (nodeFlags: readonly string[]) => `node ${[...nodeFlags, ...SYNC_NODE_ARGS, 'sync.ts'].join(' ')} (Node ${process.versions.node})`;
 
 /**
- * Runs the sync (SYNC_COMMAND) with `args`. With GNU time available, CPU (user+sys) and peak RSS come
+ * Runs the sync (`syncCommand`, with the bench's --node-flags) with `args`. With GNU time available, CPU (user+sys) and peak RSS come
  * from the kernel's rusage of the child; otherwise /proc/<pid> is polled every 50 ms (VmHWM is
  * already the peak; CPU misses at most the last 50 ms).
  */
-async function runSync(args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<ChildRun> {
-  const command = [...SYNC_COMMAND, ...args];
+async function runSync(args: string[], nodeFlags: readonly string[], env: NodeJS.ProcessEnv, logFile: string): Promise<ChildRun> {
+  const command = [...syncCommand(nodeFlags), ...args];
   const timeFile = `${logFile}.time`;
   const useTime = existsSync(GNU_TIME);
   const [file, ...argv] = useTime ? [GNU_TIME, '-f', '%U %S %M', '-o', timeFile, ...command] : command;
@@ -369,7 +374,7 @@ async function measure(bench: Bench, scenario: Exclude<Scenario, 'seed'>): Promi
   bench.arrivals.length = 0;
   const logFile = join(options.logs, `${scenario}.log`);
   console.log(`running ${scenario} ...`);
-  const run = await runSync(scenario === 'dry-run' ? ['--dry-run'] : [], bench.env, logFile);
+  const run = await runSync(scenario === 'dry-run' ? ['--dry-run'] : [], bench.options.nodeFlags, bench.env, logFile);
   const s = stripe.stats();
   const a = attio.stats();
   const attioWritesOk = attio.requests.filter((r) => r.method !== 'GET' && !r.path.endsWith('/records/query') && r.status >= 200 && r.status < 300).length;
@@ -552,7 +557,7 @@ async function main(): Promise<number> {
   const { size } = options;
   console.log(`# Stripe -> Attio sync benchmark`);
   console.log(`command: tsx test/bench.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
-  console.log(`sync:    ${SYNC_COMMAND_LABEL} (child process, env points at the fakes; STRIPE_API_KEY is a live-mode-shaped key)`);
+  console.log(`sync:    ${syncCommandLabel(options.nodeFlags)} (child process, env points at the fakes; STRIPE_API_KEY is a live-mode-shaped key)`);
   console.log(
     `data:    ${size.customers} customers, ${size.charges} charges (5 currencies), ${size.subscriptions} subscriptions, ` +
       `${Math.round(size.existingShare * 100)}% of company-domain customers already in Attio, seed ${size.seed}`,
@@ -578,7 +583,7 @@ async function main(): Promise<number> {
     delete env.GITHUB_STEP_SUMMARY;
     const bench: Bench = { options, stripe, attio, arrivals, customerIds: dataset.customerIds, dataEndUnix, env, synced: null };
 
-    const setup = await runSync(['--setup'], env, join(options.logs, 'setup.log'));
+    const setup = await runSync(['--setup'], options.nodeFlags, env, join(options.logs, 'setup.log'));
     console.log(`setup: exit ${setup.code} in ${setup.wallS.toFixed(1)}s`);
     if (setup.code !== 0) {
       console.error(setup.output);
