@@ -1743,7 +1743,7 @@ if (invokedDirectly) {
     (error: unknown) => {
       const keys = [process.env.STRIPE_API_KEY ?? '', process.env.ATTIO_API_KEY ?? ''];
       process.stderr.write(`${redactor(keys)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`)}\n`);
-      process.exitCode = 1;
+      process.exit(1); // at once, as above: reads or writes still under way must not keep a failed run going
     },
   );
 }

@@ -548,6 +548,19 @@ describe('the CLI as a user runs it', () => {
     expect(result.err).toContain("Unknown option '--bogus'");
   });
 
+  it('an unexpected error exits 1, says what it was, keeps what was written, and leaks no key', async () => {
+    const { stripe, attio, env } = await open();
+    const c = stripe.store.addCustomer({ name: 'Odd Co', email: 'a@odd.example', created: T0 });
+    stripe.store.addCharge({ customer: c.id, amount: 10_00, currency: 'usd', created: T0 });
+    // A step summary path that is a folder: the last step of the run throws EISDIR.
+    const result = await runCli([], { ...env, GITHUB_STEP_SUMMARY: mkdtempSync(join(tmpdir(), 'sync-')) });
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/Unexpected error: .*EISDIR/);
+    expect(companyOf(attio, c.id)?.stripe_lifetime_revenue).toBe(10); // what was written stays written
+    expect(result.err).not.toContain(STRIPE_KEY);
+    expect(result.err).not.toContain(ATTIO_KEY);
+  });
+
   it('runs end to end, writes the step summary, and leaks no key', async () => {
     const { stripe, attio, env } = await open();
     const c = stripe.store.addCustomer({ name: 'Cli Co', email: 'a@cli.example', created: T0 });
