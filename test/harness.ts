@@ -84,16 +84,22 @@ export async function startBed(opts: { stripe?: FakeStripeOptions; attio?: FakeA
   return bed;
 }
 
-/**
- * Node's arguments before `sync.ts` to start it as on this Node: none where Node strips types
- * itself (22.18+; 24 is what the workflow runs), before that tsx's ESM loader (sync.ts is ESM;
- * `tsx/esm` skips tsx's CommonJS hooks and starts about 80 ms sooner than `--import tsx`).
- */
-export const SYNC_NODE_ARGS: readonly string[] = (process.features as { typescript?: string | false }).typescript ? [] : ['--import', 'tsx/esm'];
+/** The Node options the workflow starts the sync with (`.github/workflows/sync.yml` says why). */
+export const WORKFLOW_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
 /**
- * The real CLI, started as on this Node: `node sync.ts ...` where Node strips types itself (as the
- * workflow runs it), `node --import tsx/esm sync.ts ...` before that; in a folder with no .env.
+ * Node's arguments before `sync.ts` to start it as the workflow does on this Node: its flags, and
+ * where Node cannot strip types itself (before 22.18; the workflow runs 24) tsx's ESM loader
+ * (sync.ts is ESM; `tsx/esm` skips tsx's CommonJS hooks and starts about 80 ms sooner than
+ * `--import tsx`).
+ */
+export const SYNC_NODE_ARGS: readonly string[] = [
+  ...WORKFLOW_NODE_FLAGS,
+  ...((process.features as { typescript?: string | false }).typescript ? [] : ['--import', 'tsx/esm']),
+];
+
+/**
+ * The real CLI, started as the workflow starts it (SYNC_NODE_ARGS), in a folder with no .env.
  */
 export function startCli(args: string[], env: Record<string, string | undefined>): { child: ChildProcess; done: Promise<{ code: number; out: string; err: string }> } {
   const syncPath = fileURLToPath(new URL('../sync.ts', import.meta.url));
