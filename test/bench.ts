@@ -5,8 +5,9 @@
 // subscriptions; Attio 80 ms), the documented rate limits enforced with 429s (Stripe: 25/s per
 // endpoint and 100/s overall, behind a live-mode key so the sync uses its live pacing; Attio: 100
 // reads/s and 25 writes/s) and a data set from generateDataset. It runs the REAL CLI as a child
-// process, `node sync.ts` on Node 24 (as the workflow does) or `node --import tsx/esm sync.ts` on older
-// Node: `--setup` once (not measured), then each scenario:
+// process, started as the workflow starts it (SYNC_NODE_ARGS: `node --max-semi-space-size=16
+// sync.ts` on Node 24, with tsx's loader on older Node): `--setup` once (not measured), then each
+// scenario:
 //
 //   cold     first run: creates and links every company
 //   warm     again at once, nothing changed: must make zero Attio writes
@@ -64,11 +65,11 @@ type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `Usage: npm run bench -- [--scale] [--customers N] [--charges N] [--subscriptions N]
                        [--existing-share X] [--seed N] [--delta-share X] [--scenarios a,b,...] [--logs DIR]
-                       [--node-flags "..."]
+                       [--node-flags="..."]
 
   scenarios:    ${SCENARIOS.join(', ')} (default cold,warm,delta; with --scale seed,warm)
   --scale       100k customers, 500k charges, 50k subscriptions, no latency, no rate limits
-  --node-flags  Node options for the sync's process, e.g. "--max-semi-space-size=16"`;
+  --node-flags  Node options for the sync's process, e.g. --node-flags="--max-semi-space-size=16"`;
 
 interface BenchOptions {
   size: DatasetSize;
@@ -183,7 +184,7 @@ interface ChildRun {
 
 const GNU_TIME = '/usr/bin/time';
 
-/** The sync starts as the tests start it: `node sync.ts` on Node 24 (as the workflow runs it), tsx before. */
+/** The sync starts as the tests start it, which is as the workflow does (SYNC_NODE_ARGS), plus --node-flags. */
 const syncCommand = (nodeFlags: readonly string[]) => [process.execPath, ...nodeFlags, ...SYNC_NODE_ARGS, SYNC];
 const syncCommandLabel = (nodeFlags: readonly string[]) => `node ${[...nodeFlags, ...SYNC_NODE_ARGS, 'sync.ts'].join(' ')} (Node ${process.versions.node})`;
 
