@@ -214,7 +214,7 @@ describe('pacer', () => {
     return { clock, pacer };
   };
 
-  it('never starts more than its rate in any one second, and never bursts', async () => {
+  it('never starts more than its rate in any one second, nor closer than half the even spacing', async () => {
     const { clock, pacer } = virtualPacer(10);
     // Callers that come at random moments, as responses do.
     let state = 3;

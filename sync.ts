@@ -238,9 +238,9 @@ export async function withRetry<T>(request: () => Promise<T>, policy: RetryPolic
 /**
  * A client-side rate limiter that keeps every window of one second at or under `perSecond` starts,
  * which is how the APIs state their limits. Unlike evenly spaced starts, this makes up in the same
- * second for time spent waiting on a response (a listing's first page, say); starts are still at
- * least half the even spacing apart, so it never bursts. A 429 halves the pace and holds every
- * caller until the server's Retry-After; the pace then recovers step by step.
+ * second for time spent waiting on a response (a listing's first page, say); starts stay at least
+ * half the even spacing apart, so catching up is spread out, not a burst. A 429 halves the pace and
+ * holds every caller until the server's Retry-After; the pace then recovers step by step.
  */
 export class Pacer {
   readonly maxPerSecond: number;
