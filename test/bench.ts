@@ -184,9 +184,13 @@ interface ChildRun {
 
 const GNU_TIME = '/usr/bin/time';
 
-/** The sync starts as the tests start it, which is as the workflow does (SYNC_NODE_ARGS), plus --node-flags. */
-const syncCommand = (nodeFlags: readonly string[]) => [process.execPath, ...nodeFlags, ...SYNC_NODE_ARGS, SYNC];
-const syncCommandLabel = (nodeFlags: readonly string[]) => `node ${[...nodeFlags, ...SYNC_NODE_ARGS, 'sync.ts'].join(' ')} (Node ${process.versions.node})`;
+/**
+ * The sync starts as the tests start it, which is as the workflow does (SYNC_NODE_ARGS), then
+ * --node-flags: last, because of two values for one V8 flag the last one wins.
+ */
+const syncArgs = (nodeFlags: readonly string[]) => [...SYNC_NODE_ARGS, ...nodeFlags];
+const syncCommand = (nodeFlags: readonly string[]) => [process.execPath, ...syncArgs(nodeFlags), SYNC];
+const syncCommandLabel = (nodeFlags: readonly string[]) => `node ${[...syncArgs(nodeFlags), 'sync.ts'].join(' ')} (Node ${process.versions.node})`;
 
 /**
  * Runs the sync (`syncCommand`, with the bench's --node-flags) with `args`. With GNU time available, CPU (user+sys) and peak RSS come
