@@ -188,17 +188,16 @@ const GNU_TIME = '/usr/bin/time';
  * The sync starts as the tests start it, which is as the workflow does (SYNC_NODE_ARGS), then
  * --node-flags: last, because of two values for one V8 flag the last one wins.
  */
-const syncArgs = (nodeFlags: readonly string[]) => [...SYNC_NODE_ARGS, ...nodeFlags];
-const syncCommand = (nodeFlags: readonly string[]) => [process.execPath, ...syncArgs(nodeFlags), SYNC];
-const syncCommandLabel = (nodeFlags: readonly string[]) => `node ${[...syncArgs(nodeFlags), 'sync.ts'].join(' ')} (Node ${process.versions.node})`;
+const syncNodeArgs = (nodeFlags: readonly string[]) => [...SYNC_NODE_ARGS, ...nodeFlags];
+const syncCommandLabel = (nodeFlags: readonly string[]) => `node ${[...syncNodeArgs(nodeFlags), 'sync.ts'].join(' ')} (Node ${process.versions.node})`;
 
 /**
- * Runs the sync (`syncCommand`, with the bench's --node-flags) with `args`. With GNU time available, CPU (user+sys) and peak RSS come
- * from the kernel's rusage of the child; otherwise /proc/<pid> is polled every 50 ms (VmHWM is
- * already the peak; CPU misses at most the last 50 ms).
+ * Runs the sync with the bench's --node-flags and `args`. With GNU time available, CPU (user+sys)
+ * and peak RSS come from the kernel's rusage of the child; otherwise /proc/<pid> is polled every
+ * 50 ms (VmHWM is already the peak; CPU misses at most the last 50 ms).
  */
 async function runSync(args: string[], nodeFlags: readonly string[], env: NodeJS.ProcessEnv, logFile: string): Promise<ChildRun> {
-  const command = [...syncCommand(nodeFlags), ...args];
+  const command = [process.execPath, ...syncNodeArgs(nodeFlags), SYNC, ...args];
   const timeFile = `${logFile}.time`;
   const useTime = existsSync(GNU_TIME);
   const [file, ...argv] = useTime ? [GNU_TIME, '-f', '%U %S %M', '-o', timeFile, ...command] : command;
