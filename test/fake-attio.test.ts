@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, it } from 'vitest';
 import { DEFAULT_API_KEY, startFakeAttio, type FakeAttio, type FakeAttioOptions } from './fake-attio.ts';
-import { queuedFaults, type FaultKind } from './faults.ts';
+import { ALL_FAULTS, LANDED_FAULTS, queuedFaults, type FaultKind } from './faults.ts';
 
 interface Reply {
   status: number;
@@ -45,11 +45,13 @@ async function withFake(opts: FakeAttioOptions, fn: (fake: FakeAttio) => Promise
   }
 }
 
-// Attributes the sync is expected to create (mirrors what a Stripe sync would need).
-async function setUpSyncAttributes(api: ReturnType<typeof client>): Promise<void> {
+// Attributes the sync is expected to create (mirrors what a Stripe sync would need). The unique
+// `stripe_customer_id` cannot be created through the API on companies (see the POST attributes test),
+// so it comes from the helper: an older workspace that already has one.
+async function setUpSyncAttributes(api: ReturnType<typeof client>, target: FakeAttio): Promise<void> {
   const base = { description: null, is_required: false, is_unique: false, is_multiselect: false, config: {} };
   const make = (data: Record<string, unknown>) => api('POST', '/objects/companies/attributes', { data: { ...base, ...data } });
-  assert.equal((await make({ title: 'Stripe customer ID', api_slug: 'stripe_customer_id', type: 'text', is_unique: true })).status, 200);
+  target.addAttribute({ title: 'Stripe customer ID', api_slug: 'stripe_customer_id', type: 'text', is_unique: true });
   assert.equal((await make({ title: 'MRR', api_slug: 'mrr', type: 'currency', config: { currency: { default_currency_code: 'USD', display_type: 'symbol' } } })).status, 200);
   assert.equal((await make({ title: 'Plan', api_slug: 'plan', type: 'select' })).status, 200);
   assert.equal((await make({ title: 'Customer since', api_slug: 'customer_since', type: 'date' })).status, 200);
@@ -121,12 +123,40 @@ it('POST attributes: validation per spec, slug conflict 409, success shapes', as
   assertError(await post({ ...base, api_slug: 'Bad Slug' }), 400, 'validation_type');
   assertError(await post({ ...base, api_slug: 'domains' }), 409, 'slug_conflict');
 
-  await setUpSyncAttributes(api);
+  await setUpSyncAttributes(api, fake);
   const attrs = (await api('GET', '/objects/companies/attributes')).json.data;
   const mrr = attrs.find((a: any) => a.api_slug === 'mrr');
   assert.deepEqual(mrr.config.currency, { default_currency_code: 'USD', display_type: 'symbol' });
   assert.equal(attrs.find((a: any) => a.api_slug === 'stripe_customer_id').is_unique, true);
   assertError(await post({ ...base, api_slug: 'mrr' }), 409, 'slug_conflict');
+});
+
+it('POST attributes: a custom unique attribute on companies is refused and not created', async () => {
+  // docs.attio.com/docs/standard-objects/standard-objects-companies: "you cannot create new custom
+  // attributes with a unique constraint for Company objects".
+  await withFake({}, async (f) => {
+    const c = client(f);
+    const post = (data: unknown) => c('POST', '/objects/companies/attributes', { data });
+    const base = { title: 'Ext ID', description: null, api_slug: 'ext_id', type: 'text', is_required: false, is_unique: true, is_multiselect: false, config: {} };
+    const before = f.attributes().map((a) => a.api_slug);
+    for (const extra of [{}, { type: 'number' }, { type: 'date' }, { type: 'currency', config: { currency: { default_currency_code: 'USD', display_type: 'symbol' } } }]) {
+      const r = await post({ ...base, ...extra });
+      assertError(r, 400, 'validation_type');
+      assert.match(r.json.message, /unique/i);
+      assert.match(r.json.message, /companies and people/);
+      assert.deepEqual(r.json.validation_errors?.[0]?.path, ['data', 'is_unique']);
+    }
+    assert.deepEqual(f.attributes().map((a) => a.api_slug), before);
+    const slugs = (await c('GET', '/objects/companies/attributes?show_archived=true')).json.data.map((a: any) => a.api_slug);
+    assert.ok(!slugs.includes('ext_id'));
+    // Not created, so the slug is still free; without is_unique the same attribute is fine.
+    const ok = await post({ ...base, is_unique: false });
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    assert.equal(ok.json.data.is_unique, false);
+  });
+  // The helper still models an older workspace that already has a custom unique attribute.
+  assert.equal(fake.attributes().find((a) => a.api_slug === 'stripe_customer_id')!.is_unique, true);
+  assert.equal((await api('GET', '/objects/companies/attributes/stripe_customer_id')).json.data.is_unique, true);
 });
 
 it('show_archived: archived attributes hidden unless true', async () => {
@@ -357,20 +387,79 @@ it('query filters: the forms the sync uses match exactly', async () => {
   assert.deepEqual(await q({ stripe_customer_id: { value: { $eq: 'cus_2' } } }), ['Beta']);
   assert.deepEqual(await q({ stripe_customer_id: 'CUS_1' }), []);
   assert.deepEqual(await q({ stripe_customer_id: { $in: ['cus_1', 'cus_2', 'cus_x'] } }), ['Acme Inc', 'Beta']);
-  assert.deepEqual((await q({ stripe_customer_id: { $not_empty: true } })).sort(), ['Acme Inc', 'Beta', 'Dup A', 'Dup B']);
   assert.deepEqual(await q({ domains: { domain: { $eq: 'ACME.com' } } }), ['Acme Inc']);
   assert.deepEqual(await q({ domains: 'beta.ai' }), ['Beta']);
   assert.deepEqual(await q({ domains: { $eq: 'Beta.AI' } }), ['Beta']);
   assert.deepEqual(await q({ domains: { root_domain: 'acme.com' } }), ['Acme Inc']);
-  assert.deepEqual(await q({ domains: { domain: { $in: ['nope.com', 'beta.io'] } } }), ['Beta']);
+  assert.deepEqual(await q({ $or: [{ domains: { domain: 'nope.com' } }, { domains: { domain: 'beta.io' } }] }), ['Beta']);
   assert.deepEqual(await q({ $and: [{ domains: { $not_empty: true } }, { name: { $starts_with: 'B' } }] }), ['Beta']);
   assert.deepEqual(await q({ $or: [{ stripe_customer_id: 'cus_1' }, { domains: 'beta.io' }] }), ['Acme Inc', 'Beta']);
-  assert.deepEqual(await q({ $and: [{ stripe_customer_id: { $not_empty: true } }, { $not: { stripe_customer_id: 'cus_dup' } }] }), ['Acme Inc', 'Beta']);
+  assert.deepEqual(await q({ $and: [{ stripe_customer_id: { $starts_with: 'cus_' } }, { $not: { stripe_customer_id: 'cus_dup' } }] }), ['Acme Inc', 'Beta']);
   assert.deepEqual(await q({ mrr: { currency_value: { $gte: 99 } } }), ['Beta']);
   assert.deepEqual(await q({ plan: 'Pro' }), ['Acme Inc']);
+  assert.deepEqual(await q({ plan: { option: { $eq: 'Pro' } } }), ['Acme Inc']);
   assert.deepEqual(await q({ customer_since: { $lt: '2025-01-01' } }), ['Acme Inc']);
   assert.deepEqual(await q({ record_id: { $in: [betaId] } }), ['Beta']);
   assert.equal((await q({ name: { $contains: 'Bulk 59' } })).length, 11);
+});
+
+it('query filters: text takes $eq/$in/$contains/$starts_with/$ends_with, in all four forms', async () => {
+  // docs.attio.com/docs/attribute-types/attribute-types-text; operators directly on the attribute:
+  // docs.attio.com/rest-api/how-to/filtering-and-sorting (`{"name": {"$eq": ...}}`).
+  const traps = [fake.addCompany({ name: 'Trap X', stripe_customer_id: 'xcus_1' }), fake.addCompany({ name: 'Trap Cu', stripe_customer_id: 'cu_1' })];
+  const q = async (filter: unknown) => {
+    const r = await api('POST', '/objects/companies/records/query', { filter });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    return (r.json.data.map((x: any) => x.values.name[0]?.value as string) as string[]).sort();
+  };
+  const stripeLinked = ['Acme Inc', 'Beta', 'Dup A', 'Dup B'];
+  assert.deepEqual(await q({ stripe_customer_id: { value: { $starts_with: 'cus_' } } }), stripeLinked);
+  assert.deepEqual(await q({ stripe_customer_id: { $starts_with: 'cus_' } }), stripeLinked);
+  assert.deepEqual(await q({ stripe_customer_id: { $starts_with: 'cus_1' } }), ['Acme Inc']);
+  assert.deepEqual(await q({ stripe_customer_id: { $ends_with: '_1' } }), ['Acme Inc', 'Trap Cu', 'Trap X']);
+  // Equality, every form: shorthand, property shorthand, verbose, operator on the attribute.
+  for (const filter of [{ stripe_customer_id: 'cus_2' }, { stripe_customer_id: { value: 'cus_2' } }, { stripe_customer_id: { value: { $eq: 'cus_2' } } }, { stripe_customer_id: { $eq: 'cus_2' } }]) {
+    assert.deepEqual(await q(filter), ['Beta'], JSON.stringify(filter));
+  }
+  // "$contains can be used for matching parts of a string, case-insensitively" (filtering guide).
+  assert.deepEqual(await q({ name: { $contains: 'acme' } }), ['Acme Inc']);
+  assert.deepEqual(await q({ stripe_customer_id: { value: { $contains: 'DUP' } } }), ['Dup A', 'Dup B']);
+  for (const id of traps) fake.setCompanyValues(id, { stripe_customer_id: null });
+});
+
+it('query filters: $not_empty only on domain attributes; text and every other type refuse it', async () => {
+  // docs.attio.com/rest-api/how-to/filtering-and-sorting: "$not_empty is also available on some
+  // attribute types", example {"domains": {"$not_empty": true}}. Not listed for text (attribute-types-text).
+  const r = await api('POST', '/objects/companies/records/query', { filter: { domains: { $not_empty: true } } });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const withDomains = fake.companies().filter((c) => (c.values.domains as string[]).length > 0).map((c) => c.values.name);
+  assert.ok(withDomains.length > 0 && withDomains.length < fake.companies().length);
+  assert.deepEqual(r.json.data.map((x: any) => x.values.name[0]?.value).sort(), [...withDomains].sort());
+  const bad = (filter: unknown) => api('POST', '/objects/companies/records/query', { filter });
+  for (const slug of ['stripe_customer_id', 'name', 'seats', 'mrr', 'plan', 'customer_since']) {
+    const refused = await bad({ [slug]: { $not_empty: true } });
+    assertError(refused, 400, 'filter_error');
+    assert.match(refused.json.message, /\$not_empty/);
+    assert.deepEqual(refused.json.path, [slug, '$not_empty']);
+  }
+  assertError(await bad({ stripe_customer_id: { value: { $not_empty: true } } }), 400, 'filter_error');
+  assertError(await bad({ $and: [{ stripe_customer_id: { $not_empty: true } }] }), 400, 'filter_error');
+});
+
+it('query filters: number/currency/date take $eq/$gt/$gte/$lt/$lte, currency also as strings', async () => {
+  const q = async (filter: unknown) => {
+    const r = await api('POST', '/objects/companies/records/query', { filter });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    return (r.json.data.map((x: any) => x.values.name[0]?.value as string) as string[]).sort();
+  };
+  assert.deepEqual(await q({ seats: { $gte: 5 } }), ['Acme Inc']);
+  assert.deepEqual(await q({ seats: { $gt: 7 } }), []);
+  assert.deepEqual(await q({ seats: 7 }), ['Acme Inc']);
+  // attribute-types-currency: "using either JSON strings or numbers", e.g. "399.00".
+  assert.deepEqual(await q({ mrr: '99.00' }), ['Beta']);
+  assert.deepEqual(await q({ mrr: { $gte: '99' } }), ['Beta']);
+  assert.deepEqual(await q({ mrr: { currency_value: { $lt: 13 } } }), ['Acme Inc', 'Ok']);
+  assert.deepEqual(await q({ customer_since: { $gte: '2024-02-29', $lte: '2024-02-29' } }), ['Acme Inc']);
 });
 
 it('query filters: anything else is a 400, never "match everything"', async () => {
@@ -388,7 +477,19 @@ it('query filters: anything else is a 400, never "match everything"', async () =
   assertError(await bad({ name: {} }), 400, 'filter_error');
   assertError(await bad({ seats: '7' }), 400, 'filter_error');
   assertError(await bad({ customer_since: '2024/01/01' }), 400, 'filter_error');
-  assertError(await bad({ domains: { domain: { $not_empty: true } } }), 400, 'filter_error');
+  assertError(await bad({ domains: { domain: { $not_empty: true } } }), 400, 'filter_error'); // documented on the attribute only
+  // $in is documented for text (and record_id) only; the other types' pages do not list it.
+  assertError(await bad({ domains: { domain: { $in: ['nope.com', 'beta.io'] } } }), 400, 'filter_error');
+  assertError(await bad({ domains: { $in: ['beta.io'] } }), 400, 'filter_error');
+  assertError(await bad({ seats: { $in: [7] } }), 400, 'filter_error');
+  assertError(await bad({ mrr: { $in: [99] } }), 400, 'filter_error');
+  assertError(await bad({ customer_since: { $in: ['2024-02-29'] } }), 400, 'filter_error');
+  assertError(await bad({ plan: { $in: ['Pro'] } }), 400, 'filter_error');
+  assertError(await bad({ plan: { option: { $in: ['Pro'] } } }), 400, 'filter_error');
+  assertError(await bad({ plan: { $contains: 'Pr' } }), 400, 'filter_error');
+  assertError(await bad({ seats: { $contains: '7' } }), 400, 'filter_error');
+  assertError(await bad({ mrr: 'lots' }), 400, 'filter_error');
+  assertError(await bad({ mrr: { $gte: '' } }), 400, 'filter_error');
   assertError(await bad({ stripe_customer_id: { $in: 'cus_1' } }), 400, 'filter_error');
   assertError(await bad({ stripe_customer_id: { $not_empty: 'yes' } }), 400, 'filter_error');
   assertError(await bad({ $or: { name: 'A' } }), 400, 'filter_error');
@@ -451,7 +552,7 @@ it('intercept: a test hook answers instead of the fake', async () => {
     },
     async (f) => {
       const c = client(f);
-      await setUpSyncAttributes(c);
+      await setUpSyncAttributes(c, f);
       const url = '/objects/companies/records?matching_attribute=stripe_customer_id';
       const r = await c('PUT', url, { data: { values: { stripe_customer_id: ['cus_poison'] } } });
       assert.equal(r.json.message, 'poisoned');
@@ -577,6 +678,78 @@ it('faults are consulted after auth and body parse', async () => {
     assertError(await client(f)('POST', '/objects/companies/records', '{not json'), 400, 'validation_type');
     assert.equal((await client(f)('GET', '/objects/companies/attributes')).status, 500);
     assert.equal(f.stats().faults, 1);
+  });
+});
+
+it('landed faults: the write is committed, the client gets no usable answer', async () => {
+  // Not in ALL_FAULTS, so seeded randomFaults schedules draw exactly what they drew before.
+  assert.deepEqual(LANDED_FAULTS, ['landed_drop', 'landed_502', 'landed_slow']);
+  assert.ok(LANDED_FAULTS.every((k) => !ALL_FAULTS.includes(k)));
+  await withFake({ slowMs: 300 }, async (f) => {
+    const c = client(f);
+    const names = () => f.companies().map((x) => x.values.name);
+    const create = (name: string, init: RequestInit = {}) =>
+      c('POST', '/objects/companies/records', { data: { values: { name } } }, init);
+
+    f.setFaults(queuedFaults([{ fault: 'landed_drop' }]));
+    await assert.rejects(create('Landed Drop'), TypeError); // socket destroyed, no response byte
+    assert.deepEqual(names(), ['Landed Drop']);
+    assert.equal(f.requests.at(-1)!.status, 0);
+
+    f.setFaults(queuedFaults([{ fault: 'landed_502' }]));
+    assertError(await create('Landed 502'), 502, 'bad_gateway', 'internal_server_error');
+    assert.deepEqual(names(), ['Landed Drop', 'Landed 502']);
+    assert.equal(f.requests.at(-1)!.status, 502);
+
+    f.setFaults(queuedFaults([{ fault: 'landed_slow' }]));
+    const t = Date.now();
+    await assert.rejects(create('Landed Slow', { signal: AbortSignal.timeout(100) })); // the client times out first
+    assert.ok(Date.now() - t < 250);
+    assert.deepEqual(names(), ['Landed Drop', 'Landed 502', 'Landed Slow']);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(f.requests.at(-1)!.status, 0);
+
+    // A patient client gets the real answer, late: the record that was created.
+    f.setFaults(queuedFaults([{ fault: 'landed_slow' }]));
+    const t2 = Date.now();
+    const late = await create('Landed Late');
+    assert.ok(Date.now() - t2 >= 290, `landed_slow answered after ${Date.now() - t2} ms`);
+    assert.equal(late.status, 200);
+    assert.equal(late.json.data.id.record_id, f.companies().at(-1)!.record_id);
+    assert.equal(f.requests.at(-1)!.status, 200);
+
+    // A request that fails on its own merits lands nothing either.
+    f.setFaults(queuedFaults([{ fault: 'landed_502' }]));
+    assert.equal((await c('POST', '/objects/companies/records', { data: { values: { nope: 'x' } } })).status, 502);
+    assert.equal(f.companies().length, 4);
+    assert.equal(f.stats().faults, 5);
+  });
+});
+
+it('currencyValuesAsStrings: record JSON renders currency_value as a numeric string; writes take numbers only', async () => {
+  await withFake({ currencyValuesAsStrings: true }, async (f) => {
+    const c = client(f);
+    f.addAttribute({ api_slug: 'mrr', type: 'currency', currency: 'EUR' });
+    const cases: Array<[number, string]> = [[499, '499.00'], [13.3333, '13.3333'], [12.5, '12.50'], [1.234, '1.234'], [0, '0.00']];
+    for (const [n, str] of cases) {
+      const r = await c('POST', '/objects/companies/records', { data: { values: { name: `M${n}`, mrr: [n] } } });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.equal(r.json.data.values.mrr[0].currency_value, str);
+      assert.equal(r.json.data.values.mrr[0].currency_code, 'EUR');
+      const got = await c('GET', `/objects/companies/records/${r.json.data.id.record_id}`);
+      assert.equal(got.json.data.values.mrr[0].currency_value, str);
+    }
+    const queried = (await c('POST', '/objects/companies/records/query', { filter: { mrr: { $gte: 13 } } })).json.data;
+    assert.deepEqual(queried.map((x: any) => x.values.mrr[0].currency_value).sort(), ['13.3333', '499.00']);
+    // Stored as numbers: the helper view and writes are unchanged.
+    assert.deepEqual(f.companies().map((x) => x.values.mrr), [499, 13.3333, 12.5, 1.234, 0]);
+    assertError(await c('POST', '/objects/companies/records', { data: { values: { mrr: ['499.00'] } } }), 400, 'validation_type');
+  });
+  // Default: numbers, as the spec types them.
+  await withFake({}, async (f) => {
+    f.addAttribute({ api_slug: 'mrr', type: 'currency' });
+    const r = await client(f)('POST', '/objects/companies/records', { data: { values: { mrr: [499] } } });
+    assert.equal(r.json.data.values.mrr[0].currency_value, 499);
   });
 });
 

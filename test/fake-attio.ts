@@ -6,12 +6,14 @@
 // Attio's envelope `{status_code, type, code, message}`.
 //
 // Order of processing per request: read body -> auth (401) -> rate limit (429) -> JSON parse (400)
-// -> injected fault -> `intercept` hook -> route. Latency is applied before every answer.
+// -> injected fault (`truncated` and `landed_*` run the route first: the work lands, the answer is
+// lost) -> `intercept` hook -> route. Latency is applied before every answer.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import {
   RateWindow,
+  isLandedFault,
   readBody,
   sendFault,
   sleep,
@@ -32,6 +34,12 @@ export interface FakeAttioOptions {
   intercept?: (req: RequestInfo) => { status: number; body: unknown } | undefined;
   slowMs?: number;
   standardAttributes?: boolean;
+  /**
+   * Render every `currency_value` in record JSON as a numeric string ("499.00", "13.3333": at least
+   * two decimals, up to four) instead of a number. The spec types it as a number, but API-NOTES says
+   * to tolerate a numeric string, so a test can check the sync does. Writes still take numbers only.
+   */
+  currencyValuesAsStrings?: boolean;
 }
 
 export interface PlainCompany {
@@ -45,6 +53,10 @@ export interface AddAttributeInput {
   api_slug: string;
   type: FakeAttributeType;
   title?: string;
+  /**
+   * The API refuses custom unique attributes on companies (see createAttribute); this helper still
+   * allows one, to model an older workspace that already has it (older developer docs allowed it).
+   */
   is_unique?: boolean;
   is_multiselect?: boolean;
   is_archived?: boolean;
@@ -357,12 +369,13 @@ class FakeAttioServer {
     const fault = this.faults?.(info) ?? null;
     if (fault) {
       this.counters.faults += 1;
-      // A truncated 200 means the server did the work and only the answer was lost.
-      if (fault === 'truncated') this.route(method, path, url.searchParams, body);
+      // truncated and landed_*: the server did the work and only the answer is lost. landed_slow
+      // sends that real answer, late.
+      const landed = isLandedFault(fault) ? this.route(method, path, url.searchParams, body) : undefined;
       if (latency > 0) await sleep(latency);
       if (res.destroyed) return;
       entry.status = FAULT_STATUS[fault];
-      sendFault(fault, res, faultEnvelope, this.opts.slowMs ?? 3000);
+      sendFault(fault, res, faultEnvelope, this.opts.slowMs ?? 3000, landed);
       return;
     }
 
@@ -460,6 +473,19 @@ class FakeAttioServer {
       throw validation(`Attribute type "${type}" is not supported by this fake (text, number, currency, date, select only).`, ['data', 'type']);
     }
     if (type === 'select' && is_unique) throw validation('Select attributes cannot be unique.', ['data', 'is_unique']);
+    // Companies (and people) cannot get a custom unique attribute: "While standard attributes like
+    // domains have unique properties by default, you cannot create new custom attributes with a unique
+    // constraint for Company objects." (docs.attio.com/docs/standard-objects/standard-objects-companies).
+    // The help centre: only custom objects offer the Required and Unique options
+    // (attio.com/help/reference/workspace/attributes), so the same holds for people. This fake serves
+    // only `companies`. Older developer docs allowed it, so `addAttribute({is_unique: true})` still
+    // models an older workspace that has one.
+    if (is_unique) {
+      throw validation(
+        'Custom attributes on companies and people cannot be unique: only standard attributes (such as domains) and attributes of custom objects can have a uniqueness constraint.',
+        ['data', 'is_unique'],
+      );
+    }
     if (type !== 'select' && is_multiselect) throw validation(`Attributes of type "${type}" cannot be multiselect.`, ['data', 'is_multiselect']);
     let currency: Attribute['currency'] = null;
     if (type === 'currency') {
@@ -881,7 +907,7 @@ class FakeAttioServer {
     const values: Record<string, unknown[]> = {};
     for (const attr of this.attrs) {
       if (attr.is_archived) continue;
-      values[attr.api_slug] = (r.values.get(attr.attribute_id) ?? []).map((sv) => valueJson(attr, sv));
+      values[attr.api_slug] = (r.values.get(attr.attribute_id) ?? []).map((sv) => valueJson(attr, sv, this.opts));
     }
     return {
       id: { workspace_id: WORKSPACE_ID, object_id: OBJECT_ID, record_id: r.record_id },
@@ -978,15 +1004,18 @@ function parseOne(attr: Attribute, item: unknown): Scalar {
   }
 }
 
-function valueJson(attr: Attribute, sv: StoredValue): Record<string, unknown> {
+function valueJson(attr: Attribute, sv: StoredValue, opts: Pick<FakeAttioOptions, 'currencyValuesAsStrings'>): Record<string, unknown> {
   const base = { active_from: sv.active_from, active_until: null, created_by_actor: sv.actor, attribute_type: attr.type };
   switch (attr.type) {
     case 'text':
     case 'number':
     case 'date':
       return { ...base, value: sv.v };
-    case 'currency':
-      return { ...base, currency_value: sv.v, currency_code: attr.currency?.code ?? null };
+    case 'currency': {
+      // The spec types currency_value as a number; API-NOTES: tolerate a numeric string on read.
+      const v = opts.currencyValuesAsStrings ? currencyString(Number(sv.v)) : sv.v;
+      return { ...base, currency_value: v, currency_code: attr.currency?.code ?? null };
+    }
     case 'select': {
       const option = attr.options.find((o) => o.option_id === sv.v);
       return { ...base, option: option ? optionJson(attr, option) : null };
@@ -994,6 +1023,13 @@ function valueJson(attr: Attribute, sv: StoredValue): Record<string, unknown> {
     case 'domain':
       return { ...base, domain: sv.v, root_domain: rootDomain(String(sv.v)) };
   }
+}
+
+/** 499 -> "499.00", 12.5 -> "12.50", 13.3333 -> "13.3333": at least two decimals, up to four. */
+function currencyString(v: number): string {
+  let out = v.toFixed(4);
+  while (out.endsWith('0') && out.length - out.indexOf('.') > 3) out = out.slice(0, -1);
+  return out;
 }
 
 function optionJson(attr: Attribute, o: SelectOption) {
@@ -1045,8 +1081,27 @@ function rootDomain(domain: string): string {
 // ---------------------------------------------------------------------------------------------
 // Filter conditions on one attribute
 // ---------------------------------------------------------------------------------------------
+//
+// Only the operators each attribute type's docs page lists are accepted; anything else is a 400
+// `filter_error`, never "match everything". Sources:
+// - text: "$eq, $in, $contains, $starts_with and $ends_with"; implicit syntax is $eq
+//   (docs.attio.com/docs/attribute-types/attribute-types-text).
+// - number: "$eq, $gte, $gt, $lte, $lt" (docs.attio.com/docs/attribute-types/attribute-types-number).
+// - currency: "$eq, $gt, $gte, $lt, $lte", "using either JSON strings or numbers"
+//   (docs.attio.com/docs/attribute-types/attribute-types-currency).
+// - date: "$eq, $gt, $gte, $lt, $lte" (docs.attio.com/docs/attribute-types/attribute-types-date).
+// - select: "filtered by equality, using either the implicit syntax or the explicit one"; several
+//   options via $or, not $in (docs.attio.com/docs/attribute-types/attribute-types-select).
+// - domain: "by either the root_domain or domain property", operators "$eq", "$not_empty",
+//   "$contains, $starts_with and $ends_with"; implicit mode checks `domain` for equality
+//   (docs.attio.com/docs/attribute-types/attribute-types-domain).
+// - "$not_empty is also available on some attribute types", the example being
+//   `{"domains": {"$not_empty": true}}` (docs.attio.com/rest-api/how-to/filtering-and-sorting), so it
+//   is accepted on domain attributes only, in that attribute-level form.
+// - Operators may sit directly on the attribute, without the property name: `{"name": {"$eq": ...}}`,
+//   `{"name": {"$contains": "LTD"}}` (same guide). `$contains` matches "case-insensitively" (same guide).
 
-type FieldKind = 'string' | 'domain' | 'number' | 'date' | 'option';
+type FieldKind = 'string' | 'domain' | 'number' | 'currency' | 'date' | 'option';
 interface Field {
   kind: FieldKind;
   /** The comparable value of a stored scalar (option title for selects). */
@@ -1058,7 +1113,7 @@ const FIELDS: Record<FakeAttributeType, Record<string, Field>> = {
   text: { value: plainField('string') },
   number: { value: plainField('number') },
   date: { value: plainField('date') },
-  currency: { currency_value: plainField('number') },
+  currency: { currency_value: plainField('currency') },
   select: { option: { kind: 'option', get: (a, v) => a.options.find((o) => o.option_id === v)?.title ?? '' } },
   domain: { domain: plainField('domain'), root_domain: { kind: 'domain', get: (_a, v) => rootDomain(String(v)) } },
 };
@@ -1066,16 +1121,20 @@ const DEFAULT_FIELD: Record<FakeAttributeType, string> = {
   text: 'value', number: 'value', date: 'value', currency: 'currency_value', select: 'option', domain: 'domain',
 };
 const OPERATORS: Record<FieldKind, string[]> = {
-  string: ['$eq', '$in', '$contains', '$starts_with', '$ends_with'],
-  domain: ['$eq', '$in', '$contains', '$starts_with', '$ends_with'],
-  number: ['$eq', '$in', '$gt', '$gte', '$lt', '$lte'],
-  date: ['$eq', '$in', '$gt', '$gte', '$lt', '$lte'],
-  option: ['$eq', '$in'],
+  string: ['$eq', '$in', '$contains', '$starts_with', '$ends_with'], // attribute-types-text
+  domain: ['$eq', '$contains', '$starts_with', '$ends_with'], // attribute-types-domain ($not_empty: attribute level)
+  number: ['$eq', '$gt', '$gte', '$lt', '$lte'], // attribute-types-number
+  currency: ['$eq', '$gt', '$gte', '$lt', '$lte'], // attribute-types-currency
+  date: ['$eq', '$gt', '$gte', '$lt', '$lte'], // attribute-types-date
+  option: ['$eq'], // attribute-types-select: equality only
 };
+/** Attribute types that take `{slug: {$not_empty: boolean}}` (filtering guide: its example is `domains`). */
+const NOT_EMPTY_TYPES: ReadonlySet<FakeAttributeType> = new Set(['domain']);
 
 /**
  * `{slug: primitive}` (shorthand $eq on the default field), `{slug: {$op: x, ...}}` (operators on the
- * default field, plus `$not_empty`), or `{slug: {field: primitive | {$op: x}}}` (verbose).
+ * default field, plus `$not_empty` on domain attributes), or `{slug: {field: primitive | {$op: x}}}`
+ * (verbose).
  */
 function compileAttributeCondition(attr: Attribute, cond: unknown, path: string[]): (r: CompanyRecord) => boolean {
   const fields = FIELDS[attr.type];
@@ -1089,6 +1148,9 @@ function compileAttributeCondition(attr: Attribute, cond: unknown, path: string[
   for (const [key, operand] of Object.entries(cond)) {
     const at = [...path, key];
     if (key === '$not_empty') {
+      if (!NOT_EMPTY_TYPES.has(attr.type)) {
+        throw filterError(`Operator "$not_empty" is not supported for attribute "${attr.api_slug}" of type ${attr.type}.`, at);
+      }
       if (typeof operand !== 'boolean') throw filterError('"$not_empty" expects a boolean.', at);
       parts.push((r) => (valuesOf(r).length > 0) === operand);
     } else if (key.startsWith('$')) {
@@ -1130,7 +1192,8 @@ function compileOperator(
         case '$in':
           return h === w;
         case '$contains':
-          return String(h).includes(String(w));
+          // "$contains can be used for matching parts of a string, case-insensitively" (filtering guide).
+          return String(h).toLowerCase().includes(String(w).toLowerCase());
         case '$starts_with':
           return String(h).startsWith(String(w));
         case '$ends_with':
@@ -1157,6 +1220,12 @@ function checkOperand(attr: Attribute, kind: FieldKind, x: unknown, path: string
   switch (kind) {
     case 'number':
       if (typeof x !== 'number' || !Number.isFinite(x)) throw fail('a number');
+      return x;
+    case 'currency':
+      // "Currency attribute values can be filtered by their value, using either JSON strings or
+      // numbers", e.g. "399.00" (attribute-types-currency).
+      if (typeof x === 'string' && /^-?\d+(\.\d+)?$/.test(x.trim())) return Number(x);
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw fail('a number or a numeric string');
       return x;
     case 'date':
       if (typeof x !== 'string' || !isCalendarDate(x)) throw fail('a date "YYYY-MM-DD"');
@@ -1208,7 +1277,10 @@ function faultEnvelope(status: number) {
   }
 }
 
-/** The status a fault produces, for the request log (0: no answer). `slow` is updated when it answers. */
+/**
+ * The status a fault produces, for the request log (0: no answer). `slow` and `landed_slow` are
+ * updated when (if) they answer.
+ */
 const FAULT_STATUS: Record<FaultKind, number> = {
   rate_limit_seconds: 429,
   rate_limit_date: 429,
@@ -1219,6 +1291,9 @@ const FAULT_STATUS: Record<FaultKind, number> = {
   drop: 0,
   slow: 0,
   truncated: 200,
+  landed_drop: 0,
+  landed_502: 502,
+  landed_slow: 0,
 };
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {

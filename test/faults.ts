@@ -12,8 +12,17 @@ export type FaultKind =
   | 'spurious_401' // 401 although the key is valid (Attio under load)
   | 'drop' // the socket is destroyed before any response byte
   | 'slow' // the answer comes after `slowMs` (longer than the client's timeout)
-  | 'truncated'; // 200, a Content-Length larger than the body, then the socket is closed
+  | 'truncated' // 200, a Content-Length larger than the body, then the socket is closed
+  // "Landed but answer lost": the server does the work (a write is committed), then the answer is lost.
+  // A fake runs its route first, then sends one of these. For read-only APIs they are plain drop/502/slow.
+  | 'landed_drop' // the work is done, then the socket is destroyed before any response byte
+  | 'landed_502' // the work is done, then a 502 in the API's error envelope
+  | 'landed_slow'; // the work is done, the real answer comes after `slowMs` (the client times out first)
 
+/**
+ * The faults `randomFaults` draws from by default. The landed_* kinds are deliberately NOT here:
+ * seeded schedules must keep drawing exactly the same faults as before. Use LANDED_FAULTS for them.
+ */
 export const ALL_FAULTS: FaultKind[] = [
   'rate_limit_seconds',
   'rate_limit_date',
@@ -25,6 +34,14 @@ export const ALL_FAULTS: FaultKind[] = [
   'slow',
   'truncated',
 ];
+
+/** Faults where the request was processed but the client gets no usable answer (see FaultKind). */
+export const LANDED_FAULTS: FaultKind[] = ['landed_drop', 'landed_502', 'landed_slow'];
+
+/** True for the faults that let the request do its work before the answer is lost. */
+export function isLandedFault(fault: FaultKind): boolean {
+  return fault === 'truncated' || LANDED_FAULTS.includes(fault);
+}
 
 export interface RequestInfo {
   method: string;
@@ -82,18 +99,26 @@ export function queuedFaults(
 
 /**
  * Writes the fault's answer. `errorBody` builds the API's own error envelope for a status, so a
- * fake Stripe answers like Stripe and a fake Attio like Attio.
+ * fake Stripe answers like Stripe and a fake Attio like Attio. `landed` is the real answer of a
+ * request the fake already processed (landed_* faults): `landed_slow` sends it late; without it,
+ * `landed_slow` answers 503 late like `slow`.
  */
 export function sendFault(
   fault: FaultKind,
   res: ServerResponse,
   errorBody: (status: number) => unknown,
   slowMs: number,
+  landed?: { status: number; body: unknown },
 ): void {
-  const json = (status: number, headers: Record<string, string> = {}) => {
-    const body = JSON.stringify(errorBody(status));
+  const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+    if (res.destroyed || res.writableEnded) return;
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(body);
+    res.end(JSON.stringify(payload));
+  };
+  const json = (status: number, headers: Record<string, string> = {}) => send(status, errorBody(status), headers);
+  const later = (answer: () => void) => {
+    const timer = setTimeout(answer, slowMs);
+    res.on('close', () => clearTimeout(timer));
   };
   switch (fault) {
     case 'rate_limit_seconds':
@@ -109,13 +134,15 @@ export function sendFault(
     case 'spurious_401':
       return json(401);
     case 'drop':
+    case 'landed_drop':
       res.socket?.destroy();
       return;
-    case 'slow': {
-      const timer = setTimeout(() => json(503), slowMs);
-      res.on('close', () => clearTimeout(timer));
-      return;
-    }
+    case 'landed_502':
+      return json(502);
+    case 'slow':
+      return later(() => json(503));
+    case 'landed_slow':
+      return later(() => (landed ? send(landed.status, landed.body) : json(503)));
     case 'truncated': {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
       res.write('{"data": {"truncat');
