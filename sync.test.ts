@@ -3,7 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   ApiError,
+  attioCurrencyOf,
   chargeNetRevenue,
+  currencyMismatch,
+  emptyFacts,
+  stripeCurrencyOf,
   companyDomain,
   companyName,
   ConfigError,
@@ -461,6 +465,24 @@ describe('plan', () => {
   });
 });
 
+describe('currencies between Stripe and Attio', () => {
+  it('maps Attio\'s NTD to Stripe\'s twd and back; KWD and BHD have no Attio code', () => {
+    expect(stripeCurrencyOf('NTD')).toBe('twd');
+    expect(stripeCurrencyOf('EUR')).toBe('eur');
+    expect(attioCurrencyOf('twd')).toBe('NTD');
+    expect(attioCurrencyOf('usd')).toBe('USD');
+    expect(attioCurrencyOf('kwd')).toBeNull();
+    expect(attioCurrencyOf('bhd')).toBeNull();
+  });
+  it('suggests an Attio code in a currency mismatch, or says Attio has none', () => {
+    const facts = (revenue: Record<string, number>) => ({ ...emptyFacts({ id: 'cus_1', email: null, name: null, description: null, created: 0 }), unconvertedRevenueMinor: revenue });
+    expect(currencyMismatch([facts({ twd: 5_000 })], 'usd')).toContain('--setup --currency NTD');
+    const none = currencyMismatch([facts({ kwd: 5_000 })], 'usd');
+    expect(none).toContain('Attio has no currency attribute for KWD');
+    expect(none).not.toContain('--setup --currency');
+  });
+});
+
 describe('dry-run report', () => {
   it('lists the first planned writes with before and after, then how many more', () => {
     const desired = new Map(
@@ -501,6 +523,16 @@ describe('Attio values', () => {
       stripe_first_payment_date: [],
     });
   });
+  it('never clears a currency: Attio\'s currency attributes do not support null, so null writes 0', () => {
+    expect(toAttioValues({ stripe_mrr: null }, ATTRIBUTE_SPECS)).toEqual({ stripe_mrr: [{ currency_value: 0 }] });
+  });
+  it('reads a currency value sent as a numeric string as its number, and nonsense as empty', () => {
+    expect(plainValue([{ currency_value: '499.00' }], 'currency')).toBe(499);
+    expect(plainValue([{ currency_value: '13.3333' }], 'currency')).toBe(13.3333);
+    expect(plainValue([{ currency_value: 'n/a' }], 'currency')).toBeNull();
+    // So a workspace answering strings is not rewritten on every run.
+    expect(diffValues({ stripe_mrr: 499 }, { stripe_mrr: plainValue([{ currency_value: '499.00' }], 'currency') })).toEqual([]);
+  });
   it('reads typed values by attribute type, ignoring ended ones', () => {
     expect(plainValue([{ currency_value: 12.5 }], 'currency')).toBe(12.5);
     expect(plainValue([{ option: { title: 'Active' } }], 'select')).toBe('Active');
@@ -533,7 +565,12 @@ describe('configuration', () => {
     expect(() => parseConfig([], { ...env, ATTIO_API_URL: 'ftp://x' })).toThrow(/ATTIO_API_URL must be an http\(s\) URL/);
     expect(() => parseConfig([], { ...env, DRY_RUN: 'yes' })).toThrow(/DRY_RUN must be/);
     expect(() => parseConfig(['--currency', 'EUR'], env)).toThrow(/--currency only applies with --setup/);
-    expect(() => parseConfig(['--setup', '--currency', 'EURO'], env)).toThrow(/three-letter/);
+    expect(() => parseConfig(['--setup', '--currency', 'EURO'], env)).toThrow(/--currency EURO is not a currency Attio's currency attributes support/);
+  });
+  it('takes only the 37 currency codes Attio enumerates, and names Attio\'s code for the Taiwan dollar', () => {
+    expect(parseConfig(['--setup', '--currency', 'ntd'], env).setupCurrency).toBe('NTD');
+    expect(() => parseConfig(['--setup', '--currency', 'TWD'], env)).toThrow(/Attio calls the Taiwan dollar NTD: use --currency NTD/);
+    for (const code of ['KWD', 'BHD', 'XYZ']) expect(() => parseConfig(['--setup', '--currency', code], env)).toThrow(/Attio supports: ARS AUD .* USD\./);
   });
   it('reads flags and env', () => {
     expect(parseConfig(['--dry-run', '--only', 'cus_123'], env)).toMatchObject({ dryRun: true, only: 'cus_123', setup: false });

@@ -44,6 +44,15 @@ export const ATTRIBUTES = {
 
 export const ATTIO_OBJECT = 'companies';
 
+/** Every Stripe customer id starts so; linked companies are loaded with this prefix (a documented text filter). */
+export const STRIPE_CUSTOMER_ID_PREFIX = 'cus_';
+
+/**
+ * The codes Attio's currency attributes accept: `default_currency_code` in Attio's OpenAPI spec.
+ * Stripe's TWD is Attio's NTD; Attio has no KWD or BHD.
+ */
+export const ATTIO_CURRENCY_CODES = 'ARS AUD BRL BEL CAD CLP CNY COP CZK DKK EUR HKD ISK INR ILS JPY KRW MYR MXN NTD NZD NGN NOK XPF PEN PHP PLN GBP RWF SAR SGD ZAR SEK CHF AED UYU USD'.split(' ');
+
 /**
  * Rate limits, set just below the documented ones so a healthy run sees almost no 429s.
  * Attio: 100 reads/s and 25 writes/s per workspace. Stripe: 25 requests/s per endpoint,
@@ -141,7 +150,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   if (!['', '0', 'false', '1', 'true'].includes(dryRunEnv)) problems.push('DRY_RUN must be 1, true, 0 or false.');
 
   const setupCurrency = (parsed.currency ?? 'USD').toUpperCase();
-  if (!/^[A-Z]{3}$/.test(setupCurrency)) problems.push(`--currency must be a three-letter currency code, got "${parsed.currency}".`);
+  if (!ATTIO_CURRENCY_CODES.includes(setupCurrency)) problems.push(unsupportedCurrency(parsed.currency ?? ''));
   if (parsed.currency !== undefined && !parsed.setup) problems.push('--currency only applies with --setup.');
   const only = parsed.only ?? null;
   if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${only}".`);
@@ -159,6 +168,12 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     only,
     help,
   };
+}
+
+function unsupportedCurrency(code: string): string {
+  const upper = code.toUpperCase();
+  const hint = upper === 'TWD' ? ' Attio calls the Taiwan dollar NTD: use --currency NTD.' : '';
+  return `--currency ${code} is not a currency Attio's currency attributes support.${hint} Attio supports: ${ATTIO_CURRENCY_CODES.join(' ')}.`;
 }
 
 function parseUrl(name: string, value: string, problems: string[]): URL | undefined {
@@ -810,6 +825,17 @@ export function minorToMajor(minor: number, currency: string): number {
   return Math.round((minor / 10 ** exponent) * 10_000) / 10_000;
 }
 
+/** The Stripe currency (lower case) an Attio currency code stands for: Attio's NTD is Stripe's twd. */
+export function stripeCurrencyOf(attioCode: string): string {
+  return attioCode.toUpperCase() === 'NTD' ? 'twd' : attioCode.toLowerCase();
+}
+
+/** The Attio currency code for a Stripe currency, or null where Attio has none (KWD, BHD, ...). */
+export function attioCurrencyOf(stripeCurrency: string): string | null {
+  const code = stripeCurrency.toUpperCase() === 'TWD' ? 'NTD' : stripeCurrency.toUpperCase();
+  return ATTIO_CURRENCY_CODES.includes(code) ? code : null;
+}
+
 export function unixToDate(unix: number | null): string | null {
   return unix === null ? null : new Date(unix * 1000).toISOString().slice(0, 10);
 }
@@ -871,7 +897,7 @@ export function customerValues(facts: CustomerFacts, targetCurrency: string): Re
 
 /** The attributes the sync needs on `companies`: checked by preflight, created by --setup. */
 export const ATTRIBUTE_SPECS: AttributeSpec[] = [
-  { slug: ATTRIBUTES.customerId, title: 'Stripe customer ID', type: 'text', unique: true, description: 'Written by the Stripe sync: the match key.' },
+  { slug: ATTRIBUTES.customerId, title: 'Stripe customer ID', type: 'text', description: 'Written by the Stripe sync: the match key.' },
   { slug: ATTRIBUTES.lifetimeRevenue, title: 'Stripe lifetime revenue', type: 'currency', description: 'Written by the Stripe sync: net of refunds.' },
   { slug: ATTRIBUTES.mrr, title: 'Stripe MRR', type: 'currency', description: 'Written by the Stripe sync: active and past-due subscriptions.' },
   { slug: ATTRIBUTES.subscriptionStatus, title: 'Stripe subscription status', type: 'select', options: [...SUBSCRIPTION_STATUSES], description: 'Written by the Stripe sync.' },
@@ -897,7 +923,6 @@ export interface AttributeSpec {
   title: string;
   description?: string;
   type: 'text' | 'currency' | 'select' | 'date' | 'domain';
-  unique?: boolean;
   options?: string[];
   /** A standard attribute of the object: checked, never created. */
   standard?: boolean;
@@ -905,7 +930,7 @@ export interface AttributeSpec {
 
 /** One record the source wants in Attio. */
 export interface DesiredRecord {
-  /** The value of the matching attribute (unique in Attio). */
+  /** The value of the matching attribute: one record per key (Attio may or may not enforce it). */
   key: string;
   /** Values the sync owns: written whenever they differ. Includes the matching attribute. */
   values: Record<string, PlainValue>;
@@ -925,43 +950,49 @@ export interface AttioClientOptions {
   onRequest?: (kind: 'read' | 'write') => void;
 }
 
-export type AttioClient = <T>(method: string, path: string, body?: unknown) => Promise<T>;
+/** Sends one request, paced and retried until it succeeds or fails for good. */
+export interface AttioClient {
+  <T>(method: string, path: string, body?: unknown): Promise<T>;
+  /** The same request sent once, paced but not retried: for a create that must look before it retries. */
+  once<T>(method: string, path: string, body?: unknown): Promise<T>;
+  policy: RetryPolicy;
+}
 
 /** A fetch-based Attio client: JSON in and out, Attio's error envelope, pacing and retries. */
 export function createAttioClient(options: AttioClientOptions): AttioClient {
-  return <T>(method: string, path: string, body?: unknown) => {
+  const once = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const kind = method === 'GET' || path.endsWith('/records/query') ? 'read' : 'write';
     const pacer = kind === 'read' ? options.readPacer : options.writePacer;
-    return withRetry(async () => {
-      await pacer.take();
-      options.onRequest?.(kind);
-      let response: Response;
-      let text: string;
-      try {
-        response = await fetch(`${options.baseUrl}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json', accept: 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(options.timeoutMs),
-        });
-        text = await response.text();
-      } catch (error) {
-        const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (error as Error).message;
-        throw new ApiError('Attio', `${method} ${path}: ${reason}`, undefined, undefined, undefined);
-      }
-      if (!response.ok) {
-        const envelope = safeJson(text) as { code?: string; message?: string } | undefined;
-        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
-        if (response.status === 429) pacer.rateLimited(retryAfterMs);
-        const message = envelope?.message ?? (text.slice(0, 200) || response.statusText);
-        throw new ApiError('Attio', message, response.status, envelope?.code, retryAfterMs);
-      }
-      const parsed = safeJson(text);
-      // A 200 whose body was cut off: nothing usable arrived, so asking again is safe.
-      if (parsed === undefined) throw new ApiError('Attio', `${method} ${path}: incomplete response body`, undefined, undefined, undefined);
-      return parsed as T;
-    }, options.policy);
+    await pacer.take();
+    options.onRequest?.(kind);
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(`${options.baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (error as Error).message;
+      throw new ApiError('Attio', `${method} ${path}: ${reason}`, undefined, undefined, undefined);
+    }
+    if (!response.ok) {
+      const envelope = safeJson(text) as { code?: string; message?: string } | undefined;
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+      if (response.status === 429) pacer.rateLimited(retryAfterMs);
+      const message = envelope?.message ?? (text.slice(0, 200) || response.statusText);
+      throw new ApiError('Attio', message, response.status, envelope?.code, retryAfterMs);
+    }
+    const parsed = safeJson(text);
+    // A 200 whose body was cut off: nothing usable arrived (for a write: it may have landed).
+    if (parsed === undefined) throw new ApiError('Attio', `${method} ${path}: incomplete response body`, undefined, undefined, undefined);
+    return parsed as T;
   };
+  const client = <T>(method: string, path: string, body?: unknown) => withRetry(() => once<T>(method, path, body), options.policy);
+  return Object.assign(client, { once, policy: options.policy });
 }
 
 function safeJson(text: string): unknown {
@@ -985,7 +1016,7 @@ interface AttioValue {
   attribute_type?: string;
   active_until?: string | null;
   value?: unknown;
-  currency_value?: number;
+  currency_value?: number | string;
   option?: { title?: string };
   domain?: string;
 }
@@ -1016,12 +1047,14 @@ export interface PreflightResult {
   currency: string | null;
   missing: AttributeSpec[];
   missingOptions: Array<{ slug: string; titles: string[] }>;
+  /** The checked attributes that Attio enforces as unique. */
+  unique: string[];
 }
 
 /** Checks that every attribute the sync writes exists with the right type and options. */
 export async function preflight(attio: AttioClient, object: string, specs: readonly AttributeSpec[]): Promise<PreflightResult> {
   const bySlug = new Map((await listAttributes(attio, object)).map((a) => [a.api_slug, a]));
-  const result: PreflightResult = { problems: [], currency: null, missing: [], missingOptions: [] };
+  const result: PreflightResult = { problems: [], currency: null, missing: [], missingOptions: [], unique: [] };
   for (const spec of specs) {
     const attribute = bySlug.get(spec.slug);
     if (!attribute) {
@@ -1041,8 +1074,7 @@ export async function preflight(attio: AttioClient, object: string, specs: reado
       result.problems.push(`"${spec.slug}" is of type ${attribute.type}, the sync needs ${spec.type}: delete or rename it in Attio, then run --setup.`);
       continue;
     }
-    if (spec.unique && !attribute.is_unique)
-      result.problems.push(`"${spec.slug}" must be unique: turn on "Unique" for it in Attio, or delete it and run --setup.`);
+    if (attribute.is_unique) result.unique.push(spec.slug);
     if (!spec.standard && attribute.is_multiselect)
       result.problems.push(`"${spec.slug}" must hold a single value but allows many: delete it in Attio and run --setup.`);
     if (spec.type === 'currency') {
@@ -1064,7 +1096,11 @@ export async function preflight(attio: AttioClient, object: string, specs: reado
   return result;
 }
 
-/** Creates the missing attributes and select options. Safe to run again: it only adds what is missing. */
+/**
+ * Creates the missing attributes and select options. Safe to run again: it only adds what is missing.
+ * Attributes are created without a unique constraint: Attio refuses custom unique attributes on
+ * companies and people (docs.attio.com/docs/standard-objects/standard-objects-companies).
+ */
 export async function setupAttributes(attio: AttioClient, object: string, specs: readonly AttributeSpec[], currency: string): Promise<string[]> {
   const before = await preflight(attio, object, specs);
   const done: string[] = [];
@@ -1072,7 +1108,7 @@ export async function setupAttributes(attio: AttioClient, object: string, specs:
     if (spec.standard) continue;
     const config = spec.type === 'currency' ? { currency: { default_currency_code: currency, display_type: 'symbol' } } : {};
     await attio('POST', `/objects/${object}/attributes`, {
-      data: { title: spec.title, description: spec.description ?? null, api_slug: spec.slug, type: spec.type, is_required: false, is_unique: spec.unique ?? false, is_multiselect: false, config },
+      data: { title: spec.title, description: spec.description ?? null, api_slug: spec.slug, type: spec.type, is_required: false, is_unique: false, is_multiselect: false, config },
     });
     done.push(`created "${spec.slug}" (${spec.type}${spec.type === 'currency' ? `, ${currency}` : ''})`);
     for (const title of spec.options ?? []) await attio('POST', `/objects/${object}/attributes/${spec.slug}/options`, { data: { title } });
@@ -1090,8 +1126,11 @@ export function plainValue(values: AttioValue[] | undefined, type: AttributeSpec
   const first = current[0];
   if (!first) return null;
   switch (type) {
-    case 'currency':
-      return first.currency_value ?? null;
+    case 'currency': {
+      // A number in the spec; a numeric string is read as the number it says.
+      const amount = typeof first.currency_value === 'string' ? Number(first.currency_value) : first.currency_value;
+      return typeof amount === 'number' && Number.isFinite(amount) ? amount : null;
+    }
     case 'select':
       return first.option?.title ?? null;
     case 'domain':
@@ -1107,22 +1146,26 @@ export interface LinkedRecord {
 }
 
 /**
- * Every record whose matching attribute is set, by key. Records sharing a key are returned under
- * `duplicates`: writing to either would make it worse, so the plan reports them instead.
+ * Every record whose key (the matching attribute) starts with `keyPrefix`, or is `onlyKey`, by key.
+ * Text attributes filter with $eq, $in, $contains, $starts_with and $ends_with only (docs:
+ * attribute-types-text), hence a prefix rather than "not empty". Pages are sorted by the key: without
+ * `sorts` Attio does not promise an order, and offset paging needs one. Records sharing a key are
+ * returned under `duplicates`: writing to either would make it worse, so the plan reports them.
  */
 export async function loadLinkedRecords(
   attio: AttioClient,
   object: string,
   matchSlug: string,
   specs: readonly AttributeSpec[],
-  onlyKey: string | null,
+  keys: { keyPrefix: string; onlyKey: string | null },
 ): Promise<{ linked: Map<string, LinkedRecord>; duplicates: Map<string, string[]> }> {
   const linked = new Map<string, LinkedRecord>();
   const duplicates = new Map<string, string[]>();
-  const filter = onlyKey ? { [matchSlug]: onlyKey } : { [matchSlug]: { $not_empty: true } };
+  const filter = { [matchSlug]: { value: keys.onlyKey ? { $eq: keys.onlyKey } : { $starts_with: keys.keyPrefix } } };
+  const sorts = [{ attribute: matchSlug, direction: 'asc' }];
   const limit = 500;
   for (let offset = 0; ; offset += limit) {
-    const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, { filter, limit, offset });
+    const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, { filter, sorts, limit, offset });
     for (const record of page.data) {
       const values: Record<string, PlainValue> = {};
       for (const spec of specs) values[spec.slug] = plainValue(record.values[spec.slug], spec.type);
@@ -1177,7 +1220,12 @@ export function planRecords(
   }
   return desired.map((record): PlannedAction => {
     const dupes = duplicates.get(record.key);
-    if (dupes) return { kind: 'conflict', key: record.key, reason: `records ${dupes.join(', ')} all carry ${record.key}: merge them in Attio` };
+    if (dupes)
+      return {
+        kind: 'conflict',
+        key: record.key,
+        reason: `records ${dupes.join(', ')} all hold ${record.key}: none is written until you merge them in Attio (or clear the id on all but one)`,
+      };
     const current = linked.get(record.key);
     const changes = diffValues(record.values, current?.values ?? null);
     if (current) return changes.length ? { kind: 'update', key: record.key, recordId: current.recordId, changes } : { kind: 'unchanged', key: record.key };
@@ -1189,13 +1237,16 @@ export function planRecords(
   });
 }
 
-/** Attio's input form: every value an array; an empty array clears the attribute. */
+/**
+ * Attio's input form: every value an array; an empty array clears the attribute. A currency
+ * attribute "does not support null values" (docs: attribute-types-currency), so null writes 0.
+ */
 export function toAttioValues(values: Record<string, PlainValue>, specs: readonly AttributeSpec[]): Record<string, unknown[]> {
   const types = new Map(specs.map((s) => [s.slug, s.type]));
   const out: Record<string, unknown[]> = {};
   for (const [slug, value] of Object.entries(values)) {
-    if (value === null) out[slug] = [];
-    else if (types.get(slug) === 'currency') out[slug] = [{ currency_value: value }];
+    if (types.get(slug) === 'currency') out[slug] = [{ currency_value: value ?? 0 }];
+    else if (value === null) out[slug] = [];
     else out[slug] = [value];
   }
   return out;
@@ -1213,17 +1264,55 @@ export interface AttioWriterOptions {
   attio: AttioClient;
   object: string;
   matchSlug: string;
+  /**
+   * Whether Attio enforces one record per key. Then a write is an assert on the key, Attio's upsert.
+   * Companies cannot get a unique custom attribute, so usually not: the sync matches records itself
+   * (updates by record id, creates once).
+   */
+  keyIsUnique: boolean;
   nameSlug: string;
   domainsSlug: string;
   specs: readonly AttributeSpec[];
   dryRun: boolean;
+  /** Told when a create's answer was lost, and whether a look-up found that it had landed. */
+  onLostCreate?: (landed: boolean) => void;
+}
+
+/** The record ids holding `key` (normally none or one). */
+async function findByKey(attio: AttioClient, object: string, matchSlug: string, key: string): Promise<string[]> {
+  const found = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, { filter: { [matchSlug]: { value: { $eq: key } } }, limit: 2 });
+  return found.data.map((r) => r.id.record_id);
 }
 
 /**
- * Carries out one planned action. Updates assert on the matching attribute with owned values only.
- * A new record whose domain belongs to an unlinked company links that company (PATCH by id);
- * one linked to another key is a conflict; otherwise the record is created with name and domain.
- * `claimed` holds the companies this run has linked, so two keys never link the same company.
+ * Creates a record without a unique key to assert on, and never twice: a create whose answer was
+ * lost (dropped connection, timeout, 5xx, a cut body) may have landed, so before it is sent again the
+ * key is looked up, and a record found there is the one created. A 429 was not processed (Attio's
+ * rate-limiting guide), so it is simply sent again.
+ */
+async function createOnce(attio: AttioClient, options: AttioWriterOptions, key: string, values: Record<string, unknown[]>): Promise<void> {
+  let maybeLanded = false;
+  await withRetry(async () => {
+    if (maybeLanded) {
+      const landed = (await findByKey(attio, options.object, options.matchSlug, key)).length > 0;
+      options.onLostCreate?.(landed);
+      if (landed) return;
+      maybeLanded = false;
+    }
+    try {
+      await attio.once('POST', `/objects/${options.object}/records`, { data: { values } });
+    } catch (error) {
+      maybeLanded = error instanceof ApiError && error.transient && error.status !== 429;
+      throw error;
+    }
+  }, attio.policy);
+}
+
+/**
+ * Carries out one planned action with the owned values. An update writes by key (assert) or by
+ * record id. A new record whose domain belongs to an unlinked company links that company (PATCH by
+ * id); one linked to another key is a conflict; otherwise the record is created with name and
+ * domain. `claimed` holds the companies this run has linked, so two keys never link the same one.
  */
 export async function writeAction(
   action: PlannedAction,
@@ -1238,7 +1327,9 @@ export async function writeAction(
   const owned = toAttioValues(desired.values, options.specs);
   const assertPath = `/objects/${object}/records?matching_attribute=${encodeURIComponent(matchSlug)}`;
   if (action.kind === 'update') {
-    if (!options.dryRun) await attio('PUT', assertPath, { data: { values: owned } });
+    if (options.dryRun) return { key, outcome: 'updated' };
+    if (options.keyIsUnique) await attio('PUT', assertPath, { data: { values: owned } });
+    else await attio('PATCH', `/objects/${object}/records/${action.recordId}`, { data: { values: owned } });
     return { key, outcome: 'updated' };
   }
 
@@ -1269,7 +1360,9 @@ export async function writeAction(
     ...(desired.onCreate.domain ? { [options.domainsSlug]: [desired.onCreate.domain] } : {}),
   };
   try {
-    await attio('PUT', assertPath, { data: { values: createValues } });
+    // With a unique key, Attio's upsert; without one there is nothing to assert on: a create, looked up before any retry.
+    if (options.keyIsUnique) await attio('PUT', assertPath, { data: { values: createValues } });
+    else await createOnce(attio, options, key, createValues);
     return { key, outcome: 'created' };
   } catch (error) {
     // The domain was taken between our look-up and the create (or the look-up missed it).
@@ -1478,12 +1571,16 @@ export function currencyMismatch(facts: Iterable<CustomerFacts>, targetCurrency:
     for (const [currency, minor] of [...Object.entries(f.unconvertedRevenueMinor), ...Object.entries(f.otherCurrencyMrrMinor)]) if (minor > 0) others.add(currency);
   }
   if (inTarget > 0 || others.size === 0) return null;
-  const seen = [...others].sort().map((c) => c.toUpperCase());
+  const seen = [...others].sort();
+  const target = targetCurrency.toUpperCase();
+  const supported = seen.map(attioCurrencyOf).find((code) => code !== null);
   return (
-    `The revenue attributes are in ${targetCurrency.toUpperCase()}, but no charge or subscription is in ${targetCurrency.toUpperCase()} or settled in it ` +
-    `(Stripe has ${seen.join(', ')}): every company would get 0. Nothing was written.\n` +
-    `Fix: in Attio, change the currency of "${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" to the one your Stripe account settles in, ` +
-    `or delete both and run: npx tsx sync.ts --setup --currency ${seen[0]}`
+    `The revenue attributes are in ${target}, but no charge or subscription is in ${target} or settled in it ` +
+    `(Stripe has ${seen.map((c) => c.toUpperCase()).join(', ')}): every company would get 0. Nothing was written.\n` +
+    (supported
+      ? `Fix: in Attio, change the currency of "${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" to the one your Stripe account settles in, ` +
+        `or delete both and run: npx tsx sync.ts --setup --currency ${supported}`
+      : `Attio has no currency attribute for ${seen.map((c) => c.toUpperCase()).join(', ')}: set the Stripe account's settlement currency to one Attio supports (${ATTIO_CURRENCY_CODES.join(' ')}).`)
   );
 }
 
@@ -1635,13 +1732,22 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     errLine(notReady(checked));
     return 2;
   }
-  const targetCurrency = checked.currency!;
+  const targetCurrency = stripeCurrencyOf(checked.currency!);
+  const keyIsUnique = checked.unique.includes(ATTRIBUTES.customerId);
+  out(
+    keyIsUnique
+      ? `Matching: "${ATTRIBUTES.customerId}" is unique in this workspace, so each company is upserted by it (Attio's assert).`
+      : `Matching: "${ATTRIBUTES.customerId}" is not unique (Attio allows no unique custom attribute on companies), so the sync matches companies itself: updates by record id, creates each new one once.`,
+  );
 
   // --- Read what the sync wrote to Attio before, while Stripe is read.
   let source: Awaited<ReturnType<typeof readStripe>>;
   let state: Awaited<ReturnType<typeof loadLinkedRecords>>;
   try {
-    [source, state] = await Promise.all([reading, loadLinkedRecords(attio, ATTIO_OBJECT, ATTRIBUTES.customerId, OWNED_SPECS, config.only)]);
+    [source, state] = await Promise.all([
+      reading,
+      loadLinkedRecords(attio, ATTIO_OBJECT, ATTRIBUTES.customerId, OWNED_SPECS, { keyPrefix: STRIPE_CUSTOMER_ID_PREFIX, onlyKey: config.only }),
+    ]);
   } catch (error) {
     progress.finish();
     const rejected = keyRejected(error);
@@ -1682,6 +1788,7 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   // --- Write (or, in a dry run, resolve what would be written).
   if (config.dryRun) out('DRY RUN: reading and planning only, nothing will be written.');
   const counts: Record<WriteOutcome, number> = { created: 0, linked: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0 };
+  const lostCreates = { landed: 0, resent: 0 };
   const work = plan.filter((a) => a.kind !== 'unchanged');
   counts.unchanged = plan.length - work.length;
   const writeStarted = now();
@@ -1692,8 +1799,10 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     matchSlug: ATTRIBUTES.customerId,
     nameSlug: ATTRIBUTES.name,
     domainsSlug: ATTRIBUTES.domains,
+    keyIsUnique,
     specs: ATTRIBUTE_SPECS,
     dryRun: config.dryRun,
+    onLostCreate: (landed) => (landed ? lostCreates.landed++ : lostCreates.resent++),
     concurrency: limits.attioConcurrency,
     // A key that stays rejected fails every record alike: stop instead of retrying each one.
     explain: (error) => ({ detail: describe(error), stopsAll: keyRejected(error) !== null }),
@@ -1710,6 +1819,10 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   const notes = currencyNotes(facts.values(), sourceNotes, targetCurrency);
   if (orphans) notes.push(`${orphans} Attio companies are linked to Stripe customers that no longer exist; left as they are`);
   if (retriesSeen) notes.push(`${retriesSeen} requests were retried`);
+  if (lostCreates.landed + lostCreates.resent)
+    notes.push(
+      `${lostCreates.landed + lostCreates.resent} creates lost their answer: ${lostCreates.landed} had landed (found by ${ATTRIBUTES.customerId}, not sent again), ${lostCreates.resent} had not (sent again)`,
+    );
   const summary: RunSummary = {
     counts,
     notes,

@@ -51,9 +51,18 @@ export const NO_LIMITS = {
   stripeTestPerSecond: Infinity,
 };
 
-export async function startBed(opts: { stripe?: FakeStripeOptions; attio?: FakeAttioOptions; setup?: boolean } = {}): Promise<Bed> {
+/** The two kinds of workspace the sync meets: a new one as Attio documents it, and an older one whose key is unique. */
+export type Workspace = 'docs' | 'legacy-unique';
+export const WORKSPACES: readonly Workspace[] = ['docs', 'legacy-unique'];
+
+export async function startBed(
+  opts: { stripe?: FakeStripeOptions; attio?: FakeAttioOptions; setup?: boolean; workspace?: Workspace } = {},
+): Promise<Bed> {
   const stripe = await startFakeStripe({ apiKey: STRIPE_KEY, slowMs: 2500, ...opts.stripe });
   const attio = await startFakeAttio({ apiKey: ATTIO_KEY, slowMs: 2500, ...opts.attio });
+  // Older developer docs let a workspace make a custom attribute on companies unique; such a
+  // workspace keeps it (a test helper: Attio's API refuses to create one today).
+  if (opts.workspace === 'legacy-unique') attio.addAttribute({ api_slug: 'stripe_customer_id', title: 'Stripe customer ID', type: 'text', is_unique: true });
   const env = { STRIPE_API_KEY: STRIPE_KEY, ATTIO_API_KEY: ATTIO_KEY, STRIPE_API_URL: stripe.url, ATTIO_API_URL: attio.url };
   const run = async (argv: string[] = [], options: Partial<RunOptions> = {}): Promise<RunResult> => {
     let out = '';
@@ -131,4 +140,14 @@ export function companyOf(attio: FakeAttio, customerId: string): Record<string, 
 
 export function writesOf(attio: FakeAttio): Array<{ method: string; path: string; body: unknown }> {
   return attio.requests.filter((r) => r.method !== 'GET' && !r.path.endsWith('/records/query') && r.status >= 200 && r.status < 300);
+}
+
+/** A record write: a create (POST), an assert (PUT with matching_attribute) or an update by id (PATCH). */
+export function isRecordWrite(r: { method: string; path: string }): boolean {
+  return (r.method === 'POST' && r.path.endsWith('/records')) || (r.method === 'PUT' && r.path.endsWith('/records')) || (r.method === 'PATCH' && /\/records\/[^/]+$/.test(r.path));
+}
+
+/** A create of a new record: POST where Attio matches nothing, the assert (PUT) where the key is unique. */
+export function isCreate(r: { method: string; path: string }): boolean {
+  return (r.method === 'POST' || r.method === 'PUT') && r.path.endsWith('/records');
 }
