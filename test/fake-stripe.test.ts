@@ -2,10 +2,10 @@
 // feature behaves as the real API does. Run: npx vitest run test/fake-stripe.test.ts
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, it, onTestFailed } from 'vitest';
 import { DEFAULT_API_KEY, startFakeStripe } from './fake-stripe.ts';
 import type { FakeStripe } from './fake-stripe.ts';
-import { ALL_FAULTS, queuedFaults, sleep } from './faults.ts';
+import { ALL_FAULTS, LANDED_FAULTS, queuedFaults, sleep } from './faults.ts';
 import type { FaultKind } from './faults.ts';
 
 function client(fake: FakeStripe, opts: { key?: string; timeout?: number } = {}): Stripe {
@@ -358,8 +358,10 @@ it('faults: each kind via the shared module (queuedFaults), as the SDK sees it',
     const seen: string[] = [];
     // Diagnostic: what each fault looked like to the SDK, printed only when an assertion fails.
     onTestFailed(() => console.log(seen.map((line) => `     ${line}`).join('\n')));
-    for (const kind of ALL_FAULTS) {
-      f.setFaults(queuedFaults([{ fault: kind, times: kind === 'drop' ? 2 : 1 }]));
+    // Stripe endpoints are reads: the landed_* kinds look exactly like drop / server_502 / slow.
+    for (const kind of [...ALL_FAULTS, ...LANDED_FAULTS]) {
+      const drops = kind === 'drop' || kind === 'landed_drop';
+      f.setFaults(queuedFaults([{ fault: kind, times: drops ? 2 : 1 }]));
       f.resetStats();
       const err = await rejection(s.customers.list());
       const statuses = f.requests.map((r) => r.status);
@@ -394,9 +396,22 @@ it('faults: each kind via the shared module (queuedFaults), as the SDK sees it',
           assert.ok(err instanceof Stripe.errors.StripeConnectionError);
           assert.deepEqual(statuses, [200]);
         },
+        landed_drop: () => {
+          assert.ok(err instanceof Stripe.errors.StripeConnectionError);
+          assert.deepEqual(statuses, [0, 0]);
+        },
+        landed_502: () => {
+          assert.ok(err instanceof Stripe.errors.StripeAPIError && err.statusCode === 502);
+          assert.deepEqual(statuses, [502]);
+        },
+        landed_slow: () => {
+          assert.ok(err instanceof Stripe.errors.StripeConnectionError);
+          assert.match(err.message, /timeout/);
+          assert.deepEqual(statuses, [0]);
+        },
       };
       expected[kind]();
-      assert.equal(f.stats().faults, kind === 'drop' ? 2 : 1);
+      assert.equal(f.stats().faults, drops ? 2 : 1);
     }
     // A single drop is invisible to the caller: the SDK's built-in reconnect retry succeeds.
     f.setFaults(queuedFaults([{ fault: 'drop' }]));
@@ -493,4 +508,310 @@ it('stats and resetStats', async () => {
   fake.resetStats();
   assert.equal(fake.stats().total, 0);
   assert.equal(fake.requests.length, 0);
+});
+
+// ------------------------------------------------------------------------------------------------
+// Billing data for MRR and revenue: coupon durations at both levels, decimal and tiered prices,
+// uncaptured authorisations, disputes. A fake of its own, so the lists above keep their counts.
+// ------------------------------------------------------------------------------------------------
+
+describe('billing data', () => {
+  let bf!: FakeStripe;
+  let api!: Stripe;
+  const JAN_2024 = Date.UTC(2024, 0, 1) / 1000;
+  let buyer!: Stripe.Customer;
+  let couponSub!: Stripe.Subscription;
+  let priced!: Stripe.Subscription;
+  let usd!: Stripe.Charge;
+  let eur!: Stripe.Charge;
+  let jpy!: Stripe.Charge;
+  let auth!: Stripe.Charge;
+  let partial!: Stripe.Charge;
+  let extra!: Stripe.Charge;
+  let inquiry!: Stripe.Dispute;
+  let open!: Stripe.Dispute;
+  let won!: Stripe.Dispute;
+  let lost!: Stripe.Dispute;
+  let converted!: Stripe.Dispute;
+
+  beforeAll(async () => {
+    bf = await startFakeStripe();
+    api = client(bf);
+    const s = bf.store;
+    buyer = s.addCustomer({ email: 'buyer@example.com' });
+    couponSub = s.addSubscription({
+      customer: buyer.id,
+      created: JAN_2024,
+      items: [
+        { unit_amount: 2000, discounts: [{ percent_off: 50, duration: 'repeating', duration_in_months: 2 }] },
+        { unit_amount: 1000, discounts: [{ amount_off: 100, duration: 'forever' }, { percent_off: 10, duration: 'once' }] },
+        { unit_amount: 500 },
+      ],
+      discounts: [
+        { percent_off: 10, duration: 'once' },
+        { amount_off: 300, duration: 'repeating', duration_in_months: 6 },
+        { percent_off: 5, duration: 'forever' },
+      ],
+    });
+    priced = s.addSubscription({
+      customer: buyer.id,
+      created: JAN_2024 + 1,
+      items: [
+        { unit_amount: null, unit_amount_decimal: '1234.5678', quantity: 3 },
+        { unit_amount: null, unit_amount_decimal: '1500' },
+        {
+          unit_amount: null,
+          tiers: [
+            { up_to: 10, unit_amount: 500, flat_amount: 1000 },
+            { up_to: 100, unit_amount_decimal: '250.5' },
+            { up_to: null, unit_amount: 100 },
+          ],
+          quantity: 25,
+        },
+        { unit_amount: null, tiers_mode: 'volume', tiers: [{ up_to: 5, flat_amount_decimal: '999.9' }, { up_to: null, unit_amount: 150 }] },
+        { unit_amount: null },
+      ],
+    });
+
+    usd = s.addCharge({ customer: buyer.id, amount: 5000, currency: 'usd', created: JAN_2024 + 100 });
+    eur = s.addCharge({ customer: buyer.id, amount: 10000, currency: 'eur', created: JAN_2024 + 200, settlement: { currency: 'usd', amount: 10850 } });
+    jpy = s.addCharge({ customer: buyer.id, amount: 3000, currency: 'jpy', created: JAN_2024 + 300 });
+    auth = s.addCharge({ customer: buyer.id, amount: 7000, currency: 'usd', created: JAN_2024 + 400, captured: false });
+    partial = s.addCharge({ customer: buyer.id, amount: 4000, currency: 'usd', created: JAN_2024 + 500, amount_captured: 1500 });
+    extra = s.addCharge({ customer: buyer.id, amount: 800, currency: 'usd', created: JAN_2024 + 600 });
+
+    inquiry = s.addDispute({ charge: usd.id, status: 'warning_needs_response', created: JAN_2024 + 1000 });
+    open = s.addDispute({ charge: eur.id, status: 'needs_response', created: JAN_2024 + 2000 });
+    won = s.addDispute({ charge: jpy.id, status: 'won', amount: 2000, created: JAN_2024 + 3000, reason: 'fraudulent' });
+    lost = s.addDispute({ charge: partial.id, status: 'lost', created: JAN_2024 + 4000, fee: 1500 });
+    converted = s.addDispute({ charge: extra.id, status: 'under_review', created: JAN_2024 + 5000 });
+  });
+
+  afterAll(async () => {
+    await bf?.close();
+  });
+
+  it('coupons: once / repeating (duration_in_months, end) / forever on the subscription, via data.discounts.source.coupon', async () => {
+    const sub = (await api.subscriptions.list({ customer: buyer.id, created: JAN_2024, expand: ['data.discounts.source.coupon'] })).data[0]!;
+    assert.equal(sub.id, couponSub.id);
+    const discounts = sub.discounts as Stripe.Discount[];
+    const coupons = discounts.map((d) => d.source.coupon as Stripe.Coupon);
+    assert.deepEqual(
+      coupons.map((c) => [c.duration, c.duration_in_months, c.percent_off, c.amount_off, c.currency]),
+      [
+        ['once', null, 10, null, null],
+        ['repeating', 6, null, 300, 'usd'],
+        ['forever', null, 5, null, null],
+      ],
+    );
+    assert.deepEqual(discounts.map((d) => d.end), [null, Date.UTC(2024, 6, 1) / 1000, null], 'a repeating discount ends duration_in_months after it started');
+    assert.deepEqual(discounts.map((d) => [d.start, d.subscription, d.subscription_item]), discounts.map(() => [JAN_2024, couponSub.id, null]));
+    // Item-level discounts stay ids in the embedded items: the subscription expansion does not reach them.
+    const [first, second, third] = sub.items.data;
+    assert.equal(first!.discounts.length, 1);
+    assert.ok([...first!.discounts, ...second!.discounts].every((d) => typeof d === 'string' && d.startsWith('di_')));
+    assert.equal(second!.discounts.length, 2);
+    assert.deepEqual(third!.discounts, []);
+  });
+
+  it('item-level discounts: /v1/subscription_items with expand data.discounts and data.discounts.source.coupon', async () => {
+    const plain = await api.subscriptionItems.list({ subscription: couponSub.id });
+    assert.ok(plain.data[0]!.discounts.every((d) => typeof d === 'string'));
+
+    const withDiscounts = await api.subscriptionItems.list({ subscription: couponSub.id, expand: ['data.discounts'] });
+    const d0 = withDiscounts.data[0]!.discounts[0] as Stripe.Discount;
+    assert.equal(d0.object, 'discount');
+    assert.match(d0.source.coupon as string, /^co_/);
+    assert.equal(d0.subscription_item, withDiscounts.data[0]!.id);
+
+    const items = (await api.subscriptionItems.list({ subscription: couponSub.id, expand: ['data.discounts.source.coupon'] })).data;
+    const view = items.map((item) =>
+      (item.discounts as Stripe.Discount[]).map((d) => {
+        const c = d.source.coupon as Stripe.Coupon;
+        return [d.subscription_item === item.id, c.object, c.duration, c.duration_in_months, c.percent_off, c.amount_off, c.currency, d.end];
+      }),
+    );
+    assert.deepEqual(view, [
+      [[true, 'coupon', 'repeating', 2, 50, null, null, Date.UTC(2024, 2, 1) / 1000]],
+      [
+        [true, 'coupon', 'forever', null, null, 100, 'usd', null],
+        [true, 'coupon', 'once', null, 10, null, null, null],
+      ],
+      [],
+    ]);
+  });
+
+  it('expand depth: four levels at most, counted as Stripe does (data included); item coupons via /v1/subscriptions refused', async () => {
+    const six = await rejection(api.subscriptions.list({ expand: ['data.items.data.discounts.source.coupon'] }));
+    assert.deepEqual(
+      [six.statusCode, six.param, six.message],
+      [400, 'expand', 'You cannot expand more than 4 levels of a property. Property: data.items.data.discounts.source.coupon'],
+    );
+    const five = await rejection(api.subscriptionItems.list({ subscription: couponSub.id, expand: ['data.discounts.source.coupon.applies_to'] }));
+    assert.match(five.message, /^You cannot expand more than 4 levels/);
+    const four = await rejection(api.subscriptions.list({ expand: ['data.items.data.discounts'] }));
+    assert.equal(four.code, 'fake_not_implemented', 'four levels pass the depth rule; the fake does not serve this one');
+    const bogus = await rejection(api.subscriptionItems.list({ subscription: couponSub.id, expand: ['data.price'] }));
+    assert.deepEqual([bogus.statusCode, bogus.message], [400, 'This property cannot be expanded (price).']);
+  });
+
+  it('prices: per-unit with unit_amount null and a decimal unit_amount_decimal; a whole decimal fills unit_amount', async () => {
+    const [fractional, whole] = (await api.subscriptionItems.list({ subscription: priced.id })).data;
+    assert.equal(fractional!.price.billing_scheme, 'per_unit');
+    assert.equal(fractional!.price.unit_amount, null);
+    assert.equal(String(fractional!.price.unit_amount_decimal), '1234.5678');
+    assert.equal(fractional!.price.tiers_mode, null);
+    assert.equal(fractional!.quantity, 3);
+    assert.equal(fractional!.plan.amount, null);
+    assert.equal(String(fractional!.plan.amount_decimal), '1234.5678');
+    assert.deepEqual([whole!.price.unit_amount, String(whole!.price.unit_amount_decimal)], [1500, '1500']);
+    const retrieved = await api.prices.retrieve(fractional!.price.id);
+    assert.equal(String(retrieved.unit_amount_decimal), '1234.5678');
+    assert.equal(retrieved.unit_amount, null);
+    assert.throws(() => bf.store.addSubscription({ customer: buyer.id, items: [{ unit_amount: 5, unit_amount_decimal: '5.5' }] }), /unit_amount: null/);
+    assert.throws(() => bf.store.addSubscription({ customer: buyer.id, items: [{ unit_amount: null, unit_amount_decimal: '1.1234567890123' }] }), /12 decimal places/);
+  });
+
+  it('prices: tiered prices carry no tiers in lists; GET /v1/prices/:id adds them only with expand[]=tiers', async () => {
+    const listed = (await api.subscriptions.list({ customer: buyer.id, created: JAN_2024 + 1 })).data[0]!.items.data;
+    const fromItems = (await api.subscriptionItems.list({ subscription: priced.id })).data;
+    const graduated = listed[2]!.price;
+    const volume = listed[3]!.price;
+    for (const price of [graduated, volume, listed[4]!.price, fromItems[2]!.price, fromItems[3]!.price]) {
+      assert.equal(price.billing_scheme, 'tiered');
+      assert.equal(price.unit_amount, null);
+      assert.equal(price.unit_amount_decimal, null);
+      assert.ok(!('tiers' in price), `a listed price has no tiers field (${price.id})`);
+    }
+    assert.deepEqual([graduated.tiers_mode, volume.tiers_mode, listed[4]!.price.tiers_mode], ['graduated', 'volume', 'graduated']);
+
+    const bare = await api.prices.retrieve(graduated.id);
+    assert.ok(!('tiers' in bare), 'no tiers without the expansion');
+    const { lastResponse: _ignored, ...bareFields } = bare;
+    assert.deepEqual(JSON.parse(JSON.stringify(bareFields)), JSON.parse(JSON.stringify(graduated)), 'the retrieve answers the price the item references');
+
+    const tiered = await api.prices.retrieve(graduated.id, { expand: ['tiers'] });
+    assert.deepEqual(
+      tiered.tiers!.map((t) => [t.up_to, t.unit_amount, t.unit_amount_decimal === null ? null : String(t.unit_amount_decimal), t.flat_amount, t.flat_amount_decimal === null ? null : String(t.flat_amount_decimal)]),
+      [
+        [10, 500, '500', 1000, '1000'],
+        [100, null, '250.5', null, null],
+        [null, 100, '100', null, null],
+      ],
+    );
+    const vol = await api.prices.retrieve(volume.id, { expand: ['tiers'] });
+    const str = (d: unknown) => (d === null ? null : String(d));
+    assert.deepEqual(vol.tiers!.map((t) => [t.up_to, t.flat_amount, str(t.flat_amount_decimal), t.unit_amount, str(t.unit_amount_decimal)]), [
+      [5, null, '999.9', null, null],
+      [null, null, null, 150, '150'],
+    ]);
+    const perUnit = await api.prices.retrieve(fromItems[0]!.price.id, { expand: ['tiers'] });
+    assert.ok(!('tiers' in perUnit), 'a per-unit price has no tiers');
+    const defaulted = await api.prices.retrieve(listed[4]!.price.id, { expand: ['tiers'] });
+    assert.deepEqual(defaulted.tiers!.map((t) => [t.up_to, t.unit_amount]), [[null, 0]]);
+  });
+
+  it('prices: unknown expansion, unknown parameter, unknown price refused', async () => {
+    const id = priced.items.data[2]!.price.id;
+    const bogus = await rejection(api.prices.retrieve(id, { expand: ['bogus'] }));
+    assert.deepEqual([bogus.statusCode, bogus.param, bogus.message], [400, 'expand', 'This property cannot be expanded (bogus).']);
+    const listStyle = await rejection(api.prices.retrieve(id, { expand: ['data.tiers'] }));
+    assert.equal(listStyle.message, 'This property cannot be expanded (data).', 'a retrieve does not take list paths');
+    const product = await rejection(api.prices.retrieve(id, { expand: ['product'] }));
+    assert.equal(product.code, 'fake_not_implemented');
+    const param = await rejection(api.prices.retrieve(id, { active: true } as Stripe.PriceRetrieveParams));
+    assert.deepEqual([param.statusCode, param.code, param.param], [400, 'parameter_unknown', 'active']);
+    const missing = await rejection(api.prices.retrieve('price_nope'));
+    assert.deepEqual([missing.statusCode, missing.code, missing.message], [404, 'resource_missing', "No such price: 'price_nope'"]);
+  });
+
+  it('charges: an uncaptured authorisation (succeeded, captured false, amount_captured 0, no balance transaction); partial capture unchanged', async () => {
+    const charges = (await api.charges.list({ customer: buyer.id, limit: 100, expand: ['data.balance_transaction'] })).data;
+    const a = charges.find((c) => c.id === auth.id)!;
+    assert.deepEqual(
+      [a.status, a.captured, a.paid, a.amount, a.amount_captured, a.amount_refunded, a.refunded, a.balance_transaction],
+      ['succeeded', false, true, 7000, 0, 0, false, null],
+    );
+    const p = charges.find((c) => c.id === partial.id)!;
+    assert.deepEqual([p.status, p.captured, p.amount, p.amount_captured], ['succeeded', true, 4000, 1500]);
+    assert.equal((p.balance_transaction as Stripe.BalanceTransaction).amount, 1500);
+    assert.equal(charges.find((c) => c.id === usd.id)!.captured, true);
+    assert.throws(() => bf.store.addCharge({ customer: null, amount: 1, currency: 'usd', status: 'failed', captured: false }), /uncaptured/);
+    assert.throws(() => bf.store.addDispute({ charge: auth.id, status: 'needs_response' }), /moved no money/);
+  });
+
+  it('disputes: object shape, balance transactions per status in the settlement currency, charge marked disputed', async () => {
+    const all = (await api.disputes.list({ limit: 100 })).data;
+    const byId = new Map(all.map((d) => [d.id, d]));
+    const i = byId.get(inquiry.id)!;
+    assert.match(i.id, /^dp_/);
+    assert.deepEqual(
+      [i.object, i.amount, i.currency, i.charge, i.created, i.status, i.is_charge_refundable, i.reason, i.livemode, i.metadata, i.balance_transactions],
+      ['dispute', 5000, 'usd', usd.id, JAN_2024 + 1000, 'warning_needs_response', true, 'general', false, {}, []],
+    );
+    const o = byId.get(open.id)!;
+    assert.deepEqual([o.amount, o.currency, o.is_charge_refundable], [10000, 'eur', false]);
+    assert.deepEqual(
+      o.balance_transactions.map((t) => [t.object, t.amount, t.currency, t.exchange_rate, t.type, t.reporting_category, t.source, t.net]),
+      [['balance_transaction', -10850, 'usd', 1.085, 'adjustment', 'dispute', open.id, -10850]],
+    );
+    const w = byId.get(won.id)!;
+    assert.deepEqual([w.amount, w.currency, w.reason], [2000, 'jpy', 'fraudulent']);
+    assert.deepEqual(w.balance_transactions.map((t) => [t.amount, t.currency, t.reporting_category]), [
+      [-2000, 'jpy', 'dispute'],
+      [2000, 'jpy', 'dispute_reversal'],
+    ]);
+    const l = byId.get(lost.id)!;
+    assert.equal(l.amount, 1500, 'default amount: the captured amount');
+    assert.deepEqual(l.balance_transactions.map((t) => [t.amount, t.fee, t.net]), [[-1500, 1500, -3000]]);
+    assert.equal(byId.get(converted.id)!.balance_transactions.length, 1);
+
+    const charges = (await api.charges.list({ customer: buyer.id, limit: 100 })).data;
+    const disputed = new Set(charges.filter((c) => c.disputed).map((c) => c.id));
+    assert.deepEqual([...disputed].sort(), [usd, eur, jpy, partial, extra].map((c) => c.id).sort());
+    assert.equal(charges.find((c) => c.id === jpy.id)!.amount_refunded, 0, 'a dispute does not touch amount_refunded');
+  });
+
+  it('disputes: newest first, auto-pagination with starting_after, ending_before, created range and charge filters', async () => {
+    const newestFirst = [converted, lost, won, open, inquiry].map((d) => d.id);
+    bf.resetStats();
+    const paged = await api.disputes.list({ limit: 2 }).autoPagingToArray({ limit: 100 });
+    assert.deepEqual(paged.map((d) => d.id), newestFirst);
+    const pages = bf.requests.filter((r) => r.path === '/v1/disputes');
+    assert.deepEqual(pages.map((r) => r.query), ['limit=2', `limit=2&starting_after=${newestFirst[1]}`, `limit=2&starting_after=${newestFirst[3]}`]);
+    assert.deepEqual(pages.map((r) => r.objects), [2, 2, 1]);
+
+    const before = await api.disputes.list({ limit: 2, ending_before: won.id });
+    assert.deepEqual([before.data.map((d) => d.id), before.has_more], [[converted.id, lost.id], false]);
+    const range = await api.disputes.list({ created: { gte: JAN_2024 + 2000, lt: JAN_2024 + 4000 } });
+    assert.deepEqual(range.data.map((d) => d.id), [won.id, open.id]);
+    const exact = await api.disputes.list({ created: JAN_2024 + 1000 });
+    assert.deepEqual(exact.data.map((d) => d.id), [inquiry.id]);
+    const one = await api.disputes.list({ charge: eur.id });
+    assert.deepEqual(one.data.map((d) => d.id), [open.id]);
+    assert.equal(one.url, '/v1/disputes');
+  });
+
+  it('disputes: expand data.charge (and its balance_transaction), retrieve by id, strictness', async () => {
+    const expanded = await api.disputes.list({ charge: eur.id, expand: ['data.charge.balance_transaction'] });
+    const charge = expanded.data[0]!.charge as Stripe.Charge;
+    assert.deepEqual([charge.object, charge.id, charge.disputed], ['charge', eur.id, true]);
+    assert.equal((charge.balance_transaction as Stripe.BalanceTransaction).amount, 10850);
+    const plain = await api.disputes.list({ charge: eur.id, expand: ['data.charge'] });
+    assert.equal(typeof (plain.data[0]!.charge as Stripe.Charge).balance_transaction, 'string');
+
+    const got = await api.disputes.retrieve(won.id, { expand: ['charge'] });
+    assert.deepEqual([got.id, (got.charge as Stripe.Charge).id], [won.id, jpy.id]);
+    const missing = await rejection(api.disputes.retrieve('dp_nope'));
+    assert.deepEqual([missing.statusCode, missing.code], [404, 'resource_missing']);
+
+    const unknown = await rejection(api.disputes.list({ status: 'won' } as Stripe.DisputeListParams));
+    assert.deepEqual([unknown.statusCode, unknown.code, unknown.param], [400, 'parameter_unknown', 'status']);
+    const badExpand = await rejection(api.disputes.list({ expand: ['data.evidence'] }));
+    assert.equal(badExpand.message, 'This property cannot be expanded (evidence).');
+    const pi = await rejection(api.disputes.list({ payment_intent: 'pi_x' }));
+    assert.equal(pi.code, 'fake_not_implemented');
+    const cursor = await rejection(api.disputes.list({ starting_after: usd.id }));
+    assert.deepEqual([cursor.code, cursor.message], ['resource_missing', `No such dispute: '${usd.id}'`]);
+  });
 });

@@ -12,10 +12,29 @@
 //                                 expand: data.balance_transaction, data.customer
 //   GET /v1/subscriptions         limit, starting_after, ending_before, created, customer, status,
 //                                 expand: data.discounts, data.discounts.source.coupon, data.customer
-//   GET /v1/subscription_items    subscription (required), limit, starting_after, ending_before
+//                                 (data.items.data.discounts.source.coupon is 6 levels: refused, see below)
+//   GET /v1/subscription_items    subscription (required), limit, starting_after, ending_before,
+//                                 expand: data.discounts, data.discounts.source.coupon (item-level coupons)
+//   GET /v1/prices/:id            expand: tiers (a tiered price's `tiers`, never sent unless expanded)
+//   GET /v1/disputes              limit, starting_after, ending_before, created, charge,
+//                                 expand: data.charge, data.charge.balance_transaction,
+//                                 data.charge.customer, data.payment_intent
+//   GET /v1/disputes/:id          expand: charge, charge.balance_transaction, charge.customer, payment_intent
+//
+// Every rule below names its source. "types" means the stripe package's own type definitions
+// (node_modules/stripe/cjs/resources/<Resource>.d.ts, v23.1.0, generated from Stripe's OpenAPI spec).
+//
+// Expansion rules (docs.stripe.com/api/expanding_objects): "Expansions on list requests start with
+// the data property" and "Expansions have a maximum depth of four levels (for example, the deepest
+// expansion allowed when listing charges is data.payment_intent.customer.default_source)": every
+// dot-separated segment, `data` included, is one level. So on /v1/subscriptions
+// `data.discounts.source.coupon` (4) is allowed and `data.items.data.discounts.source.coupon` (6) is
+// refused; item-level coupons are read through /v1/subscription_items with
+// `data.discounts.source.coupon` (4) instead.
 //
 // Wire format notes: objects are stored the way the API sends them, so a price's
-// `unit_amount_decimal` is the decimal string ("1500") the SDK later turns into a `Stripe.Decimal`.
+// `unit_amount_decimal` is the decimal string ("1500") the SDK later turns into a `Stripe.Decimal`
+// (types: Prices.js/SubscriptionItems.js responseSchema `decimal_string`; tiers' decimals too).
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -99,10 +118,19 @@ export interface ChargeInput {
   currency: string;
   created?: number;
   status?: 'succeeded' | 'pending' | 'failed';
-  /** Default: `amount` when succeeded, else 0. */
+  /** Default: `amount` when succeeded and captured, else 0. Less than `amount`: a partial capture. */
   amount_captured?: number;
   amount_refunded?: number;
+  /** Usually left out: addDispute sets it. */
   disputed?: boolean;
+  /**
+   * false: an authorisation that was never captured (types Charges.d.ts: `captured` "If the charge
+   * was created without capturing, ... whether it is still uncaptured"; `paid` "true if the charge
+   * succeeded, or was successfully authorized for later capture"). Only with status 'succeeded'
+   * (API-NOTES: "An authorisation that was never captured is status: 'succeeded' with captured:
+   * false"); amount_captured 0 and no balance transaction. Default true.
+   */
+  captured?: boolean;
   /**
    * The balance transaction (succeeded charges only). Default: the charge's currency,
    * amount = amount_captured, exchange_rate null. When the currency differs and no exchange_rate is
@@ -111,8 +139,44 @@ export interface ChargeInput {
   settlement?: { currency: string; amount: number; exchange_rate?: number };
 }
 
+/**
+ * One price tier (types Prices.d.ts `Price.Tier`). Give a unit and/or a flat amount, as an integer or
+ * as a decimal string of minor units with at most 12 decimal places. The answer carries both forms:
+ * the integer is null when the decimal is not whole ("represented as a whole integer if possible").
+ */
+export interface TierInput {
+  /** Up to and including this quantity; null for the last tier (Stripe's `up_to: 'inf'`). */
+  up_to: number | null;
+  unit_amount?: number;
+  unit_amount_decimal?: string;
+  flat_amount?: number;
+  flat_amount_decimal?: string;
+}
+
 export interface SubscriptionItemInput {
+  /**
+   * A per-unit price's integer amount. null alone means a tiered price (as before); null with
+   * `unit_amount_decimal` a per-unit price with a fractional minor-unit amount; null with `tiers`
+   * a tiered price with those tiers.
+   */
   unit_amount: number | null;
+  /**
+   * Per-unit amount as a decimal string of minor units, e.g. "1234.5678" (types Prices.d.ts:
+   * `unit_amount_decimal` "represented as a decimal string with at most 12 decimal places. Only set
+   * if billing_scheme=per_unit"; `unit_amount` "represented as a whole integer if possible"). Needs
+   * `unit_amount: null`; a whole value ("1500") also fills `unit_amount` in the answer.
+   */
+  unit_amount_decimal?: string;
+  /**
+   * Tiers of a tiered price (needs `unit_amount: null`). The last one must have `up_to: null`.
+   * Default for a bare `{unit_amount: null}`: one free tier `{up_to: null, unit_amount: 0}` (a fake
+   * default: the real API does not create a tiered price without tiers).
+   */
+  tiers?: TierInput[];
+  /** Default 'graduated'. Only for tiered prices. */
+  tiers_mode?: 'graduated' | 'volume';
+  /** Item-level discounts (types SubscriptionItems.d.ts `discounts`); amount_off defaults to the item's currency. */
+  discounts?: DiscountInput[];
   /** Default 1; metered items carry no quantity, as in the API. */
   quantity?: number;
   interval?: Interval;
@@ -127,7 +191,45 @@ export interface DiscountInput {
   amount_off?: number;
   /** For amount_off; default: the subscription's currency. */
   currency?: string;
+  /** Default 'forever'. */
   duration?: 'once' | 'repeating' | 'forever';
+  /** Only for 'repeating' (types Coupons.d.ts: "Null if coupon duration is forever or once"). Default 3. */
+  duration_in_months?: number;
+}
+
+/** The dispute statuses the types list (Disputes.d.ts `Dispute.Status`). */
+export const DISPUTE_STATUSES = [
+  'warning_needs_response',
+  'warning_under_review',
+  'warning_closed',
+  'needs_response',
+  'under_review',
+  'appeal_needs_response',
+  'appeal_under_review',
+  'won',
+  'lost',
+  'prevented',
+] as const;
+export type DisputeStatus = (typeof DISPUTE_STATUSES)[number];
+
+export interface DisputeInput {
+  /** A succeeded, captured charge. */
+  charge: string;
+  /** In the charge's currency. Default: the charge's amount_captured. */
+  amount?: number;
+  status: DisputeStatus;
+  /** Default: the store clock's next tick. Not before the charge. */
+  created?: number;
+  /** Default 'general'. */
+  reason?: string;
+  /**
+   * The debit in the charge's settlement currency (the currency of its balance transaction), as a
+   * positive number. Default: `amount` converted with the charge's exchange rate. Stripe converts at
+   * the rate of the day of the dispute (docs.stripe.com/currencies/disputes-refunds), so it may differ.
+   */
+  settlement?: { amount: number; exchange_rate?: number };
+  /** Dispute fee on the withdrawal, in the settlement currency. Default 0 (not modelled unless given). */
+  fee?: number;
 }
 
 export interface SubscriptionInput {
@@ -150,11 +252,17 @@ export class StripeStore {
   readonly balanceTransactions = new Map<string, Stripe.BalanceTransaction>();
   readonly discounts = new Map<string, Stripe.Discount>();
   readonly coupons = new Map<string, Stripe.Coupon>();
+  /** Disputes, in insertion order (add through addDispute). */
+  readonly disputes: Stripe.Dispute[] = [];
+  /** Every price an item references, by id (the objects the items embed). */
+  private readonly prices = new Map<string, Stripe.Price>();
+  /** A tiered price's tiers, kept off the price object: the API sends them only when expanded. */
+  private readonly tiersByPrice = new Map<string, Stripe.Price.Tier[]>();
 
   /** Live and deleted customers, in insertion order (deleted ones keep their place for cursors). */
   private readonly allCustomers: Stripe.Customer[] = [];
   private readonly deletedIds = new Set<string>();
-  private readonly byId = new Map<string, Stripe.Customer | Stripe.Charge | Stripe.Subscription>();
+  private readonly byId = new Map<string, Stripe.Customer | Stripe.Charge | Stripe.Subscription | Stripe.Dispute>();
   private readonly itemsBySubscription = new Map<string, Stripe.SubscriptionItem[]>();
   private readonly counters = new Map<string, number>();
   private readonly viewCache = new Map<unknown[], { length: number; view: OrderedView<never> }>();
@@ -226,12 +334,19 @@ export class StripeStore {
     const id = this.claimId(undefined, 'ch');
     const status = p.status ?? 'succeeded';
     const currency = p.currency.toLowerCase();
-    const amountCaptured = p.amount_captured ?? (status === 'succeeded' ? p.amount : 0);
+    const uncaptured = p.captured === false;
+    if (uncaptured && (status !== 'succeeded' || p.settlement || (p.amount_captured ?? 0) !== 0)) {
+      throw new Error(`fake-stripe: an uncaptured charge is status 'succeeded' with amount_captured 0 and no settlement`);
+    }
+    // An uncaptured authorisation moved no money: amount_captured 0 (API-NOTES, Charges section).
+    const amountCaptured = p.amount_captured ?? (status === 'succeeded' && !uncaptured ? p.amount : 0);
     const amountRefunded = p.amount_refunded ?? 0;
     if (amountRefunded > amountCaptured) throw new Error(`fake-stripe: ${id} refunds more than it captured`);
 
+    // The balance transaction describes "the impact of this charge on your account balance" (types
+    // Charges.d.ts); an uncaptured authorisation has none, so it gets no balance transaction (inferred).
     let balanceTransaction: string | null = null;
-    if (status === 'succeeded') {
+    if (status === 'succeeded' && !uncaptured) {
       const settlementCurrency = (p.settlement?.currency ?? currency).toLowerCase();
       const amount = p.settlement?.amount ?? amountCaptured;
       const exchangeRate =
@@ -272,7 +387,7 @@ export class StripeStore {
       balance_transaction: balanceTransaction,
       billing_details: { address: null, email: null, name: null, phone: null, tax_id: null },
       calculated_statement_descriptor: 'FAKE STRIPE',
-      captured: !failed,
+      captured: !failed && !uncaptured,
       created,
       currency,
       customer: p.customer,
@@ -329,6 +444,137 @@ export class StripeStore {
     charge.refunded = charge.amount_refunded === charge.amount_captured;
   }
 
+  /**
+   * A dispute on a charge, and `disputed: true` on the charge (types Charges.d.ts `disputed`). The
+   * dispute's currency is the charge's; `amount_refunded` is left alone (API-NOTES: lost disputes are
+   * not reflected in amount_refunded). Its `balance_transactions` (types: "zero, one, or two balance
+   * transactions that show funds withdrawn and reinstated") are in the charge's settlement currency:
+   * - warning_* (inquiries): none. stripe.com/docs/disputes: "Unlike a formal dispute, no funds have
+   *   been withdrawn and the payment it relates to can still be refunded."
+   * - prevented: none (inferred: a prevented dispute never became a chargeback, see the report).
+   * - needs_response, under_review, appeal_*, lost: one withdrawal (docs.stripe.com/disputes/how-disputes-work:
+   *   Stripe "Debits the disputed amount, plus a dispute fee, from your Stripe account").
+   * - won: the withdrawal and a reinstatement of the amount (stripe.com/docs/disputes: "If the dispute
+   *   is found in your favor, the disputed amount ... is returned"), dated 30 days later (a fake choice).
+   * Both are type 'adjustment', reporting_category 'dispute' / 'dispute_reversal'
+   * (docs.stripe.com/reports/reporting-categories: type=adjustment is split into "disputes, dispute reversals").
+   */
+  addDispute(p: DisputeInput): Stripe.Dispute {
+    const charge = this.byId.get(p.charge);
+    if (charge?.object !== 'charge') throw new Error(`fake-stripe: no such charge ${p.charge}`);
+    if (charge.status !== 'succeeded' || !charge.captured || charge.amount_captured === 0 || typeof charge.balance_transaction !== 'string') {
+      throw new Error(`fake-stripe: ${charge.id} moved no money and cannot be disputed`);
+    }
+    if (!(DISPUTE_STATUSES as readonly string[]).includes(p.status)) throw new Error(`fake-stripe: unknown dispute status ${p.status}`);
+    const amount = p.amount ?? charge.amount_captured;
+    if (!Number.isInteger(amount) || amount <= 0) throw new Error(`fake-stripe: a dispute amount must be a positive integer, got ${amount}`);
+    const created = p.created ?? this.tick();
+    if (created < charge.created) throw new Error(`fake-stripe: a dispute cannot predate its charge ${charge.id}`);
+    const id = this.claimId(undefined, 'dp');
+
+    const chargeTxn = this.balanceTransactions.get(charge.balance_transaction)!;
+    const settlementCurrency = chargeTxn.currency;
+    const settled =
+      p.settlement?.amount ??
+      (settlementCurrency === charge.currency || chargeTxn.exchange_rate === null
+        ? amount
+        : Math.round((amount / minorUnitsPerMajor(charge.currency)) * chargeTxn.exchange_rate * minorUnitsPerMajor(settlementCurrency)));
+    const exchangeRate =
+      settlementCurrency === charge.currency
+        ? null
+        : (p.settlement?.exchange_rate ??
+          (p.settlement ? impliedExchangeRate(amount, charge.currency, settled, settlementCurrency) : chargeTxn.exchange_rate));
+    const fee = p.fee ?? 0;
+    const txn = (sign: 1 | -1, at: number): Stripe.BalanceTransaction => {
+      const withdrawal = sign === -1;
+      const t: Stripe.BalanceTransaction = {
+        id: this.claimId(undefined, 'txn'),
+        object: 'balance_transaction',
+        amount: sign * settled,
+        available_on: at + 2 * DAY,
+        balance_type: 'payments',
+        created: at,
+        currency: settlementCurrency,
+        description: `Chargeback ${withdrawal ? 'withdrawal' : 'reversal'} for ${charge.id}`,
+        exchange_rate: exchangeRate,
+        fee: withdrawal ? fee : 0,
+        fee_details: withdrawal && fee > 0 ? [{ amount: fee, application: null, currency: settlementCurrency, description: 'Dispute fee', type: 'stripe_fee' }] : [],
+        net: sign * settled - (withdrawal ? fee : 0),
+        reporting_category: withdrawal ? 'dispute' : 'dispute_reversal',
+        source: id,
+        status: 'available',
+        type: 'adjustment',
+      };
+      this.balanceTransactions.set(t.id, t);
+      return t;
+    };
+    const inquiry = p.status.startsWith('warning_');
+    const transactions: Stripe.BalanceTransaction[] = [];
+    if (!inquiry && p.status !== 'prevented') transactions.push(txn(-1, created));
+    if (p.status === 'won') transactions.push(txn(1, created + 30 * DAY));
+
+    const dispute: Stripe.Dispute = {
+      id,
+      object: 'dispute',
+      amount,
+      balance_transactions: transactions,
+      charge: charge.id,
+      created,
+      currency: charge.currency,
+      enhanced_eligibility_types: [],
+      evidence: {
+        access_activity_log: null,
+        billing_address: null,
+        cancellation_policy: null,
+        cancellation_policy_disclosure: null,
+        cancellation_rebuttal: null,
+        customer_communication: null,
+        customer_email_address: null,
+        customer_name: null,
+        customer_purchase_ip: null,
+        customer_signature: null,
+        duplicate_charge_documentation: null,
+        duplicate_charge_explanation: null,
+        duplicate_charge_id: null,
+        enhanced_evidence: {},
+        product_description: null,
+        receipt: null,
+        refund_policy: null,
+        refund_policy_disclosure: null,
+        refund_refusal_explanation: null,
+        service_date: null,
+        service_documentation: null,
+        shipping_address: null,
+        shipping_carrier: null,
+        shipping_date: null,
+        shipping_documentation: null,
+        shipping_tracking_number: null,
+        uncategorized_file: null,
+        uncategorized_text: null,
+      },
+      evidence_details: {
+        due_by: created + 7 * DAY, // a fake choice: the real deadline depends on the card network
+        enhanced_eligibility: {},
+        has_evidence: false,
+        past_due: false,
+        submission_count: 0,
+        submission_method: 'not_submitted',
+      },
+      intended_submission_method: null,
+      // Inquiries can still be refunded, formal disputes cannot (stripe.com/docs/disputes, quoted above).
+      is_charge_refundable: inquiry && charge.amount_refunded < charge.amount_captured,
+      livemode: false,
+      metadata: {},
+      payment_intent: charge.payment_intent,
+      reason: p.reason ?? 'general',
+      status: p.status,
+    };
+    charge.disputed = true;
+    this.disputes.push(freezeCreated(dispute));
+    this.byId.set(id, dispute);
+    return dispute;
+  }
+
   addSubscription(p: SubscriptionInput): Stripe.Subscription {
     this.customer(p.customer);
     if (this.deletedIds.has(p.customer)) throw new Error(`fake-stripe: customer ${p.customer} is deleted`);
@@ -337,7 +583,7 @@ export class StripeStore {
     const id = this.claimId(undefined, 'sub');
     const currency = (p.currency ?? 'usd').toLowerCase();
     const status = p.status ?? 'active';
-    const items = p.items.map((item) => this.buildItem(item, id, created, currency));
+    const items = p.items.map((item) => this.buildItem(item, id, p.customer, created, currency));
     const discounts = (p.discounts ?? []).map((d) => this.buildDiscount(d, id, p.customer, created, currency));
     const trialing = status === 'trialing';
 
@@ -408,6 +654,18 @@ export class StripeStore {
     return items;
   }
 
+  /** A stored price (every item's price is stored); throws for an unknown id. */
+  price(id: string): Stripe.Price {
+    const price = this.prices.get(id);
+    if (!price) throw new Error(`fake-stripe: no such price ${id}`);
+    return price;
+  }
+
+  /** A tiered price's tiers (what `expand[]=tiers` shows); undefined for a per-unit price. */
+  tiersOf(priceId: string): Stripe.Price.Tier[] | undefined {
+    return this.tiersByPrice.get(priceId);
+  }
+
   /** A customer, deleted or not; throws for an unknown id. */
   customer(id: string): Stripe.Customer {
     const customer = this.byId.get(id);
@@ -430,7 +688,15 @@ export class StripeStore {
     return this.view(this.subscriptions, (s) => customerId(s.customer));
   }
   /** @internal */
-  find(id: string): Stripe.Customer | Stripe.Charge | Stripe.Subscription | undefined {
+  disputeView(): OrderedView<Stripe.Dispute> {
+    return this.view(this.disputes, () => null);
+  }
+  /** @internal */
+  findPrice(id: string): Stripe.Price | undefined {
+    return this.prices.get(id);
+  }
+  /** @internal */
+  find(id: string): Stripe.Customer | Stripe.Charge | Stripe.Subscription | Stripe.Dispute | undefined {
     return this.byId.get(id);
   }
 
@@ -476,17 +742,28 @@ export class StripeStore {
     return `${prefix}_fake${String(n).padStart(10, '0')}`;
   }
 
-  private buildItem(spec: SubscriptionItemInput, subscription: string, created: number, subCurrency: string): Stripe.SubscriptionItem {
+  private buildItem(spec: SubscriptionItemInput, subscription: string, customer: string, created: number, subCurrency: string): Stripe.SubscriptionItem {
     const currency = (spec.currency ?? subCurrency).toLowerCase();
     const interval = spec.interval ?? 'month';
     const intervalCount = spec.interval_count ?? 1;
     const usageType = spec.usage_type ?? 'licensed';
-    const tiered = spec.unit_amount === null;
+    if (spec.unit_amount !== null && (spec.unit_amount_decimal !== undefined || spec.tiers !== undefined)) {
+      throw new Error('fake-stripe: unit_amount_decimal and tiers need unit_amount: null');
+    }
+    if (spec.unit_amount_decimal !== undefined && spec.tiers !== undefined) {
+      throw new Error('fake-stripe: a price is per_unit (unit_amount_decimal) or tiered (tiers), not both');
+    }
+    // Types Prices.d.ts: unit_amount / unit_amount_decimal are "Only set if billing_scheme=per_unit".
+    const tiered = spec.unit_amount === null && spec.unit_amount_decimal === undefined;
+    if (!tiered && spec.tiers_mode !== undefined) throw new Error('fake-stripe: tiers_mode is only for tiered prices');
+    const tiers = tiered ? buildTiers(spec.tiers ?? [{ up_to: null, unit_amount: 0 }]) : undefined;
+    const perUnit = spec.unit_amount_decimal === undefined ? null : decimalAmount(undefined, spec.unit_amount_decimal, 'unit_amount_decimal');
+    const unitAmount = perUnit ? perUnit.integer : spec.unit_amount;
     const priceId = this.claimId(undefined, 'price');
     const product = this.claimId(undefined, 'prod');
     const meter = usageType === 'metered' ? this.claimId(undefined, 'mtr') : null;
     // The wire carries decimals as strings; the SDK converts them to Stripe.Decimal on arrival.
-    const decimal = (tiered ? null : String(spec.unit_amount)) as unknown as Stripe.Price['unit_amount_decimal'];
+    const decimal = (tiered ? null : (perUnit?.decimal ?? String(spec.unit_amount))) as unknown as Stripe.Price['unit_amount_decimal'];
     const price: Stripe.Price = {
       id: priceId,
       object: 'price',
@@ -502,17 +779,17 @@ export class StripeStore {
       product,
       recurring: { interval, interval_count: intervalCount, meter, trial_period_days: null, usage_type: usageType },
       tax_behavior: 'unspecified',
-      tiers_mode: tiered ? 'graduated' : null,
+      tiers_mode: tiered ? (spec.tiers_mode ?? 'graduated') : null,
       transform_quantity: null,
       type: 'recurring',
-      unit_amount: spec.unit_amount,
+      unit_amount: unitAmount,
       unit_amount_decimal: decimal,
     };
     const plan: Stripe.Plan = {
       id: priceId,
       object: 'plan',
       active: true,
-      amount: spec.unit_amount,
+      amount: unitAmount,
       amount_decimal: decimal,
       billing_scheme: price.billing_scheme,
       created,
@@ -545,22 +822,43 @@ export class StripeStore {
       tax_rates: [],
     };
     if (usageType === 'licensed') item.quantity = spec.quantity ?? 1;
+    // Item-level discounts: ids on the item, expandable (types SubscriptionItems.d.ts `discounts`:
+    // "Use expand[]=discounts to expand each discount").
+    item.discounts = (spec.discounts ?? []).map((d) => this.buildDiscount(d, subscription, customer, created, currency, item.id).id);
+    this.prices.set(priceId, price);
+    if (tiers) this.tiersByPrice.set(priceId, tiers);
     return item;
   }
 
-  private buildDiscount(spec: DiscountInput, subscription: string, customer: string, created: number, subCurrency: string): Stripe.Discount {
+  private buildDiscount(
+    spec: DiscountInput,
+    subscription: string,
+    customer: string,
+    created: number,
+    defaultCurrency: string,
+    subscriptionItem: string | null = null,
+  ): Stripe.Discount {
     if ((spec.percent_off === undefined) === (spec.amount_off === undefined)) {
       throw new Error('fake-stripe: a discount needs exactly one of percent_off and amount_off');
     }
     const duration = spec.duration ?? 'forever';
+    if (spec.duration_in_months !== undefined && duration !== 'repeating') {
+      throw new Error('fake-stripe: duration_in_months is only for repeating coupons');
+    }
+    if (spec.duration_in_months !== undefined && !(Number.isInteger(spec.duration_in_months) && spec.duration_in_months > 0)) {
+      throw new Error('fake-stripe: duration_in_months must be a positive integer');
+    }
+    // Types Coupons.d.ts `duration_in_months`: "If duration is repeating, the number of months the
+    // coupon applies. Null if coupon duration is forever or once."
+    const months = duration === 'repeating' ? (spec.duration_in_months ?? 3) : null;
     const coupon: Stripe.Coupon = {
       id: this.claimId(undefined, 'co'),
       object: 'coupon',
       amount_off: spec.amount_off ?? null,
       created,
-      currency: spec.amount_off === undefined ? null : (spec.currency ?? subCurrency).toLowerCase(),
+      currency: spec.amount_off === undefined ? null : (spec.currency ?? defaultCurrency).toLowerCase(),
       duration,
-      duration_in_months: duration === 'repeating' ? 3 : null,
+      duration_in_months: months,
       livemode: false,
       max_redemptions: null,
       metadata: {},
@@ -576,14 +874,18 @@ export class StripeStore {
       checkout_session: null,
       customer,
       customer_account: null,
-      end: duration === 'repeating' ? addInterval(created, 'month', 3) : null,
+      // Types Discounts.d.ts `end`: "If the coupon has a duration of repeating, the date that this
+      // discount will end. If the coupon has a duration of once or forever, this attribute will be null."
+      end: months === null ? null : addInterval(created, 'month', months),
       invoice: null,
       invoice_item: null,
       promotion_code: null,
       source: { coupon: coupon.id, type: 'coupon' },
       start: created,
+      // Item-level: `subscription_item` names the item (types Discounts.d.ts). That `subscription`
+      // still names the subscription then is not confirmed by a documented example (see the report).
       subscription,
-      subscription_item: null,
+      subscription_item: subscriptionItem,
     };
     this.coupons.set(coupon.id, coupon);
     this.discounts.set(discount.id, discount);
@@ -612,6 +914,56 @@ function addInterval(from: number, interval: Interval, count: number): number {
   if (interval === 'month') date.setUTCMonth(date.getUTCMonth() + count);
   else date.setUTCFullYear(date.getUTCFullYear() + count);
   return Math.floor(date.getTime() / 1000);
+}
+
+/**
+ * An amount given as an integer or as a decimal string of minor units, in both of the API's forms.
+ * Types Prices.d.ts: the decimal form has "at most 12 decimal places"; the integer form is set "if
+ * possible" (null when the decimal is fractional). Create params: "Only one of unit_amount and
+ * unit_amount_decimal can be set."
+ */
+function decimalAmount(integer: number | undefined, decimal: string | undefined, name: string): { integer: number | null; decimal: string | null } {
+  if (integer !== undefined && decimal !== undefined) throw new Error(`fake-stripe: give ${name} or its integer form, not both`);
+  if (decimal !== undefined) {
+    const match = /^(\d+)(?:\.(\d{1,12}))?$/.exec(decimal);
+    if (!match) throw new Error(`fake-stripe: ${name} must be a decimal string with at most 12 decimal places, got ${decimal}`);
+    const whole = match[2] === undefined || /^0+$/.test(match[2]);
+    return { integer: whole ? Number(match[1]) : null, decimal };
+  }
+  if (integer !== undefined) {
+    if (!Number.isInteger(integer) || integer < 0) throw new Error(`fake-stripe: ${name} must be a non-negative integer, got ${integer}`);
+    return { integer, decimal: String(integer) };
+  }
+  return { integer: null, decimal: null };
+}
+
+/**
+ * A tiered price's tiers (types Prices.d.ts `Price.Tier`: up_to "Up to and including to this
+ * quantity"; the create params: "Use inf to define a fallback tier", sent back as up_to null).
+ */
+function buildTiers(inputs: TierInput[]): Stripe.Price.Tier[] {
+  if (inputs.length === 0) throw new Error('fake-stripe: a tiered price needs at least one tier');
+  let previous = 0;
+  return inputs.map((t, i) => {
+    const last = i === inputs.length - 1;
+    if (last !== (t.up_to === null)) throw new Error('fake-stripe: only the last tier, and always the last, has up_to: null');
+    if (t.up_to !== null) {
+      if (!Number.isInteger(t.up_to) || t.up_to <= previous) throw new Error('fake-stripe: tier up_to values must be ascending positive integers');
+      previous = t.up_to;
+    }
+    const unit = decimalAmount(t.unit_amount, t.unit_amount_decimal, 'unit_amount_decimal');
+    const flat = decimalAmount(t.flat_amount, t.flat_amount_decimal, 'flat_amount_decimal');
+    if (unit.decimal === null && flat.decimal === null) throw new Error('fake-stripe: a tier needs a unit or a flat amount');
+    // Decimals travel as strings; the SDK turns them into Stripe.Decimal (see the header).
+    const asDecimal = (d: string | null) => d as unknown as Stripe.Price.Tier['unit_amount_decimal'];
+    return {
+      flat_amount: flat.integer,
+      flat_amount_decimal: asDecimal(flat.decimal),
+      unit_amount: unit.integer,
+      unit_amount_decimal: asDecimal(unit.decimal),
+      up_to: t.up_to,
+    };
+  });
 }
 
 const ZERO_DECIMAL = new Set('bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf'.split(' '));
@@ -825,13 +1177,20 @@ function inRange(value: number, range: Range | undefined): boolean {
 
 /**
  * Checks `expand[]` against the paths an endpoint supports (a path implies its prefixes, as in
- * Stripe: `data.discounts.source.coupon` also expands `data.discounts`).
+ * Stripe: `data.discounts.source.coupon` also expands `data.discounts`). `notImplemented` lists
+ * paths the real API accepts that the fake does not serve: those get `fake_not_implemented`.
  */
-function readExpand(query: Query, supported: string[]): Set<string> {
+function readExpand(query: Query, supported: string[], notImplemented: string[] = []): Set<string> {
   const expand = new Set<string>();
   for (const path of query.array('expand')) {
     const segments = path.split('.');
+    // docs.stripe.com/api/expanding_objects: "Expansions have a maximum depth of four levels (for
+    // example, the deepest expansion allowed when listing charges is data.payment_intent.customer.default_source)":
+    // each segment is a level, `data` included.
     if (segments.length > 4) throw invalid(`You cannot expand more than 4 levels of a property. Property: ${path}`, { param: 'expand' });
+    if (notImplemented.includes(path)) {
+      throw invalid(`fake-stripe does not implement the expansion '${path}' (the real API accepts it)`, { code: 'fake_not_implemented', param: 'expand' });
+    }
     if (!supported.includes(path)) {
       // Stripe names the first segment it cannot follow.
       let depth = 0;
@@ -994,7 +1353,11 @@ function listSubscriptions({ store, search }: Call) {
     price: 'not_implemented',
     test_clock: 'not_implemented',
   });
-  const expand = readExpand(query, ['data.discounts', 'data.discounts.source.coupon', 'data.customer']);
+  // Discount.source.coupon and SubscriptionItem.discounts are expandable (types Discounts.d.ts,
+  // SubscriptionItems.d.ts). Item-level coupons would be data.items.data.discounts.source.coupon:
+  // six levels, over Stripe's four (refused by readExpand); read them via /v1/subscription_items.
+  // data.items.data.discounts (4 levels, discounts without coupons) is not served by the fake.
+  const expand = readExpand(query, ['data.discounts', 'data.discounts.source.coupon', 'data.customer'], ['data.items.data.discounts']);
   const status = query.string('status');
   if (status !== undefined && !SUBSCRIPTION_STATUSES.includes(status)) {
     throw invalid(`Invalid status: must be one of ${SUBSCRIPTION_STATUSES.join(', ')}`, { param: 'status' });
@@ -1015,8 +1378,10 @@ function listSubscriptions({ store, search }: Call) {
 }
 
 function listSubscriptionItems({ store, search }: Call) {
+  // Types SubscriptionItems.d.ts SubscriptionItemListParams: subscription, expand + pagination.
   const query = parseQuery(search, { ...LIST, subscription: 'string' });
-  readExpand(query, []);
+  // Item discounts and their coupons: 4 levels, the depth limit (see readExpand).
+  const expand = readExpand(query, ['data.discounts', 'data.discounts.source.coupon']);
   const subscription = query.string('subscription');
   if (subscription === undefined) throw invalid('Missing required param: subscription.', { code: 'parameter_missing', param: 'subscription' });
   if (store.find(subscription)?.object !== 'subscription') throw noSuch('subscription', subscription, 'subscription');
@@ -1024,7 +1389,56 @@ function listSubscriptionItems({ store, search }: Call) {
   const items = store.itemsOf(subscription);
   const seq = { list: items, position: (id: string) => items.findIndex((i) => i.id === id) };
   const page = paginate(seq, query, '/v1/subscription_items', () => true, 'subscription_item');
-  return page;
+  if (!expand.has('data.discounts')) return page;
+  const coupons = expand.has('data.discounts.source.coupon');
+  return { ...page, data: page.data.map((item) => ({ ...item, discounts: renderDiscounts(store, item.discounts, coupons) })) };
+}
+
+function retrievePrice({ store, search, params }: Call) {
+  // Types Prices.d.ts PriceRetrieveParams: only `expand`. `tiers` is includable: absent unless
+  // expanded (types: `tiers?:`; a Stripe engineer on groups.google.com/a/lists.stripe.com/g/api-discuss/c/q6e834DOnLs:
+  // "That property is not returned by default and is what we call 'includable' ... using our Expand
+  // feature"). `product` and `currency_options` are expandable too; the fake does not serve them.
+  const query = parseQuery(search, { expand: 'array' });
+  const expand = readExpand(query, ['tiers'], ['product', 'currency_options']);
+  const id = params.id!;
+  const price = store.findPrice(id);
+  if (!price) throw noSuch('price', id, 'id', 404);
+  const out: Stripe.Price = { ...price };
+  const tiers = store.tiersOf(id);
+  // A per-unit price has no tiers; what the real API sends for one with expand[]=tiers is not
+  // documented: the fake leaves the field out.
+  if (expand.has('tiers') && tiers) out.tiers = tiers.map((t) => ({ ...t }));
+  return out;
+}
+
+// Types Disputes.d.ts: Dispute.charge is `string | Charge` and Dispute.payment_intent
+// `string | PaymentIntent | null` (expandable); Charge.balance_transaction and Charge.customer are expandable.
+const DISPUTE_EXPANSIONS = ['charge', 'charge.balance_transaction', 'charge.customer', 'payment_intent'];
+
+function listDisputes({ store, search }: Call) {
+  // Types Disputes.d.ts DisputeListParams: charge, created (range or number), expand, payment_intent
+  // + pagination. The fake's charges have no payment intents, so that filter is not served.
+  const query = parseQuery(search, { ...LIST, created: 'range', charge: 'string', payment_intent: 'not_implemented' });
+  const expand = readExpand(query, DISPUTE_EXPANSIONS.map((p) => `data.${p}`));
+  const created = query.range('created');
+  const charge = query.string('charge'); // an unknown charge matches nothing (as the charges list's customer filter)
+  const page = paginate(
+    sequence(store.disputeView(), undefined, query),
+    query,
+    '/v1/disputes',
+    (d) => inRange(d.created, created) && (charge === undefined || d.charge === charge),
+    'dispute',
+  );
+  return { ...page, data: page.data.map((d) => renderDispute(store, d, expand, 'data.')) };
+}
+
+function retrieveDispute({ store, search, params }: Call) {
+  const expand = readExpand(parseQuery(search, { expand: 'array' }), DISPUTE_EXPANSIONS);
+  const id = params.id!;
+  const found = store.find(id);
+  if (found?.object !== 'dispute') throw noSuch('dispute', id, 'id', 404);
+  return renderDispute(store, found, expand, '');
 }
 
 // -- rendering: shallow copies with expanded fields swapped in; the store is never changed --------
@@ -1034,25 +1448,39 @@ function customerRef(store: StripeStore, id: string): Stripe.Customer | Stripe.D
   return store.customer(id);
 }
 
-function renderCharge(store: StripeStore, charge: Stripe.Charge, expand: Set<string>): Stripe.Charge {
+/** `prefix` is where the charge sits in the expand paths: 'data.' in a charge list, 'data.charge.' in a dispute list. */
+function renderCharge(store: StripeStore, charge: Stripe.Charge, expand: Set<string>, prefix = 'data.'): Stripe.Charge {
   const out = { ...charge };
-  if (expand.has('data.balance_transaction') && typeof out.balance_transaction === 'string') {
+  if (expand.has(`${prefix}balance_transaction`) && typeof out.balance_transaction === 'string') {
     out.balance_transaction = store.balanceTransactions.get(out.balance_transaction)!;
   }
-  if (expand.has('data.customer') && typeof out.customer === 'string') out.customer = customerRef(store, out.customer);
+  if (expand.has(`${prefix}customer`) && typeof out.customer === 'string') out.customer = customerRef(store, out.customer);
   return out;
+}
+
+function renderDispute(store: StripeStore, dispute: Stripe.Dispute, expand: Set<string>, prefix: string): Stripe.Dispute {
+  const out = { ...dispute, balance_transactions: dispute.balance_transactions.map((t) => ({ ...t })) };
+  if (expand.has(`${prefix}charge`) && typeof out.charge === 'string') {
+    const charge = store.find(out.charge) as Stripe.Charge;
+    out.charge = renderCharge(store, charge, expand, `${prefix}charge.`);
+  }
+  // payment_intent is always null in the fake (its charges have none), so expanding it changes nothing.
+  return out;
+}
+
+/** Discount ids as Discount objects, with their coupon expanded when asked. */
+function renderDiscounts(store: StripeStore, discounts: Array<string | Stripe.Discount>, expandCoupon: boolean): Stripe.Discount[] {
+  return discounts.map((d) => {
+    const discount = store.discounts.get(typeof d === 'string' ? d : d.id)!;
+    const coupon = discount.source.coupon;
+    if (!expandCoupon || typeof coupon !== 'string') return discount;
+    return { ...discount, source: { ...discount.source, coupon: store.coupons.get(coupon)! } };
+  });
 }
 
 function renderSubscription(store: StripeStore, sub: Stripe.Subscription, expand: Set<string>): Stripe.Subscription {
   const out = { ...sub, items: itemList(sub.id, store.itemsOf(sub.id)) };
-  if (expand.has('data.discounts')) {
-    out.discounts = sub.discounts.map((d) => {
-      const discount = store.discounts.get(typeof d === 'string' ? d : d.id)!;
-      const coupon = discount.source.coupon;
-      if (!expand.has('data.discounts.source.coupon') || typeof coupon !== 'string') return discount;
-      return { ...discount, source: { ...discount.source, coupon: store.coupons.get(coupon)! } };
-    });
-  }
+  if (expand.has('data.discounts')) out.discounts = renderDiscounts(store, sub.discounts, expand.has('data.discounts.source.coupon'));
   if (expand.has('data.customer') && typeof out.customer === 'string') out.customer = customerRef(store, out.customer);
   return out;
 }
@@ -1067,6 +1495,9 @@ const ROUTES: Array<{ pattern: string; handler: Handler }> = [
   { pattern: '/v1/charges', handler: listCharges },
   { pattern: '/v1/subscriptions', handler: listSubscriptions },
   { pattern: '/v1/subscription_items', handler: listSubscriptionItems },
+  { pattern: '/v1/prices/:id', handler: retrievePrice },
+  { pattern: '/v1/disputes', handler: listDisputes },
+  { pattern: '/v1/disputes/:id', handler: retrieveDispute },
 ];
 
 function matchRoute(path: string): { pattern: string; handler: Handler; params: Record<string, string> } | null {
@@ -1183,6 +1614,8 @@ export async function startFakeStripe(opts: FakeStripeOptions = {}): Promise<Fak
       counters.faults += 1;
       await wait(latency);
       if (res.destroyed) return;
+      // Stripe endpoints here are reads, so nothing "lands": landed_drop / landed_502 / landed_slow are
+      // sent exactly like drop / server_502 / slow (no route runs, sendFault gets no landed answer).
       sendFault(fault, res, (status) => faultBody(status, key), slowMs);
       // 'drop' sends nothing (0), 'truncated' a 200 head, 'slow' a 503 later unless the client gives up.
       entry.status = res.headersSent ? res.statusCode : 0;
