@@ -473,6 +473,7 @@ function requestMix(stripe: FakeStripe, attio: FakeAttio): string {
     const filter = JSON.stringify((r.body as { filter?: unknown } | undefined)?.filter ?? '');
     if (r.path.endsWith('/records/query')) bump(filter.includes('"domains"') ? 'domain look-up' : 'linked-records page');
     else if (r.method === 'PUT') bump('PUT assert');
+    else if (r.method === 'POST' && r.path.endsWith('/records')) bump('POST create');
     else if (r.method === 'PATCH') bump('PATCH link');
     else bump(`${r.method} other`);
   }
