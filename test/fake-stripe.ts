@@ -179,6 +179,11 @@ export interface SubscriptionItemInput {
   discounts?: DiscountInput[];
   /** Default 1; metered items carry no quantity, as in the API. */
   quantity?: number;
+  /**
+   * Share the price of an item added before (its id, from `store.subscriptions`), as items on one
+   * price do in Stripe; the item's own price fields are then ignored.
+   */
+  price_id?: string;
   interval?: Interval;
   interval_count?: number;
   usage_type?: 'licensed' | 'metered';
@@ -759,12 +764,14 @@ export class StripeStore {
     const tiers = tiered ? buildTiers(spec.tiers ?? [{ up_to: null, unit_amount: 0 }]) : undefined;
     const perUnit = spec.unit_amount_decimal === undefined ? null : decimalAmount(undefined, spec.unit_amount_decimal, 'unit_amount_decimal');
     const unitAmount = perUnit ? perUnit.integer : spec.unit_amount;
-    const priceId = this.claimId(undefined, 'price');
-    const product = this.claimId(undefined, 'prod');
+    const shared = spec.price_id === undefined ? undefined : this.prices.get(spec.price_id);
+    if (spec.price_id !== undefined && !shared) throw new Error(`fake-stripe: no price ${spec.price_id}`);
+    const priceId = shared ? shared.id : this.claimId(undefined, 'price');
+    const product = shared ? String(shared.product) : this.claimId(undefined, 'prod');
     const meter = usageType === 'metered' ? this.claimId(undefined, 'mtr') : null;
     // The wire carries decimals as strings; the SDK converts them to Stripe.Decimal on arrival.
     const decimal = (tiered ? null : (perUnit?.decimal ?? String(spec.unit_amount))) as unknown as Stripe.Price['unit_amount_decimal'];
-    const price: Stripe.Price = {
+    const price: Stripe.Price = shared ?? {
       id: priceId,
       object: 'price',
       active: true,
@@ -825,8 +832,10 @@ export class StripeStore {
     // Item-level discounts: ids on the item, expandable (types SubscriptionItems.d.ts `discounts`:
     // "Use expand[]=discounts to expand each discount").
     item.discounts = (spec.discounts ?? []).map((d) => this.buildDiscount(d, subscription, customer, created, currency, item.id).id);
-    this.prices.set(priceId, price);
-    if (tiers) this.tiersByPrice.set(priceId, tiers);
+    if (!shared) {
+      this.prices.set(priceId, price);
+      if (tiers) this.tiersByPrice.set(priceId, tiers);
+    }
     return item;
   }
 
