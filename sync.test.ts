@@ -2,8 +2,14 @@
 // Attio servers live in test/*.test.ts.
 import { describe, expect, it } from 'vitest';
 import {
+  accountTotals,
   ApiError,
   attioCurrencyOf,
+  disputeLoss,
+  itemAmountMinor,
+  subscriptionMrr,
+  tieredAmountMinor,
+  totalsLine,
   chargeNetRevenue,
   currencyMismatch,
   emptyFacts,
@@ -52,7 +58,7 @@ describe('currency units', () => {
 });
 
 describe('charge revenue', () => {
-  const base = { status: 'succeeded' as const, currency: 'usd', amount_captured: 10000, amount_refunded: 0, balance_transaction: null };
+  const base = { status: 'succeeded' as const, captured: true, currency: 'usd', amount_captured: 10000, amount_refunded: 0, balance_transaction: null };
   it('is captured minus refunded in the target currency', () => {
     expect(chargeNetRevenue({ ...base, amount_refunded: 2500 }, 'usd')).toEqual({ targetMinor: 7500 });
   });
@@ -62,6 +68,9 @@ describe('charge revenue', () => {
   it('ignores charges that did not succeed', () => {
     expect(chargeNetRevenue({ ...base, status: 'failed' }, 'usd')).toBeNull();
     expect(chargeNetRevenue({ ...base, status: 'pending' }, 'usd')).toBeNull();
+  });
+  it('ignores an authorisation that was never captured: it succeeded, but no money moved', () => {
+    expect(chargeNetRevenue({ ...base, captured: false, amount_captured: 0 }, 'usd')).toBeNull();
   });
   it('converts a foreign charge with the settlement amount, scaled by the unrefunded share', () => {
     const bt = { currency: 'usd', amount: 11000 } as never;
@@ -74,6 +83,102 @@ describe('charge revenue', () => {
   });
   it('never goes negative', () => {
     expect(chargeNetRevenue({ ...base, amount_refunded: 12000 }, 'usd')).toEqual({ targetMinor: 0 });
+  });
+});
+
+describe('lost disputes', () => {
+  const dispute = { status: 'lost' as const, amount: 3000, currency: 'usd', balance_transactions: [] };
+  it('take back their amount in the target currency', () => {
+    expect(disputeLoss(dispute, 'USD')).toEqual({ targetMinor: 3000 });
+  });
+  it('in another currency take back what Stripe withdrew in the target currency', () => {
+    // A 30.00 EUR dispute withdrawn from a USD balance as -33.00 USD (its balance transaction).
+    const bt = [{ currency: 'usd', amount: -3300 }] as never;
+    expect(disputeLoss({ ...dispute, currency: 'eur', balance_transactions: bt }, 'usd')).toEqual({ targetMinor: 3300 });
+    expect(disputeLoss({ ...dispute, currency: 'eur' }, 'usd')).toEqual({ currency: 'eur', minor: 3000 });
+  });
+  it('take nothing back while open, once won, or as an inquiry', () => {
+    for (const status of ['needs_response', 'under_review', 'won', 'warning_closed', 'warning_needs_response'] as const)
+      expect(disputeLoss({ ...dispute, status }, 'usd')).toBeNull();
+  });
+});
+
+describe('pricing an item', () => {
+  const tier = (up_to: number | null, unit_amount: number, flat_amount: number | null = null) =>
+    ({ up_to, unit_amount, unit_amount_decimal: null, flat_amount, flat_amount_decimal: null }) as never;
+  it('prices graduated tiers tier by tier', () => {
+    // 1-10 at 10.00, 11-20 at 8.00, 21+ at 5.00; 25 units: 10 x 1000 + 10 x 800 + 5 x 500 = 20,500.
+    const tiers = [tier(10, 1000), tier(20, 800), tier(null, 500)];
+    expect(tieredAmountMinor(tiers, 'graduated', 25)).toBe(20_500);
+    expect(tieredAmountMinor(tiers, 'graduated', 10)).toBe(10_000);
+    expect(tieredAmountMinor(tiers, 'graduated', 0)).toBe(0);
+  });
+  it('adds the flat amount of every graduated tier reached', () => {
+    // First tier: flat 50.00 + 0 per unit up to 5; then 2.00 each. 7 units: 5,000 + 2 x 200 = 5,400.
+    expect(tieredAmountMinor([tier(5, 0, 5000), tier(null, 200)], 'graduated', 7)).toBe(5_400);
+  });
+  it('prices every unit at the volume tier the quantity falls in, plus its flat amount', () => {
+    // 25 units fall in 21+: 25 x 500 = 12,500; 15 units in 11-20: 15 x 800 + 100 flat = 12,100.
+    const tiers = [tier(10, 1000), tier(20, 800, 100), tier(null, 500)];
+    expect(tieredAmountMinor(tiers, 'volume', 25)).toBe(12_500);
+    expect(tieredAmountMinor(tiers, 'volume', 15)).toBe(12_100);
+  });
+  it('prices per unit from unit_amount_decimal when unit_amount is empty', () => {
+    const price = { id: 'price_1', billing_scheme: 'per_unit' as const, tiers_mode: null, unit_amount: null, unit_amount_decimal: '1234.5678' as never };
+    // 3 x 1234.5678 minor units = 3703.7034.
+    expect(itemAmountMinor(price, 3, () => undefined)).toBeCloseTo(3703.7034, 6);
+  });
+  it('prices a tiered item from the tiers read for its price, and cannot price one without', () => {
+    const price = { id: 'price_t', billing_scheme: 'tiered' as const, tiers_mode: 'volume' as const, unit_amount: null, unit_amount_decimal: null };
+    expect(itemAmountMinor(price, 4, (id) => (id === 'price_t' ? [tier(null, 250)] : undefined))).toBe(1000);
+    expect(itemAmountMinor(price, 4, () => undefined)).toBeNull();
+  });
+});
+
+describe('MRR with coupons', () => {
+  const coupon = (duration: 'once' | 'repeating' | 'forever', off: { percent_off?: number; amount_off?: number }) =>
+    ({ source: { coupon: { duration, percent_off: off.percent_off ?? null, amount_off: off.amount_off ?? null, currency: 'usd' } } }) as never;
+  const item = (unit_amount: number, interval: 'month' | 'year', discounts: never[] = []) =>
+    ({ quantity: 1, discounts, price: { id: 'p', billing_scheme: 'per_unit', tiers_mode: null, unit_amount, unit_amount_decimal: null, recurring: { interval, interval_count: 1, usage_type: 'licensed' } } }) as never;
+  const sub = (discounts: never[]) => ({ status: 'active' as const, currency: 'usd', discounts });
+  const mrr = (discounts: never[], items: never[], coupons: 'forever' | 'all' = 'forever') =>
+    subscriptionMrr(sub(discounts), items, { coupons, tiersOf: () => undefined }).mrrMinor;
+  it('lowers MRR only for forever coupons, by default', () => {
+    // 100.00 a month, 20% off: forever gives 80.00; once and repeating leave 100.00.
+    expect(mrr([coupon('forever', { percent_off: 20 })], [item(10_000, 'month')])).toBe(8_000);
+    expect(mrr([coupon('once', { percent_off: 20 })], [item(10_000, 'month')])).toBe(10_000);
+    expect(mrr([coupon('repeating', { percent_off: 20 })], [item(10_000, 'month')])).toBe(10_000);
+  });
+  it('lowers MRR for every active coupon when the account counts them all', () => {
+    expect(mrr([coupon('once', { percent_off: 20 })], [item(10_000, 'month')], 'all')).toBe(8_000);
+  });
+  it('applies an item discount to its item, then the subscription discount to the sum', () => {
+    // Items 100.00 and 50.00 a month; 10.00 forever off the first: 90 + 50 = 140; then 50% off: 70.00.
+    const items = [item(10_000, 'month', [coupon('forever', { amount_off: 1_000 })]), item(5_000, 'month')];
+    expect(mrr([coupon('forever', { percent_off: 50 })], items)).toBe(7_000);
+  });
+  it('spreads an amount-off over the billing period', () => {
+    // 1,200.00 a year less 120.00 forever: 1,080 / 12 = 90.00 a month.
+    expect(mrr([coupon('forever', { amount_off: 12_000 })], [item(120_000, 'year')])).toBeCloseTo(9_000, 9);
+  });
+  it('counts a coupon it cannot read as not applied', () => {
+    const result = subscriptionMrr(sub(['di_unexpanded' as never]), [item(10_000, 'month')], { coupons: 'forever', tiersOf: () => undefined });
+    expect(result).toMatchObject({ mrrMinor: 10_000, unappliedDiscounts: 1 });
+  });
+});
+
+describe('account totals', () => {
+  it('add MRR, revenue and active subscriptions over every customer, and keep other currencies apart', () => {
+    const f = (id: string, more: Partial<ReturnType<typeof emptyFacts>>) => ({ ...emptyFacts({ id, email: null, name: null, description: null, created: 0 }), ...more });
+    const totals = accountTotals([
+      f('cus_a', { mrrMinor: 9_000, lifetimeRevenueMinor: 100_000, subscriptionStatuses: ['active', 'canceled'] }),
+      f('cus_b', { mrrMinor: 1_000.5, lifetimeRevenueMinor: 23_456, subscriptionStatuses: ['past_due', 'trialing'], otherCurrencyMrrMinor: { eur: 5_000 } }),
+      f('cus_c', { unconvertedRevenueMinor: { bhd: 1_234 } }),
+    ]);
+    expect(totals).toEqual({ mrrMinor: 10_000.5, lifetimeRevenueMinor: 123_456, activeSubscriptions: 2, otherMrrMinor: { eur: 5_000 }, otherRevenueMinor: { bhd: 1_234 } });
+    expect(totalsLine(totals, 'usd')).toBe(
+      'Stripe totals: MRR 100.01 USD, 2 active subscriptions, lifetime revenue 1,234.56 USD; left out, in other currencies: MRR 50.00 EUR; revenue 1.234 BHD',
+    );
   });
 });
 

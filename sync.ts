@@ -68,6 +68,13 @@ export const LIMITS = {
   stripeConcurrencyPerListing: 8,
 };
 
+/**
+ * Which coupons lower MRR. Stripe's Billing analytics counts only coupons that last forever unless
+ * the account owner changed that (Billing > Overview > Configure, support article "Impact of
+ * discounts and coupons on MRR"); set 'all' if yours counts every active coupon.
+ */
+export const MRR_COUPONS: 'forever' | 'all' = 'forever';
+
 /** Retry policy shared by every request: transient answers are retried with backoff. */
 export const RETRY = {
   retries: 5,
@@ -341,10 +348,13 @@ export interface CustomerFacts {
 export interface SourceNotes {
   chargesWithoutCustomer: number;
   chargesOfUnknownCustomers: number;
-  tieredItemsSkipped: number;
+  /** Items whose price could not be priced (a tier without amounts, say): left out of MRR. */
+  unpricedItems: number;
   unappliedDiscounts: number;
-  /** Disputed charges still count as revenue: a charge does not say whether its dispute was lost. */
-  disputedCharges: number;
+  /** Lost disputes, subtracted from lifetime revenue. */
+  lostDisputes: number;
+  /** Disputes not decided yet: their charges still count as revenue until a dispute is lost. */
+  openDisputes: number;
   pages: number;
 }
 
@@ -367,15 +377,16 @@ export function emptyFacts(customer: Pick<Stripe.Customer, 'id' | 'email' | 'nam
 }
 
 /**
- * A charge's net revenue (captured minus refunded) in the target currency. A charge in another
- * currency counts when Stripe settled it in the target currency: its balance transaction carries
- * Stripe's own conversion of the captured amount, which is scaled by the share not refunded.
+ * A charge's net revenue (captured minus refunded) in the target currency, or null when it moved no
+ * money: it failed, or it is an authorisation never captured (`succeeded` but `captured: false`). A
+ * charge in another currency counts when Stripe settled it in the target currency: its balance
+ * transaction carries Stripe's own conversion of the captured amount, scaled by the share not refunded.
  */
 export function chargeNetRevenue(
-  charge: Pick<Stripe.Charge, 'status' | 'currency' | 'amount_captured' | 'amount_refunded' | 'balance_transaction'>,
+  charge: Pick<Stripe.Charge, 'status' | 'captured' | 'currency' | 'amount_captured' | 'amount_refunded' | 'balance_transaction'>,
   targetCurrency: string,
 ): { targetMinor: number } | { currency: string; minor: number } | null {
-  if (charge.status !== 'succeeded') return null;
+  if (charge.status !== 'succeeded' || !charge.captured) return null;
   const netMinor = Math.max(0, charge.amount_captured - charge.amount_refunded);
   const currency = charge.currency.toLowerCase();
   const target = targetCurrency.toLowerCase();
@@ -397,53 +408,168 @@ export function addCharge(facts: CustomerFacts, charge: Stripe.Charge, targetCur
   facts.lastPaymentUnix = facts.lastPaymentUnix === null ? charge.created : Math.max(facts.lastPaymentUnix, charge.created);
 }
 
+/**
+ * What a lost dispute took back, in the target currency where it can be: the dispute's own
+ * currency when that is the target, else its balance transactions in the target currency (Stripe's
+ * conversion of the withdrawal), else the amount in the dispute's currency. Open and won disputes,
+ * and inquiries, take nothing back (yet).
+ */
+export function disputeLoss(
+  dispute: Pick<Stripe.Dispute, 'status' | 'amount' | 'currency' | 'balance_transactions'>,
+  targetCurrency: string,
+): { targetMinor: number } | { currency: string; minor: number } | null {
+  if (dispute.status !== 'lost') return null;
+  const currency = dispute.currency.toLowerCase();
+  const target = targetCurrency.toLowerCase();
+  if (currency === target) return { targetMinor: dispute.amount };
+  const settled = (dispute.balance_transactions ?? []).filter((t) => t.currency.toLowerCase() === target);
+  if (settled.length) return { targetMinor: -settled.reduce((sum, t) => sum + t.amount, 0) };
+  return { currency, minor: dispute.amount };
+}
+
+export function addDisputeLoss(facts: CustomerFacts, loss: NonNullable<ReturnType<typeof disputeLoss>>): void {
+  if ('targetMinor' in loss) facts.lifetimeRevenueMinor -= loss.targetMinor;
+  else facts.unconvertedRevenueMinor[loss.currency] = (facts.unconvertedRevenueMinor[loss.currency] ?? 0) - loss.minor;
+}
+
+/** Dispute statuses still undecided: the charge counts until the dispute is lost. */
+export const OPEN_DISPUTE_STATUSES: ReadonlySet<string> = new Set([
+  'warning_needs_response',
+  'warning_under_review',
+  'needs_response',
+  'under_review',
+  'appeal_needs_response',
+  'appeal_under_review',
+]);
+
 /** Months per billing interval: Stripe's MRR normalisation (month 1/n, year 1/12n, week 52/12n, day 365/12n). */
 export function monthlyFactor(interval: Stripe.Price.Recurring.Interval, intervalCount: number): number {
   const perYear: Record<string, number> = { day: 365, week: 52, month: 12, year: 1 };
   return (perYear[interval] ?? 12) / 12 / intervalCount;
 }
 
+/**
+ * What one billing period of `quantity` units costs at a tiered price, in minor units (fractional):
+ * graduated prices charge each tier's units at that tier's price (plus the flat amount of every tier
+ * reached); volume prices charge every unit at the price of the tier the quantity falls in (plus its
+ * flat amount). Stripe's price docs: billing_scheme, tiers_mode, tiers. Null when a tier has no price.
+ */
+export function tieredAmountMinor(tiers: readonly Stripe.Price.Tier[], mode: Stripe.Price.TiersMode, quantity: number): number | null {
+  if (quantity <= 0) return 0;
+  const unitOf = (tier: Stripe.Price.Tier) => tier.unit_amount ?? (tier.unit_amount_decimal === null ? 0 : Number(String(tier.unit_amount_decimal)));
+  const flatOf = (tier: Stripe.Price.Tier) => tier.flat_amount ?? (tier.flat_amount_decimal === null ? 0 : Number(String(tier.flat_amount_decimal)));
+  if (tiers.some((t) => !Number.isFinite(unitOf(t)) || !Number.isFinite(flatOf(t)))) return null;
+  if (mode === 'volume') {
+    const tier = tiers.find((t) => t.up_to === null || quantity <= t.up_to);
+    return tier ? quantity * unitOf(tier) + flatOf(tier) : null;
+  }
+  let amount = 0;
+  let below = 0;
+  for (const tier of tiers) {
+    const upTo = tier.up_to ?? Infinity;
+    const units = Math.min(quantity, upTo) - below;
+    if (units <= 0) break;
+    amount += units * unitOf(tier) + flatOf(tier);
+    below = upTo;
+  }
+  return amount;
+}
+
+/**
+ * One billing period of a licensed item, in minor units (fractional), or null when it cannot be
+ * priced: per unit from `unit_amount`, or `unit_amount_decimal` when the price has only that; tiered
+ * from the price's tiers (which a listing cannot expand: `tiersOf` has them, fetched once per price).
+ */
+export function itemAmountMinor(
+  price: Pick<Stripe.Price, 'id' | 'billing_scheme' | 'tiers_mode' | 'unit_amount' | 'unit_amount_decimal'>,
+  quantity: number,
+  tiersOf: (priceId: string) => readonly Stripe.Price.Tier[] | undefined,
+): number | null {
+  if (price.billing_scheme === 'tiered') {
+    const tiers = tiersOf(price.id);
+    return tiers ? tieredAmountMinor(tiers, price.tiers_mode ?? 'graduated', quantity) : null;
+  }
+  const unit = price.unit_amount ?? (price.unit_amount_decimal === null ? null : Number(String(price.unit_amount_decimal)));
+  return unit === null || !Number.isFinite(unit) ? null : unit * quantity;
+}
+
+/** Whether a coupon lowers MRR: with Stripe's default only when it lasts forever (see MRR_COUPONS). */
+export function couponLowersMrr(coupon: Pick<Stripe.Coupon, 'duration'>, counted: 'forever' | 'all'): boolean {
+  return counted === 'all' || coupon.duration === 'forever';
+}
+
+/**
+ * Applies discounts to an amount in their order: a percent-off scales it, an amount-off in the same
+ * currency (per billing period, times `amountOffScale` to bring it to the amount's period) is
+ * subtracted. Returns the new amount and how many could not be applied (coupon not expanded, or an
+ * amount-off in another currency).
+ */
+export function applyDiscounts(
+  amountMinor: number,
+  discounts: ReadonlyArray<string | Stripe.Discount> | null | undefined,
+  currency: string,
+  counted: 'forever' | 'all',
+  amountOffScale = 1,
+): { amountMinor: number; unapplied: number } {
+  let amount = amountMinor;
+  let unapplied = 0;
+  for (const discount of discounts ?? []) {
+    const coupon = typeof discount === 'object' ? discount.source?.coupon : null;
+    if (!coupon || typeof coupon !== 'object') {
+      unapplied += 1;
+      continue;
+    }
+    if (!couponLowersMrr(coupon, counted)) continue;
+    if (coupon.percent_off != null) amount *= 1 - coupon.percent_off / 100;
+    else if (coupon.amount_off != null && coupon.currency?.toLowerCase() === currency) amount -= coupon.amount_off * amountOffScale;
+    else unapplied += 1;
+  }
+  return { amountMinor: Math.max(0, amount), unapplied };
+}
+
 export interface SubscriptionMrr {
   currency: string;
   /** Monthly amount in minor units, fractional (rounded only when converted to major units). */
   mrrMinor: number;
-  tieredItemsSkipped: number;
+  unpricedItems: number;
   unappliedDiscounts: number;
 }
 
 /**
  * A subscription's contribution to MRR, as Stripe's billing analytics defines it: active and
- * past_due subscriptions, licensed items at price x quantity per month, after the subscription's
- * percent-off and amount-off discounts. Trialing, canceled and metered usage count zero.
+ * past_due subscriptions; each licensed item's price for its quantity over its billing period, less
+ * the item's own discounts, normalised to a month and summed; less the subscription's discounts
+ * (an amount-off spread over the billing period). Trialing, canceled and metered usage count zero.
+ * Which coupons count: MRR_COUPONS.
  */
-export function subscriptionMrr(subscription: Stripe.Subscription, items: readonly Stripe.SubscriptionItem[]): SubscriptionMrr {
-  const result: SubscriptionMrr = { currency: subscription.currency.toLowerCase(), mrrMinor: 0, tieredItemsSkipped: 0, unappliedDiscounts: 0 };
+export function subscriptionMrr(
+  subscription: Pick<Stripe.Subscription, 'status' | 'currency' | 'discounts'>,
+  items: readonly Pick<Stripe.SubscriptionItem, 'price' | 'quantity' | 'discounts'>[],
+  options: { coupons: 'forever' | 'all'; tiersOf: (priceId: string) => readonly Stripe.Price.Tier[] | undefined },
+): SubscriptionMrr {
+  const currency = subscription.currency.toLowerCase();
+  const result: SubscriptionMrr = { currency, mrrMinor: 0, unpricedItems: 0, unappliedDiscounts: 0 };
   if (subscription.status !== 'active' && subscription.status !== 'past_due') return result;
-  let billingMonths: number | null = null;
+  let monthlyMinor = 0;
+  let monthsPerPeriod: number | null = null;
   for (const item of items) {
     const recurring = item.price.recurring;
     if (!recurring || recurring.usage_type === 'metered') continue;
     const factor = monthlyFactor(recurring.interval, recurring.interval_count);
-    billingMonths ??= 1 / factor;
-    if (item.price.unit_amount === null) {
-      // Tiered prices need their tiers, which a list call cannot expand this deep.
-      result.tieredItemsSkipped += 1;
+    monthsPerPeriod ??= 1 / factor;
+    const amount = itemAmountMinor(item.price, item.quantity ?? 1, options.tiersOf);
+    if (amount === null) {
+      result.unpricedItems += 1;
       continue;
     }
-    result.mrrMinor += item.price.unit_amount * (item.quantity ?? 1) * factor;
+    const discounted = applyDiscounts(amount, item.discounts, currency, options.coupons);
+    monthlyMinor += discounted.amountMinor * factor;
+    result.unappliedDiscounts += discounted.unapplied;
   }
-  for (const discount of subscription.discounts ?? []) {
-    const coupon = typeof discount === 'object' ? discount.source?.coupon : null;
-    if (!coupon || typeof coupon !== 'object') {
-      result.unappliedDiscounts += 1;
-      continue;
-    }
-    if (coupon.percent_off != null) result.mrrMinor *= 1 - coupon.percent_off / 100;
-    else if (coupon.amount_off != null && coupon.currency?.toLowerCase() === result.currency && billingMonths)
-      result.mrrMinor -= coupon.amount_off / billingMonths;
-    else result.unappliedDiscounts += 1;
-  }
-  result.mrrMinor = Math.max(0, result.mrrMinor);
+  if (monthsPerPeriod === null) return result;
+  const discounted = applyDiscounts(monthlyMinor, subscription.discounts, currency, options.coupons, 1 / monthsPerPeriod);
+  result.unappliedDiscounts += discounted.unapplied;
+  result.mrrMinor = discounted.amountMinor;
   return result;
 }
 
@@ -593,7 +719,7 @@ export interface StripeSourceOptions {
   targetCurrency: Promise<string>;
   only: string | null;
   policy: RetryPolicy;
-  pacers: { overall: Pacer; perEndpoint: Record<'customers' | 'charges' | 'subscriptions' | 'subscription_items', Pacer> };
+  pacers: { overall: Pacer; perEndpoint: Record<'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'disputes', Pacer> };
   concurrency: number;
   nowUnix: number;
   onProgress?: (counts: { customers: number; charges: number; subscriptions: number; pages: number }) => void;
@@ -628,9 +754,10 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const notes: SourceNotes = {
     chargesWithoutCustomer: 0,
     chargesOfUnknownCustomers: 0,
-    tieredItemsSkipped: 0,
+    unpricedItems: 0,
     unappliedDiscounts: 0,
-    disputedCharges: 0,
+    lostDisputes: 0,
+    openDisputes: 0,
     pages: 0,
   };
   const counts = { customers: 0, charges: 0, subscriptions: 0, pages: 0 };
@@ -721,7 +848,6 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       foldingInTargetCurrency((data: Stripe.Charge[]) => {
         for (const charge of data) {
           counts.charges += 1;
-          if (charge.disputed && charge.status === 'succeeded') notes.disputedCharges += 1;
           const customerId = typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
           if (customerId === null) {
             if (charge.status === 'succeeded') notes.chargesWithoutCustomer += 1;
@@ -733,12 +859,22 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
     );
 
-  // A subscription with more items than its page holds reads the rest on its own.
-  const itemPages: Promise<void>[] = [];
-  const readItems = (subscription: Stripe.Subscription) => {
-    const reading = readRemainingItems(subscription);
-    reading.catch(fail); // awaited at the end with the others; meanwhile the listings stop
-    itemPages.push(reading);
+  // A subscription whose page does not hold all it needs (more items, coupons of item discounts,
+  // tiers of a tiered price) is folded once those are read; each runs on its own.
+  const laterFolds: Promise<void>[] = [];
+  const foldWhenRead = (subscription: Stripe.Subscription) => {
+    const first = subscription.items.data;
+    const itemDiscounts = first.some((item) => item.discounts.length > 0);
+    const tiered = (items: Stripe.SubscriptionItem[]) => items.some((item) => item.price.billing_scheme === 'tiered');
+    if (!subscription.items.has_more && !itemDiscounts && !tiered(first)) return foldSubscription(subscription, first);
+    const folding = (async () => {
+      // Item discounts' coupons: a listing of subscriptions cannot expand that deep (4 levels at most).
+      const items = itemDiscounts ? await readItems(subscription, []) : subscription.items.has_more ? await readItems(subscription, first) : first;
+      await Promise.all(items.filter((item) => item.price.billing_scheme === 'tiered').map((item) => readTiers(item.price.id)));
+      foldSubscription(subscription, items);
+    })();
+    folding.catch(fail); // awaited at the end with the others; meanwhile the listings stop
+    laterFolds.push(folding);
   };
 
   const readSubscriptions = () =>
@@ -752,35 +888,78 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       foldingInTargetCurrency((data: Stripe.Subscription[]) => {
         for (const subscription of data) {
           counts.subscriptions += 1;
-          if (subscription.items.has_more) readItems(subscription);
-          else foldSubscription(subscription, subscription.items.data);
+          foldWhenRead(subscription);
         }
       }),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
     );
 
-  const readRemainingItems = async (subscription: Stripe.Subscription) => {
-    const items = [...subscription.items.data];
+  /** A subscription's items after `known`, with their discounts' coupons. */
+  const readItems = async (subscription: Stripe.Subscription, known: Stripe.SubscriptionItem[]) => {
+    const items = [...known];
     for (let more = true; more; ) {
+      const last = items.at(-1)?.id;
       const next = await request('subscription_items', () =>
-        stripe.subscriptionItems.list({ subscription: subscription.id, limit: 100, starting_after: items.at(-1)!.id }),
+        stripe.subscriptionItems.list({
+          subscription: subscription.id,
+          limit: 100,
+          expand: ['data.discounts.source.coupon'],
+          ...(last ? { starting_after: last } : {}),
+        }),
       );
       items.push(...next.data);
       more = next.has_more && next.data.length > 0;
     }
-    foldSubscription(subscription, items);
+    return items;
+  };
+
+  // A tiered price's tiers, read once per price (a listing cannot expand them).
+  const tiers = new Map<string, Promise<Stripe.Price.Tier[]>>();
+  const tiersRead = new Map<string, Stripe.Price.Tier[]>();
+  const readTiers = (priceId: string) => {
+    if (!tiers.has(priceId)) {
+      const reading = request('prices', () => stripe.prices.retrieve(priceId, { expand: ['tiers'] })).then((price) => price.tiers ?? []);
+      tiers.set(priceId, reading);
+      reading.then((t) => tiersRead.set(priceId, t), fail);
+    }
+    return tiers.get(priceId)!;
   };
 
   const foldSubscription = (subscription: Stripe.Subscription, items: Stripe.SubscriptionItem[]) => {
     const customerId = typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id;
-    const mrr = subscriptionMrr(subscription, items);
-    notes.tieredItemsSkipped += mrr.tieredItemsSkipped;
+    const mrr = subscriptionMrr(subscription, items, { coupons: MRR_COUPONS, tiersOf: (priceId) => tiersRead.get(priceId) });
+    notes.unpricedItems += mrr.unpricedItems;
     notes.unappliedDiscounts += mrr.unappliedDiscounts;
     addSubscription(factsFor(customerId), subscription, mrr, targetCurrency);
   };
 
-  await Promise.all([readCustomers().catch(failing), readCharges().catch(failing), readSubscriptions().catch(failing), earlyFolded.catch(failing)]);
-  await Promise.all(itemPages.map((reading) => reading.catch(failing))); // all started: the last folds ran above
+  // Disputes have no customer filter: with --only, every dispute is read and the others skipped.
+  const readDisputes = () =>
+    listByCreatedWindows(
+      (w) => inTargetCurrency(request('disputes', () => stripe.disputes.list({ ...created(w), expand: ['data.charge'] }))),
+      foldingInTargetCurrency((data: Stripe.Dispute[]) => {
+        for (const dispute of data) {
+          const charge = typeof dispute.charge === 'object' ? dispute.charge : null;
+          const customerId = typeof charge?.customer === 'string' ? charge.customer : (charge?.customer?.id ?? null);
+          if (customerId === null || (options.only && customerId !== options.only)) continue;
+          if (OPEN_DISPUTE_STATUSES.has(dispute.status)) notes.openDisputes += 1;
+          const loss = disputeLoss(dispute, targetCurrency);
+          if (!loss) continue;
+          notes.lostDisputes += 1;
+          addDisputeLoss(factsFor(customerId), loss);
+        }
+      }),
+      { concurrency: options.concurrency, nowUnix: options.nowUnix },
+    );
+
+  await Promise.all([
+    readCustomers().catch(failing),
+    readCharges().catch(failing),
+    readSubscriptions().catch(failing),
+    readDisputes().catch(failing),
+    earlyFolded.catch(failing),
+  ]);
+  await Promise.all(laterFolds.map((folding) => folding.catch(failing))); // all started: the last folds ran above
   // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
   for (const facts of pending.values()) notes.chargesOfUnknownCustomers += facts.succeededCharges;
   notes.pages = counts.pages;
@@ -818,11 +997,15 @@ export function subscriptionStatusTitle(statuses: readonly Stripe.Subscription.S
 const ZERO_DECIMAL = new Set('bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf'.split(' '));
 const THREE_DECIMAL = new Set('bhd jod kwd omr tnd'.split(' '));
 
+/** Digits after the decimal point in a currency's major unit (docs.stripe.com/currencies). */
+export function currencyExponent(currency: string): number {
+  const code = currency.toLowerCase();
+  return ZERO_DECIMAL.has(code) ? 0 : THREE_DECIMAL.has(code) ? 3 : 2;
+}
+
 /** Minor units -> major units with the currency's exponent, at most 4 decimals (Attio's precision). */
 export function minorToMajor(minor: number, currency: string): number {
-  const code = currency.toLowerCase();
-  const exponent = ZERO_DECIMAL.has(code) ? 0 : THREE_DECIMAL.has(code) ? 3 : 2;
-  return Math.round((minor / 10 ** exponent) * 10_000) / 10_000;
+  return Math.round((minor / 10 ** currencyExponent(currency)) * 10_000) / 10_000;
 }
 
 /** The Stripe currency (lower case) an Attio currency code stands for: Attio's NTD is Stripe's twd. */
@@ -1473,6 +1656,8 @@ export function formatRate(done: number, total: number, elapsedMs: number): stri
 
 export interface RunSummary {
   counts: Record<WriteOutcome, number>;
+  /** The source's account-wide totals, for a person to check against the source (null: not a full run). */
+  totals: string | null;
   notes: string[];
   failures: WriteResult[];
   conflicts: WriteResult[];
@@ -1516,6 +1701,7 @@ export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): strin
     `| ${c.created} | ${c.linked} | ${c.updated} | ${c.unchanged} | ${c.conflict} | ${c.failed} |`,
     '',
   ];
+  if (summary.totals) lines.push(summary.totals, '');
   for (const note of summary.notes) lines.push(`- ${note}`);
   const problems = [...summary.failures, ...summary.conflicts].slice(0, 50);
   if (problems.length) {
@@ -1553,10 +1739,60 @@ export function currencyNotes(facts: Iterable<CustomerFacts>, source: SourceNote
   if (otherMrrCustomers) notes.push(`MRR of subscriptions billed in other currencies, left out (${otherMrrCustomers} customers): ${formatMinor(otherMrr)} per month`);
   if (source.chargesWithoutCustomer) notes.push(`${source.chargesWithoutCustomer} succeeded charges have no customer and belong to no company`);
   if (source.chargesOfUnknownCustomers) notes.push(`${source.chargesOfUnknownCustomers} succeeded charges belong to deleted customers and were skipped`);
-  if (source.tieredItemsSkipped) notes.push(`${source.tieredItemsSkipped} subscription items with tiered prices are not in MRR`);
-  if (source.disputedCharges) notes.push(`${source.disputedCharges} charges are disputed and still counted as revenue until refunded; lost disputes are not subtracted`);
+  if (source.unpricedItems) notes.push(`${source.unpricedItems} subscription items have a price without an amount and are not in MRR`);
+  if (source.lostDisputes) notes.push(`${source.lostDisputes} lost disputes were subtracted from lifetime revenue`);
+  if (source.openDisputes) notes.push(`${source.openDisputes} disputes are still open: their charges count as revenue unless the dispute is lost`);
   if (source.unappliedDiscounts) notes.push(`${source.unappliedDiscounts} discounts could not be applied to MRR (coupon not expandable or in another currency)`);
   return notes;
+}
+
+/** The account as a whole, in the target currency, to hold against Stripe's Billing overview. */
+export interface AccountTotals {
+  mrrMinor: number;
+  lifetimeRevenueMinor: number;
+  /** Active and past-due subscriptions: the ones MRR counts. */
+  activeSubscriptions: number;
+  /** Left out of the two totals above, per currency. */
+  otherMrrMinor: Record<string, number>;
+  otherRevenueMinor: Record<string, number>;
+}
+
+export function accountTotals(facts: Iterable<CustomerFacts>): AccountTotals {
+  const totals: AccountTotals = { mrrMinor: 0, lifetimeRevenueMinor: 0, activeSubscriptions: 0, otherMrrMinor: {}, otherRevenueMinor: {} };
+  for (const f of facts) {
+    totals.mrrMinor += f.mrrMinor;
+    totals.lifetimeRevenueMinor += f.lifetimeRevenueMinor;
+    totals.activeSubscriptions += f.subscriptionStatuses.filter((s) => s === 'active' || s === 'past_due').length;
+    for (const [c, v] of Object.entries(f.otherCurrencyMrrMinor)) totals.otherMrrMinor[c] = (totals.otherMrrMinor[c] ?? 0) + v;
+    for (const [c, v] of Object.entries(f.unconvertedRevenueMinor)) totals.otherRevenueMinor[c] = (totals.otherRevenueMinor[c] ?? 0) + v;
+  }
+  return totals;
+}
+
+/** "1,234.56 USD": major units with the currency's own decimals, for people to read. */
+export function formatMoney(minor: number, currency: string): string {
+  const digits = currencyExponent(currency);
+  const major = minorToMajor(minor, currency).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return `${major} ${currency.toUpperCase()}`;
+}
+
+/** One line with the account's totals, and what they leave out. */
+export function totalsLine(totals: AccountTotals, targetCurrency: string): string {
+  const money = (byCurrency: Record<string, number>) =>
+    Object.entries(byCurrency)
+      .filter(([, minor]) => minor !== 0)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([c, minor]) => formatMoney(minor, c))
+      .join(', ');
+  const leftOut = [
+    money(totals.otherMrrMinor) && `MRR ${money(totals.otherMrrMinor)}`,
+    money(totals.otherRevenueMinor) && `revenue ${money(totals.otherRevenueMinor)}`,
+  ].filter(Boolean);
+  return (
+    `Stripe totals: MRR ${formatMoney(totals.mrrMinor, targetCurrency)}, ${totals.activeSubscriptions} active subscriptions, ` +
+    `lifetime revenue ${formatMoney(totals.lifetimeRevenueMinor, targetCurrency)}` +
+    (leftOut.length ? `; left out, in other currencies: ${leftOut.join('; ')}` : '')
+  );
 }
 
 /**
@@ -1710,7 +1946,14 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     policy,
     pacers: {
       overall: new Pacer(testMode ? limits.stripeTestPerSecond : limits.stripeLivePerSecond),
-      perEndpoint: { customers: perEndpoint(), charges: perEndpoint(), subscriptions: perEndpoint(), subscription_items: perEndpoint() },
+      perEndpoint: {
+        customers: perEndpoint(),
+        charges: perEndpoint(),
+        subscriptions: perEndpoint(),
+        subscription_items: perEndpoint(),
+        prices: perEndpoint(),
+        disputes: perEndpoint(),
+      },
     },
     concurrency: limits.stripeConcurrencyPerListing,
     nowUnix: Math.floor(now() / 1000),
@@ -1825,6 +2068,7 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     );
   const summary: RunSummary = {
     counts,
+    totals: config.only ? null : totalsLine(accountTotals(facts.values()), targetCurrency),
     notes,
     failures: results.filter((r) => r.outcome === 'failed'),
     conflicts: results.filter((r) => r.outcome === 'conflict'),
@@ -1832,6 +2076,7 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   if (config.dryRun) for (const line of plannedChanges(plan, results, desiredByKey, ATTRIBUTES.customerId, 20)) out(line);
   for (const conflict of summary.conflicts) out(`CONFLICT ${conflict.key}: ${conflict.detail}`);
   for (const note of notes) out(`note: ${note}`);
+  if (summary.totals) out(summary.totals);
   out(
     `requests: ${sourceNotes.pages} Stripe pages, ${requestCounts.attioReads} Attio reads, ${requestCounts.attioWrites} Attio writes, ` +
       `${retriesSeen} retried; ${((now() - readStarted) / 1000).toFixed(1)}s`,

@@ -111,15 +111,54 @@ describe('MRR and status', () => {
     expect(result.out).toMatch(/MRR of subscriptions billed in other currencies, left out \(1 customers\): 100 EUR per month/);
   });
 
-  it('reads items beyond the first page and skips tiered prices with a note', async () => {
+  it('reads items beyond the first page, and prices a tiered price from its tiers, read once per price', async () => {
     const { stripe, attio, run } = await open();
     const c = stripe.store.addCustomer({ name: 'Many', email: 'a@many.example', created: T0 });
-    const items = Array.from({ length: 25 }, () => ({ unit_amount: 100 }));
-    stripe.store.addSubscription({ customer: c.id, items: [...items, { unit_amount: null }, { unit_amount: 500, quantity: 0 }] });
+    const items = Array.from({ length: 25 }, () => ({ unit_amount: 100 })); // 25 x 1.00
+    // Graduated: 10 at 1.00, the rest at 0.50. 12 units: 10 x 100 + 2 x 50 = 1,100 (11.00).
+    const tiers = [{ up_to: 10, unit_amount: 100 }, { up_to: null, unit_amount: 50 }];
+    const first = stripe.store.addSubscription({ customer: c.id, items: [{ unit_amount: null, tiers, quantity: 12 }, ...items, { unit_amount: 500, quantity: 0 }] });
+    const tieredPrice = first.items.data[0]!.price.id;
+    // Two more subscriptions on the same tiered price: 3 units (3.00) and 20 units (10 + 5 = 15.00).
+    const other = stripe.store.addCustomer({ name: 'Shared', email: 'a@shared.example', created: T0 });
+    stripe.store.addSubscription({ customer: other.id, items: [{ unit_amount: null, price_id: tieredPrice, quantity: 3 }] });
+    stripe.store.addSubscription({ customer: other.id, items: [{ unit_amount: null, price_id: tieredPrice, quantity: 20 }] });
     const result = await run();
-    expect(companyOf(attio, c.id)?.stripe_mrr).toBe(25);
+    expect(result.code).toBe(0);
+    expect(companyOf(attio, c.id)?.stripe_mrr).toBe(25 + 11);
+    expect(companyOf(attio, other.id)?.stripe_mrr).toBe(3 + 15);
     expect(stripe.requests.some((r) => r.path === '/v1/subscription_items')).toBe(true);
-    expect(result.out).toContain('1 subscription items with tiered prices are not in MRR');
+    expect(stripe.requests.filter((r) => r.path.startsWith('/v1/prices/')).map((r) => r.path)).toEqual([`/v1/prices/${tieredPrice}`]);
+    expect(result.out).not.toContain('not in MRR');
+  });
+
+  it('lowers MRR only by forever coupons, on subscriptions and on their items', async () => {
+    const { stripe, attio, run } = await open();
+    const s = stripe.store;
+    const mk = (name: string) => s.addCustomer({ name, email: `billing@${name}.example`, created: T0 });
+    const once = mk('once');
+    s.addSubscription({ customer: once.id, items: [{ unit_amount: 10_000 }], discounts: [{ percent_off: 50, duration: 'once' }] }); // 100.00
+    const repeating = mk('repeating');
+    s.addSubscription({ customer: repeating.id, items: [{ unit_amount: 10_000 }], discounts: [{ percent_off: 50, duration: 'repeating', duration_in_months: 6 }] }); // 100.00
+    const itemLevel = mk('itemlevel');
+    // Item 1: 100.00 less 20% forever = 80.00; item 2: 50.00 with a once coupon = 50.00; then 10.00 forever off: 120.00.
+    s.addSubscription({
+      customer: itemLevel.id,
+      items: [
+        { unit_amount: 10_000, discounts: [{ percent_off: 20, duration: 'forever' }] },
+        { unit_amount: 5_000, discounts: [{ amount_off: 2_000, duration: 'once' }] },
+      ],
+      discounts: [{ amount_off: 1_000, duration: 'forever' }],
+    });
+    const decimal = mk('decimal');
+    s.addSubscription({ customer: decimal.id, items: [{ unit_amount: null, unit_amount_decimal: '1234.5678', quantity: 2 }] }); // 2 x 12.345678 = 24.691356 -> 24.6914
+    const result = await run();
+    expect(result.code).toBe(0);
+    expect(companyOf(attio, once.id)?.stripe_mrr).toBe(100);
+    expect(companyOf(attio, repeating.id)?.stripe_mrr).toBe(100);
+    expect(companyOf(attio, itemLevel.id)?.stripe_mrr).toBe(120);
+    expect(companyOf(attio, decimal.id)?.stripe_mrr).toBe(24.6914);
+    expect(result.out).not.toContain('could not be applied');
   });
 
   it('picks the most advanced status across subscriptions', async () => {
