@@ -346,17 +346,49 @@ describe('pacer', () => {
     expect(await startsOf(pacer, clock, 3)).toEqual([0, 2000, 4000]);
   });
 
-  it('halves its pace and holds until Retry-After after a 429, then recovers', async () => {
+  it('halves its pace and holds until Retry-After after a 429, then recovers with time', async () => {
     const { clock, pacer } = virtualPacer(10);
-    await pacer.take();
-    pacer.rateLimited(1000);
+    const sent = await pacer.take();
+    pacer.rateLimited(1000, sent);
     expect(pacer.perSecond).toBe(5);
-    const starts = await startsOf(pacer, clock, 6);
-    expect(starts[0]).toBeGreaterThanOrEqual(1000);
-    // Five a second now (the pace is already recovering 2% a request, so the window is a bit shorter).
-    expect(starts[5]! - starts[0]!).toBeGreaterThanOrEqual(900);
-    await startsOf(pacer, clock, 100);
+    const starts = await startsOf(pacer, clock, 3);
+    expect(starts[0]).toBe(1000); // held until Retry-After
+    // Back to full RECOVERY_MS after the hold, in a straight line: halfway there after 1.5 s.
+    clock.now = 1000 + Pacer.RECOVERY_MS / 2;
+    expect(pacer.perSecond).toBeCloseTo(7.5, 9);
+    clock.now = 1000 + Pacer.RECOVERY_MS;
     expect(pacer.perSecond).toBe(10);
+  });
+
+  it('slows down once for a burst of 429s to requests sent at the old pace, again for a later one', async () => {
+    const { clock, pacer } = virtualPacer(24);
+    // Twelve requests in flight; all come back 429 (Retry-After 1 s), one after another.
+    const inFlight = await startsOf(pacer, clock, 12);
+    for (const sentAt of inFlight) {
+      clock.now += 5;
+      pacer.rateLimited(1000, sentAt);
+    }
+    expect(pacer.perSecond).toBe(12); // halved once, not twelve times (which would floor it at 1)
+    // A request sent after the slow-down that meets a 429 is a new burst: halve again.
+    const later = await pacer.take();
+    expect(later).toBeGreaterThanOrEqual(clock.now);
+    pacer.rateLimited(1000, later);
+    expect(pacer.perSecond).toBe(6);
+  });
+
+  it('plans again a caller that was waiting when a 429 came, so nobody starts inside the hold', async () => {
+    let now = 0;
+    const sleeps: Array<() => void> = [];
+    const pacer = new Pacer(10, () => now, (ms) => new Promise<void>((resolve) => sleeps.push(() => ((now += ms), resolve()))));
+    await pacer.take(); // 0
+    const waiting = pacer.take(); // planned at 100 ms, sleeping
+    await Promise.resolve();
+    pacer.rateLimited(2000, 0); // a 429 at 0 ms: hold until 2,000
+    sleeps.shift()!(); // its sleep ends at 100 ms, inside the hold
+    await Promise.resolve();
+    await Promise.resolve();
+    sleeps.shift()!(); // it planned again, for the end of the hold
+    expect(await waiting).toBeGreaterThanOrEqual(2000);
   });
 });
 

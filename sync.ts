@@ -63,7 +63,12 @@ export const LIMITS = {
   attioWritesPerSecond: 24,
   attioConcurrency: 12,
   stripePerEndpointPerSecond: 24,
-  stripeLivePerSecond: 90,
+  /**
+   * Half of Stripe's live limit: your own app shares it (many read Stripe on every page load), and
+   * the sync never needs more than about two listings at full speed. Raise it towards 90 only if
+   * nothing else uses the account's API at the time the sync runs.
+   */
+  stripeLivePerSecond: 50,
   stripeTestPerSecond: 24,
   stripeConcurrencyPerListing: 8,
 };
@@ -85,7 +90,7 @@ export const RETRY = {
 const DEFAULT_STRIPE_API_URL = 'https://api.stripe.com';
 const DEFAULT_ATTIO_API_URL = 'https://api.attio.com/v2';
 
-const USAGE = `Usage: npx tsx sync.ts [--dry-run] [--setup [--currency USD]] [--only cus_...] [--help]
+const USAGE = `Usage: npx tsx sync.ts [--dry-run] [--setup [--currency USD]] [--only cus_...] [--max-minutes N] [--allow-account-mismatch] [--help]
 
 Syncs Stripe customers and revenue into Attio companies.
 
@@ -93,6 +98,10 @@ Syncs Stripe customers and revenue into Attio companies.
   --setup            create the missing Attio attributes and select options, then stop
   --currency CODE    currency of the revenue attributes that --setup creates (default USD)
   --only cus_...     sync one customer
+  --max-minutes N    start no new write after N minutes; what is left is written by the next run
+  --allow-account-mismatch
+                     write even though none of the linked companies' customers is in this
+                     Stripe account (another account, or test mode instead of live)
   --help             this text
 
 Environment (a .env file is read when present):
@@ -102,7 +111,8 @@ Environment (a .env file is read when present):
   ATTIO_API_URL      default ${DEFAULT_ATTIO_API_URL}
   DRY_RUN            1 or true: same as --dry-run
 
-Exit codes: 0 all written, 1 some records failed, 2 configuration or preflight problem (nothing written).`;
+Exit codes: 0 all written (or left for the next run by --max-minutes), 1 some records failed,
+2 configuration or preflight problem (nothing written).`;
 
 export interface Config {
   stripeKey: string;
@@ -113,6 +123,8 @@ export interface Config {
   setup: boolean;
   setupCurrency: string;
   only: string | null;
+  maxMinutes: number | null;
+  allowAccountMismatch: boolean;
   help: boolean;
 }
 
@@ -129,6 +141,8 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         setup: { type: 'boolean' },
         currency: { type: 'string' },
         only: { type: 'string' },
+        'max-minutes': { type: 'string' },
+        'allow-account-mismatch': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -139,7 +153,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   }
   const help = parsed.help ?? false;
   const empty = { stripeKey: '', attioKey: '', stripeUrl: new URL(DEFAULT_STRIPE_API_URL), attioUrl: '' };
-  if (help) return { ...empty, dryRun: false, setup: false, setupCurrency: 'USD', only: null, help };
+  if (help) return { ...empty, dryRun: false, setup: false, setupCurrency: 'USD', only: null, maxMinutes: null, allowAccountMismatch: false, help };
 
   const problems: string[] = [];
   const stripeKey = (env.STRIPE_API_KEY ?? '').trim();
@@ -162,6 +176,8 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const only = parsed.only ?? null;
   if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${only}".`);
   if (only !== null && parsed.setup) problems.push('--only cannot be combined with --setup.');
+  const maxMinutes = parsed['max-minutes'] === undefined ? null : Number(parsed['max-minutes']);
+  if (maxMinutes !== null && !(maxMinutes > 0)) problems.push(`--max-minutes takes a number of minutes above 0, got "${parsed['max-minutes']}".`);
 
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return {
@@ -173,6 +189,8 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     setup: parsed.setup ?? false,
     setupCurrency,
     only,
+    maxMinutes,
+    allowAccountMismatch: parsed['allow-account-mismatch'] ?? false,
     help,
   };
 }
@@ -261,45 +279,63 @@ export async function withRetry<T>(request: () => Promise<T>, policy: RetryPolic
  * A client-side rate limiter that keeps every window of one second at or under `perSecond` starts,
  * which is how the APIs state their limits. Unlike evenly spaced starts, this makes up in the same
  * second for time spent waiting on a response (a listing's first page, say); starts stay at least
- * half the even spacing apart, so catching up is spread out, not a burst. A 429 halves the pace and
- * holds every caller until the server's Retry-After; the pace then recovers step by step.
+ * half the even spacing apart, so catching up is spread out, not a burst.
+ * A 429 holds every caller until the server's Retry-After and halves the pace, once per burst: 429s
+ * of requests sent before that slow-down were sent at the old pace and only extend the hold. Once
+ * the hold has passed, the pace climbs back to full over RECOVERY_MS.
  */
 export class Pacer {
+  static readonly RECOVERY_MS = 3000;
   readonly maxPerSecond: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
-  private currentPerSecond: number;
   /** Start times handed out, oldest first; only the last `maxPerSecond` (rounded up) matter. */
   private readonly starts: number[] = [];
   private holdUntilMs = 0;
+  private slowedTo: number;
+  private slowedAtMs = -Infinity;
   constructor(maxPerSecond: number, now: () => number = Date.now, sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))) {
     this.maxPerSecond = maxPerSecond;
     this.now = now;
     this.sleep = sleep;
-    this.currentPerSecond = maxPerSecond;
+    this.slowedTo = maxPerSecond;
   }
+  /** The pace now: the slowed pace during a hold, then back to full over RECOVERY_MS. */
   get perSecond(): number {
-    return this.currentPerSecond;
+    const recovered = (this.now() - this.holdUntilMs) / Pacer.RECOVERY_MS;
+    if (recovered >= 1) return this.maxPerSecond;
+    return this.slowedTo + (this.maxPerSecond - this.slowedTo) * Math.max(0, recovered);
   }
-  async take(): Promise<void> {
-    if (!Number.isFinite(this.maxPerSecond)) return;
-    const now = this.now();
-    // At most `count` starts in any `count / perSecond` seconds (one second at whole rates).
-    const count = Math.max(1, Math.floor(this.currentPerSecond));
-    const windowMs = (1000 * count) / this.currentPerSecond;
-    const { starts } = this;
-    let slot = Math.max(now, this.holdUntilMs);
-    if (starts.length >= count) slot = Math.max(slot, starts[starts.length - count]! + windowMs);
-    if (starts.length > 0) slot = Math.max(slot, starts[starts.length - 1]! + 500 / this.currentPerSecond);
-    starts.push(slot);
-    if (starts.length > Math.ceil(this.maxPerSecond)) starts.shift();
-    if (slot > now) await this.sleep(slot - now);
-    // Recover towards the configured pace, 2% per request, after a slow-down.
-    if (this.currentPerSecond < this.maxPerSecond) this.currentPerSecond = Math.min(this.maxPerSecond, this.currentPerSecond * 1.02);
+  /** Waits for a start slot and returns its time (to tell `rateLimited` when a request was sent). */
+  async take(): Promise<number> {
+    if (!Number.isFinite(this.maxPerSecond)) return this.now();
+    for (;;) {
+      const now = this.now();
+      const hold = this.holdUntilMs;
+      const pace = this.perSecond;
+      // At most `count` starts in any `count / pace` seconds (one second at whole rates).
+      const count = Math.max(1, Math.floor(pace));
+      const windowMs = (1000 * count) / pace;
+      const { starts } = this;
+      let slot = Math.max(now, hold);
+      if (starts.length >= count) slot = Math.max(slot, starts[starts.length - count]! + windowMs);
+      if (starts.length > 0) slot = Math.max(slot, starts[starts.length - 1]! + 500 / pace);
+      starts.push(slot);
+      if (starts.length > Math.ceil(this.maxPerSecond)) starts.shift();
+      if (slot > now) await this.sleep(slot - now);
+      if (this.holdUntilMs === hold) return slot;
+      // A 429 came while this caller waited: its slot was planned at the old pace. Plan again.
+      const planned = starts.indexOf(slot);
+      if (planned >= 0) starts.splice(planned, 1);
+    }
   }
-  rateLimited(retryAfterMs: number | undefined): void {
-    this.currentPerSecond = Math.max(1, this.currentPerSecond / 2);
+  /** A 429 for a request sent at `sentAtMs` (a time `take` returned). */
+  rateLimited(retryAfterMs: number | undefined, sentAtMs: number = this.now()): void {
+    const pace = this.perSecond;
     this.holdUntilMs = Math.max(this.holdUntilMs, this.now() + (retryAfterMs ?? 1000));
+    if (sentAtMs < this.slowedAtMs) return; // the same burst: already slowed for it
+    this.slowedTo = Math.max(Math.min(1, this.maxPerSecond), pace / 2);
+    this.slowedAtMs = this.now();
   }
 }
 
@@ -702,6 +738,33 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
   if (failure !== null) throw failure;
 }
 
+/**
+ * Which of `ids` belong to the account the key reads: a deleted customer is still there (retrieved
+ * as `deleted: true`), a customer of another account, or of the other mode, is a 404.
+ */
+export async function probeCustomers(retrieve: (id: string) => Promise<unknown>, ids: readonly string[]): Promise<{ here: number; elsewhere: number }> {
+  let here = 0;
+  let elsewhere = 0;
+  for (const id of ids) {
+    try {
+      await retrieve(id);
+      here += 1;
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+      elsewhere += 1;
+    }
+  }
+  return { here, elsewhere };
+}
+
+/**
+ * Whether the linked companies look like another account's: none of their customers was listed, or
+ * at least 10 are linked and 90% are missing. (Deleted customers are missing too; a probe tells.)
+ */
+export function looksLikeAnotherAccount(linked: number, missing: number): boolean {
+  return linked > 0 && (missing === linked || (linked >= 10 && missing >= 0.9 * linked));
+}
+
 /** Turns any error of the Stripe SDK into an ApiError the retry policy understands. */
 export function stripeApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
@@ -776,8 +839,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const request = async <T>(endpoint: keyof StripeSourceOptions['pacers']['perEndpoint'], call: () => Promise<T>): Promise<T> =>
     withRetry(async () => {
       if (failure) throw new ApiError('Stripe', 'stopped: another read failed', 499, 'stopped', undefined);
-      await pacers.perEndpoint[endpoint].take();
-      await pacers.overall.take();
+      const sentAt = [await pacers.perEndpoint[endpoint].take(), await pacers.overall.take()] as const;
       try {
         const result = await call();
         counts.pages += 1;
@@ -785,8 +847,8 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       } catch (error) {
         const apiError = stripeApiError(error);
         if (apiError.status === 429) {
-          pacers.perEndpoint[endpoint].rateLimited(apiError.retryAfterMs);
-          pacers.overall.rateLimited(apiError.retryAfterMs);
+          pacers.perEndpoint[endpoint].rateLimited(apiError.retryAfterMs, sentAt[0]);
+          pacers.overall.rateLimited(apiError.retryAfterMs, sentAt[1]);
         }
         throw apiError;
       }
@@ -1146,7 +1208,7 @@ export function createAttioClient(options: AttioClientOptions): AttioClient {
   const once = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const kind = method === 'GET' || path.endsWith('/records/query') ? 'read' : 'write';
     const pacer = kind === 'read' ? options.readPacer : options.writePacer;
-    await pacer.take();
+    const sentAt = await pacer.take();
     options.onRequest?.(kind);
     let response: Response;
     let text: string;
@@ -1165,7 +1227,7 @@ export function createAttioClient(options: AttioClientOptions): AttioClient {
     if (!response.ok) {
       const envelope = safeJson(text) as { code?: string; message?: string } | undefined;
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
-      if (response.status === 429) pacer.rateLimited(retryAfterMs);
+      if (response.status === 429) pacer.rateLimited(retryAfterMs, sentAt);
       const message = envelope?.message ?? (text.slice(0, 200) || response.statusText);
       throw new ApiError('Attio', message, response.status, envelope?.code, retryAfterMs);
     }
@@ -1435,7 +1497,8 @@ export function toAttioValues(values: Record<string, PlainValue>, specs: readonl
   return out;
 }
 
-export type WriteOutcome = 'created' | 'linked' | 'updated' | 'unchanged' | 'conflict' | 'failed';
+/** `deferred`: not started because the run's time budget was spent; the next run writes it. */
+export type WriteOutcome = 'created' | 'linked' | 'updated' | 'unchanged' | 'conflict' | 'failed' | 'deferred';
 
 export interface WriteResult {
   key: string;
@@ -1568,6 +1631,8 @@ export async function writePlan(
     concurrency: number;
     explain: (error: unknown) => { detail: string; stopsAll: boolean };
     onResult: (result: WriteResult) => void;
+    /** Asked before each write: false once the time budget is spent (writes under way finish). */
+    mayStart?: () => boolean;
   },
 ): Promise<WriteResult[]> {
   const claimed = new Set<string>();
@@ -1575,6 +1640,7 @@ export async function writePlan(
   return mapConcurrent(plan, options.concurrency, async (action) => {
     let result: WriteResult;
     if (stopReason) result = { key: action.key, outcome: 'failed', detail: `not attempted: ${stopReason}` };
+    else if (options.mayStart && !options.mayStart()) result = { key: action.key, outcome: 'deferred' };
     else {
       try {
         result = await writeAction(action, desiredByKey.get(action.key)!, options, claimed);
@@ -1633,6 +1699,11 @@ export class Progress {
       this.drawn = true;
     } else this.write(`${line()}\n`);
   }
+  /** A line of its own while a phase goes on: a progress line on screen is cleared first, and redrawn by the next update. */
+  print(line: string): void {
+    this.write(`${this.isTTY && this.drawn ? '\r\x1b[2K' : ''}${line}\n`);
+    this.drawn = false;
+  }
   /** Ends the phase with a line of its own; with no line, only clears what was drawn. */
   finish(line = ''): void {
     const clear = this.isTTY && this.drawn ? '\r\x1b[2K' : '';
@@ -1688,7 +1759,8 @@ export function plannedChanges(
 }
 
 export function summaryLine(counts: Record<WriteOutcome, number>): string {
-  return `created=${counts.created} linked=${counts.linked} updated=${counts.updated} unchanged=${counts.unchanged} conflicts=${counts.conflict} failed=${counts.failed}`;
+  const line = `created=${counts.created} linked=${counts.linked} updated=${counts.updated} unchanged=${counts.unchanged} conflicts=${counts.conflict} failed=${counts.failed}`;
+  return counts.deferred ? `${line} left=${counts.deferred}` : line;
 }
 
 export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): string {
@@ -1863,17 +1935,34 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   const limits = { ...LIMITS, ...options.limits };
   const sleep = options.sleep ?? realSleep;
   const now = options.now ?? Date.now;
+  const startedAt = now();
   const timeoutMs = options.timeoutMs ?? RETRY.requestTimeoutMs;
+  const isTTY = options.isTTY ?? Boolean(process.stderr.isTTY);
+  const progress = new Progress(err, isTTY, now);
   let retriesSeen = 0;
+  // Every retry shows: on a terminal in the progress line, otherwise as a line at most every 10 s.
+  let lastRetry = { line: '', atMs: -Infinity, printedAtMs: -Infinity, unprinted: 0 };
   const policy: RetryPolicy = {
     retries: options.retries ?? RETRY.retries,
     baseDelayMs: RETRY.baseDelayMs,
     sleep,
     random: options.random ?? Math.random,
-    onRetry: () => {
+    onRetry: (error, attempt, delayMs) => {
       retriesSeen += 1;
+      const line = `retrying ${error.service} ${error.status ?? 'request'}${error.code ? ` ${error.code}` : ''} (${error.message}): retry ${attempt + 1} of ${policy.retries} in ${(delayMs / 1000).toFixed(1)}s`;
+      lastRetry = { ...lastRetry, line, atMs: now() };
+      if (isTTY) return;
+      if (now() - lastRetry.printedAtMs < 10_000) {
+        lastRetry.unprinted += 1;
+        return;
+      }
+      const more = lastRetry.unprinted ? ` (and ${lastRetry.unprinted} more retries since the last such line)` : '';
+      progress.print(`${line}${more}`);
+      lastRetry = { ...lastRetry, printedAtMs: now(), unprinted: 0 };
     },
   };
+  /** A progress line, with the latest retry for 5 s after it. */
+  const withLatestRetry = (line: string) => (now() - lastRetry.atMs < 5000 ? `${line} · ${lastRetry.line}` : line);
   const requestCounts = { attioReads: 0, attioWrites: 0 };
   const attio = createAttioClient({
     baseUrl: config.attioUrl,
@@ -1927,20 +2016,19 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     return checked.currency;
   });
   targetCurrencyKnown.catch(() => {}); // reported below through `checking`
-  const isTTY = options.isTTY ?? Boolean(process.stderr.isTTY);
-  const progress = new Progress(err, isTTY, now);
   const readStarted = now();
   const testMode = /^(sk|rk)_test_/.test(config.stripeKey);
   const perEndpoint = () => new Pacer(limits.stripePerEndpointPerSecond);
+  const stripe = new Stripe(config.stripeKey, {
+    host: config.stripeUrl.hostname,
+    port: Number(config.stripeUrl.port || (config.stripeUrl.protocol === 'https:' ? 443 : 80)),
+    protocol: config.stripeUrl.protocol === 'https:' ? 'https' : 'http',
+    maxNetworkRetries: 0, // the retry helper is the one retry policy
+    timeout: timeoutMs,
+    telemetry: false,
+  });
   const reading = readStripe({
-    stripe: new Stripe(config.stripeKey, {
-      host: config.stripeUrl.hostname,
-      port: Number(config.stripeUrl.port || (config.stripeUrl.protocol === 'https:' ? 443 : 80)),
-      protocol: config.stripeUrl.protocol === 'https:' ? 'https' : 'http',
-      maxNetworkRetries: 0, // the retry helper is the one retry policy
-      timeout: timeoutMs,
-      telemetry: false,
-    }),
+    stripe,
     targetCurrency: targetCurrencyKnown,
     only: config.only,
     policy,
@@ -1958,9 +2046,10 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     concurrency: limits.stripeConcurrencyPerListing,
     nowUnix: Math.floor(now() / 1000),
     onProgress: (c) =>
-      progress.update(
-        () =>
+      progress.update(() =>
+        withLatestRetry(
           `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, now() - readStarted).toFixed(1)} pages/s)`,
+        ),
       ),
   });
   reading.catch(() => {}); // awaited below, once preflight has passed
@@ -2007,6 +2096,29 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     return 2;
   }
 
+  // --- Another Stripe account, or the other mode, would create a second set of companies: stop.
+  const missing = [...linked.keys()].filter((key) => !facts.has(key));
+  if (!config.only && !config.allowAccountMismatch && looksLikeAnotherAccount(linked.size, missing.length)) {
+    let probe: { here: number; elsewhere: number };
+    try {
+      const sample = missing.slice(0, 5);
+      probe = await probeCustomers((id) => withRetry(() => stripe.customers.retrieve(id).catch((e: unknown) => Promise.reject(stripeApiError(e))), policy), sample);
+    } catch (error) {
+      errLine(`Reading failed, nothing was written: ${describe(error)}`);
+      return keyRejected(error) ? 2 : 1;
+    }
+    if (probe.here === 0) {
+      errLine(
+        `None of the ${linked.size} Attio companies linked to Stripe customers ${missing.length === linked.size ? 'has its customer' : `but ${linked.size - missing.length} has its customer`} ` +
+          `in the Stripe account that STRIPE_API_KEY reads (${testMode ? 'test' : 'live'} mode), and the ones looked up do not exist there, not even as deleted customers.\n` +
+          `Likely cause: the key belongs to another Stripe account, or is a ${testMode ? 'test-mode key while the companies came from live mode' : 'live-mode key while the companies came from test mode'}. ` +
+          `Writing would create a second set of companies. Nothing was written.\n` +
+          `Fix: use the key of the account the companies came from. To sync this account anyway, run again with --allow-account-mismatch.`,
+      );
+      return 2;
+    }
+  }
+
   const mismatch = config.only ? null : currencyMismatch(facts.values(), targetCurrency);
   if (mismatch) {
     errLine(mismatch);
@@ -2024,13 +2136,13 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
       claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
     });
   }
-  const orphans = [...linked.keys()].filter((key) => !facts.has(key)).length;
+  const orphans = missing.length;
   const plan = planRecords(desired, linked, duplicates);
   const desiredByKey = new Map(desired.map((d) => [d.key, d]));
 
   // --- Write (or, in a dry run, resolve what would be written).
   if (config.dryRun) out('DRY RUN: reading and planning only, nothing will be written.');
-  const counts: Record<WriteOutcome, number> = { created: 0, linked: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0 };
+  const counts: Record<WriteOutcome, number> = { created: 0, linked: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0, deferred: 0 };
   const lostCreates = { landed: 0, resent: 0 };
   const work = plan.filter((a) => a.kind !== 'unchanged');
   counts.unchanged = plan.length - work.length;
@@ -2047,13 +2159,16 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     dryRun: config.dryRun,
     onLostCreate: (landed) => (landed ? lostCreates.landed++ : lostCreates.resent++),
     concurrency: limits.attioConcurrency,
+    mayStart: () => config.maxMinutes === null || now() - startedAt < config.maxMinutes * 60_000,
     // A key that stays rejected fails every record alike: stop instead of retrying each one.
     explain: (error) => ({ detail: describe(error), stopsAll: keyRejected(error) !== null }),
     onResult: (result) => {
       counts[result.outcome] += 1;
-      if (result.outcome === 'failed') errLine(`FAILED ${result.key}: ${result.detail}`);
+      if (result.outcome === 'failed') progress.print(`FAILED ${result.key}: ${result.detail}`);
       done += 1;
-      progress.update(() => `${config.dryRun ? 'Planning' : 'Writing to Attio'}: ${done}/${work.length} (${formatRate(done, work.length, now() - writeStarted)})`);
+      progress.update(() =>
+        withLatestRetry(`${config.dryRun ? 'Planning' : 'Writing to Attio'}: ${done}/${work.length} (${formatRate(done, work.length, now() - writeStarted)})`),
+      );
     },
   });
   if (work.length) progress.finish(`${config.dryRun ? 'Planned' : 'Wrote'} ${done} records in ${((now() - writeStarted) / 1000).toFixed(1)}s.`);
@@ -2062,6 +2177,8 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   const notes = currencyNotes(facts.values(), sourceNotes, targetCurrency);
   if (orphans) notes.push(`${orphans} Attio companies are linked to Stripe customers that no longer exist; left as they are`);
   if (retriesSeen) notes.push(`${retriesSeen} requests were retried`);
+  if (counts.deferred)
+    notes.push(`the time budget (--max-minutes ${config.maxMinutes}) was reached: ${counts.deferred} records are left for the next run`);
   if (lostCreates.landed + lostCreates.resent)
     notes.push(
       `${lostCreates.landed + lostCreates.resent} creates lost their answer: ${lostCreates.landed} had landed (found by ${ATTRIBUTES.customerId}, not sent again), ${lostCreates.resent} had not (sent again)`,

@@ -189,7 +189,8 @@ describe('companies: create, link, conflict, and what humans wrote', () => {
     const { stripe, attio, run } = await open();
     const s = stripe.store;
     const existing = attio.addCompany({ name: 'Globex (CRM)', domains: ['globex.example', 'globex.co.uk'] });
-    attio.addCompany({ name: 'Taken', domains: ['taken.example'], stripe_customer_id: 'cus_someoneelse' });
+    const owner = s.addCustomer({ id: 'cus_someoneelse', name: 'Owner', email: 'a@owner.example', created: T0 });
+    attio.addCompany({ name: 'Taken', domains: ['taken.example'], stripe_customer_id: owner.id });
     const pay = (id: string) => s.addCharge({ customer: id, amount: 1_000, currency: 'usd', created: T0 });
     const fresh = s.addCustomer({ name: 'Fresh Co', email: 'Billing@FRESH.example', created: T0 });
     const globex = s.addCustomer({ name: 'Globex Corp', email: 'ap@globex.co.uk', created: T0 });
@@ -200,7 +201,7 @@ describe('companies: create, link, conflict, and what humans wrote', () => {
 
     const result = await run();
     expect(result.code).toBe(0);
-    expect(result.out).toContain('created=2 linked=1 updated=0 unchanged=0 conflicts=1 failed=0');
+    expect(result.out).toContain('created=2 linked=1 updated=1 unchanged=0 conflicts=1 failed=0'); // Taken's owner gets its zeros
     expect(companyOf(attio, fresh.id)).toMatchObject({ name: 'Fresh Co', domains: ['fresh.example'] });
     expect(companyOf(attio, gmail.id)).toMatchObject({ name: gmail.id, domains: [] });
     const linked = attio.companies().find((c) => c.record_id === existing)!;
