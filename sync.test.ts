@@ -348,8 +348,8 @@ describe('pacer', () => {
 
   it('halves its pace and holds until Retry-After after a 429, then recovers with time', async () => {
     const { clock, pacer } = virtualPacer(10);
-    const sent = await pacer.take();
-    pacer.rateLimited(1000, sent);
+    await pacer.take();
+    pacer.rateLimited(1000);
     expect(pacer.perSecond).toBe(5);
     const starts = await startsOf(pacer, clock, 3);
     expect(starts[0]).toBe(1000); // held until Retry-After
@@ -360,20 +360,26 @@ describe('pacer', () => {
     expect(pacer.perSecond).toBe(10);
   });
 
-  it('slows down once for a burst of 429s to requests sent at the old pace, again for a later one', async () => {
+  it('slows down once for a burst of 429s, however many and however long, and recovers after the last', async () => {
     const { clock, pacer } = virtualPacer(24);
-    // Twelve requests in flight; all come back 429 (Retry-After 1 s), one after another.
-    const inFlight = await startsOf(pacer, clock, 12);
-    for (const sentAt of inFlight) {
+    // Twelve requests in flight all come back 429 (Retry-After 1 s); then, for three seconds, every
+    // request after each hold meets another 429, as when another integration spends the quota.
+    await startsOf(pacer, clock, 12);
+    for (let i = 0; i < 12; i++) {
       clock.now += 5;
-      pacer.rateLimited(1000, sentAt);
+      pacer.rateLimited(1000);
     }
-    expect(pacer.perSecond).toBe(12); // halved once, not twelve times (which would floor it at 1)
-    // A request sent after the slow-down that meets a 429 is a new burst: halve again.
-    const later = await pacer.take();
-    expect(later).toBeGreaterThanOrEqual(clock.now);
-    pacer.rateLimited(1000, later);
-    expect(pacer.perSecond).toBe(6);
+    expect(pacer.perSecond).toBe(12); // halved once, not twelve times
+    for (let window = 0; window < 3; window++) {
+      await pacer.take(); // waits for the hold to pass
+      pacer.rateLimited(1000);
+      expect(pacer.perSecond).toBe(12);
+    }
+    const lastHoldEnds = clock.now + 1000;
+    clock.now = lastHoldEnds + Pacer.RECOVERY_MS;
+    expect(pacer.perSecond).toBe(24); // full again 3 s after the last hold
+    // The old policy (halve on every 429, recover 2% a request) would be at 1/s here and need
+    // ln(24)/ln(1.02) = 160 requests to get back.
   });
 
   it('plans again a caller that was waiting when a 429 came, so nobody starts inside the hold', async () => {
@@ -383,12 +389,13 @@ describe('pacer', () => {
     await pacer.take(); // 0
     const waiting = pacer.take(); // planned at 100 ms, sleeping
     await Promise.resolve();
-    pacer.rateLimited(2000, 0); // a 429 at 0 ms: hold until 2,000
+    pacer.rateLimited(2000); // a 429 at 0 ms: hold until 2,000
     sleeps.shift()!(); // its sleep ends at 100 ms, inside the hold
     await Promise.resolve();
     await Promise.resolve();
     sleeps.shift()!(); // it planned again, for the end of the hold
-    expect(await waiting).toBeGreaterThanOrEqual(2000);
+    await waiting;
+    expect(now).toBeGreaterThanOrEqual(2000);
   });
 });
 

@@ -280,9 +280,10 @@ export async function withRetry<T>(request: () => Promise<T>, policy: RetryPolic
  * which is how the APIs state their limits. Unlike evenly spaced starts, this makes up in the same
  * second for time spent waiting on a response (a listing's first page, say); starts stay at least
  * half the even spacing apart, so catching up is spread out, not a burst.
- * A 429 holds every caller until the server's Retry-After and halves the pace, once per burst: 429s
- * of requests sent before that slow-down were sent at the old pace and only extend the hold. Once
- * the hold has passed, the pace climbs back to full over RECOVERY_MS.
+ * A 429 holds every caller until the server's Retry-After. At full pace it also halves the pace;
+ * while slowed or recovering, a 429 only holds (and restarts the recovery), so a burst of 429s slows
+ * the pace once, not once each. Once the last hold has passed, the pace climbs back to full over
+ * RECOVERY_MS.
  */
 export class Pacer {
   static readonly RECOVERY_MS = 3000;
@@ -292,23 +293,22 @@ export class Pacer {
   /** Start times handed out, oldest first; only the last `maxPerSecond` (rounded up) matter. */
   private readonly starts: number[] = [];
   private holdUntilMs = 0;
-  private slowedTo: number;
-  private slowedAtMs = -Infinity;
+  private readonly slowedTo: number;
   constructor(maxPerSecond: number, now: () => number = Date.now, sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))) {
     this.maxPerSecond = maxPerSecond;
     this.now = now;
     this.sleep = sleep;
-    this.slowedTo = maxPerSecond;
+    this.slowedTo = Math.max(Math.min(1, maxPerSecond), maxPerSecond / 2);
   }
-  /** The pace now: the slowed pace during a hold, then back to full over RECOVERY_MS. */
+  /** The pace now: half during a hold, then back to full over RECOVERY_MS. */
   get perSecond(): number {
+    if (this.holdUntilMs === 0) return this.maxPerSecond;
     const recovered = (this.now() - this.holdUntilMs) / Pacer.RECOVERY_MS;
     if (recovered >= 1) return this.maxPerSecond;
     return this.slowedTo + (this.maxPerSecond - this.slowedTo) * Math.max(0, recovered);
   }
-  /** Waits for a start slot and returns its time (to tell `rateLimited` when a request was sent). */
-  async take(): Promise<number> {
-    if (!Number.isFinite(this.maxPerSecond)) return this.now();
+  async take(): Promise<void> {
+    if (!Number.isFinite(this.maxPerSecond)) return;
     for (;;) {
       const now = this.now();
       const hold = this.holdUntilMs;
@@ -323,19 +323,14 @@ export class Pacer {
       starts.push(slot);
       if (starts.length > Math.ceil(this.maxPerSecond)) starts.shift();
       if (slot > now) await this.sleep(slot - now);
-      if (this.holdUntilMs === hold) return slot;
+      if (this.holdUntilMs === hold) return;
       // A 429 came while this caller waited: its slot was planned at the old pace. Plan again.
       const planned = starts.indexOf(slot);
       if (planned >= 0) starts.splice(planned, 1);
     }
   }
-  /** A 429 for a request sent at `sentAtMs` (a time `take` returned). */
-  rateLimited(retryAfterMs: number | undefined, sentAtMs: number = this.now()): void {
-    const pace = this.perSecond;
+  rateLimited(retryAfterMs: number | undefined): void {
     this.holdUntilMs = Math.max(this.holdUntilMs, this.now() + (retryAfterMs ?? 1000));
-    if (sentAtMs < this.slowedAtMs) return; // the same burst: already slowed for it
-    this.slowedTo = Math.max(Math.min(1, this.maxPerSecond), pace / 2);
-    this.slowedAtMs = this.now();
   }
 }
 
@@ -839,7 +834,8 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const request = async <T>(endpoint: keyof StripeSourceOptions['pacers']['perEndpoint'], call: () => Promise<T>): Promise<T> =>
     withRetry(async () => {
       if (failure) throw new ApiError('Stripe', 'stopped: another read failed', 499, 'stopped', undefined);
-      const sentAt = [await pacers.perEndpoint[endpoint].take(), await pacers.overall.take()] as const;
+      await pacers.perEndpoint[endpoint].take();
+      await pacers.overall.take();
       try {
         const result = await call();
         counts.pages += 1;
@@ -847,8 +843,8 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       } catch (error) {
         const apiError = stripeApiError(error);
         if (apiError.status === 429) {
-          pacers.perEndpoint[endpoint].rateLimited(apiError.retryAfterMs, sentAt[0]);
-          pacers.overall.rateLimited(apiError.retryAfterMs, sentAt[1]);
+          pacers.perEndpoint[endpoint].rateLimited(apiError.retryAfterMs);
+          pacers.overall.rateLimited(apiError.retryAfterMs);
         }
         throw apiError;
       }
@@ -1208,7 +1204,7 @@ export function createAttioClient(options: AttioClientOptions): AttioClient {
   const once = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const kind = method === 'GET' || path.endsWith('/records/query') ? 'read' : 'write';
     const pacer = kind === 'read' ? options.readPacer : options.writePacer;
-    const sentAt = await pacer.take();
+    await pacer.take();
     options.onRequest?.(kind);
     let response: Response;
     let text: string;
@@ -1227,7 +1223,7 @@ export function createAttioClient(options: AttioClientOptions): AttioClient {
     if (!response.ok) {
       const envelope = safeJson(text) as { code?: string; message?: string } | undefined;
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
-      if (response.status === 429) pacer.rateLimited(retryAfterMs, sentAt);
+      if (response.status === 429) pacer.rateLimited(retryAfterMs);
       const message = envelope?.message ?? (text.slice(0, 200) || response.statusText);
       throw new ApiError('Attio', message, response.status, envelope?.code, retryAfterMs);
     }

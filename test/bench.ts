@@ -57,18 +57,23 @@ const STRIPE_BASE_MS = 50;
 const STRIPE_MS_PER_OBJECT: Record<string, number> = { '/v1/charges': 2, '/v1/subscriptions': 1.5, '/v1/customers': 1 };
 
 const SCENARIOS = ['cold', 'warm', 'delta', 'dry-run', 'seed'] as const;
+/** --burst: another integration spends the write quota for this long, this long after the first write. */
+const BURST_MS = 3000;
+const BURST_AFTER_MS = 5000;
 type Scenario = (typeof SCENARIOS)[number];
 
 // ------------------------------------------------------------------------------------------------
 // Options
 // ------------------------------------------------------------------------------------------------
 
-const USAGE = `Usage: npm run bench -- [--scale] [--customers N] [--charges N] [--subscriptions N]
+const USAGE = `Usage: npm run bench -- [--scale | --burst] [--customers N] [--charges N] [--subscriptions N]
                        [--existing-share X] [--seed N] [--delta-share X] [--scenarios a,b,...] [--logs DIR]
                        [--node-flags="..."]
 
   scenarios:    ${SCENARIOS.join(', ')} (default cold,warm,delta; with --scale seed,warm)
   --scale       100k customers, 500k charges, 50k subscriptions, no latency, no rate limits
+  --burst       a cold run of 400 customers twice, on fresh fakes, the second with ${BURST_MS / 1000} s of 429s on
+                every Attio write (${BURST_AFTER_MS / 1000} s after the first write): what the burst costs
   --node-flags  Node options for the sync's process, e.g. --node-flags="--max-semi-space-size=16"`;
 
 interface BenchOptions {
@@ -78,6 +83,7 @@ interface BenchOptions {
   realistic: boolean; // latency and rate limits on
   logs: string;
   nodeFlags: string[];
+  burst: boolean;
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -85,6 +91,7 @@ function parseOptions(argv: string[]): BenchOptions {
     args: argv,
     options: {
       scale: { type: 'boolean' },
+      burst: { type: 'boolean' },
       customers: { type: 'string' },
       charges: { type: 'string' },
       subscriptions: { type: 'string' },
@@ -104,7 +111,11 @@ function parseOptions(argv: string[]): BenchOptions {
     process.exit(0);
   }
   const scale = values.scale ?? false;
-  const base: DatasetSize = scale ? { customers: 100_000, charges: 500_000, subscriptions: 50_000, existingShare: 0.3, seed: 42 } : DEFAULT_SIZE;
+  const base: DatasetSize = scale
+    ? { customers: 100_000, charges: 500_000, subscriptions: 50_000, existingShare: 0.3, seed: 42 }
+    : values.burst
+      ? { customers: 400, charges: 4_000, subscriptions: 300, existingShare: 0.3, seed: 42 }
+      : DEFAULT_SIZE;
   const number = (name: string, raw: string | undefined, fallback: number, ok: (n: number) => boolean) => {
     if (raw === undefined) return fallback;
     const n = Number(raw);
@@ -128,6 +139,7 @@ function parseOptions(argv: string[]): BenchOptions {
     realistic: !scale,
     logs: values.logs ? (mkdirSync(values.logs, { recursive: true }), values.logs) : mkdtempSync(join(tmpdir(), 'sync-bench-')),
     nodeFlags: values['node-flags']?.split(' ').filter(Boolean) ?? [],
+    burst: values.burst ?? false,
   };
 }
 
@@ -555,6 +567,52 @@ function table(rows: Row[]): string {
 // Main
 // ------------------------------------------------------------------------------------------------
 
+/**
+ * --burst: the same cold run twice, each on fresh fakes with Stripe's and Attio's real limits; in the
+ * second, every Attio write is refused with 429 (Retry-After: 1) for BURST_MS, as when another
+ * integration spends the workspace's write quota. What the burst costs: the second run's wall time
+ * less the first's. Bound: the window plus 3 s (the pacer's recovery).
+ */
+async function runBurst(options: BenchOptions): Promise<number> {
+  const runs: Array<{ burst: boolean; run: ChildRun; refused: number; writes: number }> = [];
+  for (const burst of [false, true]) {
+    const { stripe, attio } = await startFakes(true, []);
+    try {
+      generateDataset(stripe.store, attio, options.size, Math.floor(Date.now() / 1000) - 3600);
+      const env: NodeJS.ProcessEnv = { ...process.env, STRIPE_API_KEY: STRIPE_KEY, ATTIO_API_KEY: ATTIO_KEY, STRIPE_API_URL: stripe.url, ATTIO_API_URL: attio.url, DRY_RUN: '0' };
+      delete env.GITHUB_STEP_SUMMARY;
+      const setup = await runSync(['--setup'], options.nodeFlags, env, join(options.logs, `burst-setup-${burst}.log`));
+      if (setup.code !== 0) throw new Error(setup.output);
+      attio.resetStats();
+      let firstWriteAt: number | null = null;
+      if (burst)
+        attio.setFaults((req) => {
+          if (req.method === 'GET' || req.path.endsWith('/records/query')) return null;
+          firstWriteAt ??= performance.now();
+          const since = performance.now() - firstWriteAt;
+          return since >= BURST_AFTER_MS && since < BURST_AFTER_MS + BURST_MS ? 'rate_limit_seconds' : null;
+        });
+      console.log(`running cold${burst ? ` with ${BURST_MS / 1000} s of 429s` : ''} ...`);
+      const run = await runSync([], options.nodeFlags, env, join(options.logs, `burst-${burst}.log`));
+      runs.push({ burst, run, refused: attio.stats().faults, writes: writesOk(attio) });
+    } finally {
+      await Promise.all([stripe.close(), attio.close()]);
+    }
+  }
+  const [plain, burst] = runs as [(typeof runs)[0], (typeof runs)[0]];
+  const lostS = burst.run.wallS - plain.run.wallS;
+  const boundS = BURST_MS / 1000 + 3;
+  console.log('\n| run | wall s | writes accepted | writes refused (429) | exit |\n| --- | ---: | ---: | ---: | ---: |');
+  for (const r of runs) console.log(`| cold${r.burst ? ` + ${BURST_MS / 1000} s burst` : ''} | ${r.run.wallS.toFixed(1)} | ${r.writes} | ${r.refused} | ${r.run.code} |`);
+  const ok = lostS <= boundS && runs.every((r) => r.run.code === 0) && burst.writes === plain.writes;
+  console.log(`\nthe burst cost ${lostS.toFixed(1)} s (bound: the ${BURST_MS / 1000} s window + 3 s = ${boundS} s): ${ok ? 'OK' : 'FAILED'}`);
+  return ok ? 0 : 1;
+}
+
+function writesOk(attio: FakeAttio): number {
+  return attio.requests.filter((r) => r.method !== 'GET' && !r.path.endsWith('/records/query') && r.status >= 200 && r.status < 300).length;
+}
+
 async function main(): Promise<number> {
   let options: BenchOptions;
   try {
@@ -563,6 +621,7 @@ async function main(): Promise<number> {
     console.error((error as Error).message);
     return 2;
   }
+  if (options.burst) return runBurst(options);
   const { size } = options;
   console.log(`# Stripe -> Attio sync benchmark`);
   console.log(`command: tsx test/bench.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
