@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, it, onTestFailed } from 'vitest';
-import { DEFAULT_API_KEY, startFakeStripe } from './fake-stripe.ts';
-import type { FakeStripe } from './fake-stripe.ts';
+import { DEFAULT_API_KEY, startFakeStripe, StripeStore } from './fake-stripe.ts';
+import type { FakeStripe, SubscriptionInput, SubscriptionItemInput } from './fake-stripe.ts';
 import { ALL_FAULTS, LANDED_FAULTS, queuedFaults, sleep } from './faults.ts';
 import type { FaultKind } from './faults.ts';
 
@@ -717,8 +717,8 @@ describe('billing data', () => {
     assert.deepEqual([bogus.statusCode, bogus.param, bogus.message], [400, 'expand', 'This property cannot be expanded (bogus).']);
     const listStyle = await rejection(api.prices.retrieve(id, { expand: ['data.tiers'] }));
     assert.equal(listStyle.message, 'This property cannot be expanded (data).', 'a retrieve does not take list paths');
-    const product = await rejection(api.prices.retrieve(id, { expand: ['product'] }));
-    assert.equal(product.code, 'fake_not_implemented');
+    const currencyOptions = await rejection(api.prices.retrieve(id, { expand: ['currency_options'] }));
+    assert.equal(currencyOptions.code, 'fake_not_implemented');
     const param = await rejection(api.prices.retrieve(id, { active: true } as Stripe.PriceRetrieveParams));
     assert.deepEqual([param.statusCode, param.code, param.param], [400, 'parameter_unknown', 'active']);
     const missing = await rejection(api.prices.retrieve('price_nope'));
@@ -813,5 +813,232 @@ describe('billing data', () => {
     assert.equal(pi.code, 'fake_not_implemented');
     const cursor = await rejection(api.disputes.list({ starting_after: usd.id }));
     assert.deepEqual([cursor.code, cursor.message], ['resource_missing', `No such dispute: '${usd.id}'`]);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+// Products, scheduled cancellations, live and test mode. Fakes of their own, for the same reason.
+// ------------------------------------------------------------------------------------------------
+
+describe('products', () => {
+  let pf!: FakeStripe;
+  let api!: Stripe;
+  let first!: Stripe.Subscription;
+  let second!: Stripe.Subscription;
+  let third!: Stripe.Subscription;
+
+  beforeAll(async () => {
+    pf = await startFakeStripe();
+    api = client(pf);
+    const s = pf.store;
+    const buyer = s.addCustomer({ email: 'products@example.com' });
+    first = s.addSubscription({ customer: buyer.id, items: [{ unit_amount: 2000, product_name: 'Pro' }, { unit_amount: 500 }] });
+    const pro = String(first.items.data[0]!.price.product);
+    // A new (yearly) price on the Pro product, and the second item's price shared as it is.
+    second = s.addSubscription({
+      customer: buyer.id,
+      items: [{ unit_amount: 20_000, interval: 'year', product_id: pro }, { unit_amount: null, price_id: first.items.data[1]!.price.id }],
+    });
+    third = s.addSubscription({ customer: buyer.id, items: [{ unit_amount: 100 }] });
+  });
+
+  afterAll(async () => {
+    await pf?.close();
+  });
+
+  it('GET /v1/products/:id answers the stored product of an item price, named or by default', async () => {
+    const [proItem, plainItem] = first.items.data;
+    const pro = await api.products.retrieve(String(proItem!.price.product));
+    const { lastResponse: _ignored, ...fields } = pro;
+    assert.deepEqual(fields, {
+      id: 'prod_fake0000000001',
+      object: 'product',
+      active: true,
+      created: first.created,
+      default_price: null,
+      description: null,
+      images: [],
+      livemode: false,
+      marketing_features: [],
+      metadata: {},
+      name: 'Pro',
+      package_dimensions: null,
+      shippable: null,
+      statement_descriptor: null,
+      tax_code: null,
+      tax_details: null,
+      type: 'service',
+      unit_label: null,
+      updated: first.created,
+      url: null,
+    });
+    const plain = await api.products.retrieve(String(plainItem!.price.product));
+    assert.deepEqual([plain.id, plain.name], ['prod_fake0000000002', 'Product 2'], 'the default name derives from the id');
+    assert.equal(pf.store.product(plain.id).name, 'Product 2');
+  });
+
+  it('items share products: product_id makes a new price on it, price_id shares the price and its product; ids as before', async () => {
+    const [a0, a1] = first.items.data;
+    const [b0, b1] = second.items.data;
+    assert.equal(b0!.price.product, a0!.price.product);
+    assert.notEqual(b0!.price.id, a0!.price.id, 'a new price');
+    assert.deepEqual([b0!.price.recurring!.interval, b0!.price.unit_amount, b0!.plan.product], ['year', 20_000, a0!.price.product]);
+    assert.deepEqual([b1!.price.id, b1!.price.product], [a1!.price.id, a1!.price.product]);
+    // Ids of callers that pass none of the new inputs are what they were; sharing claims no product id.
+    const ids = (sub: Stripe.Subscription) => sub.items.data.map((i) => [i.id, i.price.id, i.price.product]);
+    assert.deepEqual(ids(first), [
+      ['si_fake0000000001', 'price_fake0000000001', 'prod_fake0000000001'],
+      ['si_fake0000000002', 'price_fake0000000002', 'prod_fake0000000002'],
+    ]);
+    assert.deepEqual(ids(second), [
+      ['si_fake0000000003', 'price_fake0000000003', 'prod_fake0000000001'],
+      ['si_fake0000000004', 'price_fake0000000002', 'prod_fake0000000002'],
+    ]);
+    assert.deepEqual(ids(third), [['si_fake0000000005', 'price_fake0000000004', 'prod_fake0000000003']]);
+    assert.equal((await api.products.retrieve('prod_fake0000000003')).name, 'Product 3');
+
+    const s = pf.store;
+    const customer = s.customers[0]!.id;
+    assert.throws(() => s.addSubscription({ customer, items: [{ unit_amount: 1, product_id: 'prod_nope' }] }), /no product prod_nope/);
+    assert.throws(() => s.addSubscription({ customer, items: [{ unit_amount: 1, price_id: a0!.price.id, product_name: 'X' }] }), /shared price/);
+    assert.throws(() => s.addSubscription({ customer, items: [{ unit_amount: 1, product_id: String(a0!.price.product), product_name: 'Basic' }] }), /named 'Pro'/);
+    assert.throws(() => s.addSubscription({ customer, items: [{ unit_amount: 1, product_name: ' ' }] }), /cannot be empty/);
+  });
+
+  it('product retrieve: 404 resource_missing, unknown parameter and expansion refused, null expansions accepted', async () => {
+    const id = String(first.items.data[0]!.price.product);
+    const missing = await rejection(api.products.retrieve('prod_nope'));
+    assert.ok(missing instanceof Stripe.errors.StripeInvalidRequestError);
+    assert.deepEqual([missing.statusCode, missing.code, missing.param, missing.message], [404, 'resource_missing', 'id', "No such product: 'prod_nope'"]);
+    const param = await rejection(api.products.retrieve(id, { active: true } as Stripe.ProductRetrieveParams));
+    assert.deepEqual([param.statusCode, param.code, param.param, param.message], [400, 'parameter_unknown', 'active', 'Received unknown parameter: active']);
+    const bogus = await rejection(api.products.retrieve(id, { expand: ['bogus'] }));
+    assert.deepEqual([bogus.statusCode, bogus.param, bogus.message], [400, 'expand', 'This property cannot be expanded (bogus).']);
+    const listStyle = await rejection(api.products.retrieve(id, { expand: ['data.default_price'] }));
+    assert.equal(listStyle.message, 'This property cannot be expanded (data).');
+    const expanded = await api.products.retrieve(id, { expand: ['default_price', 'tax_code'] });
+    assert.deepEqual([expanded.name, expanded.default_price, expanded.tax_code], ['Pro', null, null]);
+    const search = await rejection(api.products.search({ query: "name:'Pro'" }));
+    assert.equal(search.code, 'fake_not_implemented');
+    assert.ok((pf.stats().byEndpoint['/v1/products/:id'] ?? 0) >= 5, 'counted under its route pattern');
+  });
+
+  it('a price retrieve and the subscription_items list expand the product', async () => {
+    const price = await api.prices.retrieve(second.items.data[0]!.price.id, { expand: ['product'] });
+    assert.deepEqual([(price.product as Stripe.Product).object, (price.product as Stripe.Product).name], ['product', 'Pro']);
+    assert.equal(typeof (await api.prices.retrieve(price.id)).product, 'string', 'an id unless expanded');
+    const items = (await api.subscriptionItems.list({ subscription: second.id, expand: ['data.price.product', 'data.plan.product'] })).data;
+    assert.deepEqual(items.map((i) => (i.price.product as Stripe.Product).name), ['Pro', 'Product 2']);
+    assert.deepEqual(items.map((i) => (i.plan.product as Stripe.Product).id), items.map((i) => (i.price.product as Stripe.Product).id));
+    const plain = (await api.subscriptionItems.list({ subscription: second.id })).data;
+    assert.ok(plain.every((i) => typeof i.price.product === 'string'));
+    const tooDeep = await rejection(api.subscriptions.list({ expand: ['data.items.data.price.product'] }));
+    assert.match(tooDeep.message, /^You cannot expand more than 4 levels/);
+  });
+});
+
+describe('scheduled cancellations', () => {
+  let cf!: FakeStripe;
+  let api!: Stripe;
+  const T = Date.UTC(2025, 0, 1) / 1000;
+  const FEB_1 = Date.UTC(2025, 1, 1) / 1000;
+  const DAY = 86_400;
+
+  beforeAll(async () => {
+    cf = await startFakeStripe();
+    api = client(cf);
+  });
+
+  afterAll(async () => {
+    await cf?.close();
+  });
+
+  it('cancel_at, cancel_at_period_end, canceled_at, ended_at and trial_end in a list answer', async () => {
+    const s = cf.store;
+    const customer = s.addCustomer({ email: 'leaving@example.com' }).id;
+    const add = (extra: Partial<SubscriptionInput>, items: SubscriptionItemInput[] = [{ unit_amount: 1000 }]) =>
+      s.addSubscription({ customer, created: T, items, ...extra });
+    const plain = add({});
+    const atPeriodEnd = add({ cancel_at_period_end: true });
+    const explicit = add({ cancel_at: T + 10 * DAY });
+    const mixed = add({ cancel_at_period_end: true }, [{ unit_amount: 12_000, interval: 'year' }, { unit_amount: 1000 }]);
+    const repeated = add({ cancel_at_period_end: true, cancel_at: FEB_1 });
+    const ended = add({ status: 'canceled', cancel_at_period_end: true });
+    const endedPlain = add({ status: 'canceled' });
+    const earlyTrial = add({ status: 'trialing', cancel_at: T + 5 * DAY });
+    const lateTrial = add({ status: 'trialing', cancel_at: T + 20 * DAY });
+
+    const listed = new Map((await api.subscriptions.list({ customer, status: 'all', limit: 100 })).data.map((x) => [x.id, x]));
+    const view = (sub: Stripe.Subscription) => {
+      const x = listed.get(sub.id)!;
+      return [x.status, x.cancel_at, x.cancel_at_period_end, x.canceled_at, x.ended_at];
+    };
+    assert.deepEqual(view(plain), ['active', null, false, null, null]);
+    // Classic billing mode: cancel_at is the items' current_period_end (Feb 1 for a monthly item from Jan 1).
+    assert.deepEqual(view(atPeriodEnd), ['active', FEB_1, true, null, null]);
+    assert.equal(listed.get(atPeriodEnd.id)!.items.data[0]!.current_period_end, FEB_1);
+    assert.deepEqual(view(explicit), ['active', T + 10 * DAY, false, null, null]);
+    assert.deepEqual(view(mixed), ['active', FEB_1, true, null, null], 'the earliest item period end');
+    assert.deepEqual(view(repeated), ['active', FEB_1, true, null, null]);
+    // It did cancel at the period end: ended then; canceled_at is when it was requested (at creation here).
+    assert.deepEqual(view(ended), ['canceled', FEB_1, true, T, FEB_1]);
+    assert.deepEqual(view(endedPlain), ['canceled', null, false, T + 30 * DAY, T + 30 * DAY], 'unchanged without a schedule');
+    assert.deepEqual([listed.get(earlyTrial.id)!.trial_end, listed.get(earlyTrial.id)!.cancel_at], [T + 5 * DAY, T + 5 * DAY], 'cancel_at before trial_end pulls it');
+    assert.deepEqual([listed.get(lateTrial.id)!.trial_end, listed.get(lateTrial.id)!.cancel_at], [T + 14 * DAY, T + 20 * DAY]);
+
+    assert.throws(() => add({ cancel_at_period_end: true, cancel_at: T + 10 * DAY }), /cancel_at is the period end/);
+    assert.throws(() => add({ cancel_at_period_end: true, cancel_at: null }), /cancel_at is the period end/);
+    assert.throws(() => add({ cancel_at: T }), /after the subscription's created/);
+    assert.throws(() => add({ status: 'incomplete_expired', cancel_at: T + DAY }), /incomplete_expired/);
+  });
+});
+
+describe('livemode follows the key', () => {
+  /** Every livemode an SDK client sees in one fake's answers, by object. */
+  async function modes(apiKey?: string): Promise<{ store: boolean; seen: Record<string, boolean> }> {
+    const f = await startFakeStripe(apiKey === undefined ? {} : { apiKey });
+    try {
+      const api = client(f, { key: apiKey });
+      const s = f.store;
+      const c = s.addCustomer({ email: 'mode@example.com' });
+      const ch = s.addCharge({ customer: c.id, amount: 1000, currency: 'usd' });
+      s.addDispute({ charge: ch.id, status: 'needs_response' });
+      const sub = s.addSubscription({ customer: c.id, items: [{ unit_amount: 1000, product_name: 'Pro' }], discounts: [{ percent_off: 10 }] });
+      const item = sub.items.data[0]!;
+      const listedSub = (await api.subscriptions.list({ expand: ['data.discounts.source.coupon'] })).data[0]!;
+      const listedItem = listedSub.items.data[0]!;
+      const seen = {
+        customer: (await api.customers.list()).data[0]!.livemode,
+        customerRetrieve: ((await api.customers.retrieve(c.id)) as Stripe.Customer).livemode,
+        charge: (await api.charges.list()).data[0]!.livemode,
+        dispute: (await api.disputes.list()).data[0]!.livemode,
+        subscription: listedSub.livemode,
+        price: listedItem.price.livemode,
+        plan: listedItem.plan.livemode,
+        coupon: ((listedSub.discounts[0] as Stripe.Discount).source.coupon as Stripe.Coupon).livemode,
+        priceRetrieve: (await api.prices.retrieve(item.price.id)).livemode,
+        product: (await api.products.retrieve(String(item.price.product))).livemode,
+      };
+      return { store: s.livemode, seen };
+    } finally {
+      await f.close();
+    }
+  }
+  const all = (value: boolean) =>
+    Object.fromEntries(
+      ['customer', 'customerRetrieve', 'charge', 'dispute', 'subscription', 'price', 'plan', 'coupon', 'priceRetrieve', 'product'].map((k) => [k, value]),
+    );
+
+  it('a live key (sk_live_, rk_live_) serves live-mode objects', async () => {
+    for (const key of ['sk_live_51LiveKeyAbcdef0123', 'rk_live_51LiveKeyAbcdef0123']) {
+      assert.deepEqual(await modes(key), { store: true, seen: all(true) }, key);
+    }
+  });
+
+  it('a test key (sk_test_, rk_test_, the default) serves test-mode objects', async () => {
+    for (const key of ['sk_test_51TestKeyAbcdef0123', 'rk_test_51TestKeyAbcdef0123', undefined]) {
+      assert.deepEqual(await modes(key), { store: false, seen: all(false) }, String(key));
+    }
+    assert.deepEqual([new StripeStore().livemode, new StripeStore({ livemode: true }).livemode], [false, true]);
   });
 });

@@ -14,8 +14,11 @@
 //                                 expand: data.discounts, data.discounts.source.coupon, data.customer
 //                                 (data.items.data.discounts.source.coupon is 6 levels: refused, see below)
 //   GET /v1/subscription_items    subscription (required), limit, starting_after, ending_before,
-//                                 expand: data.discounts, data.discounts.source.coupon (item-level coupons)
-//   GET /v1/prices/:id            expand: tiers (a tiered price's `tiers`, never sent unless expanded)
+//                                 expand: data.discounts, data.discounts.source.coupon (item-level coupons),
+//                                 data.price.product, data.plan.product (+ .default_price, .tax_code)
+//   GET /v1/prices/:id            expand: tiers (a tiered price's `tiers`, never sent unless expanded),
+//                                 product (+ product.default_price, product.tax_code)
+//   GET /v1/products/:id          expand: default_price, tax_code (both always null here); 404 resource_missing
 //   GET /v1/disputes              limit, starting_after, ending_before, created, charge,
 //                                 expand: data.charge, data.charge.balance_transaction,
 //                                 data.charge.customer, data.payment_intent
@@ -31,6 +34,14 @@
 // `data.discounts.source.coupon` (4) is allowed and `data.items.data.discounts.source.coupon` (6) is
 // refused; item-level coupons are read through /v1/subscription_items with
 // `data.discounts.source.coupon` (4) instead.
+//
+// Live and test mode: every object's `livemode` is the mode of the key the fake serves
+// (`startFakeStripe({ apiKey })`): sk_live_/rk_live_ -> true, anything else false. Sources: types
+// (Customers.d.ts and the others) `livemode`: "If the object exists in live mode, the value is `true`.
+// If the object exists in test mode, the value is `false`"; docs.stripe.com/keys: "All Stripe API
+// requests occur in either test or live mode. API objects in one mode ... aren't accessible to the
+// other"; docs.stripe.com/api/authentication: "Test mode secret keys have the prefix sk_test_ and live
+// mode secret keys have the prefix sk_live_"; restricted keys are rk_test_/rk_live_ (docs.stripe.com/keys).
 //
 // Wire format notes: objects are stored the way the API sends them, so a price's
 // `unit_amount_decimal` is the decimal string ("1500") the SDK later turns into a `Stripe.Decimal`
@@ -53,7 +64,11 @@ const DAY = 86_400;
 // ------------------------------------------------------------------------------------------------
 
 export interface FakeStripeOptions {
-  /** The one valid key; every other key gets 401. Default DEFAULT_API_KEY. */
+  /**
+   * The one valid key; every other key gets 401. Default DEFAULT_API_KEY. Its mode sets the store's
+   * `livemode`: an `sk_live_` or `rk_live_` key serves live-mode objects (`livemode: true`), any other
+   * key (`sk_test_`, `rk_test_`, the default) test-mode ones (see the header).
+   */
   apiKey?: string;
   /** Added before answering each request. Default 0. A 429 waits at most 20 ms. */
   latencyMs?: number | ((req: RequestInfo) => number);
@@ -181,9 +196,23 @@ export interface SubscriptionItemInput {
   quantity?: number;
   /**
    * Share the price of an item added before (its id, from `store.subscriptions`), as items on one
-   * price do in Stripe; the item's own price fields are then ignored.
+   * price do in Stripe; the item's own price fields are then ignored, and it shares that price's
+   * product (product_name and product_id cannot be given with it).
    */
   price_id?: string;
+  /**
+   * The name of the product a new price is created on (types Products.d.ts `name`: "The product's
+   * name, meant to be displayable to the customer"; required and non-empty to create one). Default
+   * `Product <n>` for the store's n-th product id (`prod_fake000000000n`): no id is consumed for it.
+   */
+  product_name?: string;
+  /**
+   * Create this item's new price on an existing product (its id, e.g. `item.price.product` of an
+   * item added before) instead of a new product: several prices on one product, as in Stripe (types
+   * Prices.d.ts `product`: "The ID of the product this price is associated with"). With
+   * `product_name`, the name must be that product's.
+   */
+  product_id?: string;
   interval?: Interval;
   interval_count?: number;
   usage_type?: 'licensed' | 'metered';
@@ -244,6 +273,26 @@ export interface SubscriptionInput {
   created?: number;
   items: SubscriptionItemInput[];
   discounts?: DiscountInput[];
+  /**
+   * A scheduled cancellation date (types Subscriptions.d.ts `cancel_at`: "A date in the future at
+   * which the subscription will automatically get canceled"): after `created`. Default null. With
+   * `cancel_at_period_end: true` it is derived (see there) and may only repeat that value. With
+   * status 'canceled' the subscription ended then (`ended_at`); on a trialing subscription a date
+   * before `trial_end` moves `trial_end` to it (docs.stripe.com/billing/subscriptions/billing-mode/compare,
+   * classic: "Setting cancel_at to a date earlier than the trial_end date automatically changes
+   * trial_end to match cancel_at"). Not with status 'incomplete_expired'.
+   */
+  cancel_at?: number | null;
+  /**
+   * Cancel at the end of the current period (types: "Whether this subscription will (if
+   * status=active) or did (if status=canceled) cancel at the end of the current billing period").
+   * Default false. True sets `cancel_at` to the period end: the subscriptions here are classic billing
+   * mode, where "cancel_at_period_end is set to true and cancel_at is set to the current_period_end
+   * timestamp" (docs.stripe.com/billing/subscriptions/billing-mode/compare); since API 2025-03-31 the
+   * period end lives on the items, and with items of different periods "cancel_at_period_end ...
+   * always resolves to the earliest item period end" (docs.stripe.com/changelog/basil/2025-07-30/cancel-at-enums).
+   */
+  cancel_at_period_end?: boolean;
 }
 
 /**
@@ -252,6 +301,8 @@ export interface SubscriptionInput {
  * indexes behind pagination are derived from it.
  */
 export class StripeStore {
+  /** The mode every object is created in: true for a live-mode key's store (see the header). */
+  readonly livemode: boolean;
   readonly charges: Stripe.Charge[] = [];
   readonly subscriptions: Stripe.Subscription[] = [];
   readonly balanceTransactions = new Map<string, Stripe.BalanceTransaction>();
@@ -263,6 +314,8 @@ export class StripeStore {
   private readonly prices = new Map<string, Stripe.Price>();
   /** A tiered price's tiers, kept off the price object: the API sends them only when expanded. */
   private readonly tiersByPrice = new Map<string, Stripe.Price.Tier[]>();
+  /** Every product a price references, by id. */
+  private readonly products = new Map<string, Stripe.Product>();
 
   /** Live and deleted customers, in insertion order (deleted ones keep their place for cursors). */
   private readonly allCustomers: Stripe.Customer[] = [];
@@ -272,6 +325,11 @@ export class StripeStore {
   private readonly counters = new Map<string, number>();
   private readonly viewCache = new Map<unknown[], { length: number; view: OrderedView<never> }>();
   private clock = 0;
+
+  /** `livemode` default false (test mode); startFakeStripe derives it from the key. */
+  constructor(opts: { livemode?: boolean } = {}) {
+    this.livemode = opts.livemode ?? false;
+  }
 
   /** Customers that are not deleted, oldest first (a copy: add through addCustomer). */
   get customers(): Stripe.Customer[] {
@@ -295,7 +353,7 @@ export class StripeStore {
       email: p.email ?? null,
       invoice_prefix: id.slice(-8).toUpperCase(),
       invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
-      livemode: false,
+      livemode: this.livemode,
       metadata: { ...p.metadata },
       name: p.name ?? null,
       next_invoice_sequence: 1,
@@ -402,7 +460,7 @@ export class StripeStore {
       failure_code: failed ? 'card_declined' : null,
       failure_message: failed ? 'Your card was declined.' : null,
       fraud_details: {},
-      livemode: false,
+      livemode: this.livemode,
       metadata: {},
       on_behalf_of: null,
       outcome: {
@@ -568,7 +626,7 @@ export class StripeStore {
       intended_submission_method: null,
       // Inquiries can still be refunded, formal disputes cannot (stripe.com/docs/disputes, quoted above).
       is_charge_refundable: inquiry && charge.amount_refunded < charge.amount_captured,
-      livemode: false,
+      livemode: this.livemode,
       metadata: {},
       payment_intent: charge.payment_intent,
       reason: p.reason ?? 'general',
@@ -592,6 +650,34 @@ export class StripeStore {
     const discounts = (p.discounts ?? []).map((d) => this.buildDiscount(d, id, p.customer, created, currency));
     const trialing = status === 'trialing';
 
+    // A scheduled cancellation (see SubscriptionInput.cancel_at / cancel_at_period_end for the sources).
+    const atPeriodEnd = p.cancel_at_period_end ?? false;
+    let cancelAt = p.cancel_at ?? null;
+    if (atPeriodEnd) {
+      // Classic billing mode: cancel_at is the period end; the earliest item period end when they differ.
+      const periodEnd = Math.min(...items.map((i) => i.current_period_end));
+      if (p.cancel_at !== undefined && p.cancel_at !== periodEnd) {
+        throw new Error(`fake-stripe: with cancel_at_period_end, cancel_at is the period end ${periodEnd}; leave cancel_at out`);
+      }
+      cancelAt = periodEnd;
+    }
+    if (cancelAt !== null && !(Number.isInteger(cancelAt) && cancelAt > created)) {
+      throw new Error(`fake-stripe: cancel_at must be a unix time after the subscription's created (${created}), got ${cancelAt}`);
+    }
+    if (cancelAt !== null && status === 'incomplete_expired') {
+      throw new Error('fake-stripe: an incomplete_expired subscription has no scheduled cancellation');
+    }
+    // Canceled: without a schedule, canceled (and ended) 30 days after creation (a fake choice). With
+    // one, it ended at cancel_at, and canceled_at is when the cancellation was requested (types
+    // `canceled_at`: "If the subscription was canceled with cancel_at_period_end, canceled_at will
+    // reflect the time of the most recent update request, not the end of the subscription period"):
+    // here the creation, where it was scheduled (SubscriptionCreateParams takes both fields).
+    const canceled = status === 'canceled';
+    const canceledAt = canceled ? (cancelAt === null ? created + 30 * DAY : created) : null;
+    const endedAt = canceled ? (cancelAt ?? created + 30 * DAY) : status === 'incomplete_expired' ? created + DAY : null;
+    // Classic billing mode: a cancel_at before trial_end pulls trial_end to it (compare page, quoted above).
+    const trialEnd = trialing ? (cancelAt !== null && cancelAt < created + 14 * DAY ? cancelAt : created + 14 * DAY) : null;
+
     const subscription: Stripe.Subscription = {
       id,
       object: 'subscription',
@@ -603,14 +689,14 @@ export class StripeStore {
       billing_mode: { flexible: null, type: 'classic' },
       billing_schedules: [],
       billing_thresholds: null,
-      cancel_at: null,
-      cancel_at_period_end: false,
-      canceled_at: status === 'canceled' ? created + 30 * DAY : null,
+      cancel_at: cancelAt,
+      cancel_at_period_end: atPeriodEnd,
+      canceled_at: canceledAt,
       cancellation_details: {
         comment: null,
         feedback: null,
         feedback_option: null,
-        reason: status === 'canceled' ? 'cancellation_requested' : null,
+        reason: canceled ? 'cancellation_requested' : null,
       },
       collection_method: 'charge_automatically',
       created,
@@ -623,11 +709,11 @@ export class StripeStore {
       default_tax_rates: [],
       description: null,
       discounts: discounts.map((d) => d.id),
-      ended_at: status === 'canceled' ? created + 30 * DAY : status === 'incomplete_expired' ? created + DAY : null,
+      ended_at: endedAt,
       invoice_settings: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: { type: 'self' } },
       items: itemList(id, items),
       latest_invoice: null,
-      livemode: false,
+      livemode: this.livemode,
       managed_payments: null,
       metadata: {},
       next_pending_invoice_item_invoice: null,
@@ -642,7 +728,7 @@ export class StripeStore {
       status,
       test_clock: null,
       transfer_data: null,
-      trial_end: trialing ? created + 14 * DAY : null,
+      trial_end: trialEnd,
       trial_settings: { end_behavior: { billing_cycle_anchor: null, missing_payment_method: 'create_invoice' } },
       trial_start: trialing ? created : null,
     };
@@ -664,6 +750,13 @@ export class StripeStore {
     const price = this.prices.get(id);
     if (!price) throw new Error(`fake-stripe: no such price ${id}`);
     return price;
+  }
+
+  /** A stored product (every price's product is stored); throws for an unknown id. */
+  product(id: string): Stripe.Product {
+    const product = this.products.get(id);
+    if (!product) throw new Error(`fake-stripe: no such product ${id}`);
+    return product;
   }
 
   /** A tiered price's tiers (what `expand[]=tiers` shows); undefined for a per-unit price. */
@@ -699,6 +792,10 @@ export class StripeStore {
   /** @internal */
   findPrice(id: string): Stripe.Price | undefined {
     return this.prices.get(id);
+  }
+  /** @internal */
+  findProduct(id: string): Stripe.Product | undefined {
+    return this.products.get(id);
   }
   /** @internal */
   find(id: string): Stripe.Customer | Stripe.Charge | Stripe.Subscription | Stripe.Dispute | undefined {
@@ -766,8 +863,18 @@ export class StripeStore {
     const unitAmount = perUnit ? perUnit.integer : spec.unit_amount;
     const shared = spec.price_id === undefined ? undefined : this.prices.get(spec.price_id);
     if (spec.price_id !== undefined && !shared) throw new Error(`fake-stripe: no price ${spec.price_id}`);
+    if (shared && (spec.product_id !== undefined || spec.product_name !== undefined)) {
+      throw new Error('fake-stripe: an item on a shared price (price_id) has that price\'s product: no product_id or product_name');
+    }
+    const existingProduct = spec.product_id === undefined ? undefined : this.products.get(spec.product_id);
+    if (spec.product_id !== undefined && !existingProduct) throw new Error(`fake-stripe: no product ${spec.product_id}`);
+    if (spec.product_name !== undefined && spec.product_name.trim() === '') throw new Error('fake-stripe: a product name cannot be empty');
+    if (existingProduct && spec.product_name !== undefined && spec.product_name !== existingProduct.name) {
+      throw new Error(`fake-stripe: product ${existingProduct.id} is named '${existingProduct.name}', not '${spec.product_name}'`);
+    }
     const priceId = shared ? shared.id : this.claimId(undefined, 'price');
-    const product = shared ? String(shared.product) : this.claimId(undefined, 'prod');
+    // A new product only when neither a price nor a product is shared (same id order as before).
+    const product = shared ? String(shared.product) : existingProduct ? existingProduct.id : this.claimId(undefined, 'prod');
     const meter = usageType === 'metered' ? this.claimId(undefined, 'mtr') : null;
     // The wire carries decimals as strings; the SDK converts them to Stripe.Decimal on arrival.
     const decimal = (tiered ? null : (perUnit?.decimal ?? String(spec.unit_amount))) as unknown as Stripe.Price['unit_amount_decimal'];
@@ -779,7 +886,7 @@ export class StripeStore {
       created,
       currency,
       custom_unit_amount: null,
-      livemode: false,
+      livemode: this.livemode,
       lookup_key: null,
       metadata: {},
       nickname: null,
@@ -803,7 +910,7 @@ export class StripeStore {
       currency,
       interval,
       interval_count: intervalCount,
-      livemode: false,
+      livemode: this.livemode,
       metadata: {},
       meter,
       nickname: null,
@@ -836,7 +943,43 @@ export class StripeStore {
       this.prices.set(priceId, price);
       if (tiers) this.tiersByPrice.set(priceId, tiers);
     }
+    if (!this.products.has(product)) this.products.set(product, this.buildProduct(product, spec.product_name, created));
     return item;
+  }
+
+  /**
+   * A product as GET /v1/products/:id answers it: the fields of the docs' example
+   * (docs.stripe.com/api/products/retrieve, for a product created with only a name: default_price,
+   * description, package_dimensions, shippable, statement_descriptor, tax_code, unit_label and url
+   * null; images and marketing_features empty; updated = created) plus what the types require
+   * (Products.d.ts): `type` 'service' (ProductCreateParams.type: "Defaults to `service` if not
+   * explicitly specified, enabling use of this product with Subscriptions and Plans") and
+   * `tax_details` (nullable). Created with its first price.
+   */
+  private buildProduct(id: string, name: string | undefined, created: number): Stripe.Product {
+    return {
+      id,
+      object: 'product',
+      active: true,
+      created,
+      default_price: null,
+      description: null,
+      images: [],
+      livemode: this.livemode,
+      marketing_features: [],
+      metadata: {},
+      // The default derives from the id, so that naming a product claims no id of its own.
+      name: name ?? `Product ${Number(/(\d+)$/.exec(id)?.[1] ?? 0)}`,
+      package_dimensions: null,
+      shippable: null,
+      statement_descriptor: null,
+      tax_code: null,
+      tax_details: null,
+      type: 'service',
+      unit_label: null,
+      updated: created,
+      url: null,
+    };
   }
 
   private buildDiscount(
@@ -868,7 +1011,7 @@ export class StripeStore {
       currency: spec.amount_off === undefined ? null : (spec.currency ?? defaultCurrency).toLowerCase(),
       duration,
       duration_in_months: months,
-      livemode: false,
+      livemode: this.livemode,
       max_redemptions: null,
       metadata: {},
       name: null,
@@ -1386,11 +1529,25 @@ function listSubscriptions({ store, search }: Call) {
   return { ...page, data: page.data.map((s) => renderSubscription(store, s, expand)) };
 }
 
+// Types Products.d.ts: Product.default_price is `string | Price | null` and Product.tax_code
+// `string | TaxCode | null` (expandable). The fake's products have both null (see buildProduct), so
+// expanding them changes nothing.
+const PRODUCT_EXPANSIONS = ['default_price', 'tax_code'];
+/** `product` and what can be expanded inside it, under `prefix` (Price.product: `string | Product | DeletedProduct`). */
+const productPaths = (prefix: string) => [prefix, ...PRODUCT_EXPANSIONS.map((p) => `${prefix}.${p}`)];
+
 function listSubscriptionItems({ store, search }: Call) {
   // Types SubscriptionItems.d.ts SubscriptionItemListParams: subscription, expand + pagination.
   const query = parseQuery(search, { ...LIST, subscription: 'string' });
-  // Item discounts and their coupons: 4 levels, the depth limit (see readExpand).
-  const expand = readExpand(query, ['data.discounts', 'data.discounts.source.coupon']);
+  // Item discounts and their coupons: 4 levels, the depth limit (see readExpand). An item's `price`
+  // and `plan` are always objects (not expandable) but their `product` is (types Prices.d.ts
+  // `product: string | Product | DeletedProduct`, Plans.d.ts `product: string | Product | DeletedProduct | null`).
+  const expand = readExpand(query, [
+    'data.discounts',
+    'data.discounts.source.coupon',
+    ...productPaths('data.price.product'),
+    ...productPaths('data.plan.product'),
+  ]);
   const subscription = query.string('subscription');
   if (subscription === undefined) throw invalid('Missing required param: subscription.', { code: 'parameter_missing', param: 'subscription' });
   if (store.find(subscription)?.object !== 'subscription') throw noSuch('subscription', subscription, 'subscription');
@@ -1398,18 +1555,26 @@ function listSubscriptionItems({ store, search }: Call) {
   const items = store.itemsOf(subscription);
   const seq = { list: items, position: (id: string) => items.findIndex((i) => i.id === id) };
   const page = paginate(seq, query, '/v1/subscription_items', () => true, 'subscription_item');
-  if (!expand.has('data.discounts')) return page;
+  if (expand.size === 0) return page;
   const coupons = expand.has('data.discounts.source.coupon');
-  return { ...page, data: page.data.map((item) => ({ ...item, discounts: renderDiscounts(store, item.discounts, coupons) })) };
+  const data = page.data.map((item) => {
+    const out = { ...item };
+    if (expand.has('data.discounts')) out.discounts = renderDiscounts(store, item.discounts, coupons);
+    if (expand.has('data.price.product')) out.price = { ...item.price, product: productRef(store, item.price.product) };
+    if (expand.has('data.plan.product') && item.plan.product !== null) out.plan = { ...item.plan, product: productRef(store, item.plan.product) };
+    return out;
+  });
+  return { ...page, data };
 }
 
 function retrievePrice({ store, search, params }: Call) {
   // Types Prices.d.ts PriceRetrieveParams: only `expand`. `tiers` is includable: absent unless
   // expanded (types: `tiers?:`; a Stripe engineer on groups.google.com/a/lists.stripe.com/g/api-discuss/c/q6e834DOnLs:
   // "That property is not returned by default and is what we call 'includable' ... using our Expand
-  // feature"). `product` and `currency_options` are expandable too; the fake does not serve them.
+  // feature"). `product` is expandable (types: `product: string | Product | DeletedProduct`);
+  // `currency_options` too, which the fake does not serve.
   const query = parseQuery(search, { expand: 'array' });
-  const expand = readExpand(query, ['tiers'], ['product', 'currency_options']);
+  const expand = readExpand(query, ['tiers', ...productPaths('product')], ['currency_options']);
   const id = params.id!;
   const price = store.findPrice(id);
   if (!price) throw noSuch('price', id, 'id', 404);
@@ -1418,7 +1583,20 @@ function retrievePrice({ store, search, params }: Call) {
   // A per-unit price has no tiers; what the real API sends for one with expand[]=tiers is not
   // documented: the fake leaves the field out.
   if (expand.has('tiers') && tiers) out.tiers = tiers.map((t) => ({ ...t }));
+  if (expand.has('product')) out.product = productRef(store, price.product);
   return out;
+}
+
+function retrieveProduct({ store, search, params }: Call) {
+  const id = params.id!;
+  // GET /v1/products/search is Stripe's product search (types Products.d.ts `search`), not a product id.
+  if (id === 'search') throw invalid('fake-stripe does not implement product search (the real API serves it)', { code: 'fake_not_implemented' });
+  // Types Products.d.ts ProductRetrieveParams: only `expand`.
+  // default_price and tax_code are null here: expanding them is accepted and changes nothing.
+  readExpand(parseQuery(search, { expand: 'array' }), PRODUCT_EXPANSIONS);
+  const product = store.findProduct(id);
+  if (!product) throw noSuch('product', id, 'id', 404);
+  return { ...product };
 }
 
 // Types Disputes.d.ts: Dispute.charge is `string | Charge` and Dispute.payment_intent
@@ -1451,6 +1629,12 @@ function retrieveDispute({ store, search, params }: Call) {
 }
 
 // -- rendering: shallow copies with expanded fields swapped in; the store is never changed --------
+
+/** A product id as the expanded product (a copy); an already expanded one is kept. */
+function productRef(store: StripeStore, product: string | Stripe.Product | Stripe.DeletedProduct): Stripe.Product | Stripe.DeletedProduct {
+  if (typeof product !== 'string') return product;
+  return { ...store.product(product) };
+}
 
 function customerRef(store: StripeStore, id: string): Stripe.Customer | Stripe.DeletedCustomer {
   if (store.isDeleted(id)) return { id, object: 'customer', deleted: true };
@@ -1505,6 +1689,7 @@ const ROUTES: Array<{ pattern: string; handler: Handler }> = [
   { pattern: '/v1/subscriptions', handler: listSubscriptions },
   { pattern: '/v1/subscription_items', handler: listSubscriptionItems },
   { pattern: '/v1/prices/:id', handler: retrievePrice },
+  { pattern: '/v1/products/:id', handler: retrieveProduct },
   { pattern: '/v1/disputes', handler: listDisputes },
   { pattern: '/v1/disputes/:id', handler: retrieveDispute },
 ];
@@ -1554,8 +1739,9 @@ function parseJson(text: string): unknown {
 }
 
 export async function startFakeStripe(opts: FakeStripeOptions = {}): Promise<FakeStripe> {
-  const store = new StripeStore();
   const apiKey = opts.apiKey ?? DEFAULT_API_KEY;
+  // The key's mode is the data's mode (see the header): live keys are sk_live_ / rk_live_.
+  const store = new StripeStore({ livemode: /^(?:sk|rk)_live_/.test(apiKey) });
   const slowMs = opts.slowMs ?? 3000;
   let faults = opts.faults;
   const requests: FakeStripeRequest[] = [];
