@@ -1,7 +1,11 @@
 // The GitHub workflows, checked as GitHub checks them (its workflow schema, offline) and for what
-// the schema cannot see: schedule, manual dry run, concurrency, permissions, secrets.
+// the schema cannot see: schedule, manual dry run, concurrency, permissions, secrets, the audit log.
+// Also Dependabot's configuration and the licence.
 import { validateWorkflow } from '@action-validator/core';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseConfig } from '../sync.ts';
@@ -13,6 +17,68 @@ const ciYml = read('.github/workflows/ci.yml');
 const sync: any = parse(syncYml);
 const ci: any = parse(ciYml);
 const syncStep = sync.jobs.sync.steps.find((s: { run?: string }) => s.run?.includes('sync.ts'));
+const dependabotYml = read('.github/dependabot.yml');
+const dependabot: any = parse(dependabotYml);
+
+type Step = { uses?: string; run?: string; if?: string; with?: Record<string, unknown> };
+const stepsOf = (workflow: any): Step[] => Object.values(workflow.jobs).flatMap((job: any) => job.steps);
+/** The value after `flag` in a step's command line, e.g. `--audit-log` -> `audit.jsonl`. */
+const flagValue = (run: string, flag: string) => {
+  const args = run.trim().split(/\s+/);
+  return args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined;
+};
+
+/**
+ * What GitHub checks of a dependabot.yml, as far as this repository uses it: the part of SchemaStore's
+ * dependabot-2.0 schema (the one editors validate against) for the keys, the required ones and their
+ * values. No JSON Schema validator is installed, and the workflow validator knows only workflows.
+ */
+function dependabotErrors(config: any): string[] {
+  const errors: string[] = [];
+  const unknownKeys = (where: string, object: object, known: string[]) => {
+    for (const key of Object.keys(object)) if (!known.includes(key)) errors.push(`${where}: unknown key ${key}`);
+  };
+  const ecosystems = ['bun', 'bundler', 'cargo', 'composer', 'devcontainers', 'docker', 'docker-compose', 'dotnet-sdk', 'elm', 'gitsubmodule', 'github-actions', 'gomod', 'gradle', 'helm', 'maven', 'mix', 'npm', 'nuget', 'pip', 'pub', 'swift', 'terraform', 'uv'];
+  const intervals = ['daily', 'weekly', 'monthly', 'quarterly', 'semiannually', 'yearly', 'cron'];
+  const days = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
+  const nonEmptyStrings = (value: unknown) =>
+    Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v.length > 0) && new Set(value).size === value.length;
+  if (typeof config !== 'object' || config === null) return ['not a mapping'];
+  unknownKeys('top level', config, ['version', 'updates', 'registries', 'enable-beta-ecosystems']);
+  if (config.version !== 2) errors.push('version must be 2');
+  if (!Array.isArray(config.updates) || config.updates.length === 0) return [...errors, 'updates must be a non-empty list'];
+  config.updates.forEach((update: any, i: number) => {
+    const where = `updates[${i}]`;
+    unknownKeys(where, update, ['allow', 'assignees', 'commit-message', 'cooldown', 'directories', 'directory', 'groups', 'ignore', 'insecure-external-code-execution', 'labels', 'milestone', 'open-pull-requests-limit', 'package-ecosystem', 'pull-request-branch-name', 'rebase-strategy', 'registries', 'schedule', 'target-branch', 'vendor', 'versioning-strategy']);
+    if (!ecosystems.includes(update['package-ecosystem'])) errors.push(`${where}: unknown package-ecosystem ${update['package-ecosystem']}`);
+    if (('directory' in update) === ('directories' in update)) errors.push(`${where}: needs directory or directories, not both`);
+    if ('directory' in update && typeof update.directory !== 'string') errors.push(`${where}: directory must be a string`);
+    if ('directories' in update && !nonEmptyStrings(update.directories)) errors.push(`${where}: directories must be a non-empty list`);
+    const schedule = update.schedule;
+    if (typeof schedule !== 'object' || schedule === null) errors.push(`${where}: needs a schedule`);
+    else {
+      unknownKeys(`${where}.schedule`, schedule, ['interval', 'day', 'time', 'timezone', 'cronjob']);
+      if (!intervals.includes(schedule.interval)) errors.push(`${where}.schedule: unknown interval ${schedule.interval}`);
+      if (schedule.interval === 'cron' && typeof schedule.cronjob !== 'string') errors.push(`${where}.schedule: cron needs a cronjob`);
+      if ('day' in schedule && !days.includes(schedule.day)) errors.push(`${where}.schedule: unknown day ${schedule.day}`);
+      if ('time' in schedule && !/^([01][0-9]|2[0-3]):[0-5][0-9]$/.test(String(schedule.time))) errors.push(`${where}.schedule: time must be hh:mm`);
+    }
+    if ('groups' in update) {
+      if (typeof update.groups !== 'object' || update.groups === null || Object.keys(update.groups).length === 0) errors.push(`${where}: groups must be a non-empty mapping`);
+      else for (const [name, group] of Object.entries<any>(update.groups)) {
+        const at = `${where}.groups.${name}`;
+        if (typeof group !== 'object' || group === null) { errors.push(`${at}: must be a mapping`); continue; }
+        unknownKeys(at, group, ['applies-to', 'dependency-type', 'patterns', 'exclude-patterns', 'update-types']);
+        if (!['dependency-type', 'patterns', 'exclude-patterns', 'update-types'].some((key) => key in group)) errors.push(`${at}: matches nothing`);
+        for (const key of ['patterns', 'exclude-patterns', 'update-types']) if (key in group && !nonEmptyStrings(group[key])) errors.push(`${at}: ${key} must be a non-empty list`);
+        if ('update-types' in group && !group['update-types'].every((t: string) => ['major', 'minor', 'patch'].includes(t))) errors.push(`${at}: update-types are major, minor, patch`);
+        if ('applies-to' in group && !['version-updates', 'security-updates'].includes(group['applies-to'])) errors.push(`${at}: unknown applies-to`);
+        if ('dependency-type' in group && !['development', 'production'].includes(group['dependency-type'])) errors.push(`${at}: unknown dependency-type`);
+      }
+    }
+  });
+  return errors;
+}
 
 describe('GitHub workflow schema', () => {
   it.each([
@@ -79,6 +145,61 @@ describe('the sync workflow', () => {
     expect(sync.jobs.sync['timeout-minutes'] - budget).toBeGreaterThanOrEqual(5);
   });
 
+  it('installs only the runtime dependencies, which are all sync.ts imports', () => {
+    const install = sync.jobs.sync.steps.filter((s: Step) => s.run?.startsWith('npm ci'));
+    expect(install).toHaveLength(1);
+    expect(install[0].run.split(/\s+/)).toContain('--omit=dev');
+    // What --omit=dev leaves out must not be something the sync loads when it runs.
+    const packageJson = JSON.parse(read('package.json'));
+    const imported = [...read('sync.ts').matchAll(/^import (?!type\b)[^;]*?from '([^'.][^']*)'/gm)]
+      .map((m) => m[1]!)
+      .filter((name) => !name.startsWith('node:'));
+    expect(imported.length).toBeGreaterThan(0);
+    for (const name of imported) expect(Object.keys(packageJson.dependencies)).toContain(name);
+  });
+
+  it('keeps the audit log of every run for 30 days, a red run too', () => {
+    // Read off the command line, not through parseConfig: the workflow names the file, the upload takes that file.
+    const file = flagValue(syncStep.run, '--audit-log');
+    expect(file).toMatch(/^[\w.-]+\.jsonl$/);
+    const steps: Step[] = sync.jobs.sync.steps;
+    const uploads = steps.filter((s) => s.uses?.startsWith('actions/upload-artifact@'));
+    expect(uploads).toHaveLength(1);
+    const upload = uploads[0]!;
+    expect(steps.indexOf(upload)).toBeGreaterThan(steps.indexOf(syncStep));
+    expect(upload.if).toBe('always()');
+    expect(upload.with).toMatchObject({ name: 'audit-log', path: file, 'retention-days': 30, 'if-no-files-found': 'ignore' });
+  });
+
+  it('links the audit log from the run summary, with the link built from the environment', () => {
+    const file = flagValue(syncStep.run, '--audit-log')!;
+    const steps: Step[] = sync.jobs.sync.steps;
+    const upload = steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'))!;
+    const summaries = steps.filter((s) => s.run?.includes('GITHUB_STEP_SUMMARY'));
+    expect(summaries).toHaveLength(1);
+    const summary = summaries[0]!;
+    expect(steps.indexOf(summary)).toBeGreaterThan(steps.indexOf(upload));
+    expect(summary.if).toBe('always()');
+    // No ${{ }} inside the script: the runner's variables are read by the shell, never pasted into it.
+    expect(summary.run).not.toContain('${{');
+    // Run the script as the runner does (bash -eo pipefail), once with the log and once without.
+    const dir = mkdtempSync(join(tmpdir(), 'summary-'));
+    try {
+      const summaryFile = join(dir, 'summary.md');
+      const env = { PATH: process.env.PATH, GITHUB_STEP_SUMMARY: summaryFile, GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/sync', GITHUB_RUN_ID: '42' };
+      const runScript = () => execFileSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', summary.run!], { cwd: dir, env });
+      writeFileSync(summaryFile, '');
+      runScript();
+      expect(readFileSync(summaryFile, 'utf8')).toBe('');
+      writeFileSync(join(dir, file), '{}\n');
+      runScript();
+      const days = upload.with!['retention-days'];
+      expect(readFileSync(summaryFile, 'utf8')).toBe(`[Audit log of this run (${days} days)](https://github.com/acme/sync/actions/runs/42#artifacts)\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('passes exactly the secrets the README lists, and nothing else', () => {
     const used = [...syncYml.matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]).sort();
     const readme = read('README.md');
@@ -97,5 +218,65 @@ describe('the CI workflow', () => {
     expect(ci.permissions).toEqual({ contents: 'read' });
     const runs = ci.jobs.test.steps.map((s: { run?: string }) => s.run).filter(Boolean);
     expect(runs).toEqual(['npm ci --no-audit --no-fund', 'npm run typecheck', 'npm test']);
+  });
+
+  it('runs on the oldest Node the package supports and on the Node the sync runs on, each to the end', () => {
+    const { strategy } = ci.jobs.test;
+    expect(strategy.matrix.node).toEqual([20, 24]);
+    expect(strategy['fail-fast']).toBe(false);
+    expect(Math.min(...strategy.matrix.node)).toBe(Number(JSON.parse(read('package.json')).engines.node.match(/\d+/)[0]));
+    const syncNode = sync.jobs.sync.steps.find((s: Step) => s.uses?.startsWith('actions/setup-node')).with['node-version'];
+    expect(strategy.matrix.node).toContain(Number(syncNode));
+    const setupNode = ci.jobs.test.steps.filter((s: Step) => s.uses?.startsWith('actions/setup-node'));
+    expect(setupNode).toHaveLength(1);
+    expect(setupNode[0].with['node-version']).toMatch(/^\$\{\{\s*matrix\.node\s*\}\}$/);
+  });
+});
+
+describe('both workflows', () => {
+  it.each([
+    ['sync.yml', sync],
+    ['ci.yml', ci],
+  ])('%s checks out without leaving the token in .git/config', (_name, workflow) => {
+    const checkouts = stepsOf(workflow).filter((s) => s.uses?.startsWith('actions/checkout@'));
+    expect(checkouts.length).toBeGreaterThan(0);
+    for (const checkout of checkouts) expect(checkout.with?.['persist-credentials']).toBe(false);
+  });
+});
+
+describe('Dependabot', () => {
+  it('has a valid configuration', () => {
+    expect(dependabotErrors(dependabot)).toEqual([]);
+  });
+
+  it.each([
+    ['a misspelt interval', 'interval: weekly', 'interval: weekley'],
+    ['an unknown ecosystem', 'package-ecosystem: github-actions', 'package-ecosystem: github_actions'],
+    ['an unknown update type', '- minor', '- semver-minor'],
+    ['a misspelt group key', 'update-types:', 'update-type:'],
+    ['no version', 'version: 2', 'version: 1'],
+  ])('the check does catch %s', (_what, from, to) => {
+    expect(dependabotYml).toContain(from);
+    expect(dependabotErrors(parse(dependabotYml.replace(from, to))).length).toBeGreaterThan(0);
+  });
+
+  it('updates npm and the workflows\' actions weekly, minor and patch updates grouped', () => {
+    const updates: any[] = dependabot.updates;
+    expect(updates.map((u) => u['package-ecosystem']).sort()).toEqual(['github-actions', 'npm']);
+    for (const update of updates) {
+      expect(update.directory).toBe('/');
+      expect(update.schedule.interval).toBe('weekly');
+      const groups: any[] = Object.values(update.groups ?? {});
+      expect(groups.some((g) => [...g['update-types']].sort().join() === 'minor,patch')).toBe(true);
+    }
+  });
+});
+
+describe('the licence', () => {
+  it('is MIT, with the contributors as copyright holders', () => {
+    const licence = read('LICENSE');
+    expect(licence.startsWith('MIT License\n')).toBe(true);
+    expect(licence).toContain('Copyright (c) 2026 stripe-attio-sync contributors\n');
+    expect(licence).toContain('THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND');
   });
 });
