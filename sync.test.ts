@@ -4,6 +4,13 @@ import { describe, expect, it } from 'vitest';
 import {
   accountTotals,
   ApiError,
+  auditLine,
+  cancelsOnUnix,
+  dashboardUrl,
+  looksLikeAnotherAccount,
+  placementHint,
+  planText,
+  scheduledEndUnix,
   attioCurrencyOf,
   disputeLoss,
   itemAmountMinor,
@@ -164,6 +171,76 @@ describe('MRR with coupons', () => {
   it('counts a coupon it cannot read as not applied', () => {
     const result = subscriptionMrr(sub(['di_unexpanded' as never]), [item(10_000, 'month')], { coupons: 'forever', tiersOf: () => undefined });
     expect(result).toMatchObject({ mrrMinor: 10_000, unappliedDiscounts: 1 });
+  });
+});
+
+describe('plan, cancel date, dashboard link', () => {
+  it('writes the plan by product name with quantities, in a stable order', () => {
+    expect(planText({ 'Support add-on': 1, Pro: 5 })).toBe('Pro ×5, Support add-on');
+    expect(planText({ Pro: 5, 'Support add-on': 1 })).toBe('Pro ×5, Support add-on');
+    expect(planText({})).toBeNull();
+  });
+  it('dates a subscription\'s end from cancel_at, else the earliest item period end when it ends at period end', () => {
+    expect(scheduledEndUnix({ cancel_at: 500, cancel_at_period_end: false }, [{ current_period_end: 900 }])).toBe(500);
+    expect(scheduledEndUnix({ cancel_at: null, cancel_at_period_end: true }, [{ current_period_end: 900 }, { current_period_end: 700 }])).toBe(700);
+    expect(scheduledEndUnix({ cancel_at: null, cancel_at_period_end: false }, [{ current_period_end: 900 }])).toBeNull();
+  });
+  it('gives a cancel date only when every counting subscription ends: the last of them', () => {
+    expect(cancelsOnUnix([300, 100])).toBe(300);
+    expect(cancelsOnUnix([300, null])).toBeNull();
+    expect(cancelsOnUnix([])).toBeNull();
+  });
+  it('links to the live or the test dashboard', () => {
+    expect(dashboardUrl('cus_1', true)).toBe('https://dashboard.stripe.com/customers/cus_1');
+    expect(dashboardUrl('cus_1', false)).toBe('https://dashboard.stripe.com/test/customers/cus_1');
+  });
+});
+
+describe('matching hints', () => {
+  it('takes a record id over a domain, normalises both, and reports malformed ones', () => {
+    const id = '5F0C2E4A-1B2C-4D3E-8F90-0A1B2C3D4E5F';
+    expect(placementHint({ recordId: id, domain: 'acme.com' })).toEqual({ hint: { recordId: id.toLowerCase(), label: 'Stripe metadata attio_record_id' } });
+    expect(placementHint({ recordId: null, domain: 'https://WWW.Acme.com/about' })).toEqual({ hint: { domain: 'www.acme.com', label: 'Stripe metadata attio_domain' } });
+    expect(placementHint({ recordId: 'acme', domain: null }).problem).toMatch(/"acme" is not an Attio record id/);
+    expect(placementHint({ recordId: null, domain: 'not a domain' }).problem).toMatch(/"not a domain" is not a company domain/);
+    expect(placementHint({ recordId: null, domain: null })).toEqual({});
+  });
+  it('plans a record-id claim once, oldest first, and reports a linked record whose hint names another', () => {
+    const hinted = (key: string, claimOrder: string): DesiredRecord => ({
+      key,
+      values: { stripe_customer_id: key },
+      onCreate: { name: key, domain: null },
+      hint: { recordId: 'rec_x', label: 'hint' },
+      claimOrder,
+    });
+    const plan = planRecords([hinted('cus_new', '2'), hinted('cus_old', '1')], new Map(), new Map());
+    expect(plan.map((a) => a.kind)).toEqual(['conflict', 'new']);
+    const moved = planRecords([hinted('cus_a', '1')], new Map([['cus_a', { recordId: 'rec_y', values: {} }]]), new Map());
+    expect(moved[0]).toMatchObject({ kind: 'conflict', reason: expect.stringMatching(/names record rec_x, but cus_a is linked to record rec_y/) });
+  });
+});
+
+describe('wrong account', () => {
+  it('suspects another account when no linked customer is there, or 90% of ten or more are missing', () => {
+    expect(looksLikeAnotherAccount(0, 0)).toBe(false);
+    expect(looksLikeAnotherAccount(1, 1)).toBe(true);
+    expect(looksLikeAnotherAccount(5, 4)).toBe(false);
+    expect(looksLikeAnotherAccount(10, 9)).toBe(true);
+    expect(looksLikeAnotherAccount(100, 89)).toBe(false);
+  });
+});
+
+describe('audit line', () => {
+  it('says when, which record, what happened and each changed value, and nothing for a result that wrote nothing', () => {
+    const line = auditLine(
+      { key: 'cus_1', outcome: 'updated', recordId: 'rec_1', changes: [{ slug: 'stripe_mrr', before: 1, after: 2 }] },
+      'stripe_customer_id',
+      false,
+      new Date(Date.UTC(2026, 11, 1)),
+    );
+    expect(JSON.parse(line!)).toEqual({ time: '2026-12-01T00:00:00.000Z', stripe_customer_id: 'cus_1', record_id: 'rec_1', action: 'updated', values: { stripe_mrr: { before: 1, after: 2 } } });
+    expect(JSON.parse(auditLine({ key: 'cus_2', outcome: 'created', changes: [] }, 'k', true, new Date(0))!)).toMatchObject({ record_id: null, dry_run: true });
+    for (const outcome of ['unchanged', 'conflict', 'failed', 'deferred'] as const) expect(auditLine({ key: 'cus_3', outcome }, 'k', false, new Date(0))).toBeNull();
   });
 });
 

@@ -37,6 +37,9 @@ export const ATTRIBUTES = {
   firstPaymentDate: 'stripe_first_payment_date',
   lastPaymentDate: 'stripe_last_payment_date',
   customerSince: 'stripe_customer_since',
+  plan: 'stripe_plan',
+  cancelsOn: 'stripe_cancels_on',
+  dashboardUrl: 'stripe_dashboard_url',
   // Standard company attributes, written only when the sync creates the company.
   name: 'name',
   domains: 'domains',
@@ -90,7 +93,7 @@ export const RETRY = {
 const DEFAULT_STRIPE_API_URL = 'https://api.stripe.com';
 const DEFAULT_ATTIO_API_URL = 'https://api.attio.com/v2';
 
-const USAGE = `Usage: npx tsx sync.ts [--dry-run] [--setup [--currency USD]] [--only cus_...] [--max-minutes N] [--allow-account-mismatch] [--help]
+const USAGE = `Usage: npx tsx sync.ts [--dry-run] [--setup [--currency USD]] [--only cus_...] [--max-minutes N] [--audit-log PATH] [--allow-account-mismatch] [--help]
 
 Syncs Stripe customers and revenue into Attio companies.
 
@@ -99,6 +102,7 @@ Syncs Stripe customers and revenue into Attio companies.
   --currency CODE    currency of the revenue attributes that --setup creates (default USD)
   --only cus_...     sync one customer
   --max-minutes N    start no new write after N minutes; what is left is written by the next run
+  --audit-log PATH   append one JSON line per write (in a dry run, per planned write) to PATH
   --allow-account-mismatch
                      write even though none of the linked companies' customers is in this
                      Stripe account (another account, or test mode instead of live)
@@ -124,6 +128,7 @@ export interface Config {
   setupCurrency: string;
   only: string | null;
   maxMinutes: number | null;
+  auditLog: string | null;
   allowAccountMismatch: boolean;
   help: boolean;
 }
@@ -142,6 +147,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         currency: { type: 'string' },
         only: { type: 'string' },
         'max-minutes': { type: 'string' },
+        'audit-log': { type: 'string' },
         'allow-account-mismatch': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -153,7 +159,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   }
   const help = parsed.help ?? false;
   const empty = { stripeKey: '', attioKey: '', stripeUrl: new URL(DEFAULT_STRIPE_API_URL), attioUrl: '' };
-  if (help) return { ...empty, dryRun: false, setup: false, setupCurrency: 'USD', only: null, maxMinutes: null, allowAccountMismatch: false, help };
+  if (help) return { ...empty, dryRun: false, setup: false, setupCurrency: 'USD', only: null, maxMinutes: null, auditLog: null, allowAccountMismatch: false, help };
 
   const problems: string[] = [];
   const stripeKey = (env.STRIPE_API_KEY ?? '').trim();
@@ -190,6 +196,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     setupCurrency,
     only,
     maxMinutes,
+    auditLog: parsed['audit-log'] || null,
     allowAccountMismatch: parsed['allow-account-mismatch'] ?? false,
     help,
   };
@@ -373,6 +380,13 @@ export interface CustomerFacts {
   /** MRR of subscriptions billed in another currency, per currency (not added to `mrrMinor`). */
   otherCurrencyMrrMinor: Record<string, number>;
   subscriptionStatuses: Stripe.Subscription.Status[];
+  /** What the active and past-due subscriptions are on: product name -> quantity (names resolved after reading). */
+  plan: Record<string, number>;
+  /** For each active or past-due subscription, when it is set to end (unix), or null if it renews. */
+  scheduledEndsUnix: Array<number | null>;
+  livemode: boolean;
+  /** Where the customer belongs in Attio, from its Stripe metadata (`attio_domain`, `attio_record_id`). */
+  hints: { domain: string | null; recordId: string | null };
 }
 
 /** Run-wide notes from reading: what was left out and why, so the summary can say so. */
@@ -389,7 +403,9 @@ export interface SourceNotes {
   pages: number;
 }
 
-export function emptyFacts(customer: Pick<Stripe.Customer, 'id' | 'email' | 'name' | 'description' | 'created'>): CustomerFacts {
+export function emptyFacts(
+  customer: Pick<Stripe.Customer, 'id' | 'email' | 'name' | 'description' | 'created'> & Partial<Pick<Stripe.Customer, 'livemode' | 'metadata'>>,
+): CustomerFacts {
   return {
     id: customer.id,
     email: customer.email ?? null,
@@ -404,6 +420,10 @@ export function emptyFacts(customer: Pick<Stripe.Customer, 'id' | 'email' | 'nam
     mrrMinor: 0,
     otherCurrencyMrrMinor: {},
     subscriptionStatuses: [],
+    plan: {},
+    scheduledEndsUnix: [],
+    livemode: customer.livemode ?? false,
+    hints: { domain: customer.metadata?.attio_domain?.trim() || null, recordId: customer.metadata?.attio_record_id?.trim() || null },
   };
 }
 
@@ -604,8 +624,41 @@ export function subscriptionMrr(
   return result;
 }
 
-export function addSubscription(facts: CustomerFacts, subscription: Stripe.Subscription, mrr: SubscriptionMrr, targetCurrency: string): void {
+/**
+ * When a subscription is set to end: `cancel_at` (which Stripe also sets when `cancel_at_period_end`
+ * is true: docs "billing mode compare"), else with `cancel_at_period_end` the earliest period end of
+ * its items ("always resolves to the earliest item period end", changelog 2025-07-30). Null when it renews.
+ */
+export function scheduledEndUnix(
+  subscription: Pick<Stripe.Subscription, 'cancel_at' | 'cancel_at_period_end'>,
+  items: readonly Pick<Stripe.SubscriptionItem, 'current_period_end'>[],
+): number | null {
+  if (subscription.cancel_at) return subscription.cancel_at;
+  if (!subscription.cancel_at_period_end || items.length === 0) return null;
+  return Math.min(...items.map((item) => item.current_period_end));
+}
+
+/** The product ids and quantities a subscription is on (quantity 1 for an item without one, e.g. metered). */
+export function planOf(items: readonly Pick<Stripe.SubscriptionItem, 'price' | 'quantity'>[]): Array<{ productId: string; quantity: number }> {
+  return items.map((item) => ({
+    productId: typeof item.price.product === 'string' ? item.price.product : item.price.product.id,
+    quantity: item.quantity ?? 1,
+  }));
+}
+
+export function addSubscription(
+  facts: CustomerFacts,
+  subscription: Stripe.Subscription,
+  items: readonly Stripe.SubscriptionItem[],
+  mrr: SubscriptionMrr,
+  targetCurrency: string,
+): void {
   facts.subscriptionStatuses.push(subscription.status);
+  if (subscription.status === 'active' || subscription.status === 'past_due') {
+    // Product ids for now; readStripe turns them into names once each product is read.
+    for (const { productId, quantity } of planOf(items)) facts.plan[productId] = (facts.plan[productId] ?? 0) + quantity;
+    facts.scheduledEndsUnix.push(scheduledEndUnix(subscription, items));
+  }
   if (mrr.mrrMinor === 0) return;
   if (mrr.currency === targetCurrency.toLowerCase()) facts.mrrMinor += mrr.mrrMinor;
   else facts.otherCurrencyMrrMinor[mrr.currency] = (facts.otherCurrencyMrrMinor[mrr.currency] ?? 0) + mrr.mrrMinor;
@@ -777,7 +830,7 @@ export interface StripeSourceOptions {
   targetCurrency: Promise<string>;
   only: string | null;
   policy: RetryPolicy;
-  pacers: { overall: Pacer; perEndpoint: Record<'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'disputes', Pacer> };
+  pacers: { overall: Pacer; perEndpoint: Record<'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes', Pacer> };
   concurrency: number;
   nowUnix: number;
   onProgress?: (counts: { customers: number; charges: number; subscriptions: number; pages: number }) => void;
@@ -877,8 +930,9 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const acceptCustomer = (customer: Stripe.Customer | Stripe.DeletedCustomer) => {
     if ('deleted' in customer && customer.deleted) return;
     const live = customer as Stripe.Customer;
+    const { email, name, description, createdUnix, livemode, hints } = emptyFacts(live);
     const facts = pending.get(live.id) ?? emptyFacts(live);
-    Object.assign(facts, { email: live.email ?? null, name: live.name ?? null, description: live.description ?? null, createdUnix: live.created });
+    Object.assign(facts, { email, name, description, createdUnix, livemode, hints });
     pending.delete(live.id);
     customers.set(live.id, facts);
     counts.customers += 1;
@@ -971,6 +1025,17 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     return items;
   };
 
+  // Product names, read once per product: a listing of subscriptions cannot expand
+  // data.items.data.price.product (5 levels; Stripe expands at most 4).
+  const productNames = new Map<string, Promise<string>>();
+  const readProductName = (productId: string) => {
+    if (!productNames.has(productId)) {
+      const reading = request('products', () => stripe.products.retrieve(productId)).then((product) => product.name);
+      reading.catch(fail);
+      productNames.set(productId, reading);
+    }
+  };
+
   // A tiered price's tiers, read once per price (a listing cannot expand them).
   const tiers = new Map<string, Promise<Stripe.Price.Tier[]>>();
   const tiersRead = new Map<string, Stripe.Price.Tier[]>();
@@ -988,7 +1053,8 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     const mrr = subscriptionMrr(subscription, items, { coupons: MRR_COUPONS, tiersOf: (priceId) => tiersRead.get(priceId) });
     notes.unpricedItems += mrr.unpricedItems;
     notes.unappliedDiscounts += mrr.unappliedDiscounts;
-    addSubscription(factsFor(customerId), subscription, mrr, targetCurrency);
+    addSubscription(factsFor(customerId), subscription, items, mrr, targetCurrency);
+    if (subscription.status === 'active' || subscription.status === 'past_due') for (const { productId } of planOf(items)) readProductName(productId);
   };
 
   // Disputes have no customer filter: with --only, every dispute is read and the others skipped.
@@ -1018,6 +1084,12 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     earlyFolded.catch(failing),
   ]);
   await Promise.all(laterFolds.map((folding) => folding.catch(failing))); // all started: the last folds ran above
+  const names = new Map(await Promise.all([...productNames].map(async ([id, name]) => [id, await name.catch(failing)] as const)));
+  for (const facts of customers.values()) {
+    const byName: Record<string, number> = {};
+    for (const [productId, quantity] of Object.entries(facts.plan)) byName[names.get(productId) ?? productId] = (byName[names.get(productId) ?? productId] ?? 0) + quantity;
+    facts.plan = byName;
+  }
   // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
   for (const facts of pending.values()) notes.chargesOfUnknownCustomers += facts.succeededCharges;
   notes.pages = counts.pages;
@@ -1118,6 +1190,44 @@ export function companyName(facts: Pick<CustomerFacts, 'id' | 'name' | 'descript
   return codePoints.length > MAX_NAME_LENGTH ? `${codePoints.slice(0, MAX_NAME_LENGTH - 1).join('')}…` : chosen;
 }
 
+/** "Pro ×5, Support add-on": products by name, in a stable order so an unchanged plan never causes a write. */
+export function planText(plan: Record<string, number>): string | null {
+  const names = Object.keys(plan).sort((a, b) => a.localeCompare(b, 'en'));
+  return names.length ? names.map((name) => (plan[name]! > 1 ? `${name} ×${plan[name]}` : name)).join(', ') : null;
+}
+
+/** When the customer's recurring revenue stops: every subscription that counts is set to end, the last of them. */
+export function cancelsOnUnix(scheduledEndsUnix: readonly (number | null)[]): number | null {
+  if (scheduledEndsUnix.length === 0 || scheduledEndsUnix.some((end) => end === null)) return null;
+  return Math.max(...(scheduledEndsUnix as number[]));
+}
+
+/** The customer's page in the Stripe dashboard; test-mode objects live under /test/. */
+export function dashboardUrl(customerId: string, livemode: boolean): string {
+  return `https://dashboard.stripe.com/${livemode ? '' : 'test/'}customers/${customerId}`;
+}
+
+/**
+ * Where the customer's Stripe metadata says it belongs: `attio_record_id` (that exact company; a
+ * UUID, Attio's record ids) wins over `attio_domain` (a domain to find the company by, instead of the
+ * email's). A malformed hint is a problem to report, never ignored.
+ */
+export function placementHint(hints: CustomerFacts['hints']): Pick<DesiredRecord, 'hint' | 'problem'> {
+  if (hints.recordId) {
+    const label = 'Stripe metadata attio_record_id';
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(hints.recordId))
+      return { problem: `${label} "${hints.recordId}" is not an Attio record id (a UUID, from the company's URL in Attio)` };
+    return { hint: { recordId: hints.recordId.toLowerCase(), label } };
+  }
+  if (hints.domain) {
+    const label = 'Stripe metadata attio_domain';
+    const domain = companyDomain(`x@${hints.domain.replace(/^https?:\/\//i, '').split('/')[0]}`) ?? null;
+    if (!domain) return { problem: `${label} "${hints.domain}" is not a company domain` };
+    return { hint: { domain, label } };
+  }
+  return {};
+}
+
 /** Which customers the sync writes: any payment or subscription, or already linked in Attio. */
 export function shouldSync(facts: CustomerFacts, linkedInAttio: boolean): boolean {
   return linkedInAttio || facts.succeededCharges > 0 || facts.subscriptionStatuses.length > 0;
@@ -1133,6 +1243,9 @@ export function customerValues(facts: CustomerFacts, targetCurrency: string): Re
     [ATTRIBUTES.firstPaymentDate]: unixToDate(facts.firstPaymentUnix),
     [ATTRIBUTES.lastPaymentDate]: unixToDate(facts.lastPaymentUnix),
     [ATTRIBUTES.customerSince]: unixToDate(facts.createdUnix),
+    [ATTRIBUTES.plan]: planText(facts.plan),
+    [ATTRIBUTES.cancelsOn]: unixToDate(cancelsOnUnix(facts.scheduledEndsUnix)),
+    [ATTRIBUTES.dashboardUrl]: dashboardUrl(facts.id, facts.livemode),
   };
 }
 
@@ -1145,6 +1258,9 @@ export const ATTRIBUTE_SPECS: AttributeSpec[] = [
   { slug: ATTRIBUTES.firstPaymentDate, title: 'Stripe first payment', type: 'date', description: 'Written by the Stripe sync.' },
   { slug: ATTRIBUTES.lastPaymentDate, title: 'Stripe last payment', type: 'date', description: 'Written by the Stripe sync.' },
   { slug: ATTRIBUTES.customerSince, title: 'Stripe customer since', type: 'date', description: 'Written by the Stripe sync.' },
+  { slug: ATTRIBUTES.plan, title: 'Stripe plan', type: 'text', description: 'Written by the Stripe sync: products of active and past-due subscriptions.' },
+  { slug: ATTRIBUTES.cancelsOn, title: 'Stripe cancels on', type: 'date', description: 'Written by the Stripe sync: when every subscription that counts is set to end.' },
+  { slug: ATTRIBUTES.dashboardUrl, title: 'Stripe dashboard', type: 'text', description: 'Written by the Stripe sync: the customer in the Stripe dashboard.' },
   { slug: ATTRIBUTES.name, title: 'Name', type: 'text', standard: true },
   { slug: ATTRIBUTES.domains, title: 'Domains', type: 'domain', standard: true },
 ];
@@ -1177,8 +1293,23 @@ export interface DesiredRecord {
   values: Record<string, PlainValue>;
   /** Written only when the sync creates the record. */
   onCreate: { name: string; domain: string | null };
-  /** Orders claims on a shared domain (older first), so every run picks the same winner. */
+  /**
+   * Where the source says the record belongs, instead of `onCreate.domain`: an exact record, or a
+   * domain to find it by. A hint that points nowhere, or at another key's record, is reported.
+   * `label` names the hint in messages (where the user set it).
+   */
+  hint?: { recordId: string; label: string } | { domain: string; label: string };
+  /** A reason the source already knows this record cannot be placed (a malformed hint): reported. */
+  problem?: string;
+  /** Orders claims on a shared domain or record (older first), so every run picks the same winner. */
   claimOrder: string;
+}
+
+/** What a new record claims: the record its hint names, else the domain it would be found or created by. */
+function claimOf(record: DesiredRecord): string | null {
+  if (record.hint && 'recordId' in record.hint) return `record ${record.hint.recordId}`;
+  const domain = record.hint?.domain ?? record.onCreate.domain;
+  return domain ? `domain ${domain}` : null;
 }
 
 export interface AttioClientOptions {
@@ -1454,10 +1585,10 @@ export function planRecords(
   linked: Map<string, LinkedRecord>,
   duplicates: Map<string, string[]>,
 ): PlannedAction[] {
-  const domainClaims = new Map<string, DesiredRecord>();
+  const claims = new Map<string, DesiredRecord>();
   for (const record of [...desired].sort((a, b) => a.claimOrder.localeCompare(b.claimOrder))) {
-    const domain = record.onCreate.domain;
-    if (domain && !linked.has(record.key) && !domainClaims.has(domain)) domainClaims.set(domain, record);
+    const claim = claimOf(record);
+    if (claim && !record.problem && !linked.has(record.key) && !claims.has(claim)) claims.set(claim, record);
   }
   return desired.map((record): PlannedAction => {
     const dupes = duplicates.get(record.key);
@@ -1468,12 +1599,20 @@ export function planRecords(
         reason: `records ${dupes.join(', ')} all hold ${record.key}: none is written until you merge them in Attio (or clear the id on all but one)`,
       };
     const current = linked.get(record.key);
+    const hinted = record.hint && 'recordId' in record.hint ? record.hint : null;
+    if (current && hinted && hinted.recordId !== current.recordId)
+      return {
+        kind: 'conflict',
+        key: record.key,
+        reason: `${hinted.label} names record ${hinted.recordId}, but ${record.key} is linked to record ${current.recordId}: clear the id on ${current.recordId} in Attio to move it`,
+      };
     const changes = diffValues(record.values, current?.values ?? null);
     if (current) return changes.length ? { kind: 'update', key: record.key, recordId: current.recordId, changes } : { kind: 'unchanged', key: record.key };
-    const domain = record.onCreate.domain;
-    const claimant = domain ? domainClaims.get(domain) : undefined;
+    if (record.problem) return { kind: 'conflict', key: record.key, reason: record.problem };
+    const claim = claimOf(record);
+    const claimant = claim ? claims.get(claim) : undefined;
     if (claimant && claimant.key !== record.key)
-      return { kind: 'conflict', key: record.key, reason: `domain ${domain} is also the domain of ${claimant.key}, which gets the company` };
+      return { kind: 'conflict', key: record.key, reason: `${claim} is also claimed by ${claimant.key}, which gets the company` };
     return { kind: 'new', key: record.key, changes };
   });
 }
@@ -1500,6 +1639,10 @@ export interface WriteResult {
   key: string;
   outcome: WriteOutcome;
   detail?: string;
+  /** The record written (not known for a create in a dry run). */
+  recordId?: string;
+  /** What the write changed, for the audit log. */
+  changes?: ValueChange[];
 }
 
 export interface AttioWriterOptions {
@@ -1530,19 +1673,20 @@ async function findByKey(attio: AttioClient, object: string, matchSlug: string, 
  * Creates a record without a unique key to assert on, and never twice: a create whose answer was
  * lost (dropped connection, timeout, 5xx, a cut body) may have landed, so before it is sent again the
  * key is looked up, and a record found there is the one created. A 429 was not processed (Attio's
- * rate-limiting guide), so it is simply sent again.
+ * rate-limiting guide), so it is simply sent again. Returns the record's id.
  */
-async function createOnce(attio: AttioClient, options: AttioWriterOptions, key: string, values: Record<string, unknown[]>): Promise<void> {
+async function createOnce(attio: AttioClient, options: AttioWriterOptions, key: string, values: Record<string, unknown[]>): Promise<string> {
   let maybeLanded = false;
-  await withRetry(async () => {
+  return withRetry(async () => {
     if (maybeLanded) {
-      const landed = (await findByKey(attio, options.object, options.matchSlug, key)).length > 0;
-      options.onLostCreate?.(landed);
-      if (landed) return;
+      const [landed] = await findByKey(attio, options.object, options.matchSlug, key);
+      options.onLostCreate?.(landed !== undefined);
+      if (landed) return landed;
       maybeLanded = false;
     }
     try {
-      await attio.once('POST', `/objects/${options.object}/records`, { data: { values } });
+      const created = await attio.once<{ data: AttioRecord }>('POST', `/objects/${options.object}/records`, { data: { values } });
+      return created.data.id.record_id;
     } catch (error) {
       maybeLanded = error instanceof ApiError && error.transient && error.status !== 429;
       throw error;
@@ -1552,9 +1696,10 @@ async function createOnce(attio: AttioClient, options: AttioWriterOptions, key: 
 
 /**
  * Carries out one planned action with the owned values. An update writes by key (assert) or by
- * record id. A new record whose domain belongs to an unlinked company links that company (PATCH by
- * id); one linked to another key is a conflict; otherwise the record is created with name and
- * domain. `claimed` holds the companies this run has linked, so two keys never link the same one.
+ * record id. A new record goes to the record its hint names, or to the unlinked record its domain
+ * (the hint's, else its own) finds, with a PATCH by id; a record linked to another key is a conflict,
+ * and so is a hint that finds nothing. Otherwise the record is created with `onCreate`. `claimed`
+ * holds the records this run has linked, so two keys never link the same one.
  */
 export async function writeAction(
   action: PlannedAction,
@@ -1569,33 +1714,48 @@ export async function writeAction(
   const owned = toAttioValues(desired.values, options.specs);
   const assertPath = `/objects/${object}/records?matching_attribute=${encodeURIComponent(matchSlug)}`;
   if (action.kind === 'update') {
-    if (options.dryRun) return { key, outcome: 'updated' };
-    if (options.keyIsUnique) await attio('PUT', assertPath, { data: { values: owned } });
-    else await attio('PATCH', `/objects/${object}/records/${action.recordId}`, { data: { values: owned } });
-    return { key, outcome: 'updated' };
+    if (!options.dryRun) {
+      if (options.keyIsUnique) await attio('PUT', assertPath, { data: { values: owned } });
+      else await attio('PATCH', `/objects/${object}/records/${action.recordId}`, { data: { values: owned } });
+    }
+    return { key, outcome: 'updated', recordId: action.recordId, changes: action.changes };
   }
 
+  const link = async (record: AttioRecord, found: string): Promise<WriteResult> => {
+    const recordId = record.id.record_id;
+    const otherKey = plainValue(record.values[matchSlug], 'text');
+    if (otherKey && otherKey !== key) return { key, outcome: 'conflict', detail: `${found} is record ${recordId}, already linked to ${otherKey}` };
+    if (claimed.has(recordId) && otherKey !== key) return { key, outcome: 'conflict', detail: `record ${recordId} (${found}) was linked to another record in this run` };
+    claimed.add(recordId);
+    const before: Record<string, PlainValue> = {};
+    for (const spec of options.specs) if (spec.slug in desired.values) before[spec.slug] = plainValue(record.values[spec.slug], spec.type);
+    if (!options.dryRun) await attio('PATCH', `/objects/${object}/records/${recordId}`, { data: { values: owned } });
+    return { key, outcome: 'linked', detail: `record ${recordId} (${found})`, recordId, changes: diffValues(desired.values, before) };
+  };
   const linkOrConflict = async (): Promise<WriteResult | null> => {
-    const domain = desired.onCreate.domain;
+    const hint = desired.hint;
+    if (hint && 'recordId' in hint) {
+      try {
+        const found = await attio<{ data: AttioRecord }>('GET', `/objects/${object}/records/${encodeURIComponent(hint.recordId)}`);
+        return await link(found.data, `${hint.label} ${hint.recordId}`);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) return { key, outcome: 'conflict', detail: `${hint.label} ${hint.recordId} is no record in Attio` };
+        throw error;
+      }
+    }
+    const domain = hint?.domain ?? desired.onCreate.domain;
     if (!domain) return null;
     const found = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, {
       filter: { [options.domainsSlug]: { domain: { $eq: domain } } },
       limit: 2,
     });
-    const company = found.data[0];
-    if (!company) return null;
-    const recordId = company.id.record_id;
-    const otherKey = plainValue(company.values[matchSlug], 'text');
-    if (otherKey && otherKey !== key) return { key, outcome: 'conflict', detail: `domain ${domain} belongs to company ${recordId}, already linked to ${otherKey}` };
-    if (claimed.has(recordId) && otherKey !== key) return { key, outcome: 'conflict', detail: `company ${recordId} (${domain}) was linked to another record in this run` };
-    claimed.add(recordId);
-    if (!options.dryRun) await attio('PATCH', `/objects/${object}/records/${recordId}`, { data: { values: owned } });
-    return { key, outcome: 'linked', detail: `company ${recordId} (${domain})` };
+    if (found.data[0]) return link(found.data[0], `domain ${domain}`);
+    return hint ? { key, outcome: 'conflict', detail: `${hint.label} ${domain} matches no record in Attio: add the domain to the right one, or remove the hint` } : null;
   };
 
   const linked = await linkOrConflict();
   if (linked) return linked;
-  if (options.dryRun) return { key, outcome: 'created' };
+  if (options.dryRun) return { key, outcome: 'created', changes: action.changes };
   const createValues = {
     ...owned,
     [options.nameSlug]: [desired.onCreate.name],
@@ -1603,9 +1763,10 @@ export async function writeAction(
   };
   try {
     // With a unique key, Attio's upsert; without one there is nothing to assert on: a create, looked up before any retry.
-    if (options.keyIsUnique) await attio('PUT', assertPath, { data: { values: createValues } });
-    else await createOnce(attio, options, key, createValues);
-    return { key, outcome: 'created' };
+    const recordId = options.keyIsUnique
+      ? (await attio<{ data: AttioRecord }>('PUT', assertPath, { data: { values: createValues } })).data.id.record_id
+      : await createOnce(attio, options, key, createValues);
+    return { key, outcome: 'created', recordId, changes: action.changes };
   } catch (error) {
     // The domain was taken between our look-up and the create (or the look-up missed it).
     if (error instanceof ApiError && error.code === 'uniqueness_conflict') {
@@ -1752,6 +1913,24 @@ export function plannedChanges(
   }
   if (planned.length > limit) lines.push(`  ... and ${planned.length - limit} more`);
   return lines;
+}
+
+/**
+ * One line of the audit log for a write (or a planned one): when, which record, what happened, and
+ * each owned value before and after. Null for results that wrote nothing.
+ */
+export function auditLine(result: WriteResult, matchSlug: string, dryRun: boolean, time: Date): string | null {
+  if (result.outcome !== 'created' && result.outcome !== 'linked' && result.outcome !== 'updated') return null;
+  const values: Record<string, { before: PlainValue; after: PlainValue }> = {};
+  for (const change of result.changes ?? []) values[change.slug] = { before: change.before, after: change.after };
+  return JSON.stringify({
+    time: time.toISOString(),
+    [matchSlug]: result.key,
+    record_id: result.recordId ?? null,
+    action: result.outcome,
+    ...(dryRun ? { dry_run: true } : {}),
+    values,
+  });
 }
 
 export function summaryLine(counts: Record<WriteOutcome, number>): string {
@@ -2036,6 +2215,7 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
         subscriptions: perEndpoint(),
         subscription_items: perEndpoint(),
         prices: perEndpoint(),
+        products: perEndpoint(),
         disputes: perEndpoint(),
       },
     },
@@ -2129,6 +2309,7 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
       key: f.id,
       values: customerValues(f, targetCurrency),
       onCreate: { name: companyName(f), domain: companyDomain(f.email) },
+      ...placementHint(f.hints),
       claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
     });
   }
@@ -2160,6 +2341,8 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     explain: (error) => ({ detail: describe(error), stopsAll: keyRejected(error) !== null }),
     onResult: (result) => {
       counts[result.outcome] += 1;
+      const audit = config.auditLog ? auditLine(result, ATTRIBUTES.customerId, config.dryRun, new Date(now())) : null;
+      if (audit) appendFileSync(config.auditLog!, `${redact(audit)}\n`);
       if (result.outcome === 'failed') progress.print(`FAILED ${result.key}: ${result.detail}`);
       done += 1;
       progress.update(() =>

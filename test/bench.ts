@@ -300,7 +300,7 @@ async function seedSyncedState(stripeFake: FakeStripe, attio: FakeAttio, paced: 
     targetCurrency: Promise.resolve('USD'), // the currency --setup gave the revenue attributes
     only: null,
     policy: { retries: RETRY.retries, baseDelayMs: RETRY.baseDelayMs, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), random: Math.random },
-    pacers: { overall: new Pacer(paced ? API_LIMITS.stripeOverall - 10 : Infinity), perEndpoint: { customers: pacer(), charges: pacer(), subscriptions: pacer(), subscription_items: pacer(), prices: pacer(), disputes: pacer() } },
+    pacers: { overall: new Pacer(paced ? API_LIMITS.stripeOverall - 10 : Infinity), perEndpoint: { customers: pacer(), charges: pacer(), subscriptions: pacer(), subscription_items: pacer(), prices: pacer(), products: pacer(), disputes: pacer() } },
     concurrency: 8,
     nowUnix: Math.floor(Date.now() / 1000),
   });

@@ -207,7 +207,7 @@ describe('companies: create, link, conflict, and what humans wrote', () => {
     const linked = attio.companies().find((c) => c.record_id === existing)!;
     expect(linked.values).toMatchObject({ stripe_customer_id: globex.id, name: 'Globex (CRM)', domains: ['globex.example', 'globex.co.uk'] });
     expect(companyOf(attio, taken.id)).toBeUndefined();
-    expect(result.out).toMatch(new RegExp(`CONFLICT ${taken.id}: domain taken.example belongs to company .*already linked to cus_someoneelse`));
+    expect(result.out).toMatch(new RegExp(`CONFLICT ${taken.id}: domain taken.example is record .*, already linked to cus_someoneelse`));
     expect(companyOf(attio, lead.id)).toBeUndefined();
     expect(attio.companies()).toHaveLength(4); // the two that were there, plus Fresh Co and the gmail customer
   });
@@ -273,7 +273,7 @@ describe('companies: create, link, conflict, and what humans wrote', () => {
     const result = await run();
     expect(companyOf(attio, older.id)).toMatchObject({ domains: ['twins.example'] });
     expect(companyOf(attio, newer.id)).toBeUndefined();
-    expect(result.out).toContain(`CONFLICT ${newer.id}: domain twins.example is also the domain of ${older.id}`);
+    expect(result.out).toContain(`CONFLICT ${newer.id}: domain twins.example is also claimed by ${older.id}, which gets the company`);
     expect(result.code).toBe(0);
   });
 });
@@ -293,7 +293,7 @@ describe('dry run and --only', () => {
     expect(JSON.stringify(attio.companies())).toBe(before);
     expect(result.out).toContain('DRY RUN: no writes');
     expect(result.out).toMatch(/created cus_\w+ as new company "New" \(new\.example\)/);
-    expect(result.out).toMatch(/linked cus_\w+ \(company .* \(linkable\.example\)\)/);
+    expect(result.out).toMatch(/linked cus_\w+ \(record [0-9a-f-]+ \(domain linkable\.example\)\)/);
     expect(result.out).toContain('stripe_lifetime_revenue: null -> 12.34');
     expect(result.out).toContain('DRY RUN (nothing written): created=1 linked=1');
   });
