@@ -200,7 +200,7 @@ describe('matching hints', () => {
   it('takes a record id over a domain, normalises both, and reports malformed ones', () => {
     const id = '5F0C2E4A-1B2C-4D3E-8F90-0A1B2C3D4E5F';
     expect(placementHint({ recordId: id, domain: 'acme.com' })).toEqual({ hint: { recordId: id.toLowerCase(), label: 'Stripe metadata attio_record_id' } });
-    expect(placementHint({ recordId: null, domain: 'https://WWW.Acme.com/about' })).toEqual({ hint: { domain: 'www.acme.com', label: 'Stripe metadata attio_domain' } });
+    expect(placementHint({ recordId: null, domain: 'https://WWW.Acme.com/about' })).toEqual({ hint: { linkValue: 'www.acme.com', label: 'Stripe metadata attio_domain' } });
     expect(placementHint({ recordId: 'acme', domain: null }).problem).toMatch(/"acme" is not an Attio record id/);
     expect(placementHint({ recordId: null, domain: 'not a domain' }).problem).toMatch(/"not a domain" is not a company domain/);
     expect(placementHint({ recordId: null, domain: null })).toEqual({});
@@ -209,7 +209,8 @@ describe('matching hints', () => {
     const hinted = (key: string, claimOrder: string): DesiredRecord => ({
       key,
       values: { stripe_customer_id: key },
-      onCreate: { name: key, domain: null },
+      onCreate: { name: key },
+      linkValue: null,
       hint: { recordId: 'rec_x', label: 'hint' },
       claimOrder,
     });
@@ -643,7 +644,8 @@ describe('plan', () => {
   const desired = (key: string, values: Record<string, string | number | null>, domain: string | null = null, claimOrder = key): DesiredRecord => ({
     key,
     values: { stripe_customer_id: key, ...values },
-    onCreate: { name: key, domain },
+    onCreate: { name: key, domains: domain },
+    linkValue: domain,
     claimOrder,
   });
   const linked = (entries: Array<[string, Record<string, string | number | null>]>) =>
@@ -709,7 +711,7 @@ describe('dry-run report', () => {
     const desired = new Map(
       Array.from({ length: 25 }, (_, i): [string, DesiredRecord] => [
         `cus_${i}`,
-        { key: `cus_${i}`, values: { stripe_customer_id: `cus_${i}`, stripe_mrr: i }, onCreate: { name: `Co ${i}`, domain: i === 0 ? 'co0.example' : null }, claimOrder: String(i) },
+        { key: `cus_${i}`, values: { stripe_customer_id: `cus_${i}`, stripe_mrr: i }, onCreate: { name: `Co ${i}`, domains: i === 0 ? 'co0.example' : null }, linkValue: null, claimOrder: String(i) },
       ]),
     );
     const plan = [...desired.values()].map(
@@ -721,7 +723,7 @@ describe('dry-run report', () => {
     const results = plan.map((a) => ({ key: a.key, outcome: a.kind === 'update' ? ('updated' as const) : ('created' as const) }));
     const lines = plannedChanges(plan, results, desired, 'stripe_customer_id', 20);
     expect(lines[0]).toBe('DRY RUN: no writes. Planned changes:');
-    expect(lines[1]).toBe('  created cus_0 as new company "Co 0" (co0.example)');
+    expect(lines[1]).toBe('  created cus_0 as a new record (name "Co 0", domains "co0.example")');
     expect(lines[2]).toBe('      stripe_mrr: null -> 0');
     expect(lines[3]).toBe('  updated cus_1');
     expect(lines[4]).toBe('      stripe_mrr: 0 -> 1');

@@ -1223,7 +1223,7 @@ export function placementHint(hints: CustomerFacts['hints']): Pick<DesiredRecord
     const label = 'Stripe metadata attio_domain';
     const domain = companyDomain(`x@${hints.domain.replace(/^https?:\/\//i, '').split('/')[0]}`) ?? null;
     if (!domain) return { problem: `${label} "${hints.domain}" is not a company domain` };
-    return { hint: { domain, label } };
+    return { hint: { linkValue: domain, label } };
   }
   return {};
 }
@@ -1273,13 +1273,13 @@ const OWNED_SPECS = ATTRIBUTE_SPECS.filter((spec) => !spec.standard);
 // Preflight, setup, loading what the sync wrote before, the plan (a diff), and the writes.
 // ================================================================================================
 
-export type PlainValue = string | number | null;
+export type PlainValue = string | number | boolean | null;
 
 export interface AttributeSpec {
   slug: string;
   title: string;
   description?: string;
-  type: 'text' | 'currency' | 'select' | 'date' | 'domain';
+  type: 'text' | 'number' | 'currency' | 'date' | 'select' | 'checkbox' | 'domain' | 'email-address';
   options?: string[];
   /** A standard attribute of the object: checked, never created. */
   standard?: boolean;
@@ -1291,25 +1291,27 @@ export interface DesiredRecord {
   key: string;
   /** Values the sync owns: written whenever they differ. Includes the matching attribute. */
   values: Record<string, PlainValue>;
-  /** Written only when the sync creates the record. */
-  onCreate: { name: string; domain: string | null };
+  /** Values written only when the sync creates the record (a company's name and domains), never after. */
+  onCreate: Record<string, PlainValue>;
+  /** The value an existing, unlinked record is found by (see `linkBy`: a company's domain), or null. */
+  linkValue: string | null;
   /**
-   * Where the source says the record belongs, instead of `onCreate.domain`: an exact record, or a
-   * domain to find it by. A hint that points nowhere, or at another key's record, is reported.
+   * Where the source says the record belongs, instead of `linkValue`: an exact record, or another
+   * value to find it by. A hint that points nowhere, or at another key's record, is reported.
    * `label` names the hint in messages (where the user set it).
    */
-  hint?: { recordId: string; label: string } | { domain: string; label: string };
+  hint?: { recordId: string; label: string } | { linkValue: string; label: string };
   /** A reason the source already knows this record cannot be placed (a malformed hint): reported. */
   problem?: string;
   /** Orders claims on a shared domain or record (older first), so every run picks the same winner. */
   claimOrder: string;
 }
 
-/** What a new record claims: the record its hint names, else the domain it would be found or created by. */
+/** What a new record claims: the record its hint names, else the value it would be found (or created) by. */
 function claimOf(record: DesiredRecord): string | null {
   if (record.hint && 'recordId' in record.hint) return `record ${record.hint.recordId}`;
-  const domain = record.hint?.domain ?? record.onCreate.domain;
-  return domain ? `domain ${domain}` : null;
+  const value = record.hint?.linkValue ?? record.linkValue;
+  return value ? `"${value}"` : null;
 }
 
 export interface AttioClientOptions {
@@ -1391,6 +1393,7 @@ interface AttioValue {
   currency_value?: number | string;
   option?: { title?: string };
   domain?: string;
+  email_address?: string;
 }
 
 export interface AttioRecord {
@@ -1507,8 +1510,10 @@ export function plainValue(values: AttioValue[] | undefined, type: AttributeSpec
       return first.option?.title ?? null;
     case 'domain':
       return current.map((v) => v.domain).join(', ');
-    default:
-      return (first.value as string | number | undefined) ?? null;
+    case 'email-address':
+      return current.map((v) => v.email_address).join(', ');
+    default: // text, number, date, checkbox
+      return (first.value as PlainValue | undefined) ?? null;
   }
 }
 
@@ -1655,8 +1660,11 @@ export interface AttioWriterOptions {
    * (updates by record id, creates once).
    */
   keyIsUnique: boolean;
-  nameSlug: string;
-  domainsSlug: string;
+  /**
+   * The unique attribute an unlinked record is found by, and the property its filter compares
+   * (companies: `domains`, `domain`; people: `email_addresses`, `email_address`); null: never link.
+   */
+  linkBy: { slug: string; property: string } | null;
   specs: readonly AttributeSpec[];
   dryRun: boolean;
   /** Told when a create's answer was lost, and whether a look-up found that it had landed. */
@@ -1743,24 +1751,22 @@ export async function writeAction(
         throw error;
       }
     }
-    const domain = hint?.domain ?? desired.onCreate.domain;
-    if (!domain) return null;
+    const value = hint?.linkValue ?? desired.linkValue;
+    if (!value || !options.linkBy) return null;
+    const { slug, property } = options.linkBy;
     const found = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, {
-      filter: { [options.domainsSlug]: { domain: { $eq: domain } } },
+      filter: { [slug]: { [property]: { $eq: value } } },
       limit: 2,
     });
-    if (found.data[0]) return link(found.data[0], `domain ${domain}`);
-    return hint ? { key, outcome: 'conflict', detail: `${hint.label} ${domain} matches no record in Attio: add the domain to the right one, or remove the hint` } : null;
+    if (found.data[0]) return link(found.data[0], `${property} ${value}`);
+    return hint ? { key, outcome: 'conflict', detail: `${hint.label} ${value} matches no record in Attio: add it to the right record, or remove the hint` } : null;
   };
 
   const linked = await linkOrConflict();
   if (linked) return linked;
   if (options.dryRun) return { key, outcome: 'created', changes: action.changes };
-  const createValues = {
-    ...owned,
-    [options.nameSlug]: [desired.onCreate.name],
-    ...(desired.onCreate.domain ? { [options.domainsSlug]: [desired.onCreate.domain] } : {}),
-  };
+  const onCreate = Object.fromEntries(Object.entries(desired.onCreate).filter(([, value]) => value !== null));
+  const createValues = { ...owned, ...toAttioValues(onCreate, options.specs) };
   try {
     // With a unique key, Attio's upsert; without one there is nothing to assert on: a create, looked up before any retry.
     const recordId = options.keyIsUnique
@@ -1768,7 +1774,7 @@ export async function writeAction(
       : await createOnce(attio, options, key, createValues);
     return { key, outcome: 'created', recordId, changes: action.changes };
   } catch (error) {
-    // The domain was taken between our look-up and the create (or the look-up missed it).
+    // The unique value was taken between our look-up and the create (or the look-up missed it).
     if (error instanceof ApiError && error.code === 'uniqueness_conflict') {
       const retried = await linkOrConflict();
       if (retried) return retried;
@@ -1904,9 +1910,13 @@ export function plannedChanges(
   const outcomes = new Map(results.map((r) => [r.key, r]));
   for (const action of planned.slice(0, limit)) {
     const result = outcomes.get(action.key);
-    const target = desiredByKey.get(action.key)!.onCreate;
+    const onCreate = Object.entries(desiredByKey.get(action.key)!.onCreate).filter(([, value]) => value !== null);
     const what =
-      result?.outcome === 'created' ? ` as new company "${target.name}"${target.domain ? ` (${target.domain})` : ''}` : result?.detail ? ` (${result.detail})` : '';
+      result?.outcome === 'created'
+        ? ` as a new record${onCreate.length ? ` (${onCreate.map(([slug, value]) => `${slug} ${JSON.stringify(value)}`).join(', ')})` : ''}`
+        : result?.detail
+          ? ` (${result.detail})`
+          : '';
     lines.push(`  ${result?.outcome ?? action.kind} ${action.key}${what}`);
     const changes = action.changes.filter((c) => c.slug !== matchSlug);
     lines.push(`      ${changes.map((c) => `${c.slug}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}`);
@@ -2308,7 +2318,8 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     desired.push({
       key: f.id,
       values: customerValues(f, targetCurrency),
-      onCreate: { name: companyName(f), domain: companyDomain(f.email) },
+      onCreate: { [ATTRIBUTES.name]: companyName(f), [ATTRIBUTES.domains]: companyDomain(f.email) },
+      linkValue: companyDomain(f.email),
       ...placementHint(f.hints),
       claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
     });
@@ -2329,8 +2340,7 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     attio,
     object: ATTIO_OBJECT,
     matchSlug: ATTRIBUTES.customerId,
-    nameSlug: ATTRIBUTES.name,
-    domainsSlug: ATTRIBUTES.domains,
+    linkBy: { slug: ATTRIBUTES.domains, property: 'domain' },
     keyIsUnique,
     specs: ATTRIBUTE_SPECS,
     dryRun: config.dryRun,

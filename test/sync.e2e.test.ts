@@ -273,7 +273,7 @@ describe('companies: create, link, conflict, and what humans wrote', () => {
     const result = await run();
     expect(companyOf(attio, older.id)).toMatchObject({ domains: ['twins.example'] });
     expect(companyOf(attio, newer.id)).toBeUndefined();
-    expect(result.out).toContain(`CONFLICT ${newer.id}: domain twins.example is also claimed by ${older.id}, which gets the company`);
+    expect(result.out).toContain(`CONFLICT ${newer.id}: "twins.example" is also claimed by ${older.id}, which gets the company`);
     expect(result.code).toBe(0);
   });
 });
@@ -292,7 +292,7 @@ describe('dry run and --only', () => {
     expect(attio.stats().writes).toBe(0);
     expect(JSON.stringify(attio.companies())).toBe(before);
     expect(result.out).toContain('DRY RUN: no writes');
-    expect(result.out).toMatch(/created cus_\w+ as new company "New" \(new\.example\)/);
+    expect(result.out).toMatch(/created cus_\w+ as a new record \(name "New", domains "new\.example"\)/);
     expect(result.out).toMatch(/linked cus_\w+ \(record [0-9a-f-]+ \(domain linkable\.example\)\)/);
     expect(result.out).toContain('stripe_lifetime_revenue: null -> 12.34');
     expect(result.out).toContain('DRY RUN (nothing written): created=1 linked=1');
