@@ -17,7 +17,9 @@ import {
   subscriptionMrr,
   tieredAmountMinor,
   totalsLine,
-  chargeNetRevenue,
+  addRevenue,
+  chargeRevenue,
+  inCurrency,
   currencyMismatch,
   emptyFacts,
   stripeCurrencyOf,
@@ -66,47 +68,66 @@ describe('currency units', () => {
 
 describe('charge revenue', () => {
   const base = { status: 'succeeded' as const, captured: true, currency: 'usd', amount_captured: 10000, amount_refunded: 0, balance_transaction: null };
-  it('is captured minus refunded in the target currency', () => {
-    expect(chargeNetRevenue({ ...base, amount_refunded: 2500 }, 'usd')).toEqual({ targetMinor: 7500 });
+  it('is captured minus refunded, in the currency charged', () => {
+    expect(chargeRevenue({ ...base, amount_refunded: 2500 })).toEqual({ currency: 'usd', minor: 7500 });
   });
   it('counts a partial capture by what was captured', () => {
-    expect(chargeNetRevenue({ ...base, amount_captured: 4000 }, 'USD')).toEqual({ targetMinor: 4000 });
+    expect(chargeRevenue({ ...base, amount_captured: 4000, currency: 'USD' })).toEqual({ currency: 'usd', minor: 4000 });
   });
   it('ignores charges that did not succeed', () => {
-    expect(chargeNetRevenue({ ...base, status: 'failed' }, 'usd')).toBeNull();
-    expect(chargeNetRevenue({ ...base, status: 'pending' }, 'usd')).toBeNull();
+    expect(chargeRevenue({ ...base, status: 'failed' })).toBeNull();
+    expect(chargeRevenue({ ...base, status: 'pending' })).toBeNull();
   });
   it('ignores an authorisation that was never captured: it succeeded, but no money moved', () => {
-    expect(chargeNetRevenue({ ...base, captured: false, amount_captured: 0 }, 'usd')).toBeNull();
+    expect(chargeRevenue({ ...base, captured: false, amount_captured: 0 })).toBeNull();
   });
-  it('converts a foreign charge with the settlement amount, scaled by the unrefunded share', () => {
+  it('keeps what Stripe settled in another currency, scaled by the unrefunded share', () => {
+    // 100.00 EUR settled as 110.00 USD, half refunded: 50.00 EUR net, settled as 55.00 USD.
     const bt = { currency: 'usd', amount: 11000 } as never;
-    expect(chargeNetRevenue({ ...base, currency: 'eur', amount_refunded: 5000, balance_transaction: bt }, 'usd')).toEqual({ targetMinor: 5500 });
-  });
-  it('leaves out a foreign charge not settled in the target currency, by its own currency', () => {
-    const bt = { currency: 'eur', amount: 10000 } as never;
-    expect(chargeNetRevenue({ ...base, currency: 'eur', balance_transaction: bt }, 'usd')).toEqual({ currency: 'eur', minor: 10000 });
-    expect(chargeNetRevenue({ ...base, currency: 'jpy', balance_transaction: 'txn_1' }, 'usd')).toEqual({ currency: 'jpy', minor: 10000 });
+    expect(chargeRevenue({ ...base, currency: 'eur', amount_refunded: 5000, balance_transaction: bt })).toEqual({ currency: 'eur', minor: 5000, settled: { currency: 'usd', minor: 5500 } });
+    // Settled in its own currency, or not expanded: nothing settled elsewhere.
+    expect(chargeRevenue({ ...base, currency: 'eur', balance_transaction: { currency: 'eur', amount: 10000 } as never })).toEqual({ currency: 'eur', minor: 10000 });
+    expect(chargeRevenue({ ...base, currency: 'jpy', balance_transaction: 'txn_1' })).toEqual({ currency: 'jpy', minor: 10000 });
   });
   it('never goes negative', () => {
-    expect(chargeNetRevenue({ ...base, amount_refunded: 12000 }, 'usd')).toEqual({ targetMinor: 0 });
+    expect(chargeRevenue({ ...base, amount_refunded: 12000 })).toEqual({ currency: 'usd', minor: 0 });
   });
 });
 
 describe('lost disputes', () => {
   const dispute = { status: 'lost' as const, amount: 3000, currency: 'usd', balance_transactions: [] };
-  it('take back their amount in the target currency', () => {
-    expect(disputeLoss(dispute, 'USD')).toEqual({ targetMinor: 3000 });
+  it('take back their amount', () => {
+    expect(disputeLoss(dispute)).toEqual({ currency: 'usd', minor: 3000 });
   });
-  it('in another currency take back what Stripe withdrew in the target currency', () => {
+  it('in another settlement currency take back what Stripe withdrew there', () => {
     // A 30.00 EUR dispute withdrawn from a USD balance as -33.00 USD (its balance transaction).
     const bt = [{ currency: 'usd', amount: -3300 }] as never;
-    expect(disputeLoss({ ...dispute, currency: 'eur', balance_transactions: bt }, 'usd')).toEqual({ targetMinor: 3300 });
-    expect(disputeLoss({ ...dispute, currency: 'eur' }, 'usd')).toEqual({ currency: 'eur', minor: 3000 });
+    expect(disputeLoss({ ...dispute, currency: 'eur', balance_transactions: bt })).toEqual({ currency: 'eur', minor: 3000, settled: { currency: 'usd', minor: 3300 } });
   });
   it('take nothing back while open, once won, or as an inquiry', () => {
-    for (const status of ['needs_response', 'under_review', 'won', 'warning_closed', 'warning_needs_response'] as const)
-      expect(disputeLoss({ ...dispute, status }, 'usd')).toBeNull();
+    for (const status of ['needs_response', 'under_review', 'won', 'warning_closed', 'warning_needs_response'] as const) expect(disputeLoss({ ...dispute, status })).toBeNull();
+  });
+});
+
+describe('revenue in the target currency', () => {
+  const facts = () => emptyFacts({ id: 'cus_1', email: null, name: null, description: null, created: 0 });
+  it('adds what was charged in it and what Stripe settled into it, and keeps the rest per currency', () => {
+    const f = facts();
+    addRevenue(f, { currency: 'usd', minor: 1000 });
+    addRevenue(f, { currency: 'eur', minor: 5000, settled: { currency: 'usd', minor: 5500 } }); // settled in USD
+    addRevenue(f, { currency: 'eur', minor: 2000 }); // not settled in USD
+    addRevenue(f, { currency: 'bhd', minor: 1234 });
+    // USD: 10.00 + 55.00; EUR left: 70.00 - 50.00 settled = 20.00; BHD: 1.234.
+    expect(inCurrency(f, 'usd')).toEqual({ revenueMinor: 6500, mrrMinor: 0, otherRevenueMinor: { eur: 2000, bhd: 1234 }, otherMrrMinor: {} });
+    // In EUR: 70.00 charged in EUR; USD and BHD left out.
+    expect(inCurrency(f, 'EUR')).toEqual({ revenueMinor: 7000, mrrMinor: 0, otherRevenueMinor: { usd: 1000, bhd: 1234 }, otherMrrMinor: {} });
+  });
+  it('subtracts a lost dispute where its charge was counted', () => {
+    const f = facts();
+    addRevenue(f, { currency: 'eur', minor: 10000, settled: { currency: 'usd', minor: 11000 } });
+    addRevenue(f, { currency: 'eur', minor: 5000, settled: { currency: 'usd', minor: 5600 } }, -1); // half lost, withdrawn as 56.00 USD
+    expect(inCurrency(f, 'usd')).toMatchObject({ revenueMinor: 5400, otherRevenueMinor: {} });
+    expect(inCurrency(f, 'eur')).toMatchObject({ revenueMinor: 5000 });
   });
 });
 
@@ -248,11 +269,14 @@ describe('audit line', () => {
 describe('account totals', () => {
   it('add MRR, revenue and active subscriptions over every customer, and keep other currencies apart', () => {
     const f = (id: string, more: Partial<ReturnType<typeof emptyFacts>>) => ({ ...emptyFacts({ id, email: null, name: null, description: null, created: 0 }), ...more });
-    const totals = accountTotals([
-      f('cus_a', { mrrMinor: 9_000, lifetimeRevenueMinor: 100_000, subscriptionStatuses: ['active', 'canceled'] }),
-      f('cus_b', { mrrMinor: 1_000.5, lifetimeRevenueMinor: 23_456, subscriptionStatuses: ['past_due', 'trialing'], otherCurrencyMrrMinor: { eur: 5_000 } }),
-      f('cus_c', { unconvertedRevenueMinor: { bhd: 1_234 } }),
-    ]);
+    const totals = accountTotals(
+      [
+        f('cus_a', { mrrMinor: { usd: 9_000 }, revenueMinor: { usd: 100_000 }, subscriptionStatuses: ['active', 'canceled'] }),
+        f('cus_b', { mrrMinor: { usd: 1_000.5, eur: 5_000 }, revenueMinor: { usd: 23_456 }, subscriptionStatuses: ['past_due', 'trialing'] }),
+        f('cus_c', { revenueMinor: { bhd: 1_234 } }),
+      ],
+      'usd',
+    );
     expect(totals).toEqual({ mrrMinor: 10_000.5, lifetimeRevenueMinor: 123_456, activeSubscriptions: 2, otherMrrMinor: { eur: 5_000 }, otherRevenueMinor: { bhd: 1_234 } });
     expect(totalsLine(totals, 'usd')).toBe(
       'Stripe totals: MRR 100.01 USD, 2 active subscriptions, lifetime revenue 1,234.56 USD; left out, in other currencies: MRR 50.00 EUR; revenue 1.234 BHD',
@@ -698,7 +722,7 @@ describe('currencies between Stripe and Attio', () => {
     expect(attioCurrencyOf('bhd')).toBeNull();
   });
   it('suggests an Attio code in a currency mismatch, or says Attio has none', () => {
-    const facts = (revenue: Record<string, number>) => ({ ...emptyFacts({ id: 'cus_1', email: null, name: null, description: null, created: 0 }), unconvertedRevenueMinor: revenue });
+    const facts = (revenue: Record<string, number>) => ({ ...emptyFacts({ id: 'cus_1', email: null, name: null, description: null, created: 0 }), revenueMinor: revenue });
     expect(currencyMismatch([facts({ twd: 5_000 })], 'usd')).toContain('--setup --currency NTD');
     const none = currencyMismatch([facts({ kwd: 5_000 })], 'usd');
     expect(none).toContain('Attio has no currency attribute for KWD');

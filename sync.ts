@@ -362,31 +362,34 @@ export async function mapConcurrent<T, R>(items: readonly T[], concurrency: numb
 // ================================================================================================
 
 /** What the mapping needs to know about one Stripe customer: plain facts, no API objects. */
+/**
+ * What the mapping needs to know about one Stripe customer: plain facts, no API objects, and no
+ * target currency: money is kept per currency, with what Stripe settled into other currencies, so
+ * reading needs nothing from Attio and the target currency is chosen when mapping.
+ */
 export interface CustomerFacts {
   id: string;
   email: string | null;
   name: string | null;
   description: string | null;
   createdUnix: number;
-  /** Net revenue in minor units of the target currency (already converted where Stripe settled it there). */
-  lifetimeRevenueMinor: number;
-  /** Net revenue in other currencies that Stripe did not settle in the target currency, per currency. */
-  unconvertedRevenueMinor: Record<string, number>;
+  livemode: boolean;
+  /** Where the customer belongs in Attio, from its Stripe metadata (`attio_domain`, `attio_record_id`). */
+  hints: { domain: string | null; recordId: string | null };
+  /** Net revenue (captured − refunded − lost disputes) per currency charged, in minor units. */
+  revenueMinor: Record<string, number>;
+  /** Of that, what Stripe settled in another currency: "eur>usd" -> charged (eur) and settled (usd) minor units. */
+  settledMinor: Record<string, { charged: number; settled: number }>;
   firstPaymentUnix: number | null;
   lastPaymentUnix: number | null;
-  succeededCharges: number;
-  /** Monthly recurring revenue in minor units of the target currency (fractional until rounded). */
-  mrrMinor: number;
-  /** MRR of subscriptions billed in another currency, per currency (not added to `mrrMinor`). */
-  otherCurrencyMrrMinor: Record<string, number>;
+  payments: number;
+  /** Monthly recurring revenue per subscription currency, minor units (fractional until rounded). */
+  mrrMinor: Record<string, number>;
   subscriptionStatuses: Stripe.Subscription.Status[];
   /** What the active and past-due subscriptions are on: product name -> quantity (names resolved after reading). */
   plan: Record<string, number>;
   /** For each active or past-due subscription, when it is set to end (unix), or null if it renews. */
   scheduledEndsUnix: Array<number | null>;
-  livemode: boolean;
-  /** Where the customer belongs in Attio, from its Stripe metadata (`attio_domain`, `attio_record_id`). */
-  hints: { domain: string | null; recordId: string | null };
 }
 
 /** Run-wide notes from reading: what was left out and why, so the summary can say so. */
@@ -412,75 +415,72 @@ export function emptyFacts(
     name: customer.name ?? null,
     description: customer.description ?? null,
     createdUnix: customer.created,
-    lifetimeRevenueMinor: 0,
-    unconvertedRevenueMinor: {},
+    livemode: customer.livemode ?? false,
+    hints: { domain: customer.metadata?.attio_domain?.trim() || null, recordId: customer.metadata?.attio_record_id?.trim() || null },
+    revenueMinor: {},
+    settledMinor: {},
     firstPaymentUnix: null,
     lastPaymentUnix: null,
-    succeededCharges: 0,
-    mrrMinor: 0,
-    otherCurrencyMrrMinor: {},
+    payments: 0,
+    mrrMinor: {},
     subscriptionStatuses: [],
     plan: {},
     scheduledEndsUnix: [],
-    livemode: customer.livemode ?? false,
-    hints: { domain: customer.metadata?.attio_domain?.trim() || null, recordId: customer.metadata?.attio_record_id?.trim() || null },
   };
 }
 
+/** Money in one currency, and what Stripe settled it as in another (when it did). */
+export interface Money {
+  currency: string;
+  minor: number;
+  settled?: { currency: string; minor: number };
+}
+
 /**
- * A charge's net revenue (captured minus refunded) in the target currency, or null when it moved no
- * money: it failed, or it is an authorisation never captured (`succeeded` but `captured: false`). A
- * charge in another currency counts when Stripe settled it in the target currency: its balance
- * transaction carries Stripe's own conversion of the captured amount, scaled by the share not refunded.
+ * A charge's net revenue (captured minus refunded), or null when it moved no money: it failed, or
+ * it is an authorisation never captured (`succeeded` but `captured: false`). When Stripe settled it
+ * in another currency, its balance transaction holds Stripe's own conversion of the captured
+ * amount, scaled here by the share not refunded.
  */
-export function chargeNetRevenue(
+export function chargeRevenue(
   charge: Pick<Stripe.Charge, 'status' | 'captured' | 'currency' | 'amount_captured' | 'amount_refunded' | 'balance_transaction'>,
-  targetCurrency: string,
-): { targetMinor: number } | { currency: string; minor: number } | null {
+): Money | null {
   if (charge.status !== 'succeeded' || !charge.captured) return null;
-  const netMinor = Math.max(0, charge.amount_captured - charge.amount_refunded);
+  const minor = Math.max(0, charge.amount_captured - charge.amount_refunded);
   const currency = charge.currency.toLowerCase();
-  const target = targetCurrency.toLowerCase();
-  if (currency === target) return { targetMinor: netMinor };
   const settlement = charge.balance_transaction;
-  if (settlement && typeof settlement === 'object' && settlement.currency.toLowerCase() === target && charge.amount_captured > 0) {
-    return { targetMinor: Math.round((settlement.amount * netMinor) / charge.amount_captured) };
-  }
-  return { currency, minor: netMinor };
-}
-
-export function addCharge(facts: CustomerFacts, charge: Stripe.Charge, targetCurrency: string): void {
-  const revenue = chargeNetRevenue(charge, targetCurrency);
-  if (!revenue) return;
-  if ('targetMinor' in revenue) facts.lifetimeRevenueMinor += revenue.targetMinor;
-  else facts.unconvertedRevenueMinor[revenue.currency] = (facts.unconvertedRevenueMinor[revenue.currency] ?? 0) + revenue.minor;
-  facts.succeededCharges += 1;
-  facts.firstPaymentUnix = facts.firstPaymentUnix === null ? charge.created : Math.min(facts.firstPaymentUnix, charge.created);
-  facts.lastPaymentUnix = facts.lastPaymentUnix === null ? charge.created : Math.max(facts.lastPaymentUnix, charge.created);
+  if (!settlement || typeof settlement !== 'object' || settlement.currency.toLowerCase() === currency || charge.amount_captured <= 0) return { currency, minor };
+  return { currency, minor, settled: { currency: settlement.currency.toLowerCase(), minor: Math.round((settlement.amount * minor) / charge.amount_captured) } };
 }
 
 /**
- * What a lost dispute took back, in the target currency where it can be: the dispute's own
- * currency when that is the target, else its balance transactions in the target currency (Stripe's
- * conversion of the withdrawal), else the amount in the dispute's currency. Open and won disputes,
- * and inquiries, take nothing back (yet).
+ * What a lost dispute took back, or null: open and won disputes, and inquiries, take nothing back
+ * (yet). In another settlement currency, what Stripe withdrew there (its balance transactions).
  */
-export function disputeLoss(
-  dispute: Pick<Stripe.Dispute, 'status' | 'amount' | 'currency' | 'balance_transactions'>,
-  targetCurrency: string,
-): { targetMinor: number } | { currency: string; minor: number } | null {
+export function disputeLoss(dispute: Pick<Stripe.Dispute, 'status' | 'amount' | 'currency' | 'balance_transactions'>): Money | null {
   if (dispute.status !== 'lost') return null;
   const currency = dispute.currency.toLowerCase();
-  const target = targetCurrency.toLowerCase();
-  if (currency === target) return { targetMinor: dispute.amount };
-  const settled = (dispute.balance_transactions ?? []).filter((t) => t.currency.toLowerCase() === target);
-  if (settled.length) return { targetMinor: -settled.reduce((sum, t) => sum + t.amount, 0) };
-  return { currency, minor: dispute.amount };
+  const elsewhere = (dispute.balance_transactions ?? []).filter((t) => t.currency.toLowerCase() !== currency);
+  if (!elsewhere.length) return { currency, minor: dispute.amount };
+  return { currency, minor: dispute.amount, settled: { currency: elsewhere[0]!.currency.toLowerCase(), minor: -elsewhere.reduce((sum, t) => sum + t.amount, 0) } };
 }
 
-export function addDisputeLoss(facts: CustomerFacts, loss: NonNullable<ReturnType<typeof disputeLoss>>): void {
-  if ('targetMinor' in loss) facts.lifetimeRevenueMinor -= loss.targetMinor;
-  else facts.unconvertedRevenueMinor[loss.currency] = (facts.unconvertedRevenueMinor[loss.currency] ?? 0) - loss.minor;
+/** Adds money (a negative `sign` subtracts it) to the customer's revenue, with what was settled where. */
+export function addRevenue(facts: CustomerFacts, money: Money, sign: 1 | -1 = 1): void {
+  facts.revenueMinor[money.currency] = (facts.revenueMinor[money.currency] ?? 0) + sign * money.minor;
+  if (!money.settled) return;
+  const pair = (facts.settledMinor[`${money.currency}>${money.settled.currency}`] ??= { charged: 0, settled: 0 });
+  pair.charged += sign * money.minor;
+  pair.settled += sign * money.settled.minor;
+}
+
+export function addCharge(facts: CustomerFacts, charge: Stripe.Charge): void {
+  const revenue = chargeRevenue(charge);
+  if (!revenue) return;
+  addRevenue(facts, revenue);
+  facts.payments += 1;
+  facts.firstPaymentUnix = facts.firstPaymentUnix === null ? charge.created : Math.min(facts.firstPaymentUnix, charge.created);
+  facts.lastPaymentUnix = facts.lastPaymentUnix === null ? charge.created : Math.max(facts.lastPaymentUnix, charge.created);
 }
 
 /** Dispute statuses still undecided: the charge counts until the dispute is lost. */
@@ -651,7 +651,6 @@ export function addSubscription(
   subscription: Stripe.Subscription,
   items: readonly Stripe.SubscriptionItem[],
   mrr: SubscriptionMrr,
-  targetCurrency: string,
 ): void {
   facts.subscriptionStatuses.push(subscription.status);
   if (subscription.status === 'active' || subscription.status === 'past_due') {
@@ -659,9 +658,7 @@ export function addSubscription(
     for (const { productId, quantity } of planOf(items)) facts.plan[productId] = (facts.plan[productId] ?? 0) + quantity;
     facts.scheduledEndsUnix.push(scheduledEndUnix(subscription, items));
   }
-  if (mrr.mrrMinor === 0) return;
-  if (mrr.currency === targetCurrency.toLowerCase()) facts.mrrMinor += mrr.mrrMinor;
-  else facts.otherCurrencyMrrMinor[mrr.currency] = (facts.otherCurrencyMrrMinor[mrr.currency] ?? 0) + mrr.mrrMinor;
+  if (mrr.mrrMinor !== 0) facts.mrrMinor[mrr.currency] = (facts.mrrMinor[mrr.currency] ?? 0) + mrr.mrrMinor;
 }
 
 /** Charges cannot predate Stripe; the oldest listing window starts here. */
@@ -826,8 +823,6 @@ export function stripeApiError(error: unknown): ApiError {
 
 export interface StripeSourceOptions {
   stripe: Stripe;
-  /** The currency totals are kept in; pages that arrive before it is known wait for it. */
-  targetCurrency: Promise<string>;
   only: string | null;
   policy: RetryPolicy;
   pacers: { overall: Pacer; perEndpoint: Record<'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes', Pacer> };
@@ -835,9 +830,6 @@ export interface StripeSourceOptions {
   nowUnix: number;
   onProgress?: (counts: { customers: number; charges: number; subscriptions: number; pages: number }) => void;
 }
-
-/** Pages that may wait for preflight's target currency before the listings wait with them. */
-const EARLY_PAGES = 16;
 
 /** Reads everything the mapping needs from Stripe. The three listings run at the same time. */
 export async function readStripe(options: StripeSourceOptions): Promise<{ facts: Map<string, CustomerFacts>; notes: SourceNotes }> {
@@ -852,16 +844,6 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     fail(error);
     throw failure!.error;
   };
-  // Charges and subscriptions are folded in the target currency, which preflight reads while the
-  // listings start. Pages that come before it wait here, folds and all, so that the listings need
-  // not wait; past EARLY_PAGES they do, so that a slow preflight cannot fill memory with pages.
-  let targetCurrency = '';
-  const early: Array<() => void> = [];
-  const earlyFolded = options.targetCurrency.then((currency) => {
-    targetCurrency = currency;
-    for (const fold of early.splice(0)) fold();
-  });
-  earlyFolded.catch(fail); // without the currency nothing can be folded: stop reading
   const notes: SourceNotes = {
     chargesWithoutCustomer: 0,
     chargesOfUnknownCustomers: 0,
@@ -903,12 +885,6 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       }
     }, policy);
 
-  /** A page of a listing folded in the target currency: the listing goes on unless too many wait. */
-  const inTargetCurrency = async <T>(page: Promise<T>): Promise<T> => {
-    const result = await page;
-    if (!targetCurrency && early.length >= EARLY_PAGES) await earlyFolded;
-    return result;
-  };
   /** Folds a page, then reports the counts so far. */
   const folding =
     <T>(fold: (objects: T[]) => void) =>
@@ -916,14 +892,6 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       fold(objects);
       options.onProgress?.(counts);
     };
-  /** The same for a page folded in the target currency: until preflight has read it, in `early`. */
-  const foldingInTargetCurrency = <T>(fold: (objects: T[]) => void) => {
-    const foldNow = folding(fold);
-    return (objects: T[]) => {
-      if (targetCurrency) foldNow(objects);
-      else early.push(() => foldNow(objects));
-    };
-  };
   const created = (w: CreatedWindow) => ({ limit: 100, created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
   const customerFilter = options.only ? { customer: options.only } : {};
 
@@ -956,8 +924,8 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
 
   const readCharges = () =>
     listByCreatedWindows(
-      (w) => inTargetCurrency(request('charges', () => stripe.charges.list({ ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }))),
-      foldingInTargetCurrency((data: Stripe.Charge[]) => {
+      (w) => request('charges', () => stripe.charges.list({ ...created(w), ...customerFilter, expand: ['data.balance_transaction'] })),
+      folding((data: Stripe.Charge[]) => {
         for (const charge of data) {
           counts.charges += 1;
           const customerId = typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
@@ -965,7 +933,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
             if (charge.status === 'succeeded') notes.chargesWithoutCustomer += 1;
             continue;
           }
-          addCharge(factsFor(customerId), charge, targetCurrency);
+          addCharge(factsFor(customerId), charge);
         }
       }),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
@@ -992,12 +960,10 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const readSubscriptions = () =>
     listByCreatedWindows(
       (w) =>
-        inTargetCurrency(
-          request('subscriptions', () =>
-            stripe.subscriptions.list({ ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
-          ),
+        request('subscriptions', () =>
+          stripe.subscriptions.list({ ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
         ),
-      foldingInTargetCurrency((data: Stripe.Subscription[]) => {
+      folding((data: Stripe.Subscription[]) => {
         for (const subscription of data) {
           counts.subscriptions += 1;
           foldWhenRead(subscription);
@@ -1053,24 +1019,24 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     const mrr = subscriptionMrr(subscription, items, { coupons: MRR_COUPONS, tiersOf: (priceId) => tiersRead.get(priceId) });
     notes.unpricedItems += mrr.unpricedItems;
     notes.unappliedDiscounts += mrr.unappliedDiscounts;
-    addSubscription(factsFor(customerId), subscription, items, mrr, targetCurrency);
+    addSubscription(factsFor(customerId), subscription, items, mrr);
     if (subscription.status === 'active' || subscription.status === 'past_due') for (const { productId } of planOf(items)) readProductName(productId);
   };
 
   // Disputes have no customer filter: with --only, every dispute is read and the others skipped.
   const readDisputes = () =>
     listByCreatedWindows(
-      (w) => inTargetCurrency(request('disputes', () => stripe.disputes.list({ ...created(w), expand: ['data.charge'] }))),
-      foldingInTargetCurrency((data: Stripe.Dispute[]) => {
+      (w) => request('disputes', () => stripe.disputes.list({ ...created(w), expand: ['data.charge'] })),
+      folding((data: Stripe.Dispute[]) => {
         for (const dispute of data) {
           const charge = typeof dispute.charge === 'object' ? dispute.charge : null;
           const customerId = typeof charge?.customer === 'string' ? charge.customer : (charge?.customer?.id ?? null);
           if (customerId === null || (options.only && customerId !== options.only)) continue;
           if (OPEN_DISPUTE_STATUSES.has(dispute.status)) notes.openDisputes += 1;
-          const loss = disputeLoss(dispute, targetCurrency);
+          const loss = disputeLoss(dispute);
           if (!loss) continue;
           notes.lostDisputes += 1;
-          addDisputeLoss(factsFor(customerId), loss);
+          addRevenue(factsFor(customerId), loss, -1);
         }
       }),
       { concurrency: options.concurrency, nowUnix: options.nowUnix },
@@ -1081,7 +1047,6 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     readCharges().catch(failing),
     readSubscriptions().catch(failing),
     readDisputes().catch(failing),
-    earlyFolded.catch(failing),
   ]);
   await Promise.all(laterFolds.map((folding) => folding.catch(failing))); // all started: the last folds ran above
   const names = new Map(await Promise.all([...productNames].map(async ([id, name]) => [id, await name.catch(failing)] as const)));
@@ -1091,7 +1056,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     facts.plan = byName;
   }
   // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
-  for (const facts of pending.values()) notes.chargesOfUnknownCustomers += facts.succeededCharges;
+  for (const facts of pending.values()) notes.chargesOfUnknownCustomers += facts.payments;
   notes.pages = counts.pages;
   return { facts: customers, notes };
 }
@@ -1147,6 +1112,29 @@ export function stripeCurrencyOf(attioCode: string): string {
 export function attioCurrencyOf(stripeCurrency: string): string | null {
   const code = stripeCurrency.toUpperCase() === 'TWD' ? 'NTD' : stripeCurrency.toUpperCase();
   return ATTIO_CURRENCY_CODES.includes(code) ? code : null;
+}
+
+/**
+ * A customer's revenue and MRR in the target currency: what was charged in it, plus what Stripe
+ * settled into it from other currencies. The rest stays per currency: it is left out (and listed),
+ * never added at a guessed rate.
+ */
+export function inCurrency(
+  facts: Pick<CustomerFacts, 'revenueMinor' | 'settledMinor' | 'mrrMinor'>,
+  targetCurrency: string,
+): { revenueMinor: number; mrrMinor: number; otherRevenueMinor: Record<string, number>; otherMrrMinor: Record<string, number> } {
+  const target = targetCurrency.toLowerCase();
+  let revenueMinor = facts.revenueMinor[target] ?? 0;
+  const otherRevenueMinor: Record<string, number> = {};
+  for (const [currency, minor] of Object.entries(facts.revenueMinor)) {
+    if (currency === target) continue;
+    const settled = facts.settledMinor[`${currency}>${target}`];
+    revenueMinor += settled?.settled ?? 0;
+    const left = minor - (settled?.charged ?? 0);
+    if (left !== 0) otherRevenueMinor[currency] = left;
+  }
+  const otherMrrMinor = Object.fromEntries(Object.entries(facts.mrrMinor).filter(([currency]) => currency !== target));
+  return { revenueMinor, mrrMinor: facts.mrrMinor[target] ?? 0, otherRevenueMinor, otherMrrMinor };
 }
 
 export function unixToDate(unix: number | null): string | null {
@@ -1230,15 +1218,16 @@ export function placementHint(hints: CustomerFacts['hints']): Pick<DesiredRecord
 
 /** Which customers the sync writes: any payment or subscription, or already linked in Attio. */
 export function shouldSync(facts: CustomerFacts, linkedInAttio: boolean): boolean {
-  return linkedInAttio || facts.succeededCharges > 0 || facts.subscriptionStatuses.length > 0;
+  return linkedInAttio || facts.payments > 0 || facts.subscriptionStatuses.length > 0;
 }
 
 /** The sync-owned values for one customer, plain (number, string, or null to clear). */
 export function customerValues(facts: CustomerFacts, targetCurrency: string): Record<string, PlainValue> {
+  const money = inCurrency(facts, targetCurrency);
   return {
     [ATTRIBUTES.customerId]: facts.id,
-    [ATTRIBUTES.lifetimeRevenue]: minorToMajor(facts.lifetimeRevenueMinor, targetCurrency),
-    [ATTRIBUTES.mrr]: minorToMajor(facts.mrrMinor, targetCurrency),
+    [ATTRIBUTES.lifetimeRevenue]: minorToMajor(money.revenueMinor, targetCurrency),
+    [ATTRIBUTES.mrr]: minorToMajor(money.mrrMinor, targetCurrency),
     [ATTRIBUTES.subscriptionStatus]: subscriptionStatusTitle(facts.subscriptionStatuses),
     [ATTRIBUTES.firstPaymentDate]: unixToDate(facts.firstPaymentUnix),
     [ATTRIBUTES.lastPaymentDate]: unixToDate(facts.lastPaymentUnix),
@@ -1982,8 +1971,9 @@ export function currencyNotes(facts: Iterable<CustomerFacts>, source: SourceNote
   let unconvertedCustomers = 0;
   let otherMrrCustomers = 0;
   for (const f of facts) {
-    const u = Object.entries(f.unconvertedRevenueMinor);
-    const m = Object.entries(f.otherCurrencyMrrMinor);
+    const money = inCurrency(f, targetCurrency);
+    const u = Object.entries(money.otherRevenueMinor);
+    const m = Object.entries(money.otherMrrMinor);
     if (u.length) unconvertedCustomers += 1;
     if (m.length) otherMrrCustomers += 1;
     for (const [c, v] of u) unconverted[c] = (unconverted[c] ?? 0) + v;
@@ -2014,14 +2004,15 @@ export interface AccountTotals {
   otherRevenueMinor: Record<string, number>;
 }
 
-export function accountTotals(facts: Iterable<CustomerFacts>): AccountTotals {
+export function accountTotals(facts: Iterable<CustomerFacts>, targetCurrency: string): AccountTotals {
   const totals: AccountTotals = { mrrMinor: 0, lifetimeRevenueMinor: 0, activeSubscriptions: 0, otherMrrMinor: {}, otherRevenueMinor: {} };
   for (const f of facts) {
-    totals.mrrMinor += f.mrrMinor;
-    totals.lifetimeRevenueMinor += f.lifetimeRevenueMinor;
+    const money = inCurrency(f, targetCurrency);
+    totals.mrrMinor += money.mrrMinor;
+    totals.lifetimeRevenueMinor += money.revenueMinor;
     totals.activeSubscriptions += f.subscriptionStatuses.filter((s) => s === 'active' || s === 'past_due').length;
-    for (const [c, v] of Object.entries(f.otherCurrencyMrrMinor)) totals.otherMrrMinor[c] = (totals.otherMrrMinor[c] ?? 0) + v;
-    for (const [c, v] of Object.entries(f.unconvertedRevenueMinor)) totals.otherRevenueMinor[c] = (totals.otherRevenueMinor[c] ?? 0) + v;
+    for (const [c, v] of Object.entries(money.otherMrrMinor)) totals.otherMrrMinor[c] = (totals.otherMrrMinor[c] ?? 0) + v;
+    for (const [c, v] of Object.entries(money.otherRevenueMinor)) totals.otherRevenueMinor[c] = (totals.otherRevenueMinor[c] ?? 0) + v;
   }
   return totals;
 }
@@ -2060,8 +2051,9 @@ export function currencyMismatch(facts: Iterable<CustomerFacts>, targetCurrency:
   let inTarget = 0;
   const others = new Set<string>();
   for (const f of facts) {
-    inTarget += f.lifetimeRevenueMinor + f.mrrMinor;
-    for (const [currency, minor] of [...Object.entries(f.unconvertedRevenueMinor), ...Object.entries(f.otherCurrencyMrrMinor)]) if (minor > 0) others.add(currency);
+    const money = inCurrency(f, targetCurrency);
+    inTarget += money.revenueMinor + money.mrrMinor;
+    for (const [currency, minor] of [...Object.entries(money.otherRevenueMinor), ...Object.entries(money.otherMrrMinor)]) if (minor > 0) others.add(currency);
   }
   if (inTarget > 0 || others.size === 0) return null;
   const seen = [...others].sort();
@@ -2193,14 +2185,8 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     }
   }
 
-  // --- Preflight, with the Stripe listings already under way: Stripe pages wait for the target
-  // currency that preflight reads, and are thrown away if preflight fails.
+  // --- Preflight, with the Stripe listings already under way (thrown away if preflight fails).
   const checking = preflight(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS);
-  const targetCurrencyKnown = checking.then((checked) => {
-    if (checked.problems.length || !checked.currency) throw new Error('preflight failed');
-    return checked.currency;
-  });
-  targetCurrencyKnown.catch(() => {}); // reported below through `checking`
   const readStarted = now();
   const testMode = /^(sk|rk)_test_/.test(config.stripeKey);
   const perEndpoint = () => new Pacer(limits.stripePerEndpointPerSecond);
@@ -2214,7 +2200,6 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
   });
   const reading = readStripe({
     stripe,
-    targetCurrency: targetCurrencyKnown,
     only: config.only,
     policy,
     pacers: {
@@ -2374,7 +2359,7 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     );
   const summary: RunSummary = {
     counts,
-    totals: config.only ? null : totalsLine(accountTotals(facts.values()), targetCurrency),
+    totals: config.only ? null : totalsLine(accountTotals(facts.values(), targetCurrency), targetCurrency),
     notes,
     failures: results.filter((r) => r.outcome === 'failed'),
     conflicts: results.filter((r) => r.outcome === 'conflict'),

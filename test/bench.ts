@@ -297,7 +297,6 @@ async function seedSyncedState(stripeFake: FakeStripe, attio: FakeAttio, paced: 
   const pacer = () => new Pacer(paced ? API_LIMITS.stripePerEndpoint - 2 : Infinity);
   const { facts } = await readStripe({
     stripe,
-    targetCurrency: Promise.resolve('USD'), // the currency --setup gave the revenue attributes
     only: null,
     policy: { retries: RETRY.retries, baseDelayMs: RETRY.baseDelayMs, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), random: Math.random },
     pacers: { overall: new Pacer(paced ? API_LIMITS.stripeOverall - 10 : Infinity), perEndpoint: { customers: pacer(), charges: pacer(), subscriptions: pacer(), subscription_items: pacer(), prices: pacer(), products: pacer(), disputes: pacer() } },
