@@ -23,6 +23,7 @@ import {
   currencyMismatch,
   emptyFacts,
   stripeCurrencyOf,
+  stripeSource,
   companyDomain,
   companyName,
   ConfigError,
@@ -792,13 +793,14 @@ describe('Attio values', () => {
 
 describe('configuration', () => {
   const env = { STRIPE_API_KEY: 'rk_test_abc123', ATTIO_API_KEY: 'attio_key' };
+  const parse = (argv: string[], environment: Record<string, string | undefined>) => parseConfig(argv, environment, stripeSource);
   it('names each missing variable', () => {
-    expect(() => parseConfig([], {})).toThrow(/STRIPE_API_KEY is not set[\s\S]*ATTIO_API_KEY is not set/);
-    expect(() => parseConfig([], { ATTIO_API_KEY: 'x' })).toThrow(ConfigError);
+    expect(() => parse([], {})).toThrow(/STRIPE_API_KEY is not set[\s\S]*ATTIO_API_KEY is not set/);
+    expect(() => parse([], { ATTIO_API_KEY: 'x' })).toThrow(ConfigError);
   });
   it('rejects a key that is not a Stripe secret or restricted key, without echoing it', () => {
     try {
-      parseConfig([], { ...env, STRIPE_API_KEY: 'pk_live_publishable999' });
+      parse([], { ...env, STRIPE_API_KEY: 'pk_live_publishable999' });
       expect.unreachable();
     } catch (error) {
       expect((error as Error).message).toContain('STRIPE_API_KEY does not look like');
@@ -806,33 +808,37 @@ describe('configuration', () => {
     }
   });
   it('rejects unknown flags, bad values and bad URLs', () => {
-    expect(() => parseConfig(['--dryrun'], env)).toThrow(/Unknown option '--dryrun'/);
-    expect(() => parseConfig(['--only', 'acme'], env)).toThrow(/--only takes a Stripe customer id/);
-    expect(() => parseConfig(['extra'], env)).toThrow(ConfigError);
-    expect(() => parseConfig([], { ...env, ATTIO_API_URL: 'ftp://x' })).toThrow(/ATTIO_API_URL must be an http\(s\) URL/);
-    expect(() => parseConfig([], { ...env, DRY_RUN: 'yes' })).toThrow(/DRY_RUN must be/);
-    expect(() => parseConfig(['--currency', 'EUR'], env)).toThrow(/--currency only applies with --setup/);
-    expect(() => parseConfig(['--setup', '--currency', 'EURO'], env)).toThrow(/--currency EURO is not a currency Attio's currency attributes support/);
+    expect(() => parse(['--dryrun'], env)).toThrow(/Unknown option '--dryrun'/);
+    expect(() => parse(['--only', 'acme'], env)).toThrow(/--only takes a Stripe customer id/);
+    expect(() => parse(['extra'], env)).toThrow(ConfigError);
+    expect(() => parse([], { ...env, ATTIO_API_URL: 'ftp://x' })).toThrow(/ATTIO_API_URL must be an http\(s\) URL/);
+    expect(() => parse([], { ...env, DRY_RUN: 'yes' })).toThrow(/DRY_RUN must be/);
+    expect(() => parse(['--currency', 'EUR'], env)).toThrow(/--currency only applies with --setup/);
+    expect(() => parse(['--setup', '--currency', 'EURO'], env)).toThrow(/--currency EURO is not a currency Attio's currency attributes support/);
   });
   it('takes only the 37 currency codes Attio enumerates, and names Attio\'s code for the Taiwan dollar', () => {
-    expect(parseConfig(['--setup', '--currency', 'ntd'], env).setupCurrency).toBe('NTD');
-    expect(() => parseConfig(['--setup', '--currency', 'TWD'], env)).toThrow(/Attio calls the Taiwan dollar NTD: use --currency NTD/);
-    for (const code of ['KWD', 'BHD', 'XYZ']) expect(() => parseConfig(['--setup', '--currency', code], env)).toThrow(/Attio supports: ARS AUD .* USD\./);
+    expect(parse(['--setup', '--currency', 'ntd'], env).setupCurrency).toBe('NTD');
+    expect(() => parse(['--setup', '--currency', 'TWD'], env)).toThrow(/Attio calls the Taiwan dollar NTD: use --currency NTD/);
+    for (const code of ['KWD', 'BHD', 'XYZ']) expect(() => parse(['--setup', '--currency', code], env)).toThrow(/Attio supports: ARS AUD .* USD\./);
+  });
+  it('leaves the source\'s variables to the source: without one, only Attio\'s are needed', () => {
+    expect(parseConfig([], { ATTIO_API_KEY: 'attio_key' })).toMatchObject({ attioKey: 'attio_key', source: null });
+    expect(parse([], { ATTIO_API_KEY: 'attio_key', STRIPE_API_KEY: 'rk_live_abc' }).source).toMatchObject({ settings: { key: 'rk_live_abc', testMode: false }, secrets: ['rk_live_abc'] });
   });
   it('reads flags and env', () => {
-    expect(parseConfig(['--dry-run', '--only', 'cus_123'], env)).toMatchObject({ dryRun: true, only: 'cus_123', setup: false });
-    expect(parseConfig([], { ...env, DRY_RUN: 'true' }).dryRun).toBe(true);
-    expect(parseConfig([], { ...env, DRY_RUN: '0' }).dryRun).toBe(false);
-    expect(parseConfig(['--setup', '--currency', 'eur'], env)).toMatchObject({ setup: true, setupCurrency: 'EUR' });
-    const local = parseConfig([], { ...env, STRIPE_API_URL: 'http://127.0.0.1:12111', ATTIO_API_URL: 'http://127.0.0.1:9000/v2/' });
-    expect(local.stripeUrl.port).toBe('12111');
+    expect(parse(['--dry-run', '--only', 'cus_123'], env)).toMatchObject({ dryRun: true, only: 'cus_123', setup: false });
+    expect(parse([], { ...env, DRY_RUN: 'true' }).dryRun).toBe(true);
+    expect(parse([], { ...env, DRY_RUN: '0' }).dryRun).toBe(false);
+    expect(parse(['--setup', '--currency', 'eur'], env)).toMatchObject({ setup: true, setupCurrency: 'EUR' });
+    const local = parse([], { ...env, STRIPE_API_URL: 'http://127.0.0.1:12111', ATTIO_API_URL: 'http://127.0.0.1:9000/v2/' });
+    expect(local.source?.settings.url.port).toBe('12111');
     expect(local.attioUrl).toBe('http://127.0.0.1:9000/v2');
   });
 });
 
 describe('output', () => {
   it('redacts the keys and anything shaped like a Stripe key, even masked', () => {
-    const redact = redactor(['sk_live_secret123456', 'attio_token_abcdef']);
+    const redact = redactor(['sk_live_secret123456', 'attio_token_abcdef'], stripeSource.secretShape);
     const text = redact('a sk_live_secret123456 b attio_token_abcdef c Invalid API Key provided: sk_live_****3456 d rk_test_other');
     expect(text).not.toMatch(/secret|abcdef|3456|rk_test/);
     expect(text).toContain('[redacted]');

@@ -28,7 +28,8 @@ import Stripe from 'stripe';
 // 1. CONFIGURATION
 // ================================================================================================
 
-/** The Attio attributes this sync reads and writes on `companies`. Rename here, nowhere else. */
+/** The Attio object this sync writes, and the attributes it reads and writes there. Rename here, nowhere else. */
+export const ATTIO_OBJECT = 'companies';
 export const ATTRIBUTES = {
   customerId: 'stripe_customer_id',
   lifetimeRevenue: 'stripe_lifetime_revenue',
@@ -45,43 +46,11 @@ export const ATTRIBUTES = {
   domains: 'domains',
 } as const;
 
-export const ATTIO_OBJECT = 'companies';
-
-/** Every Stripe customer id starts so; linked companies are loaded with this prefix (a documented text filter). */
-export const STRIPE_CUSTOMER_ID_PREFIX = 'cus_';
-
 /**
- * The codes Attio's currency attributes accept: `default_currency_code` in Attio's OpenAPI spec.
- * Stripe's TWD is Attio's NTD; Attio has no KWD or BHD.
+ * Attio's rate limits are 100 reads/s and 25 writes/s per workspace (docs: rate limiting); the sync
+ * stays just below, so a healthy run sees almost no 429s. Lower them if something else uses the key.
  */
-export const ATTIO_CURRENCY_CODES = 'ARS AUD BRL BEL CAD CLP CNY COP CZK DKK EUR HKD ISK INR ILS JPY KRW MYR MXN NTD NZD NGN NOK XPF PEN PHP PLN GBP RWF SAR SGD ZAR SEK CHF AED UYU USD'.split(' ');
-
-/**
- * Rate limits, set just below the documented ones so a healthy run sees almost no 429s.
- * Attio: 100 reads/s and 25 writes/s per workspace. Stripe: 25 requests/s per endpoint,
- * 100/s overall in live mode and 25/s in test mode. Lower them if you share the keys.
- */
-export const LIMITS = {
-  attioReadsPerSecond: 90,
-  attioWritesPerSecond: 24,
-  attioConcurrency: 12,
-  stripePerEndpointPerSecond: 24,
-  /**
-   * Half of Stripe's live limit: your own app shares it (many read Stripe on every page load), and
-   * the sync never needs more than about two listings at full speed. Raise it towards 90 only if
-   * nothing else uses the account's API at the time the sync runs.
-   */
-  stripeLivePerSecond: 50,
-  stripeTestPerSecond: 24,
-  stripeConcurrencyPerListing: 8,
-};
-
-/**
- * Which coupons lower MRR. Stripe's Billing analytics counts only coupons that last forever unless
- * the account owner changed that (Billing > Overview > Configure, support article "Impact of
- * discounts and coupons on MRR"); set 'all' if yours counts every active coupon.
- */
-export const MRR_COUPONS: 'forever' | 'all' = 'forever';
+export const ATTIO_LIMITS = { readsPerSecond: 90, writesPerSecond: 24, concurrency: 12 };
 
 /** Retry policy shared by every request: transient answers are retried with backoff. */
 export const RETRY = {
@@ -90,28 +59,27 @@ export const RETRY = {
   requestTimeoutMs: 30_000,
 };
 
-const DEFAULT_STRIPE_API_URL = 'https://api.stripe.com';
+/** The codes Attio's currency attributes accept: `default_currency_code` in Attio's OpenAPI spec. */
+export const ATTIO_CURRENCY_CODES = 'ARS AUD BRL BEL CAD CLP CNY COP CZK DKK EUR HKD ISK INR ILS JPY KRW MYR MXN NTD NZD NGN NOK XPF PEN PHP PLN GBP RWF SAR SGD ZAR SEK CHF AED UYU USD'.split(' ');
+
 const DEFAULT_ATTIO_API_URL = 'https://api.attio.com/v2';
 
-const USAGE = `Usage: npx tsx sync.ts [--dry-run] [--setup [--currency USD]] [--only cus_...] [--max-minutes N] [--audit-log PATH] [--allow-account-mismatch] [--help]
-
-Syncs Stripe customers and revenue into Attio companies.
+/** The flags and variables every sync takes; the source adds its own (`Source.usage`). */
+const USAGE = `Usage: npx tsx sync.ts [--dry-run] [--setup [--currency USD]] [--only KEY] [--max-minutes N] [--audit-log PATH] [--allow-account-mismatch] [--help]
 
   --dry-run          read everything, print the plan, write nothing (also DRY_RUN=1)
   --setup            create the missing Attio attributes and select options, then stop
-  --currency CODE    currency of the revenue attributes that --setup creates (default USD)
-  --only cus_...     sync one customer
+  --currency CODE    currency of the currency attributes that --setup creates (default USD)
+  --only KEY         sync one record: its key in the source
   --max-minutes N    start no new write after N minutes; what is left is written by the next run
   --audit-log PATH   append one JSON line per write (in a dry run, per planned write) to PATH
   --allow-account-mismatch
-                     write even though none of the linked companies' customers is in this
-                     Stripe account (another account, or test mode instead of live)
+                     write even though none of the linked records' keys is in the source
+                     (another account, or test data instead of live)
   --help             this text
 
 Environment (a .env file is read when present):
-  STRIPE_API_KEY     required: sk_... or rk_... (a restricted read-only key is recommended)
   ATTIO_API_KEY      required: an Attio access token
-  STRIPE_API_URL     default ${DEFAULT_STRIPE_API_URL}
   ATTIO_API_URL      default ${DEFAULT_ATTIO_API_URL}
   DRY_RUN            1 or true: same as --dry-run
 
@@ -119,9 +87,7 @@ Exit codes: 0 all written (or left for the next run by --max-minutes), 1 some re
 2 configuration or preflight problem (nothing written).`;
 
 export interface Config {
-  stripeKey: string;
   attioKey: string;
-  stripeUrl: URL;
   attioUrl: string;
   dryRun: boolean;
   setup: boolean;
@@ -136,7 +102,23 @@ export interface Config {
 /** Thrown for anything the user must fix before a run can start: exit code 2. */
 export class ConfigError extends Error {}
 
-export function parseConfig(argv: string[], env: Record<string, string | undefined>): Config {
+/** The source's part of the configuration: its settings, or the problems with them, and its secrets. */
+export interface SourceSettings<Settings> {
+  settings: Settings;
+  problems: string[];
+  secrets: string[];
+}
+
+/**
+ * Flags and environment, with the source's own settings (`configure`): every problem at once, each
+ * naming the flag or variable and the fix.
+ */
+export function parseConfig<Settings = undefined>(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  source?: { usage: string; configure: (env: Record<string, string | undefined>, only: string | null) => SourceSettings<Settings> },
+): Config & { source: SourceSettings<Settings> | null } {
+  const usage = usageText(source);
   let parsed;
   try {
     parsed = parseArgs({
@@ -155,41 +137,33 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new ConfigError(`${(error as Error).message}\n\n${USAGE}`);
+    throw new ConfigError(`${(error as Error).message}\n\n${usage}`);
   }
   const help = parsed.help ?? false;
-  const empty = { stripeKey: '', attioKey: '', stripeUrl: new URL(DEFAULT_STRIPE_API_URL), attioUrl: '' };
-  if (help) return { ...empty, dryRun: false, setup: false, setupCurrency: 'USD', only: null, maxMinutes: null, auditLog: null, allowAccountMismatch: false, help };
+  const none = { dryRun: false, setup: false, setupCurrency: 'USD', only: null, maxMinutes: null, auditLog: null, allowAccountMismatch: false };
+  if (help) return { ...none, attioKey: '', attioUrl: '', help, source: null };
 
-  const problems: string[] = [];
-  const stripeKey = (env.STRIPE_API_KEY ?? '').trim();
-  if (!stripeKey) problems.push('STRIPE_API_KEY is not set: create a restricted key in the Stripe dashboard (Developers > API keys).');
-  else if (!/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/.test(stripeKey))
-    problems.push('STRIPE_API_KEY does not look like a Stripe secret (sk_...) or restricted (rk_...) key.');
+  const only = parsed.only ?? null;
+  const sourceSettings = source?.configure(env, only) ?? null;
+  const problems: string[] = [...(sourceSettings?.problems ?? [])];
   const attioKey = (env.ATTIO_API_KEY ?? '').trim();
   if (!attioKey) problems.push('ATTIO_API_KEY is not set: create an access token in Attio (Workspace settings > Developers).');
   else if (/\s/.test(attioKey)) problems.push('ATTIO_API_KEY contains white space.');
-
-  const stripeUrl = parseUrl('STRIPE_API_URL', env.STRIPE_API_URL || DEFAULT_STRIPE_API_URL, problems);
   const attioUrl = parseUrl('ATTIO_API_URL', env.ATTIO_API_URL || DEFAULT_ATTIO_API_URL, problems);
 
   const dryRunEnv = (env.DRY_RUN ?? '').trim().toLowerCase();
   if (!['', '0', 'false', '1', 'true'].includes(dryRunEnv)) problems.push('DRY_RUN must be 1, true, 0 or false.');
 
-  const setupCurrency = (parsed.currency ?? 'USD').toUpperCase();
+  const setupCurrency = (parsed.currency ?? none.setupCurrency).toUpperCase();
   if (!ATTIO_CURRENCY_CODES.includes(setupCurrency)) problems.push(unsupportedCurrency(parsed.currency ?? ''));
   if (parsed.currency !== undefined && !parsed.setup) problems.push('--currency only applies with --setup.');
-  const only = parsed.only ?? null;
-  if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${only}".`);
   if (only !== null && parsed.setup) problems.push('--only cannot be combined with --setup.');
   const maxMinutes = parsed['max-minutes'] === undefined ? null : Number(parsed['max-minutes']);
   if (maxMinutes !== null && !(maxMinutes > 0)) problems.push(`--max-minutes takes a number of minutes above 0, got "${parsed['max-minutes']}".`);
 
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return {
-    stripeKey,
     attioKey,
-    stripeUrl: stripeUrl!,
     attioUrl: attioUrl!.href.replace(/\/+$/, ''),
     dryRun: (parsed['dry-run'] ?? false) || dryRunEnv === '1' || dryRunEnv === 'true',
     setup: parsed.setup ?? false,
@@ -199,7 +173,12 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     auditLog: parsed['audit-log'] || null,
     allowAccountMismatch: parsed['allow-account-mismatch'] ?? false,
     help,
+    source: sourceSettings,
   };
+}
+
+export function usageText(source?: { usage: string }): string {
+  return source ? `${USAGE}\n\n${source.usage}` : USAGE;
 }
 
 function unsupportedCurrency(code: string): string {
@@ -208,7 +187,7 @@ function unsupportedCurrency(code: string): string {
   return `--currency ${code} is not a currency Attio's currency attributes support.${hint} Attio supports: ${ATTIO_CURRENCY_CODES.join(' ')}.`;
 }
 
-function parseUrl(name: string, value: string, problems: string[]): URL | undefined {
+export function parseUrl(name: string, value: string, problems: string[]): URL | undefined {
   try {
     const url = new URL(value);
     if (url.protocol === 'http:' || url.protocol === 'https:') return url;
@@ -357,11 +336,33 @@ export async function mapConcurrent<T, R>(items: readonly T[], concurrency: numb
 
 // ================================================================================================
 // 3. SOURCE: STRIPE
-// Streams customers, charges and subscriptions page by page and folds each page into small
-// per-customer facts, so memory grows with customers, never with charges.
+// Everything that knows Stripe: its settings, client and pacing, and reading customers, charges,
+// subscriptions and disputes page by page into small per-customer facts (memory grows with
+// customers, never with charges). Section 4 maps the facts to Attio values; both end in
+// `stripeSource`, the one object main is given.
 // ================================================================================================
 
-/** What the mapping needs to know about one Stripe customer: plain facts, no API objects. */
+const DEFAULT_STRIPE_API_URL = 'https://api.stripe.com';
+
+/** Every Stripe customer id starts so: linked companies are loaded by this prefix (a documented text filter). */
+export const STRIPE_CUSTOMER_ID_PREFIX = 'cus_';
+
+/**
+ * Stripe's documented limits: 25 requests/s per endpoint; 100/s overall in live mode, 25/s in test
+ * mode (docs.stripe.com/rate-limits). The sync stays just below per endpoint and takes only half of
+ * the live limit overall: your own app shares it (many read Stripe on every page load), and the
+ * sync rarely needs more than two listings at full speed. Raise `livePerSecond` towards 90 only if
+ * nothing else uses the account's API while the sync runs.
+ */
+export const STRIPE_LIMITS = { perEndpointPerSecond: 24, livePerSecond: 50, testPerSecond: 24, concurrencyPerListing: 8 };
+
+/**
+ * Which coupons lower MRR. Stripe's Billing analytics counts only coupons that last forever unless
+ * the account owner changed that (Billing > Overview > Configure, support article "Impact of
+ * discounts and coupons on MRR"); set 'all' if yours counts every active coupon.
+ */
+export const MRR_COUPONS: 'forever' | 'all' = 'forever';
+
 /**
  * What the mapping needs to know about one Stripe customer: plain facts, no API objects, and no
  * target currency: money is kept per currency, with what Stripe settled into other currencies, so
@@ -1257,6 +1258,252 @@ export const ATTRIBUTE_SPECS: AttributeSpec[] = [
 /** The attributes the sync owns and compares; standard ones (name, domains) are only ever created. */
 const OWNED_SPECS = ATTRIBUTE_SPECS.filter((spec) => !spec.standard);
 
+function formatMinor(byCurrency: Record<string, number>): string {
+  return Object.entries(byCurrency)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([currency, minor]) => `${minorToMajor(minor, currency)} ${currency.toUpperCase()}`)
+    .join(', ');
+}
+
+/** Run-wide notes: what the totals leave out, per currency, and why. */
+export function currencyNotes(facts: Iterable<CustomerFacts>, source: SourceNotes, targetCurrency: string): string[] {
+  const unconverted: Record<string, number> = {};
+  const otherMrr: Record<string, number> = {};
+  let unconvertedCustomers = 0;
+  let otherMrrCustomers = 0;
+  for (const f of facts) {
+    const money = inCurrency(f, targetCurrency);
+    const u = Object.entries(money.otherRevenueMinor);
+    const m = Object.entries(money.otherMrrMinor);
+    if (u.length) unconvertedCustomers += 1;
+    if (m.length) otherMrrCustomers += 1;
+    for (const [c, v] of u) unconverted[c] = (unconverted[c] ?? 0) + v;
+    for (const [c, v] of m) otherMrr[c] = (otherMrr[c] ?? 0) + v;
+  }
+  const notes: string[] = [];
+  const target = targetCurrency.toUpperCase();
+  if (unconvertedCustomers)
+    notes.push(`revenue not in ${target} and not settled in ${target}, left out of lifetime revenue (${unconvertedCustomers} customers): ${formatMinor(unconverted)}`);
+  if (otherMrrCustomers) notes.push(`MRR of subscriptions billed in other currencies, left out (${otherMrrCustomers} customers): ${formatMinor(otherMrr)} per month`);
+  if (source.chargesWithoutCustomer) notes.push(`${source.chargesWithoutCustomer} succeeded charges have no customer and belong to no company`);
+  if (source.chargesOfUnknownCustomers) notes.push(`${source.chargesOfUnknownCustomers} succeeded charges belong to deleted customers and were skipped`);
+  if (source.unpricedItems) notes.push(`${source.unpricedItems} subscription items have a price without an amount and are not in MRR`);
+  if (source.lostDisputes) notes.push(`${source.lostDisputes} lost disputes were subtracted from lifetime revenue`);
+  if (source.openDisputes) notes.push(`${source.openDisputes} disputes are still open: their charges count as revenue unless the dispute is lost`);
+  if (source.unappliedDiscounts) notes.push(`${source.unappliedDiscounts} discounts could not be applied to MRR (coupon not expandable or in another currency)`);
+  return notes;
+}
+
+/** The account as a whole, in the target currency, to hold against Stripe's Billing overview. */
+export interface AccountTotals {
+  mrrMinor: number;
+  lifetimeRevenueMinor: number;
+  /** Active and past-due subscriptions: the ones MRR counts. */
+  activeSubscriptions: number;
+  /** Left out of the two totals above, per currency. */
+  otherMrrMinor: Record<string, number>;
+  otherRevenueMinor: Record<string, number>;
+}
+
+export function accountTotals(facts: Iterable<CustomerFacts>, targetCurrency: string): AccountTotals {
+  const totals: AccountTotals = { mrrMinor: 0, lifetimeRevenueMinor: 0, activeSubscriptions: 0, otherMrrMinor: {}, otherRevenueMinor: {} };
+  for (const f of facts) {
+    const money = inCurrency(f, targetCurrency);
+    totals.mrrMinor += money.mrrMinor;
+    totals.lifetimeRevenueMinor += money.revenueMinor;
+    totals.activeSubscriptions += f.subscriptionStatuses.filter((s) => s === 'active' || s === 'past_due').length;
+    for (const [c, v] of Object.entries(money.otherMrrMinor)) totals.otherMrrMinor[c] = (totals.otherMrrMinor[c] ?? 0) + v;
+    for (const [c, v] of Object.entries(money.otherRevenueMinor)) totals.otherRevenueMinor[c] = (totals.otherRevenueMinor[c] ?? 0) + v;
+  }
+  return totals;
+}
+
+/** "1,234.56 USD": major units with the currency's own decimals, for people to read. */
+export function formatMoney(minor: number, currency: string): string {
+  const digits = currencyExponent(currency);
+  const major = minorToMajor(minor, currency).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return `${major} ${currency.toUpperCase()}`;
+}
+
+/** One line with the account's totals, and what they leave out. */
+export function totalsLine(totals: AccountTotals, targetCurrency: string): string {
+  const money = (byCurrency: Record<string, number>) =>
+    Object.entries(byCurrency)
+      .filter(([, minor]) => minor !== 0)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([c, minor]) => formatMoney(minor, c))
+      .join(', ');
+  const leftOut = [
+    money(totals.otherMrrMinor) && `MRR ${money(totals.otherMrrMinor)}`,
+    money(totals.otherRevenueMinor) && `revenue ${money(totals.otherRevenueMinor)}`,
+  ].filter(Boolean);
+  return (
+    `Stripe totals: MRR ${formatMoney(totals.mrrMinor, targetCurrency)}, ${totals.activeSubscriptions} active subscriptions, ` +
+    `lifetime revenue ${formatMoney(totals.lifetimeRevenueMinor, targetCurrency)}` +
+    (leftOut.length ? `; left out, in other currencies: ${leftOut.join('; ')}` : '')
+  );
+}
+
+/**
+ * When nothing at all is in (or settled in) the attributes' currency but revenue exists in others,
+ * the attributes were set up in the wrong currency: writing would zero every company.
+ */
+export function currencyMismatch(facts: Iterable<CustomerFacts>, targetCurrency: string): string | null {
+  let inTarget = 0;
+  const others = new Set<string>();
+  for (const f of facts) {
+    const money = inCurrency(f, targetCurrency);
+    inTarget += money.revenueMinor + money.mrrMinor;
+    for (const [currency, minor] of [...Object.entries(money.otherRevenueMinor), ...Object.entries(money.otherMrrMinor)]) if (minor > 0) others.add(currency);
+  }
+  if (inTarget > 0 || others.size === 0) return null;
+  const seen = [...others].sort();
+  const target = targetCurrency.toUpperCase();
+  const supported = seen.map(attioCurrencyOf).find((code) => code !== null);
+  return (
+    `The revenue attributes are in ${target}, but no charge or subscription is in ${target} or settled in it ` +
+    `(Stripe has ${seen.map((c) => c.toUpperCase()).join(', ')}): every company would get 0. Nothing was written.\n` +
+    (supported
+      ? `Fix: in Attio, change the currency of "${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" to the one your Stripe account settles in, ` +
+        `or delete both and run: npx tsx sync.ts --setup --currency ${supported}`
+      : `Attio has no currency attribute for ${seen.map((c) => c.toUpperCase()).join(', ')}: set the Stripe account's settlement currency to one Attio supports (${ATTIO_CURRENCY_CODES.join(' ')}).`)
+  );
+}
+
+/** The Stripe source's settings, from its environment variables. */
+export interface StripeSettings {
+  key: string;
+  url: URL;
+  testMode: boolean;
+}
+
+/** What reading Stripe leaves for mapping: the facts, the run notes, and the client (for look-ups). */
+export interface StripeData {
+  facts: Map<string, CustomerFacts>;
+  notes: SourceNotes;
+  stripe: Stripe;
+}
+
+/**
+ * The Stripe source, as main sees it: its settings and their problems, reading (section 3), and
+ * mapping to records for Attio (this section), with the checks that stop a run before any write.
+ */
+export const stripeSource: Source<StripeSettings, StripeData> = {
+  name: 'Stripe',
+  keyVariable: 'STRIPE_API_KEY',
+  // Stripe's own error messages include a key's last characters: scrub anything key-shaped.
+  secretShape: /\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*_]*/g,
+  usage: `Stripe (the source):
+  STRIPE_API_KEY     required: sk_... or rk_... (a restricted read-only key is recommended)
+  STRIPE_API_URL     default ${DEFAULT_STRIPE_API_URL}
+  --only cus_...     one customer`,
+
+  configure(env, only) {
+    const problems: string[] = [];
+    const key = (env.STRIPE_API_KEY ?? '').trim();
+    if (!key) problems.push('STRIPE_API_KEY is not set: create a restricted key in the Stripe dashboard (Developers > API keys).');
+    else if (!/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/.test(key)) problems.push('STRIPE_API_KEY does not look like a Stripe secret (sk_...) or restricted (rk_...) key.');
+    const url = parseUrl('STRIPE_API_URL', env.STRIPE_API_URL || DEFAULT_STRIPE_API_URL, problems);
+    if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${only}".`);
+    return { settings: { key, url: url ?? new URL(DEFAULT_STRIPE_API_URL), testMode: /^(sk|rk)_test_/.test(key) }, problems, secrets: [key] };
+  },
+
+  async read(settings, context) {
+    const limits = { ...STRIPE_LIMITS, ...context.limits };
+    const stripe = new Stripe(settings.key, {
+      host: settings.url.hostname,
+      port: Number(settings.url.port || (settings.url.protocol === 'https:' ? 443 : 80)),
+      protocol: settings.url.protocol === 'https:' ? 'https' : 'http',
+      maxNetworkRetries: 0, // the retry helper is the one retry policy
+      timeout: context.timeoutMs,
+      telemetry: false,
+    });
+    const perEndpoint = () => new Pacer(limits.perEndpointPerSecond);
+    const started = context.now();
+    const { facts, notes } = await readStripe({
+      stripe,
+      only: context.only,
+      policy: context.policy,
+      pacers: {
+        overall: new Pacer(settings.testMode ? limits.testPerSecond : limits.livePerSecond),
+        perEndpoint: {
+          customers: perEndpoint(),
+          charges: perEndpoint(),
+          subscriptions: perEndpoint(),
+          subscription_items: perEndpoint(),
+          prices: perEndpoint(),
+          products: perEndpoint(),
+          disputes: perEndpoint(),
+        },
+      },
+      concurrency: limits.concurrencyPerListing,
+      nowUnix: Math.floor(context.now() / 1000),
+      onProgress: (c) =>
+        context.progress(
+          `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, context.now() - started).toFixed(1)} pages/s)`,
+        ),
+    });
+    return { data: { facts, notes, stripe }, summary: `${facts.size} Stripe customers (${notes.pages} pages)`, requests: notes.pages };
+  },
+
+  async map(settings, { facts, notes, stripe }, target, context) {
+    if (context.only && !facts.has(context.only)) return stop(`Customer ${context.only} was not found in Stripe (or is deleted).`);
+    if (!target.currency) return stop(`"${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" need a currency: run with --setup.`);
+    const targetCurrency = stripeCurrencyOf(target.currency);
+
+    // Another Stripe account, or the other mode, would create a second set of companies.
+    const missing = [...target.linkedKeys].filter((key) => !facts.has(key));
+    if (!context.only && !target.allowAccountMismatch && looksLikeAnotherAccount(target.linkedKeys.size, missing.length)) {
+      const retrieve = (id: string) => withRetry(() => stripe.customers.retrieve(id).catch((e: unknown) => Promise.reject(stripeApiError(e))), context.policy);
+      const probe = await probeCustomers(retrieve, missing.slice(0, 5));
+      if (probe.here === 0) return stop(wrongAccountMessage(target.linkedKeys.size, missing.length, settings.testMode));
+    }
+    const mismatch = context.only ? null : currencyMismatch(facts.values(), targetCurrency);
+    if (mismatch) return stop(mismatch);
+
+    const records: DesiredRecord[] = [];
+    for (const f of facts.values()) {
+      if (!shouldSync(f, target.linkedKeys.has(f.id))) continue;
+      records.push({
+        key: f.id,
+        values: customerValues(f, targetCurrency),
+        onCreate: { [ATTRIBUTES.name]: companyName(f), [ATTRIBUTES.domains]: companyDomain(f.email) },
+        linkValue: companyDomain(f.email),
+        ...placementHint(f.hints),
+        claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
+      });
+    }
+    return {
+      records,
+      notes: currencyNotes(facts.values(), notes, targetCurrency),
+      totals: context.only ? null : totalsLine(accountTotals(facts.values(), targetCurrency), targetCurrency),
+      stop: null,
+    };
+  },
+};
+
+function stop(reason: string): SourcePlan {
+  return { records: [], notes: [], totals: null, stop: reason };
+}
+
+function wrongAccountMessage(linked: number, missing: number, testMode: boolean): string {
+  return (
+    `None of the ${linked} Attio companies linked to Stripe customers ${missing === linked ? 'has its customer' : `but ${linked - missing} has its customer`} ` +
+    `in the Stripe account that STRIPE_API_KEY reads (${testMode ? 'test' : 'live'} mode), and the ones looked up do not exist there, not even as deleted customers.\n` +
+    `Likely cause: the key belongs to another Stripe account, or is a ${testMode ? 'test-mode key while the companies came from live mode' : 'live-mode key while the companies came from test mode'}. ` +
+    `Writing would create a second set of companies. Nothing was written.\n` +
+    `Fix: use the key of the account the companies came from. To sync this account anyway, run again with --allow-account-mismatch.`
+  );
+}
+
+/** Stripe customers into Attio companies: the source and the target main runs by default. */
+export const COMPANIES: Target = {
+  object: ATTIO_OBJECT,
+  specs: ATTRIBUTE_SPECS,
+  key: { slug: ATTRIBUTES.customerId, prefix: STRIPE_CUSTOMER_ID_PREFIX },
+  linkBy: { slug: ATTRIBUTES.domains, property: 'domain' },
+};
+
 // ================================================================================================
 // 5. SINK: ATTIO (reusable: knows Attio, not Stripe)
 // Preflight, setup, loading what the sync wrote before, the plan (a diff), and the writes.
@@ -1817,12 +2064,12 @@ export interface Output {
 }
 
 /** Removes every secret and anything shaped like a Stripe key (even masked) from a line of output. */
-export function redactor(secrets: readonly string[]): (text: string) => string {
+export function redactor(secrets: readonly string[], shape?: RegExp): (text: string) => string {
   const present = secrets.filter((s) => s.length >= 4);
   return (text) => {
     let clean = text;
     for (const secret of present) clean = clean.split(secret).join('[redacted]');
-    return clean.replace(/\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*_]*/g, '[redacted]');
+    return shape ? clean.replace(new RegExp(shape.source, 'g'), '[redacted]') : clean;
   };
 }
 
@@ -1878,6 +2125,8 @@ export function formatRate(done: number, total: number, elapsedMs: number): stri
 }
 
 export interface RunSummary {
+  /** "Stripe → Attio sync" */
+  title: string;
   counts: Record<WriteOutcome, number>;
   /** The source's account-wide totals, for a person to check against the source (null: not a full run). */
   totals: string | null;
@@ -1940,7 +2189,7 @@ export function summaryLine(counts: Record<WriteOutcome, number>): string {
 export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): string {
   const c = summary.counts;
   const lines = [
-    `### Stripe → Attio sync${dryRun ? ' (dry run: no writes)' : ''}`,
+    `### ${summary.title}${dryRun ? ' (dry run: no writes)' : ''}`,
     '',
     '| created | linked | updated | unchanged | conflicts | failed |',
     '| ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -1951,122 +2200,69 @@ export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): strin
   for (const note of summary.notes) lines.push(`- ${note}`);
   const problems = [...summary.failures, ...summary.conflicts].slice(0, 50);
   if (problems.length) {
-    lines.push('', '| customer | outcome | detail |', '| --- | --- | --- |');
+    lines.push('', '| key | outcome | detail |', '| --- | --- | --- |');
     for (const p of problems) lines.push(`| ${p.key} | ${p.outcome} | ${(p.detail ?? '').replace(/\|/g, '\\|')} |`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-function formatMinor(byCurrency: Record<string, number>): string {
-  return Object.entries(byCurrency)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([currency, minor]) => `${minorToMajor(minor, currency)} ${currency.toUpperCase()}`)
-    .join(', ');
+/** What a source hands main while reading: how to retry and pace, and where to report progress. */
+export interface ReadContext {
+  policy: RetryPolicy;
+  timeoutMs: number;
+  now: () => number;
+  /** --only: one key, or null for everything. */
+  only: string | null;
+  /** Pacing overrides (the tests turn pacing off); the source's own limits otherwise. */
+  limits?: Record<string, number>;
+  /** A line saying how far reading has got; shown at most a few times a second. */
+  progress: (line: string) => void;
 }
 
-/** Run-wide notes: what the totals leave out, per currency, and why. */
-export function currencyNotes(facts: Iterable<CustomerFacts>, source: SourceNotes, targetCurrency: string): string[] {
-  const unconverted: Record<string, number> = {};
-  const otherMrr: Record<string, number> = {};
-  let unconvertedCustomers = 0;
-  let otherMrrCustomers = 0;
-  for (const f of facts) {
-    const money = inCurrency(f, targetCurrency);
-    const u = Object.entries(money.otherRevenueMinor);
-    const m = Object.entries(money.otherMrrMinor);
-    if (u.length) unconvertedCustomers += 1;
-    if (m.length) otherMrrCustomers += 1;
-    for (const [c, v] of u) unconverted[c] = (unconverted[c] ?? 0) + v;
-    for (const [c, v] of m) otherMrr[c] = (otherMrr[c] ?? 0) + v;
-  }
-  const notes: string[] = [];
-  const target = targetCurrency.toUpperCase();
-  if (unconvertedCustomers)
-    notes.push(`revenue not in ${target} and not settled in ${target}, left out of lifetime revenue (${unconvertedCustomers} customers): ${formatMinor(unconverted)}`);
-  if (otherMrrCustomers) notes.push(`MRR of subscriptions billed in other currencies, left out (${otherMrrCustomers} customers): ${formatMinor(otherMrr)} per month`);
-  if (source.chargesWithoutCustomer) notes.push(`${source.chargesWithoutCustomer} succeeded charges have no customer and belong to no company`);
-  if (source.chargesOfUnknownCustomers) notes.push(`${source.chargesOfUnknownCustomers} succeeded charges belong to deleted customers and were skipped`);
-  if (source.unpricedItems) notes.push(`${source.unpricedItems} subscription items have a price without an amount and are not in MRR`);
-  if (source.lostDisputes) notes.push(`${source.lostDisputes} lost disputes were subtracted from lifetime revenue`);
-  if (source.openDisputes) notes.push(`${source.openDisputes} disputes are still open: their charges count as revenue unless the dispute is lost`);
-  if (source.unappliedDiscounts) notes.push(`${source.unappliedDiscounts} discounts could not be applied to MRR (coupon not expandable or in another currency)`);
-  return notes;
-}
-
-/** The account as a whole, in the target currency, to hold against Stripe's Billing overview. */
-export interface AccountTotals {
-  mrrMinor: number;
-  lifetimeRevenueMinor: number;
-  /** Active and past-due subscriptions: the ones MRR counts. */
-  activeSubscriptions: number;
-  /** Left out of the two totals above, per currency. */
-  otherMrrMinor: Record<string, number>;
-  otherRevenueMinor: Record<string, number>;
-}
-
-export function accountTotals(facts: Iterable<CustomerFacts>, targetCurrency: string): AccountTotals {
-  const totals: AccountTotals = { mrrMinor: 0, lifetimeRevenueMinor: 0, activeSubscriptions: 0, otherMrrMinor: {}, otherRevenueMinor: {} };
-  for (const f of facts) {
-    const money = inCurrency(f, targetCurrency);
-    totals.mrrMinor += money.mrrMinor;
-    totals.lifetimeRevenueMinor += money.revenueMinor;
-    totals.activeSubscriptions += f.subscriptionStatuses.filter((s) => s === 'active' || s === 'past_due').length;
-    for (const [c, v] of Object.entries(money.otherMrrMinor)) totals.otherMrrMinor[c] = (totals.otherMrrMinor[c] ?? 0) + v;
-    for (const [c, v] of Object.entries(money.otherRevenueMinor)) totals.otherRevenueMinor[c] = (totals.otherRevenueMinor[c] ?? 0) + v;
-  }
-  return totals;
-}
-
-/** "1,234.56 USD": major units with the currency's own decimals, for people to read. */
-export function formatMoney(minor: number, currency: string): string {
-  const digits = currencyExponent(currency);
-  const major = minorToMajor(minor, currency).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  return `${major} ${currency.toUpperCase()}`;
-}
-
-/** One line with the account's totals, and what they leave out. */
-export function totalsLine(totals: AccountTotals, targetCurrency: string): string {
-  const money = (byCurrency: Record<string, number>) =>
-    Object.entries(byCurrency)
-      .filter(([, minor]) => minor !== 0)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([c, minor]) => formatMoney(minor, c))
-      .join(', ');
-  const leftOut = [
-    money(totals.otherMrrMinor) && `MRR ${money(totals.otherMrrMinor)}`,
-    money(totals.otherRevenueMinor) && `revenue ${money(totals.otherRevenueMinor)}`,
-  ].filter(Boolean);
-  return (
-    `Stripe totals: MRR ${formatMoney(totals.mrrMinor, targetCurrency)}, ${totals.activeSubscriptions} active subscriptions, ` +
-    `lifetime revenue ${formatMoney(totals.lifetimeRevenueMinor, targetCurrency)}` +
-    (leftOut.length ? `; left out, in other currencies: ${leftOut.join('; ')}` : '')
-  );
+/** The source's records for the target, with what the run should say, or why it must not write. */
+export interface SourcePlan {
+  records: DesiredRecord[];
+  /** What was left out and why, for the output and the job summary. */
+  notes: string[];
+  /** Totals to check against the source itself (null: not a full run). */
+  totals: string | null;
+  /** A reason to write nothing at all (exit 2), e.g. a key for another account. */
+  stop: string | null;
 }
 
 /**
- * When nothing at all is in (or settled in) the attributes' currency but revenue exists in others,
- * the attributes were set up in the wrong currency: writing would zero every company.
+ * Everything main knows of a source: to sync something else into Attio, write an object of this
+ * shape (test/template.test.ts has one in 50 lines) and a `Target`, and pass both to main.
  */
-export function currencyMismatch(facts: Iterable<CustomerFacts>, targetCurrency: string): string | null {
-  let inTarget = 0;
-  const others = new Set<string>();
-  for (const f of facts) {
-    const money = inCurrency(f, targetCurrency);
-    inTarget += money.revenueMinor + money.mrrMinor;
-    for (const [currency, minor] of [...Object.entries(money.otherRevenueMinor), ...Object.entries(money.otherMrrMinor)]) if (minor > 0) others.add(currency);
-  }
-  if (inTarget > 0 || others.size === 0) return null;
-  const seen = [...others].sort();
-  const target = targetCurrency.toUpperCase();
-  const supported = seen.map(attioCurrencyOf).find((code) => code !== null);
-  return (
-    `The revenue attributes are in ${target}, but no charge or subscription is in ${target} or settled in it ` +
-    `(Stripe has ${seen.map((c) => c.toUpperCase()).join(', ')}): every company would get 0. Nothing was written.\n` +
-    (supported
-      ? `Fix: in Attio, change the currency of "${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" to the one your Stripe account settles in, ` +
-        `or delete both and run: npx tsx sync.ts --setup --currency ${supported}`
-      : `Attio has no currency attribute for ${seen.map((c) => c.toUpperCase()).join(', ')}: set the Stripe account's settlement currency to one Attio supports (${ATTIO_CURRENCY_CODES.join(' ')}).`)
-  );
+export interface Source<Settings, Data> {
+  /** Its name in messages, and the `service` of its ApiErrors. */
+  name: string;
+  /** Its lines for --help: the environment variables (and --only keys) it takes. */
+  usage: string;
+  /** The variable holding its key: named when the key is rejected. */
+  keyVariable: string;
+  /** Text shaped like one of its secrets, scrubbed from all output even when masked. */
+  secretShape?: RegExp;
+  /** Reads its settings from the environment: problems name each variable and the fix. */
+  configure(env: Record<string, string | undefined>, only: string | null): SourceSettings<Settings>;
+  /** Reads everything, while Attio is checked. `summary` ends up in "Read <summary> and …". */
+  read(settings: Settings, context: ReadContext): Promise<{ data: Data; summary: string; requests: number }>;
+  /** The records to write, once the target is known: its currency and the keys it already holds. */
+  map(
+    settings: Settings,
+    data: Data,
+    target: { currency: string | null; linkedKeys: ReadonlySet<string>; allowAccountMismatch: boolean },
+    context: ReadContext,
+  ): Promise<SourcePlan>;
+}
+
+/** Where records go: the Attio object, its attributes, the key attribute, and how unlinked records are found. */
+export interface Target {
+  object: string;
+  specs: readonly AttributeSpec[];
+  /** The owned attribute holding the source's key, and the prefix every key starts with (to load the linked records). */
+  key: { slug: string; prefix: string };
+  linkBy: AttioWriterOptions['linkBy'];
 }
 
 export interface RunOptions {
@@ -2078,82 +2274,99 @@ export interface RunOptions {
   random?: () => number;
   timeoutMs?: number;
   retries?: number;
-  limits?: Partial<typeof LIMITS>;
+  /** Pacing overrides: Attio's (`ATTIO_LIMITS` keys) and the source's (its own keys). */
+  limits?: Partial<typeof ATTIO_LIMITS> & Record<string, number>;
   now?: () => number;
 }
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Runs the sync and returns the exit code: 0 all written, 1 some records failed, 2 config/preflight. */
-export async function main(argv: string[], options: RunOptions = {}): Promise<number> {
+/** Runs a sync and returns the exit code: 0 all written, 1 some records failed, 2 config/preflight. */
+export async function main<Settings, Data>(
+  argv: string[],
+  options: RunOptions = {},
+  sync: { source: Source<Settings, Data>; target: Target } = { source: stripeSource, target: COMPANIES } as never,
+): Promise<number> {
+  const { source, target } = sync;
   const env = options.env ?? process.env;
-  const raw = options.output ?? { out: (l: string) => process.stdout.write(`${l}\n`), err: (l: string) => process.stderr.write(l) };
-  let redact = redactor([env.STRIPE_API_KEY ?? '', env.ATTIO_API_KEY ?? ''].map((s) => s.trim()));
-  const out = (line: string) => raw.out(redact(line));
-  const err = (text: string) => raw.err(redact(text));
-  const errLine = (line: string) => err(`${line}\n`);
-
-  let config: Config;
+  const io = startOutput(options, source.secretShape);
+  let config: ReturnType<typeof parseConfig<Settings>>;
   try {
-    config = parseConfig(argv, env);
+    config = parseConfig(argv, env, source);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      errLine(`Configuration error:\n${error.message}`);
-      return 2;
-    }
-    throw error;
+    if (!(error instanceof ConfigError)) throw error;
+    io.errLine(`Configuration error:\n${error.message}`);
+    return 2;
   }
-  if (config.help) {
-    out(USAGE);
-    return 0;
-  }
-  redact = redactor([config.stripeKey, config.attioKey]);
+  if (config.help) return io.out(usageText(source)), 0;
+  io.scrub([config.attioKey, ...config.source!.secrets]);
+  const run = startRun(config, options, io, source);
 
-  const limits = { ...LIMITS, ...options.limits };
-  const sleep = options.sleep ?? realSleep;
+  if (config.setup) return setup(run, target);
+  const ready = await preflightAndRead(run, source, config.source!.settings, target);
+  if (typeof ready === 'number') return ready;
+  const planned = await mapAndPlan(run, source, config.source!.settings, target, ready);
+  if (typeof planned === 'number') return planned;
+  const results = await write(run, target, planned);
+  return report(run, source, target, ready, planned, results);
+}
+
+type Io = ReturnType<typeof startOutput>;
+type Run = ReturnType<typeof startRun>;
+
+/** Output that never shows a secret: stdout for results, stderr for progress and problems. */
+function startOutput(options: RunOptions, secretShape?: RegExp) {
+  const raw = options.output ?? { out: (l: string) => process.stdout.write(`${l}\n`), err: (l: string) => process.stderr.write(l) };
+  const env = options.env ?? process.env;
+  // Until the configuration is read, every *_KEY variable counts as a secret.
+  let redact = redactor(Object.entries(env).flatMap(([name, value]) => (/_KEY$/.test(name) && value ? [value.trim()] : [])), secretShape);
+  const err = (text: string) => raw.err(redact(text));
+  return {
+    out: (line: string) => raw.out(redact(line)),
+    err,
+    errLine: (line: string) => err(`${line}\n`),
+    redact: (text: string) => redact(text),
+    scrub: (secrets: string[]) => void (redact = redactor(secrets, secretShape)),
+  };
+}
+
+/** Everything a run shares: its clock, retry policy (every retry shown), Attio client and counters. */
+function startRun<Settings, Data>(config: Config, options: RunOptions, io: Io, source: Source<Settings, Data>) {
   const now = options.now ?? Date.now;
-  const startedAt = now();
-  const timeoutMs = options.timeoutMs ?? RETRY.requestTimeoutMs;
   const isTTY = options.isTTY ?? Boolean(process.stderr.isTTY);
-  const progress = new Progress(err, isTTY, now);
-  let retriesSeen = 0;
-  // Every retry shows: on a terminal in the progress line, otherwise as a line at most every 10 s.
+  const progress = new Progress(io.err, isTTY, now);
+  const counts = { retries: 0, attioReads: 0, attioWrites: 0 };
   let lastRetry = { line: '', atMs: -Infinity, printedAtMs: -Infinity, unprinted: 0 };
   const policy: RetryPolicy = {
     retries: options.retries ?? RETRY.retries,
     baseDelayMs: RETRY.baseDelayMs,
-    sleep,
+    sleep: options.sleep ?? realSleep,
     random: options.random ?? Math.random,
+    // On a terminal the latest retry shows in the progress line; otherwise as a line, at most every 10 s.
     onRetry: (error, attempt, delayMs) => {
-      retriesSeen += 1;
+      counts.retries += 1;
       const line = `retrying ${error.service} ${error.status ?? 'request'}${error.code ? ` ${error.code}` : ''} (${error.message}): retry ${attempt + 1} of ${policy.retries} in ${(delayMs / 1000).toFixed(1)}s`;
       lastRetry = { ...lastRetry, line, atMs: now() };
       if (isTTY) return;
-      if (now() - lastRetry.printedAtMs < 10_000) {
-        lastRetry.unprinted += 1;
-        return;
-      }
-      const more = lastRetry.unprinted ? ` (and ${lastRetry.unprinted} more retries since the last such line)` : '';
-      progress.print(`${line}${more}`);
+      if (now() - lastRetry.printedAtMs < 10_000) return void (lastRetry.unprinted += 1);
+      progress.print(`${line}${lastRetry.unprinted ? ` (and ${lastRetry.unprinted} more retries since the last such line)` : ''}`);
       lastRetry = { ...lastRetry, printedAtMs: now(), unprinted: 0 };
     },
   };
-  /** A progress line, with the latest retry for 5 s after it. */
-  const withLatestRetry = (line: string) => (now() - lastRetry.atMs < 5000 ? `${line} · ${lastRetry.line}` : line);
-  const requestCounts = { attioReads: 0, attioWrites: 0 };
+  const limits = { ...ATTIO_LIMITS, ...options.limits };
   const attio = createAttioClient({
     baseUrl: config.attioUrl,
     apiKey: config.attioKey,
-    timeoutMs,
+    timeoutMs: options.timeoutMs ?? RETRY.requestTimeoutMs,
     policy,
-    readPacer: new Pacer(limits.attioReadsPerSecond),
-    writePacer: new Pacer(limits.attioWritesPerSecond),
-    onRequest: (kind) => (kind === 'read' ? requestCounts.attioReads++ : requestCounts.attioWrites++),
+    readPacer: new Pacer(limits.readsPerSecond),
+    writePacer: new Pacer(limits.writesPerSecond),
+    onRequest: (kind) => (kind === 'read' ? counts.attioReads++ : counts.attioWrites++),
   });
   /** A key problem fails every request alike: say which key and how to fix it. */
   const keyRejected = (error: unknown): string | null => {
     if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) return null;
-    const variable = error.service === 'Stripe' ? 'STRIPE_API_KEY' : 'ATTIO_API_KEY';
+    const variable = error.service === source.name ? source.keyVariable : 'ATTIO_API_KEY';
     return error.status === 401
       ? `${error.service} rejected the key in ${variable} (401 after ${policy.retries} retries): check that it is current and has the permissions the README lists.`
       : `The key in ${variable} lacks a permission (${error.service} 403${error.code ? ` ${error.code}` : ''}: ${error.message}): grant the permissions the README lists.`;
@@ -2163,220 +2376,159 @@ export async function main(argv: string[], options: RunOptions = {}): Promise<nu
     (error instanceof ApiError
       ? `${error.service}${error.status ? ` ${error.status}` : ''}${error.code ? ` ${error.code}` : ''}: ${error.message}`
       : String((error as Error)?.stack ?? error));
-
-  const notReady = (checked: PreflightResult) =>
-    `Attio is not ready for the sync (object "${ATTIO_OBJECT}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`;
-
-  // --- Setup: create what is missing, check, stop.
-  if (config.setup) {
-    try {
-      const done = await setupAttributes(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS, config.setupCurrency);
-      out(done.length ? `Setup:\n${done.map((d) => `  ${d}`).join('\n')}` : 'Setup: every attribute and option already exists; nothing to do.');
-      const checked = await preflight(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS);
-      if (checked.problems.length) {
-        errLine(notReady(checked));
-        return 2;
-      }
-      out(`Attio is ready; revenue attributes are in ${checked.currency}. Next: npx tsx sync.ts --dry-run`);
-      return 0;
-    } catch (error) {
-      errLine(`Setup failed: ${describe(error)}`);
-      return 2;
-    }
-  }
-
-  // --- Preflight, with the Stripe listings already under way (thrown away if preflight fails).
-  const checking = preflight(attio, ATTIO_OBJECT, ATTRIBUTE_SPECS);
-  const readStarted = now();
-  const testMode = /^(sk|rk)_test_/.test(config.stripeKey);
-  const perEndpoint = () => new Pacer(limits.stripePerEndpointPerSecond);
-  const stripe = new Stripe(config.stripeKey, {
-    host: config.stripeUrl.hostname,
-    port: Number(config.stripeUrl.port || (config.stripeUrl.protocol === 'https:' ? 443 : 80)),
-    protocol: config.stripeUrl.protocol === 'https:' ? 'https' : 'http',
-    maxNetworkRetries: 0, // the retry helper is the one retry policy
-    timeout: timeoutMs,
-    telemetry: false,
-  });
-  const reading = readStripe({
-    stripe,
-    only: config.only,
+  /** A progress line, with the latest retry for 5 s after it. */
+  const showProgress = (line: string) => progress.update(() => (now() - lastRetry.atMs < 5000 ? `${line} · ${lastRetry.line}` : line));
+  const readContext: ReadContext = {
     policy,
-    pacers: {
-      overall: new Pacer(testMode ? limits.stripeTestPerSecond : limits.stripeLivePerSecond),
-      perEndpoint: {
-        customers: perEndpoint(),
-        charges: perEndpoint(),
-        subscriptions: perEndpoint(),
-        subscription_items: perEndpoint(),
-        prices: perEndpoint(),
-        products: perEndpoint(),
-        disputes: perEndpoint(),
-      },
-    },
-    concurrency: limits.stripeConcurrencyPerListing,
-    nowUnix: Math.floor(now() / 1000),
-    onProgress: (c) =>
-      progress.update(() =>
-        withLatestRetry(
-          `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, now() - readStarted).toFixed(1)} pages/s)`,
-        ),
-      ),
-  });
+    timeoutMs: options.timeoutMs ?? RETRY.requestTimeoutMs,
+    now,
+    only: config.only,
+    limits: options.limits,
+    progress: showProgress,
+  };
+  return { config, env: options.env ?? process.env, io, now, startedAt: now(), progress, showProgress, policy, attio, counts, limits, keyRejected, describe, readContext };
+}
+
+const notReady = (object: string, checked: PreflightResult) =>
+  `Attio is not ready for the sync (object "${object}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`;
+
+/** --setup: create what is missing, check, stop. Never reads the source. */
+async function setup(run: Run, target: Target): Promise<number> {
+  try {
+    const done = await setupAttributes(run.attio, target.object, target.specs, run.config.setupCurrency);
+    run.io.out(done.length ? `Setup:\n${done.map((d) => `  ${d}`).join('\n')}` : 'Setup: every attribute and option already exists; nothing to do.');
+    const checked = await preflight(run.attio, target.object, target.specs);
+    if (checked.problems.length) return run.io.errLine(notReady(target.object, checked)), 2;
+    run.io.out(`Attio is ready${checked.currency ? `; currency attributes are in ${checked.currency}` : ''}. Next: npx tsx sync.ts --dry-run`);
+    return 0;
+  } catch (error) {
+    run.io.errLine(`Setup failed: ${run.describe(error)}`);
+    return 2;
+  }
+}
+
+/** Checks Attio while the source is read, then loads the records linked before. */
+async function preflightAndRead<Settings, Data>(run: Run, source: Source<Settings, Data>, settings: Settings, target: Target) {
+  const { io, now } = run;
+  const readStarted = now();
+  const checking = preflight(run.attio, target.object, target.specs);
+  const reading = source.read(settings, run.readContext);
   reading.catch(() => {}); // awaited below, once preflight has passed
   let checked: PreflightResult;
   try {
     checked = await checking;
   } catch (error) {
-    errLine(`Preflight failed: ${describe(error)}`);
-    return 2;
+    return io.errLine(`Preflight failed: ${run.describe(error)}`), 2;
   }
-  if (checked.problems.length) {
-    errLine(notReady(checked));
-    return 2;
-  }
-  const targetCurrency = stripeCurrencyOf(checked.currency!);
-  const keyIsUnique = checked.unique.includes(ATTRIBUTES.customerId);
-  out(
+  if (checked.problems.length) return io.errLine(notReady(target.object, checked)), 2;
+  const keyIsUnique = checked.unique.includes(target.key.slug);
+  io.out(
     keyIsUnique
-      ? `Matching: "${ATTRIBUTES.customerId}" is unique in this workspace, so each company is upserted by it (Attio's assert).`
-      : `Matching: "${ATTRIBUTES.customerId}" is not unique (Attio allows no unique custom attribute on companies), so the sync matches companies itself: updates by record id, creates each new one once.`,
+      ? `Matching: "${target.key.slug}" is unique in this workspace, so each record is upserted by it (Attio's assert).`
+      : `Matching: "${target.key.slug}" is not unique (Attio allows no unique custom attribute on companies), so the sync matches records itself: updates by record id, creates each new one once.`,
   );
-
-  // --- Read what the sync wrote to Attio before, while Stripe is read.
-  let source: Awaited<ReturnType<typeof readStripe>>;
-  let state: Awaited<ReturnType<typeof loadLinkedRecords>>;
+  const owned = target.specs.filter((spec) => !spec.standard);
   try {
-    [source, state] = await Promise.all([
+    const [read, state] = await Promise.all([
       reading,
-      loadLinkedRecords(attio, ATTIO_OBJECT, ATTRIBUTES.customerId, OWNED_SPECS, { keyPrefix: STRIPE_CUSTOMER_ID_PREFIX, onlyKey: config.only }),
+      loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix, onlyKey: run.config.only }),
     ]);
+    run.progress.finish(`Read ${read.summary} and ${state.linked.size} linked Attio records in ${((now() - readStarted) / 1000).toFixed(1)}s.`);
+    return { checked, keyIsUnique, read, ...state };
   } catch (error) {
-    progress.finish();
-    const rejected = keyRejected(error);
-    errLine(`Reading failed, nothing was written: ${describe(error)}`);
-    return rejected ? 2 : 1;
+    run.progress.finish();
+    io.errLine(`Reading failed, nothing was written: ${run.describe(error)}`);
+    return run.keyRejected(error) ? 2 : 1;
   }
-  const { facts, notes: sourceNotes } = source;
-  const { linked, duplicates } = state;
-  progress.finish(
-    `Read ${facts.size} Stripe customers (${sourceNotes.pages} Stripe pages) and ${linked.size} linked Attio companies in ${((now() - readStarted) / 1000).toFixed(1)}s.`,
-  );
-  if (config.only && !facts.has(config.only)) {
-    errLine(`Customer ${config.only} was not found in Stripe (or is deleted).`);
-    return 2;
-  }
+}
+type Ready<Data> = Exclude<Awaited<ReturnType<typeof preflightAndRead<unknown, Data>>>, number>;
 
-  // --- Another Stripe account, or the other mode, would create a second set of companies: stop.
-  const missing = [...linked.keys()].filter((key) => !facts.has(key));
-  if (!config.only && !config.allowAccountMismatch && looksLikeAnotherAccount(linked.size, missing.length)) {
-    let probe: { here: number; elsewhere: number };
-    try {
-      const sample = missing.slice(0, 5);
-      probe = await probeCustomers((id) => withRetry(() => stripe.customers.retrieve(id).catch((e: unknown) => Promise.reject(stripeApiError(e))), policy), sample);
-    } catch (error) {
-      errLine(`Reading failed, nothing was written: ${describe(error)}`);
-      return keyRejected(error) ? 2 : 1;
-    }
-    if (probe.here === 0) {
-      errLine(
-        `None of the ${linked.size} Attio companies linked to Stripe customers ${missing.length === linked.size ? 'has its customer' : `but ${linked.size - missing.length} has its customer`} ` +
-          `in the Stripe account that STRIPE_API_KEY reads (${testMode ? 'test' : 'live'} mode), and the ones looked up do not exist there, not even as deleted customers.\n` +
-          `Likely cause: the key belongs to another Stripe account, or is a ${testMode ? 'test-mode key while the companies came from live mode' : 'live-mode key while the companies came from test mode'}. ` +
-          `Writing would create a second set of companies. Nothing was written.\n` +
-          `Fix: use the key of the account the companies came from. To sync this account anyway, run again with --allow-account-mismatch.`,
-      );
-      return 2;
-    }
+/** The source's records for this target, and the plan: what to leave, update, or add. */
+async function mapAndPlan<Settings, Data>(run: Run, source: Source<Settings, Data>, settings: Settings, target: Target, ready: Ready<Data>) {
+  let mapped: SourcePlan;
+  try {
+    const linkedKeys = new Set(ready.linked.keys());
+    mapped = await source.map(settings, ready.read.data as Data, { currency: ready.checked.currency, linkedKeys, allowAccountMismatch: run.config.allowAccountMismatch }, run.readContext);
+  } catch (error) {
+    run.io.errLine(`Reading failed, nothing was written: ${run.describe(error)}`);
+    return run.keyRejected(error) ? 2 : 1;
   }
+  if (mapped.stop) return run.io.errLine(mapped.stop), 2;
+  const keys = new Set(mapped.records.map((r) => r.key));
+  const orphans = [...ready.linked.keys()].filter((key) => !keys.has(key)).length;
+  const plan = planRecords(mapped.records, ready.linked, ready.duplicates);
+  return { ...mapped, plan, orphans, desiredByKey: new Map(mapped.records.map((d) => [d.key, d])), keyIsUnique: ready.keyIsUnique };
+}
+type Planned = Exclude<Awaited<ReturnType<typeof mapAndPlan>>, number>;
 
-  const mismatch = config.only ? null : currencyMismatch(facts.values(), targetCurrency);
-  if (mismatch) {
-    errLine(mismatch);
-    return 2;
-  }
-
-  // --- Map and plan.
-  const desired: DesiredRecord[] = [];
-  for (const f of facts.values()) {
-    if (!shouldSync(f, linked.has(f.id))) continue;
-    desired.push({
-      key: f.id,
-      values: customerValues(f, targetCurrency),
-      onCreate: { [ATTRIBUTES.name]: companyName(f), [ATTRIBUTES.domains]: companyDomain(f.email) },
-      linkValue: companyDomain(f.email),
-      ...placementHint(f.hints),
-      claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
-    });
-  }
-  const orphans = missing.length;
-  const plan = planRecords(desired, linked, duplicates);
-  const desiredByKey = new Map(desired.map((d) => [d.key, d]));
-
-  // --- Write (or, in a dry run, resolve what would be written).
-  if (config.dryRun) out('DRY RUN: reading and planning only, nothing will be written.');
+/** Writes the plan (in a dry run, resolves what would be written), within the time budget. */
+async function write(run: Run, target: Target, planned: Planned) {
+  const { config, io, now } = run;
+  if (config.dryRun) io.out('DRY RUN: reading and planning only, nothing will be written.');
   const counts: Record<WriteOutcome, number> = { created: 0, linked: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0, deferred: 0 };
   const lostCreates = { landed: 0, resent: 0 };
-  const work = plan.filter((a) => a.kind !== 'unchanged');
-  counts.unchanged = plan.length - work.length;
-  const writeStarted = now();
+  const work = planned.plan.filter((a) => a.kind !== 'unchanged');
+  counts.unchanged = planned.plan.length - work.length;
+  const started = now();
   let done = 0;
-  const results = await writePlan(work, desiredByKey, {
-    attio,
-    object: ATTIO_OBJECT,
-    matchSlug: ATTRIBUTES.customerId,
-    linkBy: { slug: ATTRIBUTES.domains, property: 'domain' },
-    keyIsUnique,
-    specs: ATTRIBUTE_SPECS,
+  const results = await writePlan(work, planned.desiredByKey, {
+    attio: run.attio,
+    object: target.object,
+    matchSlug: target.key.slug,
+    keyIsUnique: planned.keyIsUnique,
+    linkBy: target.linkBy,
+    specs: target.specs,
     dryRun: config.dryRun,
     onLostCreate: (landed) => (landed ? lostCreates.landed++ : lostCreates.resent++),
-    concurrency: limits.attioConcurrency,
-    mayStart: () => config.maxMinutes === null || now() - startedAt < config.maxMinutes * 60_000,
+    concurrency: run.limits.concurrency,
+    mayStart: () => config.maxMinutes === null || now() - run.startedAt < config.maxMinutes * 60_000,
     // A key that stays rejected fails every record alike: stop instead of retrying each one.
-    explain: (error) => ({ detail: describe(error), stopsAll: keyRejected(error) !== null }),
+    explain: (error) => ({ detail: run.describe(error), stopsAll: run.keyRejected(error) !== null }),
     onResult: (result) => {
       counts[result.outcome] += 1;
-      const audit = config.auditLog ? auditLine(result, ATTRIBUTES.customerId, config.dryRun, new Date(now())) : null;
-      if (audit) appendFileSync(config.auditLog!, `${redact(audit)}\n`);
-      if (result.outcome === 'failed') progress.print(`FAILED ${result.key}: ${result.detail}`);
+      const audit = config.auditLog ? auditLine(result, target.key.slug, config.dryRun, new Date(now())) : null;
+      if (audit) appendFileSync(config.auditLog!, `${io.redact(audit)}\n`);
+      if (result.outcome === 'failed') run.progress.print(`FAILED ${result.key}: ${result.detail}`);
       done += 1;
-      progress.update(() =>
-        withLatestRetry(`${config.dryRun ? 'Planning' : 'Writing to Attio'}: ${done}/${work.length} (${formatRate(done, work.length, now() - writeStarted)})`),
-      );
+      run.showProgress(`${config.dryRun ? 'Planning' : 'Writing to Attio'}: ${done}/${work.length} (${formatRate(done, work.length, now() - started)})`);
     },
   });
-  if (work.length) progress.finish(`${config.dryRun ? 'Planned' : 'Wrote'} ${done} records in ${((now() - writeStarted) / 1000).toFixed(1)}s.`);
+  if (work.length) run.progress.finish(`${config.dryRun ? 'Planned' : 'Wrote'} ${done} records in ${((now() - started) / 1000).toFixed(1)}s.`);
+  return { results, counts, lostCreates };
+}
 
-  // --- Report.
-  const notes = currencyNotes(facts.values(), sourceNotes, targetCurrency);
-  if (orphans) notes.push(`${orphans} Attio companies are linked to Stripe customers that no longer exist; left as they are`);
-  if (retriesSeen) notes.push(`${retriesSeen} requests were retried`);
-  if (counts.deferred)
-    notes.push(`the time budget (--max-minutes ${config.maxMinutes}) was reached: ${counts.deferred} records are left for the next run`);
+/** The report: on stdout, in the job summary, and as the exit code. */
+function report<Settings, Data>(run: Run, source: Source<Settings, Data>, target: Target, ready: Ready<Data>, planned: Planned, written: Awaited<ReturnType<typeof write>>): number {
+  const { config, io, counts: requests } = run;
+  const { results, counts, lostCreates } = written;
+  const notes = [...planned.notes];
+  if (planned.orphans) notes.push(`${planned.orphans} Attio records hold a ${target.key.slug} that ${source.name} no longer has; left as they are`);
+  if (requests.retries) notes.push(`${requests.retries} requests were retried`);
+  if (counts.deferred) notes.push(`the time budget (--max-minutes ${config.maxMinutes}) was reached: ${counts.deferred} records are left for the next run`);
   if (lostCreates.landed + lostCreates.resent)
     notes.push(
-      `${lostCreates.landed + lostCreates.resent} creates lost their answer: ${lostCreates.landed} had landed (found by ${ATTRIBUTES.customerId}, not sent again), ${lostCreates.resent} had not (sent again)`,
+      `${lostCreates.landed + lostCreates.resent} creates lost their answer: ${lostCreates.landed} had landed (found by ${target.key.slug}, not sent again), ${lostCreates.resent} had not (sent again)`,
     );
   const summary: RunSummary = {
+    title: `${source.name} → Attio sync`,
     counts,
-    totals: config.only ? null : totalsLine(accountTotals(facts.values(), targetCurrency), targetCurrency),
+    totals: planned.totals,
     notes,
     failures: results.filter((r) => r.outcome === 'failed'),
     conflicts: results.filter((r) => r.outcome === 'conflict'),
   };
-  if (config.dryRun) for (const line of plannedChanges(plan, results, desiredByKey, ATTRIBUTES.customerId, 20)) out(line);
-  for (const conflict of summary.conflicts) out(`CONFLICT ${conflict.key}: ${conflict.detail}`);
-  for (const note of notes) out(`note: ${note}`);
-  if (summary.totals) out(summary.totals);
-  out(
-    `requests: ${sourceNotes.pages} Stripe pages, ${requestCounts.attioReads} Attio reads, ${requestCounts.attioWrites} Attio writes, ` +
-      `${retriesSeen} retried; ${((now() - readStarted) / 1000).toFixed(1)}s`,
+  if (config.dryRun) for (const line of plannedChanges(planned.plan, results, planned.desiredByKey, target.key.slug, 20)) io.out(line);
+  for (const conflict of summary.conflicts) io.out(`CONFLICT ${conflict.key}: ${conflict.detail}`);
+  for (const note of notes) io.out(`note: ${note}`);
+  if (summary.totals) io.out(summary.totals);
+  io.out(
+    `requests: ${ready.read.requests} ${source.name} requests, ${requests.attioReads} Attio reads, ${requests.attioWrites} Attio writes, ` +
+      `${requests.retries} retried; ${((run.now() - run.startedAt) / 1000).toFixed(1)}s`,
   );
-  out(`${config.dryRun ? 'DRY RUN (nothing written): ' : ''}${summaryLine(counts)}`);
-  if (env.GITHUB_STEP_SUMMARY) appendFileSync(env.GITHUB_STEP_SUMMARY, redact(stepSummaryMarkdown(summary, config.dryRun)));
+  io.out(`${config.dryRun ? 'DRY RUN (nothing written): ' : ''}${summaryLine(counts)}`);
+  if (run.env.GITHUB_STEP_SUMMARY) appendFileSync(run.env.GITHUB_STEP_SUMMARY, io.redact(stepSummaryMarkdown(summary, config.dryRun)));
   return counts.failed > 0 ? 1 : 0;
 }
-
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (invokedDirectly) {
   dotenv.config({ quiet: true });
@@ -2390,8 +2542,8 @@ if (invokedDirectly) {
     // Exit at once: after a failed read, requests still under way have nothing left to add.
     (code) => process.exit(code),
     (error: unknown) => {
-      const keys = [process.env.STRIPE_API_KEY ?? '', process.env.ATTIO_API_KEY ?? ''];
-      process.stderr.write(`${redactor(keys)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`)}\n`);
+      const keys = Object.entries(process.env).flatMap(([name, value]) => (/_KEY$/.test(name) && value ? [value.trim()] : []));
+      process.stderr.write(`${redactor(keys, stripeSource.secretShape)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`)}\n`);
       process.exit(1); // at once, as above: reads or writes still under way must not keep a failed run going
     },
   );

@@ -37,7 +37,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Stripe from 'stripe';
-import { companyDomain, companyName, customerValues, LIMITS, Pacer, readStripe, RETRY, shouldSync } from '../sync.ts';
+import { ATTIO_LIMITS, companyDomain, companyName, customerValues, Pacer, readStripe, RETRY, shouldSync, STRIPE_LIMITS } from '../sync.ts';
 import { applyDelta, DEFAULT_SIZE, generateDataset, type DatasetSize } from './dataset.ts';
 import { startFakeAttio, type FakeAttio } from './fake-attio.ts';
 import { startFakeStripe, type FakeStripe, type StripeStore } from './fake-stripe.ts';
@@ -633,7 +633,7 @@ async function main(): Promise<number> {
     options.realistic
       ? `fakes:   Stripe ${STRIPE_BASE_MS} ms + per object (charges 2, subscriptions 1.5, customers 1 ms) = 250 ms per page of 100 charges, ` +
           `${API_LIMITS.stripePerEndpoint}/s per endpoint, ${API_LIMITS.stripeOverall}/s overall; Attio ${ATTIO_LATENCY_MS} ms, ${API_LIMITS.attioReads} reads/s, ${API_LIMITS.attioWrites} writes/s`
-      : `fakes:   no latency, no rate limits (the sync still paces itself: ${LIMITS.stripePerEndpointPerSecond} req/s per Stripe endpoint, ${LIMITS.attioReadsPerSecond} Attio reads/s, ${LIMITS.attioWritesPerSecond} writes/s)`,
+      : `fakes:   no latency, no rate limits (the sync still paces itself: ${STRIPE_LIMITS.perEndpointPerSecond} req/s per Stripe endpoint, ${ATTIO_LIMITS.readsPerSecond} Attio reads/s, ${ATTIO_LIMITS.writesPerSecond} writes/s)`,
   );
   console.log(`scenarios: setup (not measured), ${options.scenarios.join(', ')}`);
   console.log(`logs:    ${options.logs}\n`);

@@ -69,11 +69,11 @@ describe('a key for another Stripe account', () => {
     for (const id of ids.slice(0, 4)) bed.stripe.store.deleteCustomer(id);
     const some = await bed.run();
     expect(some.code).toBe(0);
-    expect(some.out).toContain('4 Attio companies are linked to Stripe customers that no longer exist; left as they are');
+    expect(some.out).toContain('4 Attio records hold a stripe_customer_id that Stripe no longer has; left as they are');
     for (const id of ids.slice(4)) bed.stripe.store.deleteCustomer(id);
     const all = await bed.run();
     expect(all.code).toBe(0); // every linked customer missing, but the look-up finds them deleted here
-    expect(all.out).toContain('12 Attio companies are linked to Stripe customers that no longer exist');
+    expect(all.out).toContain('12 Attio records hold a stripe_customer_id that Stripe no longer has');
     expect(bed.attio.stats().writes).toBe(0);
   });
 });

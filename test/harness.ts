@@ -44,11 +44,11 @@ export interface Bed {
 
 /** No client-side pacing in tests: the fakes decide when to answer 429. */
 export const NO_LIMITS = {
-  attioReadsPerSecond: Infinity,
-  attioWritesPerSecond: Infinity,
-  stripePerEndpointPerSecond: Infinity,
-  stripeLivePerSecond: Infinity,
-  stripeTestPerSecond: Infinity,
+  readsPerSecond: Infinity, // Attio
+  writesPerSecond: Infinity,
+  perEndpointPerSecond: Infinity, // Stripe
+  livePerSecond: Infinity,
+  testPerSecond: Infinity,
 };
 
 /** The two kinds of workspace the sync meets: a new one as Attio documents it, and an older one whose key is unique. */

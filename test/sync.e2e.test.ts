@@ -253,7 +253,7 @@ describe('companies: create, link, conflict, and what humans wrote', () => {
     expect(unchanged.out).toContain('created=0 linked=0 updated=0 unchanged=1');
     expect(attio.stats().writes).toBe(0);
     // The run's own request count agrees with what the server saw.
-    expect(unchanged.out).toMatch(new RegExp(`requests: \\d+ Stripe pages, ${attio.stats().reads} Attio reads, 0 Attio writes, 0 retried`));
+    expect(unchanged.out).toMatch(new RegExp(`requests: \\d+ Stripe requests, ${attio.stats().reads} Attio reads, 0 Attio writes, 0 retried`));
 
     stripe.store.addCharge({ customer: c.id, amount: 2_000, currency: 'usd', created: T0 + DAY });
     const changed = await run();
