@@ -199,7 +199,7 @@ export function parseUrl(name: string, value: string, problems: string[]): URL |
 }
 
 // ================================================================================================
-// 2. RETRY AND PACING (reusable: nothing here knows Stripe or Attio)
+// 2. RETRY AND PACING (reusable: nothing here knows the source or Attio)
 // ================================================================================================
 
 /** An API answer or failure, normalised so one retry policy can judge both APIs. */
@@ -1496,7 +1496,7 @@ function wrongAccountMessage(linked: number, missing: number, testMode: boolean)
   );
 }
 
-/** Stripe customers into Attio companies: the source and the target main runs by default. */
+/** Stripe customers into Attio companies, found by their domains when not linked yet. */
 export const COMPANIES: Target = {
   object: ATTIO_OBJECT,
   specs: ATTRIBUTE_SPECS,
@@ -1504,8 +1504,11 @@ export const COMPANIES: Target = {
   linkBy: { slug: ATTRIBUTES.domains, property: 'domain' },
 };
 
+/** The sync main runs: a copy of this template plugs its own source and target in here. */
+export const SYNC = { source: stripeSource, target: COMPANIES };
+
 // ================================================================================================
-// 5. SINK: ATTIO (reusable: knows Attio, not Stripe)
+// 5. SINK: ATTIO (reusable: knows Attio, not the source)
 // Preflight, setup, loading what the sync wrote before, the plan (a diff), and the writes.
 // ================================================================================================
 
@@ -2063,7 +2066,7 @@ export interface Output {
   err: (line: string) => void;
 }
 
-/** Removes every secret and anything shaped like a Stripe key (even masked) from a line of output. */
+/** Removes every secret, and anything shaped like one of the source's keys (even masked), from a line of output. */
 export function redactor(secrets: readonly string[], shape?: RegExp): (text: string) => string {
   const present = secrets.filter((s) => s.length >= 4);
   return (text) => {
@@ -2125,7 +2128,7 @@ export function formatRate(done: number, total: number, elapsedMs: number): stri
 }
 
 export interface RunSummary {
-  /** "Stripe → Attio sync" */
+  /** "<source> → Attio sync" */
   title: string;
   counts: Record<WriteOutcome, number>;
   /** The source's account-wide totals, for a person to check against the source (null: not a full run). */
@@ -2285,7 +2288,7 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
 export async function main<Settings, Data>(
   argv: string[],
   options: RunOptions = {},
-  sync: { source: Source<Settings, Data>; target: Target } = { source: stripeSource, target: COMPANIES } as never,
+  sync: { source: Source<Settings, Data>; target: Target } = SYNC as never,
 ): Promise<number> {
   const { source, target } = sync;
   const env = options.env ?? process.env;
@@ -2543,7 +2546,7 @@ if (invokedDirectly) {
     (code) => process.exit(code),
     (error: unknown) => {
       const keys = Object.entries(process.env).flatMap(([name, value]) => (/_KEY$/.test(name) && value ? [value.trim()] : []));
-      process.stderr.write(`${redactor(keys, stripeSource.secretShape)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`)}\n`);
+      process.stderr.write(`${redactor(keys, SYNC.source.secretShape)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`)}\n`);
       process.exit(1); // at once, as above: reads or writes still under way must not keep a failed run going
     },
   );
