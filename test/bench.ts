@@ -5,8 +5,8 @@
 // subscriptions; Attio 80 ms), the documented rate limits enforced with 429s (Stripe: 25/s per
 // endpoint and 100/s overall, behind a live-mode key so the sync uses its live pacing; Attio: 100
 // reads/s and 25 writes/s) and a data set from generateDataset. It runs the REAL CLI as a child
-// process, started as the workflow starts it (SYNC_NODE_ARGS: `node --max-semi-space-size=16
-// sync.ts` on Node 24, with tsx's loader on older Node): `--setup` once (not measured), then each
+// process, started as the workflow starts it (SYNC_NODE_ARGS: `node sync.ts` on Node 24, with
+// tsx's loader on older Node): `--setup` once (not measured), then each
 // scenario:
 //
 //   cold     first run: creates and links every company
@@ -74,7 +74,7 @@ const USAGE = `Usage: npm run bench -- [--scale | --burst] [--customers N] [--ch
   --scale       100k customers, 500k charges, 50k subscriptions, no latency, no rate limits
   --burst       a cold run of 400 customers twice, on fresh fakes, the second with ${BURST_MS / 1000} s of 429s on
                 every Attio write (${BURST_AFTER_MS / 1000} s after the first write): what the burst costs
-  --node-flags  Node options for the sync's process, e.g. --node-flags="--max-semi-space-size=16"`;
+  --node-flags  Node options for the sync's process, e.g. --node-flags="--trace-gc"`;
 
 interface BenchOptions {
   size: DatasetSize;

@@ -93,8 +93,8 @@ export async function startBed(
   return bed;
 }
 
-/** The Node options the workflow starts the sync with (`.github/workflows/sync.yml` says why). */
-export const WORKFLOW_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+/** The Node options the workflow starts the sync with: none, Node's defaults. */
+export const WORKFLOW_NODE_FLAGS: readonly string[] = [];
 
 /**
  * Node's arguments before `sync.ts` to start it as the workflow does on this Node: its flags, and
