@@ -9,14 +9,15 @@
  *
  * The file reads top to bottom like a Singer tap and target folded into one:
  *
- *   1. CONFIGURATION      the Attio attribute slugs, rate limits, flags and env
+ *   1. CONFIGURATION      the Attio object and attribute slugs, Attio's limits, the flags
  *   2. RETRY AND PACING   reusable: one retry policy and a client-side rate limiter
- *   3. SOURCE: STRIPE     streams customers, charges, subscriptions into per-customer facts
- *   4. MAP                pure functions: facts -> Attio values (revenue, MRR, status, domain)
- *   5. SINK: ATTIO        reusable, knows nothing of Stripe: preflight, setup, load, plan, write
- *   6. REPORT AND MAIN    progress, summary, exit codes, wiring
+ *   3. SOURCE: STRIPE     reads customers, charges, subscriptions, disputes into per-customer facts
+ *   4. MAP                pure functions: facts -> Attio values; the Stripe source object and SYNC
+ *   5. SINK: ATTIO        reusable, knows no source: preflight, setup, load, plan, write
+ *   6. REPORT AND MAIN    main: parse, setup, preflight and read, map and plan, write, report
  *
- * To build another sync from this template, replace sections 3 and 4 and the slug map; keep 2, 5, 6.
+ * To build another sync from this template, replace sections 3 and 4 (a `Source` and a `Target`,
+ * plugged in as SYNC) and the slug map; keep 2, 5 and 6. test/template.test.ts has a worked one.
  */
 import { appendFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -996,15 +997,26 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     return items;
   };
 
-  // Product names, read once per product: a listing of subscriptions cannot expand
-  // data.items.data.price.product (5 levels; Stripe expands at most 4).
-  const productNames = new Map<string, Promise<string>>();
+  // Product names, a hundred products a request (`ids`), each product once: a listing of
+  // subscriptions cannot expand data.items.data.price.product (5 levels; Stripe expands at most 4).
+  const productNames = new Map<string, string>();
+  const productsSeen = new Set<string>();
+  let productsToRead: string[] = [];
+  const productReads: Promise<void>[] = [];
+  const readProductNames = () => {
+    const ids = productsToRead;
+    productsToRead = [];
+    const reading = request('products', () => stripe.products.list({ ids, limit: 100 })).then((page) => {
+      for (const product of page.data) productNames.set(product.id, product.name);
+    });
+    reading.catch(fail);
+    productReads.push(reading);
+  };
   const readProductName = (productId: string) => {
-    if (!productNames.has(productId)) {
-      const reading = request('products', () => stripe.products.retrieve(productId)).then((product) => product.name);
-      reading.catch(fail);
-      productNames.set(productId, reading);
-    }
+    if (productsSeen.has(productId)) return;
+    productsSeen.add(productId);
+    productsToRead.push(productId);
+    if (productsToRead.length === 100) readProductNames();
   };
 
   // A tiered price's tiers, read once per price (a listing cannot expand them).
@@ -1049,11 +1061,15 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
 
   await Promise.all([readCustomers(), readCharges(), readSubscriptions(), readDisputes()].map((listing) => listing.catch(fail)));
   await Promise.all(laterFolds.map((folding) => folding.catch(fail))); // all started: the last folds ran above
-  const names = new Map(await Promise.all([...productNames].map(async ([id, name]) => [id, await name.catch(fail)] as const)));
+  if (productsToRead.length) readProductNames();
+  await Promise.all(productReads.map((reading) => reading.catch(fail)));
   stop.signal.throwIfAborted();
   for (const facts of customers.values()) {
     const byName: Record<string, number> = {};
-    for (const [productId, quantity] of Object.entries(facts.plan)) byName[names.get(productId) ?? productId] = (byName[names.get(productId) ?? productId] ?? 0) + quantity;
+    for (const [productId, quantity] of Object.entries(facts.plan)) {
+      const name = productNames.get(productId) ?? productId;
+      byName[name] = (byName[name] ?? 0) + quantity;
+    }
     facts.plan = byName;
   }
   // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
@@ -1254,9 +1270,6 @@ export const ATTRIBUTE_SPECS: AttributeSpec[] = [
   { slug: ATTRIBUTES.name, title: 'Name', type: 'text', standard: true },
   { slug: ATTRIBUTES.domains, title: 'Domains', type: 'domain', standard: true },
 ];
-
-/** The attributes the sync owns and compares; standard ones (name, domains) are only ever created. */
-const OWNED_SPECS = ATTRIBUTE_SPECS.filter((spec) => !spec.standard);
 
 function formatMinor(byCurrency: Record<string, number>): string {
   return Object.entries(byCurrency)
@@ -2061,154 +2074,6 @@ export async function writePlan(
 // 6. REPORT AND MAIN
 // ================================================================================================
 
-export interface Output {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-/** Removes every secret, and anything shaped like one of the source's keys (even masked), from a line of output. */
-export function redactor(secrets: readonly string[], shape?: RegExp): (text: string) => string {
-  const present = secrets.filter((s) => s.length >= 4);
-  return (text) => {
-    let clean = text;
-    for (const secret of present) clean = clean.split(secret).join('[redacted]');
-    return shape ? clean.replace(new RegExp(shape.source, 'g'), '[redacted]') : clean;
-  };
-}
-
-/**
- * Live progress: redrawn in place at most 4 times a second on a terminal, one plain line every
- * 15 seconds otherwise (GitHub Actions logs), so a log never fills with redraws.
- */
-export class Progress {
-  private readonly write: (text: string) => void;
-  private readonly isTTY: boolean;
-  private readonly now: () => number;
-  private lastDrawMs: number;
-  private drawn = false;
-  constructor(write: (text: string) => void, isTTY: boolean, now: () => number = Date.now) {
-    this.write = write;
-    this.isTTY = isTTY;
-    this.now = now;
-    this.lastDrawMs = now();
-  }
-  update(line: () => string): void {
-    const now = this.now();
-    if (now - this.lastDrawMs < (this.isTTY ? 250 : 15_000)) return;
-    this.lastDrawMs = now;
-    if (this.isTTY) {
-      this.write(`\r\x1b[2K${line()}`);
-      this.drawn = true;
-    } else this.write(`${line()}\n`);
-  }
-  /** A line of its own while a phase goes on: a progress line on screen is cleared first, and redrawn by the next update. */
-  print(line: string): void {
-    this.write(`${this.isTTY && this.drawn ? '\r\x1b[2K' : ''}${line}\n`);
-    this.drawn = false;
-  }
-  /** Ends the phase with a line of its own; with no line, only clears what was drawn. */
-  finish(line = ''): void {
-    const clear = this.isTTY && this.drawn ? '\r\x1b[2K' : '';
-    this.write(line ? `${clear}${line}\n` : clear);
-    this.drawn = false;
-    this.lastDrawMs = this.now();
-  }
-}
-
-export function perSecond(done: number, elapsedMs: number): number {
-  return elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
-}
-
-/** "12.3/s, ~1m05s left" for a progress line. */
-export function formatRate(done: number, total: number, elapsedMs: number): string {
-  const rate = perSecond(done, elapsedMs);
-  const left = rate > 0 ? Math.ceil((total - done) / rate) : null;
-  const eta = left === null ? '' : `, ~${left >= 60 ? `${Math.floor(left / 60)}m${String(left % 60).padStart(2, '0')}s` : `${left}s`} left`;
-  return `${rate.toFixed(1)}/s${eta}`;
-}
-
-export interface RunSummary {
-  /** "<source> → Attio sync" */
-  title: string;
-  counts: Record<WriteOutcome, number>;
-  /** The source's account-wide totals, for a person to check against the source (null: not a full run). */
-  totals: string | null;
-  notes: string[];
-  failures: WriteResult[];
-  conflicts: WriteResult[];
-}
-
-/** A dry run's report: the first `limit` planned writes, each with its values before and after. */
-export function plannedChanges(
-  plan: readonly PlannedAction[],
-  results: readonly WriteResult[],
-  desiredByKey: ReadonlyMap<string, DesiredRecord>,
-  matchSlug: string,
-  limit: number,
-): string[] {
-  const lines = ['DRY RUN: no writes. Planned changes:'];
-  const planned = plan.filter((a): a is Extract<PlannedAction, { changes: ValueChange[] }> => a.kind === 'update' || a.kind === 'new');
-  const outcomes = new Map(results.map((r) => [r.key, r]));
-  for (const action of planned.slice(0, limit)) {
-    const result = outcomes.get(action.key);
-    const onCreate = Object.entries(desiredByKey.get(action.key)!.onCreate).filter(([, value]) => value !== null);
-    const what =
-      result?.outcome === 'created'
-        ? ` as a new record${onCreate.length ? ` (${onCreate.map(([slug, value]) => `${slug} ${JSON.stringify(value)}`).join(', ')})` : ''}`
-        : result?.detail
-          ? ` (${result.detail})`
-          : '';
-    lines.push(`  ${result?.outcome ?? action.kind} ${action.key}${what}`);
-    const changes = action.changes.filter((c) => c.slug !== matchSlug);
-    lines.push(`      ${changes.map((c) => `${c.slug}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}`);
-  }
-  if (planned.length > limit) lines.push(`  ... and ${planned.length - limit} more`);
-  return lines;
-}
-
-/**
- * One line of the audit log for a write (or a planned one): when, which record, what happened, and
- * each owned value before and after. Null for results that wrote nothing.
- */
-export function auditLine(result: WriteResult, matchSlug: string, dryRun: boolean, time: Date): string | null {
-  if (result.outcome !== 'created' && result.outcome !== 'linked' && result.outcome !== 'updated') return null;
-  const values: Record<string, { before: PlainValue; after: PlainValue }> = {};
-  for (const change of result.changes ?? []) values[change.slug] = { before: change.before, after: change.after };
-  return JSON.stringify({
-    time: time.toISOString(),
-    [matchSlug]: result.key,
-    record_id: result.recordId ?? null,
-    action: result.outcome,
-    ...(dryRun ? { dry_run: true } : {}),
-    values,
-  });
-}
-
-export function summaryLine(counts: Record<WriteOutcome, number>): string {
-  const line = `created=${counts.created} linked=${counts.linked} updated=${counts.updated} unchanged=${counts.unchanged} conflicts=${counts.conflict} failed=${counts.failed}`;
-  return counts.deferred ? `${line} left=${counts.deferred}` : line;
-}
-
-export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): string {
-  const c = summary.counts;
-  const lines = [
-    `### ${summary.title}${dryRun ? ' (dry run: no writes)' : ''}`,
-    '',
-    '| created | linked | updated | unchanged | conflicts | failed |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| ${c.created} | ${c.linked} | ${c.updated} | ${c.unchanged} | ${c.conflict} | ${c.failed} |`,
-    '',
-  ];
-  if (summary.totals) lines.push(summary.totals, '');
-  for (const note of summary.notes) lines.push(`- ${note}`);
-  const problems = [...summary.failures, ...summary.conflicts].slice(0, 50);
-  if (problems.length) {
-    lines.push('', '| key | outcome | detail |', '| --- | --- | --- |');
-    for (const p of problems) lines.push(`| ${p.key} | ${p.outcome} | ${(p.detail ?? '').replace(/\|/g, '\\|')} |`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
 /** What a source hands main while reading: how to retry and pace, and where to report progress. */
 export interface ReadContext {
   policy: RetryPolicy;
@@ -2532,6 +2397,155 @@ function report<Settings, Data>(run: Run, source: Source<Settings, Data>, target
   if (run.env.GITHUB_STEP_SUMMARY) appendFileSync(run.env.GITHUB_STEP_SUMMARY, io.redact(stepSummaryMarkdown(summary, config.dryRun)));
   return counts.failed > 0 ? 1 : 0;
 }
+
+export interface Output {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** Removes every secret, and anything shaped like one of the source's keys (even masked), from a line of output. */
+export function redactor(secrets: readonly string[], shape?: RegExp): (text: string) => string {
+  const present = secrets.filter((s) => s.length >= 4);
+  return (text) => {
+    let clean = text;
+    for (const secret of present) clean = clean.split(secret).join('[redacted]');
+    return shape ? clean.replace(new RegExp(shape.source, 'g'), '[redacted]') : clean;
+  };
+}
+
+/**
+ * Live progress: redrawn in place at most 4 times a second on a terminal, one plain line every
+ * 15 seconds otherwise (GitHub Actions logs), so a log never fills with redraws.
+ */
+export class Progress {
+  private readonly write: (text: string) => void;
+  private readonly isTTY: boolean;
+  private readonly now: () => number;
+  private lastDrawMs: number;
+  private drawn = false;
+  constructor(write: (text: string) => void, isTTY: boolean, now: () => number = Date.now) {
+    this.write = write;
+    this.isTTY = isTTY;
+    this.now = now;
+    this.lastDrawMs = now();
+  }
+  update(line: () => string): void {
+    const now = this.now();
+    if (now - this.lastDrawMs < (this.isTTY ? 250 : 15_000)) return;
+    this.lastDrawMs = now;
+    if (this.isTTY) {
+      this.write(`\r\x1b[2K${line()}`);
+      this.drawn = true;
+    } else this.write(`${line()}\n`);
+  }
+  /** A line of its own while a phase goes on: a progress line on screen is cleared first, and redrawn by the next update. */
+  print(line: string): void {
+    this.write(`${this.isTTY && this.drawn ? '\r\x1b[2K' : ''}${line}\n`);
+    this.drawn = false;
+  }
+  /** Ends the phase with a line of its own; with no line, only clears what was drawn. */
+  finish(line = ''): void {
+    const clear = this.isTTY && this.drawn ? '\r\x1b[2K' : '';
+    this.write(line ? `${clear}${line}\n` : clear);
+    this.drawn = false;
+    this.lastDrawMs = this.now();
+  }
+}
+
+export function perSecond(done: number, elapsedMs: number): number {
+  return elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
+}
+
+/** "12.3/s, ~1m05s left" for a progress line. */
+export function formatRate(done: number, total: number, elapsedMs: number): string {
+  const rate = perSecond(done, elapsedMs);
+  const left = rate > 0 ? Math.ceil((total - done) / rate) : null;
+  const eta = left === null ? '' : `, ~${left >= 60 ? `${Math.floor(left / 60)}m${String(left % 60).padStart(2, '0')}s` : `${left}s`} left`;
+  return `${rate.toFixed(1)}/s${eta}`;
+}
+
+export interface RunSummary {
+  /** "<source> → Attio sync" */
+  title: string;
+  counts: Record<WriteOutcome, number>;
+  /** The source's account-wide totals, for a person to check against the source (null: not a full run). */
+  totals: string | null;
+  notes: string[];
+  failures: WriteResult[];
+  conflicts: WriteResult[];
+}
+
+/** A dry run's report: the first `limit` planned writes, each with its values before and after. */
+export function plannedChanges(
+  plan: readonly PlannedAction[],
+  results: readonly WriteResult[],
+  desiredByKey: ReadonlyMap<string, DesiredRecord>,
+  matchSlug: string,
+  limit: number,
+): string[] {
+  const lines = ['DRY RUN: no writes. Planned changes:'];
+  const planned = plan.filter((a): a is Extract<PlannedAction, { changes: ValueChange[] }> => a.kind === 'update' || a.kind === 'new');
+  const outcomes = new Map(results.map((r) => [r.key, r]));
+  for (const action of planned.slice(0, limit)) {
+    const result = outcomes.get(action.key);
+    const onCreate = Object.entries(desiredByKey.get(action.key)!.onCreate).filter(([, value]) => value !== null);
+    const what =
+      result?.outcome === 'created'
+        ? ` as a new record${onCreate.length ? ` (${onCreate.map(([slug, value]) => `${slug} ${JSON.stringify(value)}`).join(', ')})` : ''}`
+        : result?.detail
+          ? ` (${result.detail})`
+          : '';
+    lines.push(`  ${result?.outcome ?? action.kind} ${action.key}${what}`);
+    const changes = action.changes.filter((c) => c.slug !== matchSlug);
+    lines.push(`      ${changes.map((c) => `${c.slug}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}`);
+  }
+  if (planned.length > limit) lines.push(`  ... and ${planned.length - limit} more`);
+  return lines;
+}
+
+/**
+ * One line of the audit log for a write (or a planned one): when, which record, what happened, and
+ * each owned value before and after. Null for results that wrote nothing.
+ */
+export function auditLine(result: WriteResult, matchSlug: string, dryRun: boolean, time: Date): string | null {
+  if (result.outcome !== 'created' && result.outcome !== 'linked' && result.outcome !== 'updated') return null;
+  const values: Record<string, { before: PlainValue; after: PlainValue }> = {};
+  for (const change of result.changes ?? []) values[change.slug] = { before: change.before, after: change.after };
+  return JSON.stringify({
+    time: time.toISOString(),
+    [matchSlug]: result.key,
+    record_id: result.recordId ?? null,
+    action: result.outcome,
+    ...(dryRun ? { dry_run: true } : {}),
+    values,
+  });
+}
+
+export function summaryLine(counts: Record<WriteOutcome, number>): string {
+  const line = `created=${counts.created} linked=${counts.linked} updated=${counts.updated} unchanged=${counts.unchanged} conflicts=${counts.conflict} failed=${counts.failed}`;
+  return counts.deferred ? `${line} left=${counts.deferred}` : line;
+}
+
+export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): string {
+  const c = summary.counts;
+  const lines = [
+    `### ${summary.title}${dryRun ? ' (dry run: no writes)' : ''}`,
+    '',
+    '| created | linked | updated | unchanged | conflicts | failed |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| ${c.created} | ${c.linked} | ${c.updated} | ${c.unchanged} | ${c.conflict} | ${c.failed} |`,
+    '',
+  ];
+  if (summary.totals) lines.push(summary.totals, '');
+  for (const note of summary.notes) lines.push(`- ${note}`);
+  const problems = [...summary.failures, ...summary.conflicts].slice(0, 50);
+  if (problems.length) {
+    lines.push('', '| key | outcome | detail |', '| --- | --- | --- |');
+    for (const p of problems) lines.push(`| ${p.key} | ${p.outcome} | ${(p.detail ?? '').replace(/\|/g, '\\|')} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (invokedDirectly) {
   dotenv.config({ quiet: true });

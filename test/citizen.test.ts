@@ -1,24 +1,16 @@
 // A good citizen on shared APIs, end to end: the wrong Stripe account never floods Attio, a time
 // budget ends a long run green and the next run finishes it, and every retry is visible.
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeStripe, type FakeStripe } from './fake-stripe.ts';
 import { queuedFaults } from './faults.ts';
-import { allOutput, companyOf, isCreate, isRecordWrite, leakedFragments, startBed, STRIPE_KEY, writesOf, type Bed } from './harness.ts';
+import { companyOf, isCreate, isRecordWrite, STRIPE_KEY, writesOf } from './harness.ts';
+import { bedsOfThisFile } from './beds.ts';
 
-const beds: Bed[] = [];
+const open = bedsOfThisFile();
 const others: FakeStripe[] = [];
 afterEach(async () => {
-  await Promise.all([...beds.splice(0).map((b) => b.close()), ...others.splice(0).map((s) => s.close())]);
+  await Promise.all(others.splice(0).map((s) => s.close()));
 });
-afterAll(() => {
-  expect(allOutput.length).toBeGreaterThan(0);
-  expect(leakedFragments(allOutput.join('\n'))).toEqual([]);
-});
-const open = async (opts?: Parameters<typeof startBed>[0]) => {
-  const bed = await startBed(opts);
-  beds.push(bed);
-  return bed;
-};
 
 const T0 = 1_750_000_000;
 

@@ -316,6 +316,12 @@ export class StripeStore {
   private readonly tiersByPrice = new Map<string, Stripe.Price.Tier[]>();
   /** Every product a price references, by id. */
   private readonly products = new Map<string, Stripe.Product>();
+  /** The same products as a list, for the list endpoint's ordered view. */
+  private get productList(): Stripe.Product[] {
+    if (this.productListCache.length !== this.products.size) this.productListCache = [...this.products.values()];
+    return this.productListCache;
+  }
+  private productListCache: Stripe.Product[] = [];
 
   /** Live and deleted customers, in insertion order (deleted ones keep their place for cursors). */
   private readonly allCustomers: Stripe.Customer[] = [];
@@ -788,6 +794,10 @@ export class StripeStore {
   /** @internal */
   disputeView(): OrderedView<Stripe.Dispute> {
     return this.view(this.disputes, () => null);
+  }
+  /** @internal Products, newest first (the order of every Stripe list). */
+  productView(): OrderedView<Stripe.Product> {
+    return this.view(this.productList, () => null);
   }
   /** @internal */
   findPrice(id: string): Stripe.Price | undefined {
@@ -1587,6 +1597,31 @@ function retrievePrice({ store, search, params }: Call) {
   return out;
 }
 
+/**
+ * GET /v1/products (types ProductListParams): limit, starting_after, ending_before, created, active,
+ * ids ("Only return products with the given IDs. Cannot be used with starting_after or
+ * ending_before"). shippable, type and url are not served.
+ */
+function listProducts({ store, search }: Call) {
+  const query = parseQuery(search, { ...LIST, created: 'range', active: 'string', ids: 'array', shippable: 'not_implemented', type: 'not_implemented', url: 'not_implemented' });
+  readExpand(query, PRODUCT_EXPANSIONS.map((path) => `data.${path}`));
+  const ids = query.array('ids');
+  if (ids.length && (query.string('starting_after') !== undefined || query.string('ending_before') !== undefined)) {
+    throw invalid('You cannot use `ids` with `starting_after` or `ending_before`.', { param: 'ids' });
+  }
+  const active = query.string('active');
+  if (active !== undefined && active !== 'true' && active !== 'false') throw invalid('Invalid boolean: ' + active, { param: 'active' });
+  const created = query.range('created');
+  const wanted = new Set(ids);
+  return paginate(
+    sequence(store.productView(), undefined, query),
+    query,
+    '/v1/products',
+    (p) => (wanted.size === 0 || wanted.has(p.id)) && inRange(p.created, created) && (active === undefined || String(p.active) === active),
+    'product',
+  );
+}
+
 function retrieveProduct({ store, search, params }: Call) {
   const id = params.id!;
   // GET /v1/products/search is Stripe's product search (types Products.d.ts `search`), not a product id.
@@ -1689,6 +1724,7 @@ const ROUTES: Array<{ pattern: string; handler: Handler }> = [
   { pattern: '/v1/subscriptions', handler: listSubscriptions },
   { pattern: '/v1/subscription_items', handler: listSubscriptionItems },
   { pattern: '/v1/prices/:id', handler: retrievePrice },
+  { pattern: '/v1/products', handler: listProducts },
   { pattern: '/v1/products/:id', handler: retrieveProduct },
   { pattern: '/v1/disputes', handler: listDisputes },
   { pattern: '/v1/disputes/:id', handler: retrieveDispute },

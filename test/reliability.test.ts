@@ -1,26 +1,14 @@
 // Faults and bad data lose nothing: a seeded fault schedule on every endpoint, a record that always
 // fails, a run killed mid-write, bad Stripe data and bad Attio setups. Every run's output is
 // checked for key bytes at the end.
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateDataset, type DatasetSize } from './dataset.ts';
 import type { FakeAttio } from './fake-attio.ts';
 import { LANDED_FAULTS, queuedFaults, randomFaults, type RequestInfo } from './faults.ts';
-import { allOutput, companyOf, isCreate, isRecordWrite, leakedFragments, startBed, startCli, WORKSPACES, type Bed } from './harness.ts';
+import { companyOf, isCreate, isRecordWrite, startCli, WORKSPACES } from './harness.ts';
+import { bedsOfThisFile } from './beds.ts';
 
-const beds: Bed[] = [];
-afterEach(async () => {
-  await Promise.all(beds.splice(0).map((b) => b.close()));
-});
-afterAll(() => {
-  // Every run in this file, faults and bad data included: no 5-byte run of either key anywhere.
-  expect(allOutput.length).toBeGreaterThan(0);
-  expect(leakedFragments(allOutput.join('\n'))).toEqual([]);
-});
-const open = async (opts?: Parameters<typeof startBed>[0]) => {
-  const bed = await startBed(opts);
-  beds.push(bed);
-  return bed;
-};
+const open = bedsOfThisFile();
 
 const SIZE: DatasetSize = { customers: 300, charges: 3000, subscriptions: 200, existingShare: 0.3, seed: 7 };
 

@@ -3,22 +3,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { allOutput, ATTIO_KEY, companyOf, leakedFragments, startBed, STRIPE_KEY, type Bed } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { ATTIO_KEY, companyOf, STRIPE_KEY } from './harness.ts';
+import { bedsOfThisFile } from './beds.ts';
 
-const beds: Bed[] = [];
-afterEach(async () => {
-  await Promise.all(beds.splice(0).map((b) => b.close()));
-});
-afterAll(() => {
-  expect(allOutput.length).toBeGreaterThan(0);
-  expect(leakedFragments(allOutput.join('\n'))).toEqual([]);
-});
-const open = async (opts?: Parameters<typeof startBed>[0]) => {
-  const bed = await startBed(opts);
-  beds.push(bed);
-  return bed;
-};
+const open = bedsOfThisFile();
 
 const T0 = 1_750_000_000; // 2025-06-15
 const DAY = 86_400;
@@ -51,9 +40,12 @@ describe('plan, cancel date and dashboard link', () => {
     const periodEnd = Math.max(...s.subscriptions.filter((x) => x.customer === leaving.id && x.cancel_at_period_end).flatMap((x) => x.items.data.map((i) => i.current_period_end)));
     expect(companyOf(bed.attio, leaving.id)).toMatchObject({ stripe_plan: 'Basic ×2', stripe_cancels_on: date(Math.max(T0 + 40 * DAY, periodEnd)) });
     expect(companyOf(bed.attio, partly.id)).toMatchObject({ stripe_plan: 'Add-on, Basic', stripe_cancels_on: null });
-    // Each product's name read once.
-    const productReads = bed.stripe.requests.filter((r) => r.path.startsWith('/v1/products/')).map((r) => r.path);
-    expect(new Set(productReads).size).toBe(productReads.length);
+    // Product names: one request for up to a hundred products (`ids`), each product asked for once.
+    const productReads = bed.stripe.requests.filter((r) => r.path.startsWith('/v1/products'));
+    expect(productReads).toHaveLength(1);
+    const asked = [...new URLSearchParams(productReads[0]!.query).entries()].filter(([k]) => k.startsWith('ids')).map(([, v]) => v);
+    expect(asked.length).toBe(new Set(asked).size);
+    expect(asked.length).toBe(6); // the six items' products (each item here has a product of its own)
 
     bed.attio.resetStats();
     const again = await bed.run();

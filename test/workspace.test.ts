@@ -6,24 +6,13 @@
 //   upserts with Attio's assert (PUT ?matching_attribute=stripe_customer_id).
 // Plus what the docs leave open: creates whose answer was lost, currency values read back as
 // strings, and only documented filters in every query the sync sends.
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FakeAttio } from './fake-attio.ts';
 import { LANDED_FAULTS, queuedFaults } from './faults.ts';
-import { allOutput, companyOf, isCreate, isRecordWrite, leakedFragments, startBed, WORKSPACES, type Bed, type Workspace } from './harness.ts';
+import { companyOf, isCreate, isRecordWrite, WORKSPACES, type Bed, type Workspace } from './harness.ts';
+import { bedsOfThisFile } from './beds.ts';
 
-const beds: Bed[] = [];
-afterEach(async () => {
-  await Promise.all(beds.splice(0).map((b) => b.close()));
-});
-afterAll(() => {
-  expect(allOutput.length).toBeGreaterThan(0);
-  expect(leakedFragments(allOutput.join('\n'))).toEqual([]);
-});
-const open = async (opts?: Parameters<typeof startBed>[0]) => {
-  const bed = await startBed(opts);
-  beds.push(bed);
-  return bed;
-};
+const open = bedsOfThisFile();
 
 const T0 = 1_750_000_000;
 const DAY = 86_400;
