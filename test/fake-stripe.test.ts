@@ -923,6 +923,22 @@ describe('products', () => {
     assert.ok((pf.stats().byEndpoint['/v1/products/:id'] ?? 0) >= 5, 'counted under its route pattern');
   });
 
+  it('GET /v1/products lists products, newest first, or just the `ids` asked for, which refuse a cursor', async () => {
+    const pro = String(first.items.data[0]!.price.product);
+    const plain = String(third.items.data[0]!.price.product);
+    const some = await api.products.list({ ids: [plain, pro], limit: 100 });
+    assert.deepEqual(some.data.map((p) => p.id).sort(), [plain, pro].sort());
+    assert.equal(some.data.find((p) => p.id === pro)!.name, 'Pro');
+    assert.equal(some.has_more, false);
+    const all = await api.products.list({ limit: 100 });
+    assert.ok(all.data.length >= 3);
+    assert.ok(all.data.every((p, i) => i === 0 || all.data[i - 1]!.created >= p.created), 'newest first');
+    const cursor = await rejection(api.products.list({ ids: [pro], starting_after: plain }));
+    assert.deepEqual([cursor.statusCode, cursor.param], [400, 'ids']);
+    const unknown = await rejection(api.products.list({ bogus: 1 } as Stripe.ProductListParams));
+    assert.equal(unknown.code, 'parameter_unknown');
+  });
+
   it('a price retrieve and the subscription_items list expand the product', async () => {
     const price = await api.prices.retrieve(second.items.data[0]!.price.id, { expand: ['product'] });
     assert.deepEqual([(price.product as Stripe.Product).object, (price.product as Stripe.Product).name], ['product', 'Pro']);
