@@ -1059,9 +1059,12 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       { concurrency: options.concurrency, nowUnix: options.nowUnix, stop },
     );
 
-  await Promise.all([readCustomers(), readCharges(), readSubscriptions(), readDisputes()].map((listing) => listing.catch(fail)));
-  await Promise.all(laterFolds.map((folding) => folding.catch(fail))); // all started: the last folds ran above
-  if (productsToRead.length) readProductNames();
+  // Once subscriptions and their later folds are done, every product is known: read the last names
+  // then, while the other listings go on.
+  const subscriptionsRead = readSubscriptions()
+    .then(() => Promise.all(laterFolds)) // all started by now
+    .then(() => productsToRead.length && readProductNames());
+  await Promise.all([readCustomers(), readCharges(), subscriptionsRead, readDisputes()].map((listing) => listing.catch(fail)));
   await Promise.all(productReads.map((reading) => reading.catch(fail)));
   stop.signal.throwIfAborted();
   for (const facts of customers.values()) {
