@@ -875,8 +875,10 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const request = async <T>(endpoint: keyof StripeSourceOptions['pacers']['perEndpoint'], call: () => Promise<T>): Promise<T> =>
     withRetry(async () => {
       if (stop.signal.aborted) throw new Error('stopped: another read failed'); // not retried
-      await pacers.perEndpoint[endpoint].take();
+      // The endpoint's pacer last: a wait for the overall one must not push more than the
+      // endpoint's limit into one second (Stripe's per-endpoint limit is the one it enforces).
       await pacers.overall.take();
+      await pacers.perEndpoint[endpoint].take();
       try {
         const result = await call();
         counts.pages += 1;
