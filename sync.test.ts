@@ -24,6 +24,8 @@ import {
   emptyFacts,
   stripeCurrencyOf,
   stripeSource,
+  stripePacers,
+  STRIPE_LIMITS,
   companyDomain,
   companyName,
   ConfigError,
@@ -499,6 +501,22 @@ describe('pacer', () => {
     sleeps.shift()!(); // it planned again, for the end of the hold
     await waiting;
     expect(now).toBeGreaterThanOrEqual(2000);
+  });
+});
+
+describe('Stripe pacing', () => {
+  it('keeps every second under half the live limit overall, without holding back the charges listing', () => {
+    const live = stripePacers(STRIPE_LIMITS, false);
+    expect(live.charges.map((p) => p.maxPerSecond)).toEqual([24]); // its own share: 24 of the 50
+    const shared = live.customers[0]!;
+    expect(shared.maxPerSecond).toBe(26); // the other 26, shared by every other endpoint
+    for (const endpoint of ['customers', 'subscriptions', 'subscription_items', 'prices', 'products', 'disputes'] as const) {
+      expect(live[endpoint][0]).toBe(shared);
+      expect(live[endpoint][1]!.maxPerSecond).toBe(24); // and Stripe's per-endpoint limit, taken last
+    }
+    const test = stripePacers(STRIPE_LIMITS, true);
+    expect(new Set(Object.values(test).map((pacers) => pacers[0]))).toEqual(new Set([test.charges[0]])); // test mode: one budget of 24
+    expect(test.charges[0]!.maxPerSecond).toBe(24);
   });
 });
 

@@ -831,11 +831,34 @@ export function stripeApiError(error: unknown): ApiError {
   return new ApiError('Stripe', (error as Error)?.message ?? String(error), undefined, undefined, undefined);
 }
 
+export type StripeEndpoint = 'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes';
+
+/**
+ * The pacers of each endpoint: its own at Stripe's per-endpoint limit, behind a share of the overall
+ * budget. In live mode the charges listing, the longest, keeps its own share of the budget and the
+ * rest share what is left, so the shorter listings never hold it back; in test mode all share one.
+ */
+export function stripePacers(limits: typeof STRIPE_LIMITS, testMode: boolean): Record<StripeEndpoint, Pacer[]> {
+  const own = () => new Pacer(limits.perEndpointPerSecond);
+  const shared = new Pacer(testMode ? limits.testPerSecond : limits.livePerSecond - limits.perEndpointPerSecond);
+  const behindShared = () => [shared, own()];
+  return {
+    charges: testMode ? [shared, own()] : [own()],
+    customers: behindShared(),
+    subscriptions: behindShared(),
+    subscription_items: behindShared(),
+    prices: behindShared(),
+    products: behindShared(),
+    disputes: behindShared(),
+  };
+}
+
 export interface StripeSourceOptions {
   stripe: Stripe;
   only: string | null;
   policy: RetryPolicy;
-  pacers: { overall: Pacer; perEndpoint: Record<'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes', Pacer> };
+  /** Per endpoint, the pacers each request takes in order: shared budgets first, the endpoint's own last. */
+  pacers: Record<StripeEndpoint, Pacer[]>;
   concurrency: number;
   nowUnix: number;
   onProgress?: (counts: { customers: number; charges: number; subscriptions: number; pages: number }) => void;
@@ -872,13 +895,12 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     return facts;
   };
 
-  const request = async <T>(endpoint: keyof StripeSourceOptions['pacers']['perEndpoint'], call: () => Promise<T>): Promise<T> =>
+  const request = async <T>(endpoint: StripeEndpoint, call: () => Promise<T>): Promise<T> =>
     withRetry(async () => {
       if (stop.signal.aborted) throw new Error('stopped: another read failed'); // not retried
-      // The endpoint's pacer last: a wait for the overall one must not push more than the
+      // The endpoint's own pacer last: a wait for a shared one must not push more than the
       // endpoint's limit into one second (Stripe's per-endpoint limit is the one it enforces).
-      await pacers.overall.take();
-      await pacers.perEndpoint[endpoint].take();
+      for (const pacer of pacers[endpoint]) await pacer.take();
       try {
         const result = await call();
         counts.pages += 1;
@@ -886,8 +908,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       } catch (error) {
         const apiError = stripeApiError(error);
         if (apiError.status === 429) {
-          pacers.perEndpoint[endpoint].rateLimited(apiError.retryAfterMs);
-          pacers.overall.rateLimited(apiError.retryAfterMs);
+          for (const pacer of pacers[endpoint]) pacer.rateLimited(apiError.retryAfterMs);
         }
         throw apiError;
       }
@@ -1436,24 +1457,12 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
       timeout: context.timeoutMs,
       telemetry: false,
     });
-    const perEndpoint = () => new Pacer(limits.perEndpointPerSecond);
     const started = context.now();
     const { facts, notes } = await readStripe({
       stripe,
       only: context.only,
       policy: context.policy,
-      pacers: {
-        overall: new Pacer(settings.testMode ? limits.testPerSecond : limits.livePerSecond),
-        perEndpoint: {
-          customers: perEndpoint(),
-          charges: perEndpoint(),
-          subscriptions: perEndpoint(),
-          subscription_items: perEndpoint(),
-          prices: perEndpoint(),
-          products: perEndpoint(),
-          disputes: perEndpoint(),
-        },
-      },
+      pacers: stripePacers(limits, settings.testMode),
       concurrency: limits.concurrencyPerListing,
       nowUnix: Math.floor(context.now() / 1000),
       onProgress: (c) =>

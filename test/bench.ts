@@ -37,7 +37,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Stripe from 'stripe';
-import { ATTIO_LIMITS, companyDomain, companyName, customerValues, Pacer, readStripe, RETRY, shouldSync, STRIPE_LIMITS } from '../sync.ts';
+import { ATTIO_LIMITS, companyDomain, companyName, customerValues, readStripe, RETRY, shouldSync, STRIPE_LIMITS, stripePacers } from '../sync.ts';
 import { applyDelta, DEFAULT_SIZE, generateDataset, type DatasetSize } from './dataset.ts';
 import { startFakeAttio, type FakeAttio } from './fake-attio.ts';
 import { startFakeStripe, type FakeStripe, type StripeStore } from './fake-stripe.ts';
@@ -294,12 +294,11 @@ function stripeFloorSeconds(store: StripeStore): number {
 async function seedSyncedState(stripeFake: FakeStripe, attio: FakeAttio, paced: boolean): Promise<{ linked: number; created: number; seconds: number }> {
   const started = performance.now();
   const stripe = new Stripe(STRIPE_KEY, { host: '127.0.0.1', port: stripeFake.port, protocol: 'http', maxNetworkRetries: 0, telemetry: false });
-  const pacer = () => new Pacer(paced ? API_LIMITS.stripePerEndpoint - 2 : Infinity);
   const { facts } = await readStripe({
     stripe,
     only: null,
     policy: { retries: RETRY.retries, baseDelayMs: RETRY.baseDelayMs, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), random: Math.random },
-    pacers: { overall: new Pacer(paced ? API_LIMITS.stripeOverall - 10 : Infinity), perEndpoint: { customers: pacer(), charges: pacer(), subscriptions: pacer(), subscription_items: pacer(), prices: pacer(), products: pacer(), disputes: pacer() } },
+    pacers: paced ? stripePacers(STRIPE_LIMITS, false) : stripePacers({ ...STRIPE_LIMITS, perEndpointPerSecond: Infinity, livePerSecond: Infinity, testPerSecond: Infinity }, true),
     concurrency: 8,
     nowUnix: Math.floor(Date.now() / 1000),
   });
