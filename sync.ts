@@ -377,11 +377,11 @@ export interface CustomerFacts {
   createdUnix: number;
   livemode: boolean;
   /** Where the customer belongs in Attio, from its Stripe metadata (`attio_domain`, `attio_record_id`). */
-  hints: { domain: string | null; recordId: string | null };
+  hints: { domain: string | null; recordId: string | null } | null;
   /** Net revenue (captured − refunded − lost disputes) per currency charged, in minor units. */
   revenueMinor: Record<string, number>;
   /** Of that, what Stripe settled in another currency: "eur>usd" -> charged (eur) and settled (usd) minor units. */
-  settledMinor: Record<string, { charged: number; settled: number }>;
+  settledMinor?: Record<string, { charged: number; settled: number }>;
   firstPaymentUnix: number | null;
   lastPaymentUnix: number | null;
   payments: number;
@@ -389,9 +389,9 @@ export interface CustomerFacts {
   mrrMinor: Record<string, number>;
   subscriptionStatuses: Stripe.Subscription.Status[];
   /** What the active and past-due subscriptions are on: product name -> quantity (names resolved after reading). */
-  plan: Record<string, number>;
+  plan?: Record<string, number>;
   /** For each active or past-due subscription, when it is set to end (unix), or null if it renews. */
-  scheduledEndsUnix: Array<number | null>;
+  scheduledEndsUnix?: Array<number | null>;
 }
 
 /** Run-wide notes from reading: what was left out and why, so the summary can say so. */
@@ -418,16 +418,13 @@ export function emptyFacts(
     description: customer.description ?? null,
     createdUnix: customer.created,
     livemode: customer.livemode ?? false,
-    hints: { domain: customer.metadata?.attio_domain?.trim() || null, recordId: customer.metadata?.attio_record_id?.trim() || null },
+    hints: customer.metadata?.attio_domain || customer.metadata?.attio_record_id ? { domain: customer.metadata.attio_domain?.trim() || null, recordId: customer.metadata.attio_record_id?.trim() || null } : null,
     revenueMinor: {},
-    settledMinor: {},
     firstPaymentUnix: null,
     lastPaymentUnix: null,
     payments: 0,
     mrrMinor: {},
     subscriptionStatuses: [],
-    plan: {},
-    scheduledEndsUnix: [],
   };
 }
 
@@ -471,7 +468,7 @@ export function disputeLoss(dispute: Pick<Stripe.Dispute, 'status' | 'amount' | 
 export function addRevenue(facts: CustomerFacts, money: Money, sign: 1 | -1 = 1): void {
   facts.revenueMinor[money.currency] = (facts.revenueMinor[money.currency] ?? 0) + sign * money.minor;
   if (!money.settled) return;
-  const pair = (facts.settledMinor[`${money.currency}>${money.settled.currency}`] ??= { charged: 0, settled: 0 });
+  const pair = ((facts.settledMinor ??= {})[`${money.currency}>${money.settled.currency}`] ??= { charged: 0, settled: 0 });
   pair.charged += sign * money.minor;
   pair.settled += sign * money.settled.minor;
 }
@@ -657,8 +654,9 @@ export function addSubscription(
   facts.subscriptionStatuses.push(subscription.status);
   if (subscription.status === 'active' || subscription.status === 'past_due') {
     // Product ids for now; readStripe turns them into names once each product is read.
-    for (const { productId, quantity } of planOf(items)) facts.plan[productId] = (facts.plan[productId] ?? 0) + quantity;
-    facts.scheduledEndsUnix.push(scheduledEndUnix(subscription, items));
+    const plan = (facts.plan ??= {});
+    for (const { productId, quantity } of planOf(items)) plan[productId] = (plan[productId] ?? 0) + quantity;
+    (facts.scheduledEndsUnix ??= []).push(scheduledEndUnix(subscription, items));
   }
   if (mrr.mrrMinor !== 0) facts.mrrMinor[mrr.currency] = (facts.mrrMinor[mrr.currency] ?? 0) + mrr.mrrMinor;
 }
@@ -1091,6 +1089,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   await Promise.all(productReads.map((reading) => reading.catch(fail)));
   stop.signal.throwIfAborted();
   for (const facts of customers.values()) {
+    if (!facts.plan) continue;
     const byName: Record<string, number> = {};
     for (const [productId, quantity] of Object.entries(facts.plan)) {
       const name = productNames.get(productId) ?? productId;
@@ -1171,7 +1170,7 @@ export function inCurrency(
   const otherRevenueMinor: Record<string, number> = {};
   for (const [currency, minor] of Object.entries(facts.revenueMinor)) {
     if (currency === target) continue;
-    const settled = facts.settledMinor[`${currency}>${target}`];
+    const settled = facts.settledMinor?.[`${currency}>${target}`];
     revenueMinor += settled?.settled ?? 0;
     const left = minor - (settled?.charged ?? 0);
     if (left !== 0) otherRevenueMinor[currency] = left;
@@ -1244,6 +1243,7 @@ export function dashboardUrl(customerId: string, livemode: boolean): string {
  * email's). A malformed hint is a problem to report, never ignored.
  */
 export function placementHint(hints: CustomerFacts['hints']): Pick<DesiredRecord, 'hint' | 'problem'> {
+  if (!hints) return {};
   if (hints.recordId) {
     const label = 'Stripe metadata attio_record_id';
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(hints.recordId))
@@ -1275,8 +1275,8 @@ export function customerValues(facts: CustomerFacts, targetCurrency: string): Re
     [ATTRIBUTES.firstPaymentDate]: unixToDate(facts.firstPaymentUnix),
     [ATTRIBUTES.lastPaymentDate]: unixToDate(facts.lastPaymentUnix),
     [ATTRIBUTES.customerSince]: unixToDate(facts.createdUnix),
-    [ATTRIBUTES.plan]: planText(facts.plan),
-    [ATTRIBUTES.cancelsOn]: unixToDate(cancelsOnUnix(facts.scheduledEndsUnix)),
+    [ATTRIBUTES.plan]: planText(facts.plan ?? {}),
+    [ATTRIBUTES.cancelsOn]: unixToDate(cancelsOnUnix(facts.scheduledEndsUnix ?? [])),
     [ATTRIBUTES.dashboardUrl]: dashboardUrl(facts.id, facts.livemode),
   };
 }
