@@ -188,7 +188,7 @@ interface Answer {
 
 type Handler = (params: string[], query: URLSearchParams, body: unknown) => Answer;
 
-type WriteMode = 'create' | 'assert' | 'patch' | 'put';
+type WriteMode = 'create' | 'assert' | 'patch';
 
 type RequestLogEntry = FakeAttio['requests'][number];
 
@@ -199,18 +199,15 @@ type RequestLogEntry = FakeAttio['requests'][number];
 class FakeAttioServer {
   // Routing at a glance. Paths are matched without the query string.
   private readonly routes: Array<[method: string, pattern: RegExp, handler: Handler]> = [
-    ['GET', /^\/v2\/self$/, () => this.self()],
     ['GET', /^\/v2\/([^/]+)\/([^/]+)\/attributes$/, (p, q) => this.listAttributes(p, q)],
     ['POST', /^\/v2\/([^/]+)\/([^/]+)\/attributes$/, (p, _q, b) => this.createAttribute(p, b)],
-    ['GET', /^\/v2\/([^/]+)\/([^/]+)\/attributes\/([^/]+)$/, (p) => this.getAttribute(p)],
     ['GET', /^\/v2\/([^/]+)\/([^/]+)\/attributes\/([^/]+)\/options$/, (p, q) => this.listOptions(p, q)],
     ['POST', /^\/v2\/([^/]+)\/([^/]+)\/attributes\/([^/]+)\/options$/, (p, _q, b) => this.createOption(p, b)],
     ['POST', /^\/v2\/objects\/([^/]+)\/records\/query$/, (p, _q, b) => this.queryRecords(p, b)],
     ['POST', /^\/v2\/objects\/([^/]+)\/records$/, (p, _q, b) => this.createRecord(p, b)],
     ['PUT', /^\/v2\/objects\/([^/]+)\/records$/, (p, q, b) => this.assertRecord(p, q, b)],
     ['GET', /^\/v2\/objects\/([^/]+)\/records\/([^/]+)$/, (p) => this.getRecord(p)],
-    ['PATCH', /^\/v2\/objects\/([^/]+)\/records\/([^/]+)$/, (p, _q, b) => this.updateRecord(p, b, 'patch')],
-    ['PUT', /^\/v2\/objects\/([^/]+)\/records\/([^/]+)$/, (p, _q, b) => this.updateRecord(p, b, 'put')],
+    ['PATCH', /^\/v2\/objects\/([^/]+)\/records\/([^/]+)$/, (p, _q, b) => this.updateRecord(p, b)],
   ];
 
   private readonly apiKey: string;
@@ -405,30 +402,8 @@ class FakeAttioServer {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Endpoints: meta and attributes
+  // Endpoints: attributes
   // -------------------------------------------------------------------------------------------
-
-  private self(): Answer {
-    return {
-      status: 200,
-      body: {
-        active: true,
-        scope: 'record_permission:read-write object_configuration:read-write',
-        client_id: API_TOKEN_ID,
-        token_type: 'Bearer',
-        exp: null,
-        iat: 1700000000,
-        sub: WORKSPACE_ID,
-        aud: API_TOKEN_ID,
-        iss: 'attio.com',
-        authorized_by_workspace_member_id: MEMBER_ID,
-        workspace_id: WORKSPACE_ID,
-        workspace_name: 'Fake Workspace',
-        workspace_slug: 'fake-workspace',
-        workspace_logo_url: null,
-      },
-    };
-  }
 
   private listAttributes([target, identifier]: string[], query: URLSearchParams): Answer {
     this.requireObject(target, identifier);
@@ -437,11 +412,6 @@ class FakeAttioServer {
     const offset = integerParam(query, 'offset', 0);
     const limit = integerParam(query, 'limit', list.length);
     return { status: 200, body: { data: list.slice(offset, offset + limit).map((a) => this.attributeJson(a)) } };
-  }
-
-  private getAttribute([target, identifier, attribute]: string[]): Answer {
-    this.requireObject(target, identifier);
-    return { status: 200, body: { data: this.attributeJson(this.requireAttribute(attribute)) } };
   }
 
   private createAttribute([target, identifier]: string[], body: unknown): Answer {
@@ -551,11 +521,11 @@ class FakeAttioServer {
     return { status: 200, body: { data: this.recordJson(record) } };
   }
 
-  private updateRecord([object, recordId]: string[], body: unknown, mode: 'patch' | 'put'): Answer {
+  private updateRecord([object, recordId]: string[], body: unknown): Answer {
     this.requireObject('objects', object);
     const record = this.requireRecord(recordId);
     const values = this.parseWritePayload(body);
-    this.write(record, values, mode);
+    this.write(record, values, 'patch');
     return { status: 200, body: { data: this.recordJson(record) } };
   }
 
@@ -637,7 +607,7 @@ class FakeAttioServer {
     const next = new Map<Attribute, Scalar[]>();
     for (const [attr, supplied] of parsed) {
       const existing = (target?.values.get(attr.attribute_id) ?? []).map((sv) => sv.v);
-      if (!attr.is_multiselect || target === null || mode === 'put') {
+      if (!attr.is_multiselect || target === null) {
         next.set(attr, supplied);
       } else if (mode === 'patch') {
         // PATCH prepends new values to the existing ones (and cannot remove any).

@@ -792,7 +792,7 @@ describe('billing data', () => {
     assert.equal(one.url, '/v1/disputes');
   });
 
-  it('disputes: expand data.charge (and its balance_transaction), retrieve by id, strictness', async () => {
+  it('disputes: expand data.charge (and its balance_transaction, its customer), strictness', async () => {
     const expanded = await api.disputes.list({ charge: eur.id, expand: ['data.charge.balance_transaction'] });
     const charge = expanded.data[0]!.charge as Stripe.Charge;
     assert.deepEqual([charge.object, charge.id, charge.disputed], ['charge', eur.id, true]);
@@ -800,10 +800,15 @@ describe('billing data', () => {
     const plain = await api.disputes.list({ charge: eur.id, expand: ['data.charge'] });
     assert.equal(typeof (plain.data[0]!.charge as Stripe.Charge).balance_transaction, 'string');
 
-    const got = await api.disputes.retrieve(won.id, { expand: ['charge'] });
-    assert.deepEqual([got.id, (got.charge as Stripe.Charge).id], [won.id, jpy.id]);
-    const missing = await rejection(api.disputes.retrieve('dp_nope'));
-    assert.deepEqual([missing.statusCode, missing.code], [404, 'resource_missing']);
+    const all = (await api.disputes.list({ limit: 100, expand: ['data.charge'] })).data;
+    const got = all.find((d) => d.id === won.id)!;
+    assert.deepEqual([got.object, got.status, got.amount, got.currency], ['dispute', 'won', 2000, 'jpy']);
+    assert.deepEqual([(got.charge as Stripe.Charge).object, (got.charge as Stripe.Charge).id], ['charge', jpy.id]);
+    assert.ok(all.every((d) => typeof d.charge === 'object'), 'every dispute on the page has its charge expanded');
+    const withCustomer = await api.disputes.list({ charge: jpy.id, expand: ['data.charge.customer'] });
+    const customer = (withCustomer.data[0]!.charge as Stripe.Charge).customer as Stripe.Customer;
+    assert.deepEqual([customer.object, customer.id], ['customer', buyer.id]);
+    assert.equal(typeof (await api.disputes.list({ charge: jpy.id })).data[0]!.charge, 'string', 'an id unless expanded');
 
     const unknown = await rejection(api.disputes.list({ status: 'won' } as Stripe.DisputeListParams));
     assert.deepEqual([unknown.statusCode, unknown.code, unknown.param], [400, 'parameter_unknown', 'status']);
@@ -813,6 +818,28 @@ describe('billing data', () => {
     assert.equal(pi.code, 'fake_not_implemented');
     const cursor = await rejection(api.disputes.list({ starting_after: usd.id }));
     assert.deepEqual([cursor.code, cursor.message], ['resource_missing', `No such dispute: '${usd.id}'`]);
+  });
+
+  it('endpoints the sync never calls are not served: product and dispute by id, product search -> 404 Unrecognized request URL', async () => {
+    // The fakes implement what sync.ts calls and nothing else: it reads products through the list
+    // (`ids`) and disputes through the list, so these real Stripe endpoints answer like any unknown URL,
+    // even for ids the store holds.
+    const product = String(priced.items.data[0]!.price.product);
+    assert.equal(bf.store.product(product).id, product);
+    bf.resetStats();
+    const calls: Array<[() => Promise<unknown>, string]> = [
+      [() => api.products.retrieve(product), `/v1/products/${product}`],
+      [() => api.disputes.retrieve(won.id, { expand: ['charge'] }), `/v1/disputes/${won.id}`],
+      [() => api.products.search({ query: "name:'Pro'" }), '/v1/products/search'],
+    ];
+    for (const [call, path] of calls) {
+      const err = await rejection(call());
+      assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError);
+      assert.equal(err.statusCode, 404, path);
+      assert.equal(err.message, `Unrecognized request URL (GET: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`);
+    }
+    // Counted under the raw path, as unknown URLs are: no route pattern claims them.
+    assert.deepEqual(bf.stats().byEndpoint, Object.fromEntries(calls.map(([, path]) => [path, 1])));
   });
 });
 
@@ -846,11 +873,12 @@ describe('products', () => {
     await pf?.close();
   });
 
-  it('GET /v1/products/:id answers the stored product of an item price, named or by default', async () => {
+  it('GET /v1/products with ids answers the stored products of item prices, named or by default', async () => {
     const [proItem, plainItem] = first.items.data;
-    const pro = await api.products.retrieve(String(proItem!.price.product));
-    const { lastResponse: _ignored, ...fields } = pro;
-    assert.deepEqual(fields, {
+    const page = await api.products.list({ ids: [String(proItem!.price.product), String(plainItem!.price.product)], limit: 100 });
+    assert.deepEqual([page.object, page.url, page.has_more, page.data.length], ['list', '/v1/products', false, 2]);
+    const pro = page.data.find((p) => p.id === proItem!.price.product)!;
+    assert.deepEqual(pro, {
       id: 'prod_fake0000000001',
       object: 'product',
       active: true,
@@ -872,7 +900,7 @@ describe('products', () => {
       updated: first.created,
       url: null,
     });
-    const plain = await api.products.retrieve(String(plainItem!.price.product));
+    const plain = page.data.find((p) => p.id === plainItem!.price.product)!;
     assert.deepEqual([plain.id, plain.name], ['prod_fake0000000002', 'Product 2'], 'the default name derives from the id');
     assert.equal(pf.store.product(plain.id).name, 'Product 2');
   });
@@ -895,7 +923,8 @@ describe('products', () => {
       ['si_fake0000000004', 'price_fake0000000002', 'prod_fake0000000002'],
     ]);
     assert.deepEqual(ids(third), [['si_fake0000000005', 'price_fake0000000004', 'prod_fake0000000003']]);
-    assert.equal((await api.products.retrieve('prod_fake0000000003')).name, 'Product 3');
+    const third3 = await api.products.list({ ids: ['prod_fake0000000003'], limit: 100 });
+    assert.deepEqual(third3.data.map((p) => [p.id, p.name]), [['prod_fake0000000003', 'Product 3']]);
 
     const s = pf.store;
     const customer = s.customers[0]!.id;
@@ -905,22 +934,25 @@ describe('products', () => {
     assert.throws(() => s.addSubscription({ customer, items: [{ unit_amount: 1, product_name: ' ' }] }), /cannot be empty/);
   });
 
-  it('product retrieve: 404 resource_missing, unknown parameter and expansion refused, null expansions accepted', async () => {
+  it('products list with ids: an unknown id is simply absent; unknown parameter, cursor and expansion refused; null expansions accepted', async () => {
     const id = String(first.items.data[0]!.price.product);
-    const missing = await rejection(api.products.retrieve('prod_nope'));
-    assert.ok(missing instanceof Stripe.errors.StripeInvalidRequestError);
-    assert.deepEqual([missing.statusCode, missing.code, missing.param, missing.message], [404, 'resource_missing', 'id', "No such product: 'prod_nope'"]);
-    const param = await rejection(api.products.retrieve(id, { active: true } as Stripe.ProductRetrieveParams));
-    assert.deepEqual([param.statusCode, param.code, param.param, param.message], [400, 'parameter_unknown', 'active', 'Received unknown parameter: active']);
-    const bogus = await rejection(api.products.retrieve(id, { expand: ['bogus'] }));
+    const some = await api.products.list({ ids: ['prod_nope', id], limit: 100 });
+    assert.deepEqual([some.data.map((p) => p.id), some.has_more], [[id], false]);
+    const none = await api.products.list({ ids: ['prod_nope'], limit: 100 });
+    assert.deepEqual([none.data, none.has_more], [[], false]);
+    const param = await rejection(api.products.list({ ids: [id], limit: 100, name: 'Pro' } as Stripe.ProductListParams));
+    assert.ok(param instanceof Stripe.errors.StripeInvalidRequestError);
+    assert.deepEqual([param.statusCode, param.code, param.param, param.message], [400, 'parameter_unknown', 'name', 'Received unknown parameter: name']);
+    for (const cursor of [{ starting_after: id }, { ending_before: id }]) {
+      const refused = await rejection(api.products.list({ ids: [id], limit: 100, ...cursor }));
+      assert.deepEqual([refused.statusCode, refused.param], [400, 'ids'], JSON.stringify(cursor));
+    }
+    const bogus = await rejection(api.products.list({ ids: [id], limit: 100, expand: ['data.bogus'] }));
     assert.deepEqual([bogus.statusCode, bogus.param, bogus.message], [400, 'expand', 'This property cannot be expanded (bogus).']);
-    const listStyle = await rejection(api.products.retrieve(id, { expand: ['data.default_price'] }));
-    assert.equal(listStyle.message, 'This property cannot be expanded (data).');
-    const expanded = await api.products.retrieve(id, { expand: ['default_price', 'tax_code'] });
-    assert.deepEqual([expanded.name, expanded.default_price, expanded.tax_code], ['Pro', null, null]);
-    const search = await rejection(api.products.search({ query: "name:'Pro'" }));
-    assert.equal(search.code, 'fake_not_implemented');
-    assert.ok((pf.stats().byEndpoint['/v1/products/:id'] ?? 0) >= 5, 'counted under its route pattern');
+    const retrieveStyle = await rejection(api.products.list({ ids: [id], limit: 100, expand: ['default_price'] }));
+    assert.equal(retrieveStyle.message, 'This property cannot be expanded (default_price).');
+    const expanded = (await api.products.list({ ids: [id], limit: 100, expand: ['data.default_price', 'data.tax_code'] })).data;
+    assert.deepEqual(expanded.map((p) => [p.name, p.default_price, p.tax_code]), [['Pro', null, null]]);
   });
 
   it('GET /v1/products lists products, newest first, or just the `ids` asked for, which refuse a cursor', async () => {
@@ -1033,7 +1065,7 @@ describe('livemode follows the key', () => {
         plan: listedItem.plan.livemode,
         coupon: ((listedSub.discounts[0] as Stripe.Discount).source.coupon as Stripe.Coupon).livemode,
         priceRetrieve: (await api.prices.retrieve(item.price.id)).livemode,
-        product: (await api.products.retrieve(String(item.price.product))).livemode,
+        product: (await api.products.list({ ids: [String(item.price.product)], limit: 100 })).data[0]!.livemode,
       };
       return { store: s.livemode, seen };
     } finally {

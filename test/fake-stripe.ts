@@ -18,11 +18,11 @@
 //                                 data.price.product, data.plan.product (+ .default_price, .tax_code)
 //   GET /v1/prices/:id            expand: tiers (a tiered price's `tiers`, never sent unless expanded),
 //                                 product (+ product.default_price, product.tax_code)
-//   GET /v1/products/:id          expand: default_price, tax_code (both always null here); 404 resource_missing
+//   GET /v1/products              ids (not with a cursor), limit, starting_after, ending_before, created, active,
+//                                 expand: data.default_price, data.tax_code (both always null here)
 //   GET /v1/disputes              limit, starting_after, ending_before, created, charge,
 //                                 expand: data.charge, data.charge.balance_transaction,
 //                                 data.charge.customer, data.payment_intent
-//   GET /v1/disputes/:id          expand: charge, charge.balance_transaction, charge.customer, payment_intent
 //
 // Every rule below names its source. "types" means the stripe package's own type definitions
 // (node_modules/stripe/cjs/resources/<Resource>.d.ts, v23.1.0, generated from Stripe's OpenAPI spec).
@@ -804,10 +804,6 @@ export class StripeStore {
     return this.prices.get(id);
   }
   /** @internal */
-  findProduct(id: string): Stripe.Product | undefined {
-    return this.products.get(id);
-  }
-  /** @internal */
   find(id: string): Stripe.Customer | Stripe.Charge | Stripe.Subscription | Stripe.Dispute | undefined {
     return this.byId.get(id);
   }
@@ -958,7 +954,7 @@ export class StripeStore {
   }
 
   /**
-   * A product as GET /v1/products/:id answers it: the fields of the docs' example
+   * A product as the API sends it (GET /v1/products lists it): the fields of the docs' example
    * (docs.stripe.com/api/products/retrieve, for a product created with only a name: default_price,
    * description, package_dimensions, shippable, statement_descriptor, tax_code, unit_label and url
    * null; images and marketing_features empty; updated = created) plus what the types require
@@ -1622,18 +1618,6 @@ function listProducts({ store, search }: Call) {
   );
 }
 
-function retrieveProduct({ store, search, params }: Call) {
-  const id = params.id!;
-  // GET /v1/products/search is Stripe's product search (types Products.d.ts `search`), not a product id.
-  if (id === 'search') throw invalid('fake-stripe does not implement product search (the real API serves it)', { code: 'fake_not_implemented' });
-  // Types Products.d.ts ProductRetrieveParams: only `expand`.
-  // default_price and tax_code are null here: expanding them is accepted and changes nothing.
-  readExpand(parseQuery(search, { expand: 'array' }), PRODUCT_EXPANSIONS);
-  const product = store.findProduct(id);
-  if (!product) throw noSuch('product', id, 'id', 404);
-  return { ...product };
-}
-
 // Types Disputes.d.ts: Dispute.charge is `string | Charge` and Dispute.payment_intent
 // `string | PaymentIntent | null` (expandable); Charge.balance_transaction and Charge.customer are expandable.
 const DISPUTE_EXPANSIONS = ['charge', 'charge.balance_transaction', 'charge.customer', 'payment_intent'];
@@ -1653,14 +1637,6 @@ function listDisputes({ store, search }: Call) {
     'dispute',
   );
   return { ...page, data: page.data.map((d) => renderDispute(store, d, expand, 'data.')) };
-}
-
-function retrieveDispute({ store, search, params }: Call) {
-  const expand = readExpand(parseQuery(search, { expand: 'array' }), DISPUTE_EXPANSIONS);
-  const id = params.id!;
-  const found = store.find(id);
-  if (found?.object !== 'dispute') throw noSuch('dispute', id, 'id', 404);
-  return renderDispute(store, found, expand, '');
 }
 
 // -- rendering: shallow copies with expanded fields swapped in; the store is never changed --------
@@ -1725,9 +1701,7 @@ const ROUTES: Array<{ pattern: string; handler: Handler }> = [
   { pattern: '/v1/subscription_items', handler: listSubscriptionItems },
   { pattern: '/v1/prices/:id', handler: retrievePrice },
   { pattern: '/v1/products', handler: listProducts },
-  { pattern: '/v1/products/:id', handler: retrieveProduct },
   { pattern: '/v1/disputes', handler: listDisputes },
-  { pattern: '/v1/disputes/:id', handler: retrieveDispute },
 ];
 
 function matchRoute(path: string): { pattern: string; handler: Handler; params: Record<string, string> } | null {
