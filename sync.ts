@@ -82,9 +82,9 @@ const USAGE = `Usage: npx tsx sync.ts [--dry-run] [--setup [--currency USD]] [--
 Environment (a .env file is read when present):
   ATTIO_API_KEY      required: an Attio access token
   ATTIO_API_URL      default ${DEFAULT_ATTIO_API_URL}
-  DRY_RUN            1 or true: same as --dry-run
+  DRY_RUN            1 or true: same as --dry-run`;
 
-Exit codes: 0 all written (or left for the next run by --max-minutes), 1 some records failed,
+const EXIT_CODES = `Exit codes: 0 all written (or left for the next run by --max-minutes), 1 some records failed,
 2 configuration or preflight problem (nothing written).`;
 
 export interface Config {
@@ -179,7 +179,7 @@ export function parseConfig<Settings = undefined>(
 }
 
 export function usageText(source?: { usage: string }): string {
-  return source ? `${USAGE}\n\n${source.usage}` : USAGE;
+  return source ? `${USAGE}\n\n${source.usage}\n\n${EXIT_CODES}` : `${USAGE}\n\n${EXIT_CODES}`;
 }
 
 function unsupportedCurrency(code: string): string {
@@ -925,11 +925,12 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const acceptCustomer = (customer: Stripe.Customer | Stripe.DeletedCustomer) => {
     if ('deleted' in customer && customer.deleted) return;
     const live = customer as Stripe.Customer;
-    const { email, name, description, createdUnix, livemode, hints } = emptyFacts(live);
-    const facts = pending.get(live.id) ?? emptyFacts(live);
-    Object.assign(facts, { email, name, description, createdUnix, livemode, hints });
+    const fresh = emptyFacts(live);
+    const facts = pending.get(live.id);
+    // Charges or subscriptions that came first keep their facts; the customer's own fields join them.
+    if (facts) Object.assign(facts, { email: fresh.email, name: fresh.name, description: fresh.description, createdUnix: fresh.createdUnix, livemode: fresh.livemode, hints: fresh.hints });
     pending.delete(live.id);
-    customers.set(live.id, facts);
+    customers.set(live.id, facts ?? fresh);
     counts.customers += 1;
   };
 
