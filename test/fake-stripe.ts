@@ -1,28 +1,31 @@
 // A fake Stripe API for tests and benchmarks: a real HTTP server on 127.0.0.1 with in-memory data.
 //
-// It answers the read-only endpoints the sync uses, as strictly as the real API does where that is
-// practical: list envelopes, newest-first cursor pagination, `expand[]`, `created[...]` ranges,
-// unknown parameters and unsupported expansions rejected with 400, Stripe's error envelopes, masked
-// API keys in 401 messages, per-second rate limits (429), plus injected faults and latency from the
-// shared helpers in ./faults.ts.
+// It answers the read-only endpoints the sync uses, with the parameters and expansions the sync sends,
+// as strictly as the real API does where that is practical: list envelopes, newest-first cursor
+// pagination, `expand[]`, `created[gte]`/`created[lt]` windows, unknown parameters and unsupported
+// expansions rejected with 400, Stripe's error envelopes, masked API keys in 401 messages, per-second
+// rate limits (429), plus injected faults and latency from the shared helpers in ./faults.ts.
 //
-//   GET /v1/customers             limit, starting_after, ending_before, created, email
-//   GET /v1/customers/:id         the customer, the deleted stub, or 404 resource_missing
-//   GET /v1/charges               limit, starting_after, ending_before, created, customer,
-//                                 expand: data.balance_transaction, data.customer
-//   GET /v1/subscriptions         limit, starting_after, ending_before, created, customer, status,
-//                                 expand: data.discounts, data.discounts.source.coupon, data.customer
+//   GET /v1/customers             limit, starting_after, created[gte], created[lt]
+//   GET /v1/customers/:id         the customer, the deleted stub, or 404 resource_missing (no parameters)
+//   GET /v1/charges               limit, starting_after, created[gte], created[lt], customer,
+//                                 expand: data.balance_transaction
+//   GET /v1/subscriptions         limit, starting_after, created[gte], created[lt], customer, status,
+//                                 expand: data.discounts.source.coupon
 //                                 (data.items.data.discounts.source.coupon is 6 levels: refused, see below)
-//   GET /v1/subscription_items    subscription (required), limit, starting_after, ending_before,
-//                                 expand: data.discounts, data.discounts.source.coupon (item-level coupons),
-//                                 data.price.product, data.plan.product (+ .default_price, .tax_code)
-//   GET /v1/prices/:id            expand: tiers (a tiered price's `tiers`, never sent unless expanded),
-//                                 product (+ product.default_price, product.tax_code)
-//   GET /v1/products              ids (not with a cursor), limit, starting_after, ending_before, created, active,
-//                                 expand: data.default_price, data.tax_code (both always null here)
-//   GET /v1/disputes              limit, starting_after, ending_before, created, charge,
-//                                 expand: data.charge, data.charge.balance_transaction,
-//                                 data.charge.customer, data.payment_intent
+//   GET /v1/subscription_items    subscription (required), limit, starting_after,
+//                                 expand: data.discounts.source.coupon (item-level coupons)
+//   GET /v1/prices/:id            expand: tiers (a tiered price's `tiers`, never sent unless expanded)
+//   GET /v1/products              ids, limit
+//   GET /v1/disputes              limit, starting_after, created[gte], created[lt], expand: data.charge
+//
+// Nothing else is served. What the real API accepts on these endpoints but sync.ts never sends
+// answers 400 with code `fake_not_implemented` (each handler lists them): ending_before everywhere,
+// created=N, created[gt] and created[lte], customers' email and expand, a customer retrieve's expand,
+// charges' data.customer, subscriptions' data.discounts and data.customer, subscription items'
+// data.discounts, data.price.product and data.plan.product, a price's product, products' cursors,
+// created, active and expand, disputes' charge filter and data.charge.balance_transaction,
+// data.charge.customer and data.payment_intent, and the filters listed per handler.
 //
 // Every rule below names its source. "types" means the stripe package's own type definitions
 // (node_modules/stripe/cjs/resources/<Resource>.d.ts, v23.1.0, generated from Stripe's OpenAPI spec).
@@ -1184,6 +1187,10 @@ function invalid(message: string, extra: { code?: string; param?: string } = {},
 const unknownParameter = (param: string) =>
   invalid(`Received unknown parameter: ${param}`, { code: 'parameter_unknown', param });
 
+/** Something the real API accepts that the fake does not serve (the sync never sends it). */
+const notImplemented = (what: string, param: string) =>
+  invalid(`fake-stripe does not implement ${what} (the real API accepts it)`, { code: 'fake_not_implemented', param });
+
 const noSuch = (object: string, id: string, param: string, status = 400) =>
   invalid(`No such ${object}: '${id}'`, { code: 'resource_missing', param }, status);
 
@@ -1220,26 +1227,25 @@ function faultBody(status: number, key: string): { error: StripeErrorBody } {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Query strings: the SDK sends `limit=10&expand[0]=data.customer&created[gte]=1700000000`
+// Query strings: the SDK sends `limit=10&expand[0]=data.balance_transaction&created[gte]=1700000000`
 // ------------------------------------------------------------------------------------------------
 
 /** How an endpoint reads each parameter it accepts. */
 type ParamKind =
   | 'string'
   | 'integer'
-  | 'range' // created=N or created[gt|gte|lt|lte]=N
+  | 'range' // created[gte]=N and created[lt]=N (the API's created=N, [gt] and [lte] are not implemented)
   | 'array' // expand[0]=a&expand[1]=b (or expand[]=a)
   | 'not_implemented'; // real Stripe accepts it; the fake says so instead of pretending
 
+/**
+ * The window the sync reads: `created[gte]` and `created[lt]`, half-open. The API also takes
+ * `created=N`, `created[gt]` and `created[lte]` (types RangeQueryParam); the sync never sends them.
+ */
 interface Range {
-  eq?: number;
-  gt?: number;
   gte?: number;
   lt?: number;
-  lte?: number;
 }
-
-const RANGE_KEYS = new Set(['gt', 'gte', 'lt', 'lte']);
 
 class Query {
   readonly strings = new Map<string, string>();
@@ -1279,10 +1285,7 @@ function parseQuery(search: URLSearchParams, spec: Record<string, ParamKind>): Q
 
     switch (kind) {
       case 'not_implemented':
-        throw invalid(`fake-stripe does not implement the parameter '${name}' (the real API accepts it)`, {
-          code: 'fake_not_implemented',
-          param: name,
-        });
+        throw notImplemented(`the parameter '${name}'`, name);
       case 'string':
       case 'integer':
         if (subs.length > 0) throw invalid(`Invalid ${kind}: ${key}=${value}`, { param: name });
@@ -1297,9 +1300,11 @@ function parseQuery(search: URLSearchParams, spec: Record<string, ParamKind>): Q
         break;
       case 'range': {
         const range = query.ranges.get(name) ?? {};
-        if (subs.length === 0) range.eq = parseInteger(value, name);
-        else if (subs.length === 1 && RANGE_KEYS.has(subs[0]!)) range[subs[0] as keyof Range] = parseInteger(value, key);
-        else throw unknownParameter(key);
+        const op = subs.length === 1 ? subs[0]! : undefined;
+        if (subs.length === 0) throw notImplemented(`the parameter '${name}' as a number`, name);
+        if (op === 'gt' || op === 'lte') throw notImplemented(`the parameter '${key}'`, key);
+        if (op !== 'gte' && op !== 'lt') throw unknownParameter(key);
+        range[op] = parseInteger(value, key);
         query.ranges.set(name, range);
         break;
       }
@@ -1319,26 +1324,24 @@ function parseQuery(search: URLSearchParams, spec: Record<string, ParamKind>): Q
   return query;
 }
 
-/** The parameters every list endpoint takes. */
-const LIST: Record<string, ParamKind> = { limit: 'integer', starting_after: 'string', ending_before: 'string', expand: 'array' };
+/**
+ * The parameters every list endpoint takes (types <Resource>ListParams extends PaginationParams).
+ * The sync pages forward with `starting_after` only, so `ending_before` is not implemented.
+ */
+const LIST: Record<string, ParamKind> = { limit: 'integer', starting_after: 'string', ending_before: 'not_implemented', expand: 'array' };
 
 function inRange(value: number, range: Range | undefined): boolean {
   if (!range) return true;
-  return (
-    (range.eq === undefined || value === range.eq) &&
-    (range.gt === undefined || value > range.gt) &&
-    (range.gte === undefined || value >= range.gte) &&
-    (range.lt === undefined || value < range.lt) &&
-    (range.lte === undefined || value <= range.lte)
-  );
+  return (range.gte === undefined || value >= range.gte) && (range.lt === undefined || value < range.lt);
 }
 
 /**
- * Checks `expand[]` against the paths an endpoint supports (a path implies its prefixes, as in
- * Stripe: `data.discounts.source.coupon` also expands `data.discounts`). `notImplemented` lists
- * paths the real API accepts that the fake does not serve: those get `fake_not_implemented`.
+ * Checks `expand[]` against the paths an endpoint supports and returns them with their prefixes (a
+ * path implies its prefixes, as in Stripe: `data.discounts.source.coupon` also expands
+ * `data.discounts`). `unserved` lists paths the real API accepts that the fake does not serve (the
+ * sync never sends them): those get `fake_not_implemented`. Any other path is refused, as Stripe does.
  */
-function readExpand(query: Query, supported: string[], notImplemented: string[] = []): Set<string> {
+function readExpand(query: Query, supported: string[], unserved: string[] = []): Set<string> {
   const expand = new Set<string>();
   for (const path of query.array('expand')) {
     const segments = path.split('.');
@@ -1346,19 +1349,14 @@ function readExpand(query: Query, supported: string[], notImplemented: string[] 
     // example, the deepest expansion allowed when listing charges is data.payment_intent.customer.default_source)":
     // each segment is a level, `data` included.
     if (segments.length > 4) throw invalid(`You cannot expand more than 4 levels of a property. Property: ${path}`, { param: 'expand' });
-    if (notImplemented.includes(path)) {
-      throw invalid(`fake-stripe does not implement the expansion '${path}' (the real API accepts it)`, { code: 'fake_not_implemented', param: 'expand' });
-    }
+    if (unserved.includes(path)) throw notImplemented(`the expansion '${path}'`, 'expand');
     if (!supported.includes(path)) {
       // Stripe names the first segment it cannot follow.
       let depth = 0;
       while (depth < segments.length - 1 && supported.some((s) => s.startsWith(segments.slice(0, depth + 1).join('.') + '.'))) depth++;
       throw invalid(`This property cannot be expanded (${segments[depth]}).`, { param: 'expand' });
     }
-    for (let i = 1; i <= segments.length; i++) {
-      const prefix = segments.slice(0, i).join('.');
-      if (supported.includes(prefix)) expand.add(prefix);
-    }
+    for (let i = 1; i <= segments.length; i++) expand.add(segments.slice(0, i).join('.'));
   }
   return expand;
 }
@@ -1387,7 +1385,7 @@ interface Sequence<T> {
 function sequence<T extends { id: string }>(view: OrderedView<T>, customer: string | undefined, query: Query): Sequence<T> {
   if (customer !== undefined) {
     const own = view.byCustomer.get(customer) ?? [];
-    const cursor = query.string('starting_after') ?? query.string('ending_before');
+    const cursor = query.string('starting_after');
     if (cursor === undefined || own.some((o) => o.id === cursor)) {
       return { list: own, position: (id) => own.findIndex((o) => o.id === id) };
     }
@@ -1396,9 +1394,8 @@ function sequence<T extends { id: string }>(view: OrderedView<T>, customer: stri
 }
 
 /**
- * Cursor pagination over `seq` keeping only the objects that pass `keep`. `starting_after`
- * continues after the cursor, `ending_before` returns the page just before it (still newest first),
- * like Stripe. A cursor must name an object of the endpoint's kind.
+ * Cursor pagination over `seq` keeping only the objects that pass `keep`: `starting_after` continues
+ * after the cursor, like Stripe. A cursor must name an object of the endpoint's kind.
  */
 function paginate<T extends { id: string }>(
   seq: Sequence<T>,
@@ -1411,30 +1408,19 @@ function paginate<T extends { id: string }>(
   if (limit < 1) throw invalid('This value must be greater than or equal to 1.', { code: 'parameter_invalid_integer', param: 'limit' });
   if (limit > 100) throw invalid('This value must be less than or equal to 100.', { code: 'parameter_invalid_integer', param: 'limit' });
   const after = query.string('starting_after');
-  const before = query.string('ending_before');
-  if (after !== undefined && before !== undefined) {
-    throw invalid('You may only specify one of these parameters: ending_before, starting_after.', { param: 'ending_before' });
-  }
   const ordered = seq.list;
-  const position = (id: string, param: string) => {
-    const index = seq.position(id);
-    if (index < 0) throw noSuch(objectName, id, param);
-    return index;
-  };
-
+  let start = 0;
+  if (after !== undefined) {
+    const index = seq.position(after);
+    if (index < 0) throw noSuch(objectName, after, 'starting_after');
+    start = index + 1;
+  }
   const data: T[] = [];
-  if (before !== undefined) {
-    for (let i = position(before, 'ending_before') - 1; i >= 0 && data.length <= limit; i--) {
-      if (keep(ordered[i]!)) data.push(ordered[i]!);
-    }
-  } else {
-    for (let i = after === undefined ? 0 : position(after, 'starting_after') + 1; i < ordered.length && data.length <= limit; i++) {
-      if (keep(ordered[i]!)) data.push(ordered[i]!);
-    }
+  for (let i = start; i < ordered.length && data.length <= limit; i++) {
+    if (keep(ordered[i]!)) data.push(ordered[i]!);
   }
   const hasMore = data.length > limit;
   data.length = Math.min(data.length, limit);
-  if (before !== undefined) data.reverse();
   return { object: 'list', url, has_more: hasMore, data };
 }
 
@@ -1450,22 +1436,27 @@ interface Call {
 
 type Handler = (call: Call) => unknown;
 
+// Each handler takes what sync.ts sends on its endpoint. The other parameters of the endpoint's
+// <Resource>ListParams / RetrieveParams (types) and the expansions the API takes there are
+// 'not_implemented': the real API accepts them, the fake does not serve them.
+
 function listCustomers({ store, search }: Call) {
-  const query = parseQuery(search, { ...LIST, created: 'range', email: 'string', test_clock: 'not_implemented' });
-  readExpand(query, []);
+  // Types CustomerListParams: created, email, expand, test_clock + pagination. The sync sends
+  // limit, created[gte]/[lt] and starting_after.
+  const query = parseQuery(search, { ...LIST, created: 'range', email: 'not_implemented', expand: 'not_implemented', test_clock: 'not_implemented' });
   const created = query.range('created');
-  const email = query.string('email'); // exact and case-sensitive, as documented
   return paginate(
     sequence(store.customerView(), undefined, query),
     query,
     '/v1/customers',
-    (c) => !store.isDeleted(c.id) && inRange(c.created, created) && (email === undefined || c.email === email),
+    (c) => !store.isDeleted(c.id) && inRange(c.created, created),
     'customer',
   );
 }
 
 function retrieveCustomer({ store, search, params }: Call) {
-  readExpand(parseQuery(search, { expand: 'array' }), []);
+  // Types CustomerRetrieveParams: only `expand`, which the sync does not send (it reads the customer as is).
+  parseQuery(search, { expand: 'not_implemented' });
   const id = params.id!;
   const found = store.find(id);
   if (found?.object !== 'customer') throw noSuch('customer', id, 'id', 404);
@@ -1473,6 +1464,9 @@ function retrieveCustomer({ store, search, params }: Call) {
 }
 
 function listCharges({ store, search }: Call) {
+  // Types ChargeListParams: created, customer, expand, payment_intent, transfer_group + pagination.
+  // The sync sends limit, created[gte]/[lt], starting_after, customer (with --only) and
+  // expand data.balance_transaction. Charge.customer is expandable (`string | Customer | DeletedCustomer`).
   const query = parseQuery(search, {
     ...LIST,
     created: 'range',
@@ -1480,7 +1474,7 @@ function listCharges({ store, search }: Call) {
     payment_intent: 'not_implemented',
     transfer_group: 'not_implemented',
   });
-  const expand = readExpand(query, ['data.balance_transaction', 'data.customer']);
+  const expand = readExpand(query, ['data.balance_transaction'], ['data.customer']);
   const created = query.range('created');
   const customer = query.string('customer');
   const page = paginate(
@@ -1490,13 +1484,15 @@ function listCharges({ store, search }: Call) {
     (c) => inRange(c.created, created) && (customer === undefined || c.customer === customer),
     'charge',
   );
-  return { ...page, data: page.data.map((c) => renderCharge(store, c, expand)) };
+  return { ...page, data: page.data.map((c) => renderCharge(store, c, expand.has('data.balance_transaction'))) };
 }
 
 const SUBSCRIPTION_STATUSES = ['active', 'all', 'canceled', 'ended', 'incomplete', 'incomplete_expired', 'past_due', 'paused', 'trialing', 'unpaid'];
 const ENDED = new Set(['canceled', 'incomplete_expired']);
 
 function listSubscriptions({ store, search }: Call) {
+  // The sync sends limit, created[gte]/[lt], starting_after, customer (with --only), status=all and
+  // expand data.discounts.source.coupon.
   const query = parseQuery(search, {
     ...LIST,
     created: 'range',
@@ -1511,11 +1507,11 @@ function listSubscriptions({ store, search }: Call) {
     price: 'not_implemented',
     test_clock: 'not_implemented',
   });
-  // Discount.source.coupon and SubscriptionItem.discounts are expandable (types Discounts.d.ts,
-  // SubscriptionItems.d.ts). Item-level coupons would be data.items.data.discounts.source.coupon:
-  // six levels, over Stripe's four (refused by readExpand); read them via /v1/subscription_items.
-  // data.items.data.discounts (4 levels, discounts without coupons) is not served by the fake.
-  const expand = readExpand(query, ['data.discounts', 'data.discounts.source.coupon', 'data.customer'], ['data.items.data.discounts']);
+  // Discount.source.coupon, Subscription.discounts, Subscription.customer and SubscriptionItem.discounts
+  // are expandable (types Discounts.d.ts, Subscriptions.d.ts, SubscriptionItems.d.ts). Item-level
+  // coupons would be data.items.data.discounts.source.coupon: six levels, over Stripe's four (refused
+  // by readExpand); the sync reads them via /v1/subscription_items.
+  const expand = readExpand(query, ['data.discounts.source.coupon'], ['data.discounts', 'data.customer', 'data.items.data.discounts']);
   const status = query.string('status');
   if (status !== undefined && !SUBSCRIPTION_STATUSES.includes(status)) {
     throw invalid(`Invalid status: must be one of ${SUBSCRIPTION_STATUSES.join(', ')}`, { param: 'status' });
@@ -1532,28 +1528,18 @@ function listSubscriptions({ store, search }: Call) {
     (s) => statusMatches(s.status) && inRange(s.created, created) && (customer === undefined || s.customer === customer),
     'subscription',
   );
-  return { ...page, data: page.data.map((s) => renderSubscription(store, s, expand)) };
+  const coupons = expand.has('data.discounts.source.coupon');
+  return { ...page, data: page.data.map((s) => renderSubscription(store, s, coupons)) };
 }
 
-// Types Products.d.ts: Product.default_price is `string | Price | null` and Product.tax_code
-// `string | TaxCode | null` (expandable). The fake's products have both null (see buildProduct), so
-// expanding them changes nothing.
-const PRODUCT_EXPANSIONS = ['default_price', 'tax_code'];
-/** `product` and what can be expanded inside it, under `prefix` (Price.product: `string | Product | DeletedProduct`). */
-const productPaths = (prefix: string) => [prefix, ...PRODUCT_EXPANSIONS.map((p) => `${prefix}.${p}`)];
-
 function listSubscriptionItems({ store, search }: Call) {
-  // Types SubscriptionItems.d.ts SubscriptionItemListParams: subscription, expand + pagination.
+  // Types SubscriptionItems.d.ts SubscriptionItemListParams: subscription, expand + pagination. The
+  // sync sends subscription, limit, starting_after and expand data.discounts.source.coupon (4 levels,
+  // the depth limit, see readExpand). An item's `price` and `plan` are always objects (not
+  // expandable) but their `product` is (types Prices.d.ts `product: string | Product | DeletedProduct`,
+  // Plans.d.ts `product: string | Product | DeletedProduct | null`); the sync does not expand it.
   const query = parseQuery(search, { ...LIST, subscription: 'string' });
-  // Item discounts and their coupons: 4 levels, the depth limit (see readExpand). An item's `price`
-  // and `plan` are always objects (not expandable) but their `product` is (types Prices.d.ts
-  // `product: string | Product | DeletedProduct`, Plans.d.ts `product: string | Product | DeletedProduct | null`).
-  const expand = readExpand(query, [
-    'data.discounts',
-    'data.discounts.source.coupon',
-    ...productPaths('data.price.product'),
-    ...productPaths('data.plan.product'),
-  ]);
+  const expand = readExpand(query, ['data.discounts.source.coupon'], ['data.discounts', 'data.price.product', 'data.plan.product']);
   const subscription = query.string('subscription');
   if (subscription === undefined) throw invalid('Missing required param: subscription.', { code: 'parameter_missing', param: 'subscription' });
   if (store.find(subscription)?.object !== 'subscription') throw noSuch('subscription', subscription, 'subscription');
@@ -1561,26 +1547,18 @@ function listSubscriptionItems({ store, search }: Call) {
   const items = store.itemsOf(subscription);
   const seq = { list: items, position: (id: string) => items.findIndex((i) => i.id === id) };
   const page = paginate(seq, query, '/v1/subscription_items', () => true, 'subscription_item');
-  if (expand.size === 0) return page;
-  const coupons = expand.has('data.discounts.source.coupon');
-  const data = page.data.map((item) => {
-    const out = { ...item };
-    if (expand.has('data.discounts')) out.discounts = renderDiscounts(store, item.discounts, coupons);
-    if (expand.has('data.price.product')) out.price = { ...item.price, product: productRef(store, item.price.product) };
-    if (expand.has('data.plan.product') && item.plan.product !== null) out.plan = { ...item.plan, product: productRef(store, item.plan.product) };
-    return out;
-  });
-  return { ...page, data };
+  if (!expand.has('data.discounts.source.coupon')) return page;
+  return { ...page, data: page.data.map((item) => ({ ...item, discounts: renderDiscounts(store, item.discounts) })) };
 }
 
 function retrievePrice({ store, search, params }: Call) {
   // Types Prices.d.ts PriceRetrieveParams: only `expand`. `tiers` is includable: absent unless
   // expanded (types: `tiers?:`; a Stripe engineer on groups.google.com/a/lists.stripe.com/g/api-discuss/c/q6e834DOnLs:
   // "That property is not returned by default and is what we call 'includable' ... using our Expand
-  // feature"). `product` is expandable (types: `product: string | Product | DeletedProduct`);
-  // `currency_options` too, which the fake does not serve.
+  // feature"). `product` is expandable (types: `product: string | Product | DeletedProduct`), and
+  // Product.default_price and Product.tax_code inside it; `currency_options` too. The sync expands tiers only.
   const query = parseQuery(search, { expand: 'array' });
-  const expand = readExpand(query, ['tiers', ...productPaths('product')], ['currency_options']);
+  const expand = readExpand(query, ['tiers'], ['currency_options', 'product', 'product.default_price', 'product.tax_code']);
   const id = params.id!;
   const price = store.findPrice(id);
   if (!price) throw noSuch('price', id, 'id', 404);
@@ -1589,103 +1567,78 @@ function retrievePrice({ store, search, params }: Call) {
   // A per-unit price has no tiers; what the real API sends for one with expand[]=tiers is not
   // documented: the fake leaves the field out.
   if (expand.has('tiers') && tiers) out.tiers = tiers.map((t) => ({ ...t }));
-  if (expand.has('product')) out.product = productRef(store, price.product);
   return out;
 }
 
 /**
- * GET /v1/products (types ProductListParams): limit, starting_after, ending_before, created, active,
- * ids ("Only return products with the given IDs. Cannot be used with starting_after or
- * ending_before"). shippable, type and url are not served.
+ * GET /v1/products (types ProductListParams): active, created, expand, ids ("Only return products
+ * with the given IDs. Cannot be used with starting_after or ending_before"), shippable, type, url +
+ * pagination. The sync sends `ids` (at most 100) and limit=100, one page, no cursor: the rest is not
+ * implemented.
  */
 function listProducts({ store, search }: Call) {
-  const query = parseQuery(search, { ...LIST, created: 'range', active: 'string', ids: 'array', shippable: 'not_implemented', type: 'not_implemented', url: 'not_implemented' });
-  readExpand(query, PRODUCT_EXPANSIONS.map((path) => `data.${path}`));
-  const ids = query.array('ids');
-  if (ids.length && (query.string('starting_after') !== undefined || query.string('ending_before') !== undefined)) {
-    throw invalid('You cannot use `ids` with `starting_after` or `ending_before`.', { param: 'ids' });
-  }
-  const active = query.string('active');
-  if (active !== undefined && active !== 'true' && active !== 'false') throw invalid('Invalid boolean: ' + active, { param: 'active' });
-  const created = query.range('created');
-  const wanted = new Set(ids);
-  return paginate(
-    sequence(store.productView(), undefined, query),
-    query,
-    '/v1/products',
-    (p) => (wanted.size === 0 || wanted.has(p.id)) && inRange(p.created, created) && (active === undefined || String(p.active) === active),
-    'product',
-  );
+  const query = parseQuery(search, {
+    limit: 'integer',
+    ids: 'array',
+    starting_after: 'not_implemented',
+    ending_before: 'not_implemented',
+    expand: 'not_implemented',
+    active: 'not_implemented',
+    created: 'not_implemented',
+    shippable: 'not_implemented',
+    type: 'not_implemented',
+    url: 'not_implemented',
+  });
+  const wanted = new Set(query.array('ids'));
+  return paginate(sequence(store.productView(), undefined, query), query, '/v1/products', (p) => wanted.size === 0 || wanted.has(p.id), 'product');
 }
-
-// Types Disputes.d.ts: Dispute.charge is `string | Charge` and Dispute.payment_intent
-// `string | PaymentIntent | null` (expandable); Charge.balance_transaction and Charge.customer are expandable.
-const DISPUTE_EXPANSIONS = ['charge', 'charge.balance_transaction', 'charge.customer', 'payment_intent'];
 
 function listDisputes({ store, search }: Call) {
   // Types Disputes.d.ts DisputeListParams: charge, created (range or number), expand, payment_intent
-  // + pagination. The fake's charges have no payment intents, so that filter is not served.
-  const query = parseQuery(search, { ...LIST, created: 'range', charge: 'string', payment_intent: 'not_implemented' });
-  const expand = readExpand(query, DISPUTE_EXPANSIONS.map((p) => `data.${p}`));
+  // + pagination. Dispute.charge is `string | Charge` and Dispute.payment_intent
+  // `string | PaymentIntent | null` (expandable); Charge.balance_transaction and Charge.customer are
+  // expandable. The sync sends limit, created[gte]/[lt], starting_after and expand data.charge.
+  const query = parseQuery(search, { ...LIST, created: 'range', charge: 'not_implemented', payment_intent: 'not_implemented' });
+  const expand = readExpand(query, ['data.charge'], ['data.charge.balance_transaction', 'data.charge.customer', 'data.payment_intent']);
   const created = query.range('created');
-  const charge = query.string('charge'); // an unknown charge matches nothing (as the charges list's customer filter)
-  const page = paginate(
-    sequence(store.disputeView(), undefined, query),
-    query,
-    '/v1/disputes',
-    (d) => inRange(d.created, created) && (charge === undefined || d.charge === charge),
-    'dispute',
-  );
-  return { ...page, data: page.data.map((d) => renderDispute(store, d, expand, 'data.')) };
+  const page = paginate(sequence(store.disputeView(), undefined, query), query, '/v1/disputes', (d) => inRange(d.created, created), 'dispute');
+  return { ...page, data: page.data.map((d) => renderDispute(store, d, expand.has('data.charge'))) };
 }
 
 // -- rendering: shallow copies with expanded fields swapped in; the store is never changed --------
-
-/** A product id as the expanded product (a copy); an already expanded one is kept. */
-function productRef(store: StripeStore, product: string | Stripe.Product | Stripe.DeletedProduct): Stripe.Product | Stripe.DeletedProduct {
-  if (typeof product !== 'string') return product;
-  return { ...store.product(product) };
-}
 
 function customerRef(store: StripeStore, id: string): Stripe.Customer | Stripe.DeletedCustomer {
   if (store.isDeleted(id)) return { id, object: 'customer', deleted: true };
   return store.customer(id);
 }
 
-/** `prefix` is where the charge sits in the expand paths: 'data.' in a charge list, 'data.charge.' in a dispute list. */
-function renderCharge(store: StripeStore, charge: Stripe.Charge, expand: Set<string>, prefix = 'data.'): Stripe.Charge {
+function renderCharge(store: StripeStore, charge: Stripe.Charge, expandBalanceTransaction: boolean): Stripe.Charge {
   const out = { ...charge };
-  if (expand.has(`${prefix}balance_transaction`) && typeof out.balance_transaction === 'string') {
+  if (expandBalanceTransaction && typeof out.balance_transaction === 'string') {
     out.balance_transaction = store.balanceTransactions.get(out.balance_transaction)!;
   }
-  if (expand.has(`${prefix}customer`) && typeof out.customer === 'string') out.customer = customerRef(store, out.customer);
   return out;
 }
 
-function renderDispute(store: StripeStore, dispute: Stripe.Dispute, expand: Set<string>, prefix: string): Stripe.Dispute {
+function renderDispute(store: StripeStore, dispute: Stripe.Dispute, expandCharge: boolean): Stripe.Dispute {
   const out = { ...dispute, balance_transactions: dispute.balance_transactions.map((t) => ({ ...t })) };
-  if (expand.has(`${prefix}charge`) && typeof out.charge === 'string') {
-    const charge = store.find(out.charge) as Stripe.Charge;
-    out.charge = renderCharge(store, charge, expand, `${prefix}charge.`);
-  }
-  // payment_intent is always null in the fake (its charges have none), so expanding it changes nothing.
+  if (expandCharge && typeof out.charge === 'string') out.charge = renderCharge(store, store.find(out.charge) as Stripe.Charge, false);
   return out;
 }
 
-/** Discount ids as Discount objects, with their coupon expanded when asked. */
-function renderDiscounts(store: StripeStore, discounts: Array<string | Stripe.Discount>, expandCoupon: boolean): Stripe.Discount[] {
+/** Discount ids as Discount objects with their coupon expanded (data.discounts.source.coupon). */
+function renderDiscounts(store: StripeStore, discounts: Array<string | Stripe.Discount>): Stripe.Discount[] {
   return discounts.map((d) => {
     const discount = store.discounts.get(typeof d === 'string' ? d : d.id)!;
     const coupon = discount.source.coupon;
-    if (!expandCoupon || typeof coupon !== 'string') return discount;
+    if (typeof coupon !== 'string') return discount;
     return { ...discount, source: { ...discount.source, coupon: store.coupons.get(coupon)! } };
   });
 }
 
-function renderSubscription(store: StripeStore, sub: Stripe.Subscription, expand: Set<string>): Stripe.Subscription {
+function renderSubscription(store: StripeStore, sub: Stripe.Subscription, expandCoupons: boolean): Stripe.Subscription {
   const out = { ...sub, items: itemList(sub.id, store.itemsOf(sub.id)) };
-  if (expand.has('data.discounts')) out.discounts = renderDiscounts(store, sub.discounts, expand.has('data.discounts.source.coupon'));
-  if (expand.has('data.customer') && typeof out.customer === 'string') out.customer = customerRef(store, out.customer);
+  if (expandCoupons) out.discounts = renderDiscounts(store, sub.discounts);
   return out;
 }
 
