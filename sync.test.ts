@@ -280,7 +280,15 @@ describe('account totals', () => {
       ],
       'usd',
     );
-    expect(totals).toEqual({ mrrMinor: 10_000.5, lifetimeRevenueMinor: 123_456, activeSubscriptions: 2, otherMrrMinor: { eur: 5_000 }, otherRevenueMinor: { bhd: 1_234 } });
+    expect(totals).toEqual({
+      mrrMinor: 10_000.5,
+      lifetimeRevenueMinor: 123_456,
+      activeSubscriptions: 2,
+      otherMrrMinor: { eur: 5_000 },
+      otherRevenueMinor: { bhd: 1_234 },
+      customersWithOtherMrr: 1,
+      customersWithOtherRevenue: 1,
+    });
     expect(totalsLine(totals, 'usd')).toBe(
       'Stripe totals: MRR 100.01 USD, 2 active subscriptions, lifetime revenue 1,234.56 USD; left out, in other currencies: MRR 50.00 EUR; revenue 1.234 BHD',
     );
@@ -748,8 +756,8 @@ describe('currencies between Stripe and Attio', () => {
   });
   it('suggests an Attio code in a currency mismatch, or says Attio has none', () => {
     const facts = (revenue: Record<string, number>) => ({ ...emptyFacts({ id: 'cus_1', email: null, name: null, description: null, created: 0 }), revenueMinor: revenue });
-    expect(currencyMismatch([facts({ twd: 5_000 })], 'usd')).toContain('--setup --currency NTD');
-    const none = currencyMismatch([facts({ kwd: 5_000 })], 'usd');
+    expect(currencyMismatch(accountTotals([facts({ twd: 5_000 })], 'usd'), 'usd')).toContain('--setup --currency NTD');
+    const none = currencyMismatch(accountTotals([facts({ kwd: 5_000 })], 'usd'), 'usd');
     expect(none).toContain('Attio has no currency attribute for KWD');
     expect(none).not.toContain('--setup --currency');
   });

@@ -492,6 +492,11 @@ export const OPEN_DISPUTE_STATUSES: ReadonlySet<string> = new Set([
   'appeal_under_review',
 ]);
 
+/** Whether a subscription counts in MRR (and so in the plan and the cancel date): active or past due. */
+export function countsInMrr(status: Stripe.Subscription.Status): boolean {
+  return status === 'active' || status === 'past_due';
+}
+
 /** Months per billing interval: Stripe's MRR normalisation (month 1/n, year 1/12n, week 52/12n, day 365/12n). */
 export function monthlyFactor(interval: Stripe.Price.Recurring.Interval, intervalCount: number): number {
   const perYear: Record<string, number> = { day: 365, week: 52, month: 12, year: 1 };
@@ -599,7 +604,7 @@ export function subscriptionMrr(
 ): SubscriptionMrr {
   const currency = subscription.currency.toLowerCase();
   const result: SubscriptionMrr = { currency, mrrMinor: 0, unpricedItems: 0, unappliedDiscounts: 0 };
-  if (subscription.status !== 'active' && subscription.status !== 'past_due') return result;
+  if (!countsInMrr(subscription.status)) return result;
   let monthlyMinor = 0;
   let monthsPerPeriod: number | null = null;
   for (const item of items) {
@@ -652,7 +657,7 @@ export function addSubscription(
   mrr: SubscriptionMrr,
 ): void {
   facts.subscriptionStatuses.push(subscription.status);
-  if (subscription.status === 'active' || subscription.status === 'past_due') {
+  if (countsInMrr(subscription.status)) {
     // Product ids for now; readStripe turns them into names once each product is read.
     const plan = (facts.plan ??= {});
     for (const { productId, quantity } of planOf(items)) plan[productId] = (plan[productId] ?? 0) + quantity;
@@ -1059,7 +1064,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     notes.unpricedItems += mrr.unpricedItems;
     notes.unappliedDiscounts += mrr.unappliedDiscounts;
     addSubscription(factsFor(customerId), subscription, items, mrr);
-    if (subscription.status === 'active' || subscription.status === 'past_due') for (const { productId } of planOf(items)) readProductName(productId);
+    if (countsInMrr(subscription.status)) for (const { productId } of planOf(items)) readProductName(productId);
   };
 
   // Disputes have no customer filter: with --only, every dispute is read and the others skipped.
@@ -1305,26 +1310,55 @@ function formatMinor(byCurrency: Record<string, number>): string {
     .join(', ');
 }
 
-/** Run-wide notes: what the totals leave out, per currency, and why. */
-export function currencyNotes(facts: Iterable<CustomerFacts>, source: SourceNotes, targetCurrency: string): string[] {
-  const unconverted: Record<string, number> = {};
-  const otherMrr: Record<string, number> = {};
-  let unconvertedCustomers = 0;
-  let otherMrrCustomers = 0;
+/** The account as a whole, in the target currency, to hold against Stripe's Billing overview. */
+export interface AccountTotals {
+  mrrMinor: number;
+  lifetimeRevenueMinor: number;
+  /** Active and past-due subscriptions: the ones MRR counts. */
+  activeSubscriptions: number;
+  /** Left out of the two totals above, per currency, and how many customers that is. */
+  otherMrrMinor: Record<string, number>;
+  otherRevenueMinor: Record<string, number>;
+  customersWithOtherMrr: number;
+  customersWithOtherRevenue: number;
+}
+
+/** One pass over every customer: the totals line, the currency notes and the mismatch check all read it. */
+export function accountTotals(facts: Iterable<CustomerFacts>, targetCurrency: string): AccountTotals {
+  const totals: AccountTotals = {
+    mrrMinor: 0,
+    lifetimeRevenueMinor: 0,
+    activeSubscriptions: 0,
+    otherMrrMinor: {},
+    otherRevenueMinor: {},
+    customersWithOtherMrr: 0,
+    customersWithOtherRevenue: 0,
+  };
   for (const f of facts) {
     const money = inCurrency(f, targetCurrency);
-    const u = Object.entries(money.otherRevenueMinor);
-    const m = Object.entries(money.otherMrrMinor);
-    if (u.length) unconvertedCustomers += 1;
-    if (m.length) otherMrrCustomers += 1;
-    for (const [c, v] of u) unconverted[c] = (unconverted[c] ?? 0) + v;
-    for (const [c, v] of m) otherMrr[c] = (otherMrr[c] ?? 0) + v;
+    totals.mrrMinor += money.mrrMinor;
+    totals.lifetimeRevenueMinor += money.revenueMinor;
+    totals.activeSubscriptions += f.subscriptionStatuses.filter(countsInMrr).length;
+    const otherMrr = Object.entries(money.otherMrrMinor);
+    const otherRevenue = Object.entries(money.otherRevenueMinor);
+    if (otherMrr.length) totals.customersWithOtherMrr += 1;
+    if (otherRevenue.length) totals.customersWithOtherRevenue += 1;
+    for (const [c, v] of otherMrr) totals.otherMrrMinor[c] = (totals.otherMrrMinor[c] ?? 0) + v;
+    for (const [c, v] of otherRevenue) totals.otherRevenueMinor[c] = (totals.otherRevenueMinor[c] ?? 0) + v;
   }
+  return totals;
+}
+
+/** Run-wide notes: what the totals leave out, per currency, and why. */
+export function currencyNotes(totals: AccountTotals, source: SourceNotes, targetCurrency: string): string[] {
   const notes: string[] = [];
   const target = targetCurrency.toUpperCase();
-  if (unconvertedCustomers)
-    notes.push(`revenue not in ${target} and not settled in ${target}, left out of lifetime revenue (${unconvertedCustomers} customers): ${formatMinor(unconverted)}`);
-  if (otherMrrCustomers) notes.push(`MRR of subscriptions billed in other currencies, left out (${otherMrrCustomers} customers): ${formatMinor(otherMrr)} per month`);
+  if (totals.customersWithOtherRevenue)
+    notes.push(
+      `revenue not in ${target} and not settled in ${target}, left out of lifetime revenue (${totals.customersWithOtherRevenue} customers): ${formatMinor(totals.otherRevenueMinor)}`,
+    );
+  if (totals.customersWithOtherMrr)
+    notes.push(`MRR of subscriptions billed in other currencies, left out (${totals.customersWithOtherMrr} customers): ${formatMinor(totals.otherMrrMinor)} per month`);
   if (source.chargesWithoutCustomer) notes.push(`${source.chargesWithoutCustomer} succeeded charges have no customer and belong to no company`);
   if (source.chargesOfUnknownCustomers) notes.push(`${source.chargesOfUnknownCustomers} succeeded charges belong to deleted customers and were skipped`);
   if (source.unpricedItems) notes.push(`${source.unpricedItems} subscription items have a price without an amount and are not in MRR`);
@@ -1332,30 +1366,6 @@ export function currencyNotes(facts: Iterable<CustomerFacts>, source: SourceNote
   if (source.openDisputes) notes.push(`${source.openDisputes} disputes are still open: their charges count as revenue unless the dispute is lost`);
   if (source.unappliedDiscounts) notes.push(`${source.unappliedDiscounts} discounts could not be applied to MRR (coupon not expandable or in another currency)`);
   return notes;
-}
-
-/** The account as a whole, in the target currency, to hold against Stripe's Billing overview. */
-export interface AccountTotals {
-  mrrMinor: number;
-  lifetimeRevenueMinor: number;
-  /** Active and past-due subscriptions: the ones MRR counts. */
-  activeSubscriptions: number;
-  /** Left out of the two totals above, per currency. */
-  otherMrrMinor: Record<string, number>;
-  otherRevenueMinor: Record<string, number>;
-}
-
-export function accountTotals(facts: Iterable<CustomerFacts>, targetCurrency: string): AccountTotals {
-  const totals: AccountTotals = { mrrMinor: 0, lifetimeRevenueMinor: 0, activeSubscriptions: 0, otherMrrMinor: {}, otherRevenueMinor: {} };
-  for (const f of facts) {
-    const money = inCurrency(f, targetCurrency);
-    totals.mrrMinor += money.mrrMinor;
-    totals.lifetimeRevenueMinor += money.revenueMinor;
-    totals.activeSubscriptions += f.subscriptionStatuses.filter((s) => s === 'active' || s === 'past_due').length;
-    for (const [c, v] of Object.entries(money.otherMrrMinor)) totals.otherMrrMinor[c] = (totals.otherMrrMinor[c] ?? 0) + v;
-    for (const [c, v] of Object.entries(money.otherRevenueMinor)) totals.otherRevenueMinor[c] = (totals.otherRevenueMinor[c] ?? 0) + v;
-  }
-  return totals;
 }
 
 /** "1,234.56 USD": major units with the currency's own decimals, for people to read. */
@@ -1388,14 +1398,10 @@ export function totalsLine(totals: AccountTotals, targetCurrency: string): strin
  * When nothing at all is in (or settled in) the attributes' currency but revenue exists in others,
  * the attributes were set up in the wrong currency: writing would zero every company.
  */
-export function currencyMismatch(facts: Iterable<CustomerFacts>, targetCurrency: string): string | null {
-  let inTarget = 0;
+export function currencyMismatch(totals: AccountTotals, targetCurrency: string): string | null {
+  const inTarget = totals.lifetimeRevenueMinor + totals.mrrMinor;
   const others = new Set<string>();
-  for (const f of facts) {
-    const money = inCurrency(f, targetCurrency);
-    inTarget += money.revenueMinor + money.mrrMinor;
-    for (const [currency, minor] of [...Object.entries(money.otherRevenueMinor), ...Object.entries(money.otherMrrMinor)]) if (minor > 0) others.add(currency);
-  }
+  for (const [currency, minor] of [...Object.entries(totals.otherRevenueMinor), ...Object.entries(totals.otherMrrMinor)]) if (minor > 0) others.add(currency);
   if (inTarget > 0 || others.size === 0) return null;
   const seen = [...others].sort();
   const target = targetCurrency.toUpperCase();
@@ -1486,7 +1492,8 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
       const probe = await probeCustomers(retrieve, missing.slice(0, 5));
       if (probe.here === 0) return stop(wrongAccountMessage(target.linkedKeys.size, missing.length, settings.testMode));
     }
-    const mismatch = context.only ? null : currencyMismatch(facts.values(), targetCurrency);
+    const totals = accountTotals(facts.values(), targetCurrency);
+    const mismatch = context.only ? null : currencyMismatch(totals, targetCurrency);
     if (mismatch) return stop(mismatch);
 
     const records: DesiredRecord[] = [];
@@ -1503,8 +1510,8 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     }
     return {
       records,
-      notes: currencyNotes(facts.values(), notes, targetCurrency),
-      totals: context.only ? null : totalsLine(accountTotals(facts.values(), targetCurrency), targetCurrency),
+      notes: currencyNotes(totals, notes, targetCurrency),
+      totals: context.only ? null : totalsLine(totals, targetCurrency),
       stop: null,
     };
   },
