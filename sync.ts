@@ -797,22 +797,20 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
 }
 
 /**
- * Which of `ids` belong to the account the key reads: a deleted customer is still there (retrieved
+ * How many of `ids` belong to the account the key reads: a deleted customer is still there (retrieved
  * as `deleted: true`), a customer of another account, or of the other mode, is a 404.
  */
-export async function probeCustomers(retrieve: (id: string) => Promise<unknown>, ids: readonly string[]): Promise<{ here: number; elsewhere: number }> {
+export async function probeCustomers(retrieve: (id: string) => Promise<unknown>, ids: readonly string[]): Promise<number> {
   let here = 0;
-  let elsewhere = 0;
   for (const id of ids) {
     try {
       await retrieve(id);
       here += 1;
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 404)) throw error;
-      elsewhere += 1;
     }
   }
-  return { here, elsewhere };
+  return here;
 }
 
 /**
@@ -1489,8 +1487,7 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     const missing = [...target.linkedKeys].filter((key) => !facts.has(key));
     if (!context.only && !target.allowAccountMismatch && looksLikeAnotherAccount(target.linkedKeys.size, missing.length)) {
       const retrieve = (id: string) => withRetry(() => stripe.customers.retrieve(id).catch((e: unknown) => Promise.reject(stripeApiError(e))), context.policy);
-      const probe = await probeCustomers(retrieve, missing.slice(0, 5));
-      if (probe.here === 0) return stop(wrongAccountMessage(target.linkedKeys.size, missing.length, settings.testMode));
+      if ((await probeCustomers(retrieve, missing.slice(0, 5))) === 0) return stop(wrongAccountMessage(target.linkedKeys.size, missing.length, settings.testMode));
     }
     const totals = accountTotals(facts.values(), targetCurrency);
     const mismatch = context.only ? null : currencyMismatch(totals, targetCurrency);
@@ -1499,11 +1496,12 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     const records: DesiredRecord[] = [];
     for (const f of facts.values()) {
       if (!shouldSync(f, target.linkedKeys.has(f.id))) continue;
+      const domain = companyDomain(f.email);
       records.push({
         key: f.id,
         values: customerValues(f, targetCurrency),
-        onCreate: { [ATTRIBUTES.name]: companyName(f), [ATTRIBUTES.domains]: companyDomain(f.email) },
-        linkValue: companyDomain(f.email),
+        onCreate: { [ATTRIBUTES.name]: companyName(f), [ATTRIBUTES.domains]: domain },
+        linkValue: domain,
         ...placementHint(f.hints),
         claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
       });
@@ -1791,6 +1789,13 @@ export function plainValue(values: AttioValue[] | undefined, type: AttributeSpec
   }
 }
 
+/** A record's values for `specs`, in the plain form the plan compares. */
+export function plainValues(record: AttioRecord, specs: readonly AttributeSpec[]): Record<string, PlainValue> {
+  const values: Record<string, PlainValue> = {};
+  for (const spec of specs) values[spec.slug] = plainValue(record.values[spec.slug], spec.type);
+  return values;
+}
+
 export interface LinkedRecord {
   recordId: string;
   values: Record<string, PlainValue>;
@@ -1818,8 +1823,7 @@ export async function loadLinkedRecords(
   for (let offset = 0; ; offset += limit) {
     const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, { filter, sorts, limit, offset });
     for (const record of page.data) {
-      const values: Record<string, PlainValue> = {};
-      for (const spec of specs) values[spec.slug] = plainValue(record.values[spec.slug], spec.type);
+      const values = plainValues(record, specs);
       const key = values[matchSlug];
       if (typeof key !== 'string' || !key) continue;
       const earlier = linked.get(key);
@@ -2009,8 +2013,7 @@ export async function writeAction(
     if (otherKey && otherKey !== key) return { key, outcome: 'conflict', detail: `${found} is record ${recordId}, already linked to ${otherKey}` };
     if (claimed.has(recordId) && otherKey !== key) return { key, outcome: 'conflict', detail: `record ${recordId} (${found}) was linked to another record in this run` };
     claimed.add(recordId);
-    const before: Record<string, PlainValue> = {};
-    for (const spec of options.specs) if (spec.slug in desired.values) before[spec.slug] = plainValue(record.values[spec.slug], spec.type);
+    const before = plainValues(record, options.specs.filter((spec) => spec.slug in desired.values));
     if (!options.dryRun) await attio('PATCH', `/objects/${object}/records/${recordId}`, { data: { values: owned } });
     return { key, outcome: 'linked', detail: `record ${recordId} (${found})`, recordId, changes: diffValues(desired.values, before) };
   };
