@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeStripe, type FakeStripe } from './fake-stripe.ts';
 import { queuedFaults } from './faults.ts';
-import { companyOf, isCreate, isRecordWrite, STRIPE_KEY, writesOf } from './harness.ts';
+import { companyOf, isCreate, isRecordWrite, STRIPE_KEY, writesOf, refuseWritesOf } from './harness.ts';
 import { bedsOfThisFile } from './beds.ts';
 
 const open = bedsOfThisFile();
@@ -118,14 +118,7 @@ describe('retries are never silent', () => {
 
   it('shows the latest retry in the progress line on a terminal, and clears that line before an error', async () => {
     const bed = await open({
-      attio: {
-        intercept: (req) => {
-          const values = (req.body as { data?: { values?: Record<string, unknown[]> } } | undefined)?.data?.values;
-          return isRecordWrite(req) && values?.stripe_customer_id?.[0] === bad
-            ? { status: 400, body: { status_code: 400, type: 'invalid_request_error', code: 'validation_type', message: 'Nope' } }
-            : undefined;
-        },
-      },
+      attio: { intercept: refuseWritesOf(() => bad, 'Nope') },
     });
     const ids = Array.from({ length: 6 }, (_, i) => {
       const c = bed.stripe.store.addCustomer({ name: `C${i}`, email: `a@t${i}.example`, created: T0 + i });

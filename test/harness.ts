@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { main, type RunOptions } from '../sync.ts';
 import { startFakeAttio, type FakeAttio, type FakeAttioOptions } from './fake-attio.ts';
 import { startFakeStripe, type FakeStripe, type FakeStripeOptions } from './fake-stripe.ts';
+import type { RequestInfo } from './faults.ts';
 
 // Recognisable keys, so a test can prove that no byte of them reaches any output.
 export const STRIPE_KEY = 'sk_test_Q7vX2mZk9WpL4rT8yN3bJ6hF';
@@ -145,6 +146,24 @@ export function writesOf(attio: FakeAttio): Array<{ method: string; path: string
 /** A record write: a create (POST), an assert (PUT with matching_attribute) or an update by id (PATCH). */
 export function isRecordWrite(r: { method: string; path: string }): boolean {
   return (r.method === 'POST' && r.path.endsWith('/records')) || (r.method === 'PUT' && r.path.endsWith('/records')) || (r.method === 'PATCH' && /\/records\/[^/]+$/.test(r.path));
+}
+
+/** The customer id a record write carries (as its `stripe_customer_id` value), if any. */
+export function writtenKey(req: RequestInfo): string | undefined {
+  const values = (req.body as { data?: { values?: Record<string, unknown[]> } } | undefined)?.data?.values;
+  const key = values?.stripe_customer_id?.[0];
+  return typeof key === 'string' ? key : undefined;
+}
+
+/** A fake Attio `intercept` that refuses every record write of the customer `key()` names, with Attio's 400. */
+export function refuseWritesOf(key: () => string | null, message: string) {
+  return (req: RequestInfo) => {
+    if (!isRecordWrite(req)) return undefined; // setup's requests come before the test knows `key()`
+    const failing = key();
+    return failing && writtenKey(req) === failing
+      ? { status: 400, body: { status_code: 400, type: 'invalid_request_error', code: 'validation_type', message } }
+      : undefined;
+  };
 }
 
 /** A create of a new record: POST where Attio matches nothing, the assert (PUT) where the key is unique. */

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { generateDataset, type DatasetSize } from './dataset.ts';
 import type { FakeAttio } from './fake-attio.ts';
 import { LANDED_FAULTS, queuedFaults, randomFaults, type RequestInfo } from './faults.ts';
-import { companyOf, isCreate, isRecordWrite, startCli, WORKSPACES } from './harness.ts';
+import { companyOf, isCreate, isRecordWrite, startCli, WORKSPACES, refuseWritesOf, writtenKey } from './harness.ts';
 import { bedsOfThisFile } from './beds.ts';
 
 const open = bedsOfThisFile();
@@ -53,7 +53,7 @@ describe('fault injection', () => {
       // It hits a record's first create only, so "one in seven" stays true of creates.
       const firstCreates = new Set<string>();
       const firstCreate = (req: RequestInfo) => {
-        const key = String((req.body as { data?: { values?: Record<string, unknown[]> } } | undefined)?.data?.values?.stripe_customer_id?.[0]);
+        const key = String(writtenKey(req));
         if (!isCreate(req) || firstCreates.has(key)) return false;
         firstCreates.add(key);
         return true;
@@ -88,14 +88,7 @@ describe('fault injection', () => {
     const expected = await referenceState();
     let failing: string | null = null;
     const bed = await open({
-      attio: {
-        intercept: (req: RequestInfo) => {
-          const values = (req.body as { data?: { values?: Record<string, unknown[]> } } | undefined)?.data?.values;
-          return failing && isRecordWrite(req) && values?.stripe_customer_id?.[0] === failing
-            ? { status: 400, body: { status_code: 400, type: 'invalid_request_error', code: 'validation_type', message: 'Injected permanent failure' } }
-            : undefined;
-        },
-      },
+      attio: { intercept: refuseWritesOf(() => failing, 'Injected permanent failure') },
     });
     const { customerIds } = generateDataset(bed.stripe.store, bed.attio, SIZE);
     failing = customerIds[5]!;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { queuedFaults, type FaultKind, type RequestInfo } from './faults.ts';
-import { allOutput, ATTIO_KEY, companyOf, isCreate, isRecordWrite, leakedFragments, runCli, startBed, STRIPE_KEY, WORKSPACES, writesOf, type Bed } from './harness.ts';
+import { allOutput, ATTIO_KEY, companyOf, isCreate, isRecordWrite, leakedFragments, runCli, startBed, STRIPE_KEY, WORKSPACES, writesOf, type Bed, refuseWritesOf } from './harness.ts';
 
 let bed: Bed | null = null;
 afterEach(async () => {
@@ -515,14 +515,7 @@ describe('retries', () => {
   it('a failing record does not stop the others, shows in the summary, and exits 1', async () => {
     let badId = '';
     const { stripe, attio, run } = await open({
-      attio: {
-        intercept: (r) => {
-          const values = (r.body as { data?: { values?: Record<string, unknown[]> } } | undefined)?.data?.values;
-          return isRecordWrite(r) && values?.stripe_customer_id?.[0] === badId
-            ? { status: 400, body: { status_code: 400, type: 'invalid_request_error', code: 'validation_type', message: 'Name too odd' } }
-            : undefined;
-        },
-      },
+      attio: { intercept: refuseWritesOf(() => badId, 'Name too odd') },
     });
     const ids = Array.from({ length: 6 }, (_, i) => {
       const c = stripe.store.addCustomer({ name: `C${i}`, email: `a@c${i}.example`, created: T0 + i });
