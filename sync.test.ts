@@ -18,6 +18,7 @@ import {
   tieredAmountMinor,
   totalsLine,
   addRevenue,
+  addCharge,
   chargeRevenue,
   inCurrency,
   currencyMismatch,
@@ -48,6 +49,17 @@ import {
   toAttioValues,
   withRetry,
   ATTRIBUTE_SPECS,
+  applyCustomerDiscount,
+  billedQuantity,
+  checkPermissions,
+  DEFAULT_MRR_DISCOUNTS,
+  earnsMrr,
+  inclusiveTaxPercent,
+  missingPermissionOf,
+  parseMrrDiscounts,
+  planOf,
+  taxFreeShare,
+  type MrrContext,
   type CreatedWindow,
   type DesiredRecord,
   type LinkedRecord,
@@ -83,6 +95,17 @@ describe('charge revenue', () => {
   });
   it('ignores an authorisation that was never captured: it succeeded, but no money moved', () => {
     expect(chargeRevenue({ ...base, captured: false, amount_captured: 0 })).toBeNull();
+  });
+  it('is no payment when it captured nothing, and never gains from a negative refund', () => {
+    expect(chargeRevenue({ ...base, amount_captured: 0 })).toBeNull();
+    // A negative amount_refunded (bad data) counts as no refund: 100.00, not 125.00.
+    expect(chargeRevenue({ ...base, amount_refunded: -2500 })).toEqual({ currency: 'usd', minor: 10000 });
+    const facts = emptyFacts({ id: 'cus_n', email: null, name: null, description: null, created: 0 });
+    const notes = { negativeRefunds: { count: 0, customers: [], more: false } };
+    addCharge(facts, { ...base, amount_refunded: -2500, created: 5 } as never, notes);
+    addCharge(facts, { ...base, amount: 0, amount_captured: 0, created: 9 } as never, notes);
+    expect(facts).toMatchObject({ payments: 1, firstPaymentUnix: 5, lastPaymentUnix: 5, revenueMinor: { usd: 10000 } });
+    expect(notes.negativeRefunds).toEqual({ count: 1, customers: ['cus_n'], more: false });
   });
   it('keeps what Stripe settled in another currency, scaled by the unrefunded share', () => {
     // 100.00 EUR settled as 110.00 USD, half refunded: 50.00 EUR net, settled as 55.00 USD.
@@ -154,34 +177,79 @@ describe('pricing an item', () => {
     expect(tieredAmountMinor(tiers, 'volume', 25)).toBe(12_500);
     expect(tieredAmountMinor(tiers, 'volume', 15)).toBe(12_100);
   });
+  const perUnit = { id: 'price_1', currency: 'usd', billing_scheme: 'per_unit' as const, tiers_mode: null, unit_amount: 1000, unit_amount_decimal: null, transform_quantity: null, tax_behavior: null };
   it('prices per unit from unit_amount_decimal when unit_amount is empty', () => {
-    const price = { id: 'price_1', billing_scheme: 'per_unit' as const, tiers_mode: null, unit_amount: null, unit_amount_decimal: '1234.5678' as never };
+    const price = { ...perUnit, unit_amount: null, unit_amount_decimal: '1234.5678' as never };
     // 3 x 1234.5678 minor units = 3703.7034.
-    expect(itemAmountMinor(price, 3, () => undefined)).toBeCloseTo(3703.7034, 6);
+    expect(itemAmountMinor(price, 3, 'usd', undefined)).toBeCloseTo(3703.7034, 6);
   });
-  it('prices a tiered item from the tiers read for its price, and cannot price one without', () => {
-    const price = { id: 'price_t', billing_scheme: 'tiered' as const, tiers_mode: 'volume' as const, unit_amount: null, unit_amount_decimal: null };
-    expect(itemAmountMinor(price, 4, (id) => (id === 'price_t' ? [tier(null, 250)] : undefined))).toBe(1000);
-    expect(itemAmountMinor(price, 4, () => undefined)).toBeNull();
+  it('prices a tiered item from the tiers read for its price, and cannot price one without, or with none', () => {
+    const price = { ...perUnit, id: 'price_t', billing_scheme: 'tiered' as const, tiers_mode: 'volume' as const, unit_amount: null };
+    expect(itemAmountMinor(price, 4, 'usd', { tiers: [tier(null, 250)] })).toBe(1000);
+    expect(itemAmountMinor(price, 4, 'usd', undefined)).toBeNull();
+    // A tiered price whose tiers came back empty cannot be priced (it is noted, never counted as 0).
+    expect(tieredAmountMinor([], 'graduated', 3)).toBeNull();
+    expect(itemAmountMinor(price, 4, 'usd', { tiers: [] })).toBeNull();
+  });
+  it('bills package pricing by transform_quantity, rounding up or down', () => {
+    // "10.00 per 5 seats": 12 seats round up to 3 packages = 30.00; round down to 2 = 20.00.
+    expect(billedQuantity(12, { divide_by: 5, round: 'up' })).toBe(3);
+    expect(billedQuantity(12, { divide_by: 5, round: 'down' })).toBe(2);
+    expect(billedQuantity(10, { divide_by: 5, round: 'up' })).toBe(2);
+    expect(billedQuantity(7, null)).toBe(7);
+    expect(itemAmountMinor({ ...perUnit, transform_quantity: { divide_by: 5, round: 'up' } }, 12, 'usd', undefined)).toBe(3000);
+  });
+  it('prices a multi-currency price in the subscription\'s currency option, and not at all without it', () => {
+    // Default USD 10.00, EUR option 9.00: a EUR subscription of 2 pays 18.00 EUR (never 20.00).
+    const eur = { unit_amount: 900, unit_amount_decimal: '900' as never, tax_behavior: null, custom_unit_amount: null };
+    expect(itemAmountMinor(perUnit, 2, 'eur', { currencyOptions: { eur } })).toBe(1800);
+    expect(itemAmountMinor(perUnit, 2, 'eur', undefined)).toBeNull();
+    expect(itemAmountMinor(perUnit, 2, 'usd', { currencyOptions: { eur } })).toBe(2000);
   });
 });
 
 describe('MRR with coupons', () => {
   const coupon = (duration: 'once' | 'repeating' | 'forever', off: { percent_off?: number; amount_off?: number }) =>
     ({ source: { coupon: { duration, percent_off: off.percent_off ?? null, amount_off: off.amount_off ?? null, currency: 'usd' } } }) as never;
-  const item = (unit_amount: number, interval: 'month' | 'year', discounts: never[] = []) =>
-    ({ quantity: 1, discounts, price: { id: 'p', billing_scheme: 'per_unit', tiers_mode: null, unit_amount, unit_amount_decimal: null, recurring: { interval, interval_count: 1, usage_type: 'licensed' } } }) as never;
+  const item = (unit_amount: number, interval: 'month' | 'year' | 'week', discounts: never[] = []) =>
+    ({
+      quantity: 1,
+      discounts,
+      price: { id: 'p', currency: 'usd', billing_scheme: 'per_unit', tiers_mode: null, unit_amount, unit_amount_decimal: null, transform_quantity: null, tax_behavior: null, recurring: { interval, interval_count: 1, usage_type: 'licensed' } },
+    }) as never;
   const sub = (discounts: never[]) => ({ status: 'active' as const, currency: 'usd', discounts });
-  const mrr = (discounts: never[], items: never[], coupons: 'forever' | 'all' = 'forever') =>
-    subscriptionMrr(sub(discounts), items, { coupons, tiersOf: () => undefined }).mrrMinor;
-  it('lowers MRR only for forever coupons, by default', () => {
-    // 100.00 a month, 20% off: forever gives 80.00; once and repeating leave 100.00.
+  const context = (discounts = DEFAULT_MRR_DISCOUNTS): MrrContext => ({ discounts, nowUnix: 1_000, detailsOf: () => undefined });
+  const mrr = (discounts: never[], items: never[], counted = DEFAULT_MRR_DISCOUNTS) => subscriptionMrr(sub(discounts), items, context(counted)).mrrMinor;
+  it('lowers MRR by recurring coupons (forever, repeating) and not by one-time ones, by default', () => {
+    // 100.00 a month, 20% off: forever and repeating give 80.00; once leaves 100.00.
     expect(mrr([coupon('forever', { percent_off: 20 })], [item(10_000, 'month')])).toBe(8_000);
+    expect(mrr([coupon('repeating', { percent_off: 20 })], [item(10_000, 'month')])).toBe(8_000);
     expect(mrr([coupon('once', { percent_off: 20 })], [item(10_000, 'month')])).toBe(10_000);
-    expect(mrr([coupon('repeating', { percent_off: 20 })], [item(10_000, 'month')])).toBe(10_000);
   });
-  it('lowers MRR for every active coupon when the account counts them all', () => {
-    expect(mrr([coupon('once', { percent_off: 20 })], [item(10_000, 'month')], 'all')).toBe(8_000);
+  it('follows the account\'s two switches: one-time only, both, or none', () => {
+    const once = [coupon('once', { percent_off: 20 })];
+    const forever = [coupon('forever', { percent_off: 20 })];
+    expect(mrr(once, [item(10_000, 'month')], { recurring: false, oneTime: true })).toBe(8_000);
+    expect(mrr(forever, [item(10_000, 'month')], { recurring: false, oneTime: true })).toBe(10_000);
+    expect(mrr([...once, ...forever], [item(10_000, 'month')], { recurring: true, oneTime: true })).toBe(6_400); // 100 x 0.8 x 0.8
+    expect(mrr(forever, [item(10_000, 'month')], { recurring: false, oneTime: false })).toBe(10_000);
+  });
+  it('reads the switches from STRIPE_MRR_DISCOUNTS, refusing anything else', () => {
+    const parse = (value: string | undefined) => {
+      const problems: string[] = [];
+      return { value: parseMrrDiscounts(value, problems), problems };
+    };
+    expect(parse(undefined).value).toEqual({ recurring: true, oneTime: false });
+    expect(parse('one-time').value).toEqual({ recurring: false, oneTime: true });
+    expect(parse('Recurring, one-time').value).toEqual({ recurring: true, oneTime: true });
+    expect(parse('none').value).toEqual({ recurring: false, oneTime: false });
+    expect(parse('forever').problems[0]).toMatch(/STRIPE_MRR_DISCOUNTS takes recurring, one-time/);
+    expect(parse('none,recurring').problems).toHaveLength(1);
+  });
+  it('spreads a subscription amount-off over the shortest item interval (one invoice), under mixed intervals', () => {
+    // Flexible billing mode: a monthly 100.00 item and a yearly 1,200.00 item are 200.00 a month;
+    // 30.00 off each monthly invoice (repeating) takes 30.00 a month: 170.00.
+    expect(mrr([coupon('repeating', { amount_off: 3_000 })], [item(10_000, 'month'), item(120_000, 'year')])).toBeCloseTo(17_000, 9);
   });
   it('applies an item discount to its item, then the subscription discount to the sum', () => {
     // Items 100.00 and 50.00 a month; 10.00 forever off the first: 90 + 50 = 140; then 50% off: 70.00.
@@ -193,12 +261,100 @@ describe('MRR with coupons', () => {
     expect(mrr([coupon('forever', { amount_off: 12_000 })], [item(120_000, 'year')])).toBeCloseTo(9_000, 9);
   });
   it('counts a coupon it cannot read as not applied', () => {
-    const result = subscriptionMrr(sub(['di_unexpanded' as never]), [item(10_000, 'month')], { coupons: 'forever', tiersOf: () => undefined });
+    const result = subscriptionMrr(sub(['di_unexpanded' as never]), [item(10_000, 'month')], context());
     expect(result).toMatchObject({ mrrMinor: 10_000, unappliedDiscounts: 1 });
+  });
+  it('applies the customer\'s discount to the subscriptions without discounts of their own, once', () => {
+    // Two monthly subscriptions: 100.00 without discounts (inherits) and 50.00 with its own 10% (keeps it).
+    const facts = emptyFacts({ id: 'cus_d', email: null, name: null, description: null, created: 0, discount: coupon('forever', { percent_off: 50 }) });
+    const inheriting = subscriptionMrr(sub([]), [item(10_000, 'month')], context());
+    const own = subscriptionMrr(sub([coupon('forever', { percent_off: 10 })]), [item(5_000, 'month')], context());
+    expect(inheriting.inheriting).toEqual({ currency: 'usd', mrrMinor: 10_000, monthsPerInvoice: 1 });
+    expect(own.inheriting).toBeUndefined();
+    facts.mrrMinor = { usd: inheriting.mrrMinor + own.mrrMinor };
+    facts.inheriting = [inheriting.inheriting!];
+    // 100.00 x 50% + 45.00 = 95.00; applying again changes nothing (the list is used up).
+    expect(applyCustomerDiscount(facts, DEFAULT_MRR_DISCOUNTS)).toBe(0);
+    expect(facts.mrrMinor.usd).toBe(9_500);
+    applyCustomerDiscount(facts, DEFAULT_MRR_DISCOUNTS);
+    expect(facts.mrrMinor.usd).toBe(9_500);
+  });
+});
+
+describe('MRR: trials, paused collection, tax', () => {
+  const item = (more: Record<string, unknown> = {}, price: Record<string, unknown> = {}) =>
+    ({
+      quantity: 1,
+      discounts: [],
+      ...more,
+      price: { id: 'p', currency: 'usd', billing_scheme: 'per_unit', tiers_mode: null, unit_amount: 12_000, unit_amount_decimal: null, transform_quantity: null, tax_behavior: null, recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed' }, ...price },
+    }) as never;
+  const context: MrrContext = { discounts: DEFAULT_MRR_DISCOUNTS, nowUnix: 1_000, detailsOf: () => undefined };
+  const sub = (more: Record<string, unknown> = {}) => ({ status: 'active' as const, currency: 'usd', discounts: [], ...more }) as never;
+  const rate = (percentage: number, inclusive: boolean) => ({ percentage, inclusive, rate_type: 'percentage' as const });
+  it('counts an item in a trial of its own as zero, and again once the trial is over', () => {
+    expect(subscriptionMrr(sub(), [item({ current_trial: { start_date: 0, end_date: 2_000, trial_offer: 'x' } }), item()], context).mrrMinor).toBe(12_000);
+    expect(subscriptionMrr(sub(), [item({ current_trial: { start_date: 0, end_date: 500, trial_offer: 'x' } })], context).mrrMinor).toBe(12_000);
+  });
+  it('counts a subscription whose collection is paused to void or mark uncollectible as zero, keep_as_draft in full, unpaid never', () => {
+    expect(earnsMrr({ status: 'active', pause_collection: { behavior: 'void', resumes_at: null } })).toBe(false);
+    expect(earnsMrr({ status: 'active', pause_collection: { behavior: 'mark_uncollectible', resumes_at: null } })).toBe(false);
+    expect(earnsMrr({ status: 'past_due', pause_collection: { behavior: 'keep_as_draft', resumes_at: null } })).toBe(true);
+    expect(earnsMrr({ status: 'unpaid', pause_collection: null })).toBe(false);
+    expect(subscriptionMrr(sub({ pause_collection: { behavior: 'void', resumes_at: null } }), [item()], context).mrrMinor).toBe(0);
+  });
+  it('divides inclusive tax rates out of the amount: the item\'s own, else the subscription\'s defaults', () => {
+    // 120.00 including 20% VAT is 100.00 of MRR; an exclusive rate was never in the amount.
+    expect(inclusiveTaxPercent({ tax_rates: [rate(20, true)] }, { default_tax_rates: [rate(10, true)] })).toBe(20);
+    expect(inclusiveTaxPercent({ tax_rates: [] }, { default_tax_rates: [rate(10, true), rate(5, false)] })).toBe(10);
+    expect(subscriptionMrr(sub(), [item({ tax_rates: [rate(20, true)] })], context).mrrMinor).toBeCloseTo(10_000, 9);
+    expect(subscriptionMrr(sub({ default_tax_rates: [rate(20, false)] }), [item()], context).mrrMinor).toBe(12_000);
+  });
+  it('under Stripe Tax takes the inclusive tax from the latest invoice, and says so when it cannot', () => {
+    // The latest invoice: subtotal 120.00, of which 20.00 inclusive tax (subtotal_excluding_tax 100.00).
+    const latestInvoice = { subtotal: 12_000, subtotal_excluding_tax: 10_000 };
+    const taxed = sub({ automatic_tax: { enabled: true, disabled_reason: null, liability: null } });
+    expect(taxFreeShare(latestInvoice, 12_000)).toBeCloseTo(10 / 12, 12);
+    expect(subscriptionMrr(taxed, [item({}, { tax_behavior: 'inclusive' })], { ...context, latestInvoice }).mrrMinor).toBeCloseTo(10_000, 9);
+    // An exclusive price holds no tax; without an invoice the tax inside an inclusive one is unknown (noted).
+    expect(subscriptionMrr(taxed, [item({}, { tax_behavior: 'exclusive' })], context)).toMatchObject({ mrrMinor: 12_000, taxUnknown: false });
+    expect(subscriptionMrr(taxed, [item({}, { tax_behavior: 'inclusive' })], context)).toMatchObject({ mrrMinor: 12_000, taxUnknown: true });
+    // Beside an exclusive item, the invoice's inclusive tax is spread over the inclusive items only:
+    // 120.00 inclusive (20.00 tax) + 50.00 exclusive = 100.00 + 50.00.
+    const both = subscriptionMrr(taxed, [item({}, { tax_behavior: 'inclusive' }), item({}, { tax_behavior: 'exclusive', unit_amount: 5_000 })], {
+      ...context,
+      latestInvoice: { subtotal: 17_000, subtotal_excluding_tax: 15_000 },
+    });
+    expect(both.mrrMinor).toBeCloseTo(15_000, 9);
+  });
+});
+
+describe('permissions', () => {
+  it('names the permission a 403 names, else the one the request needed', () => {
+    const named = new ApiError('Stripe', "... Having the 'rak_product_read' permission would allow this request to continue.", 403, undefined, undefined);
+    expect(missingPermissionOf(named, 'customer_read')).toBe('product_read');
+    expect(missingPermissionOf(new ApiError('Stripe', 'forbidden', 403, undefined, undefined), 'plan_read')).toBe('plan_read');
+  });
+  it('waits for every first request and names all missing permissions in one error; other failures pass through', async () => {
+    const denied = (p: string) => Promise.reject(new ApiError('Stripe', `Having the 'rak_${p}' permission would allow this request to continue.`, 403, undefined, undefined));
+    const error = await checkPermissions({ a: denied('charge_read'), b: Promise.resolve(1), c: denied('plan_read') }, { a: 'charge_read', b: 'customer_read', c: 'plan_read' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(403);
+    expect((error as ApiError).message).toBe('Read is missing on Charges (charge_read), Prices (plan_read); edit the restricted key in the Stripe dashboard (Developers > API keys)');
+    const boom = new ApiError('Stripe', 'down', 503, undefined, undefined);
+    await expect(checkPermissions({ a: Promise.reject(boom), b: Promise.resolve(1) }, { a: 'charge_read', b: 'customer_read' })).rejects.toBe(boom);
+    await expect(checkPermissions({ a: Promise.resolve(1), b: null }, { a: 'charge_read', b: 'customer_read' })).resolves.toEqual({ a: 1, b: null });
   });
 });
 
 describe('plan, cancel date, dashboard link', () => {
+  it('leaves quantity-0 items out of the plan, and counts an item without a quantity (metered) once', () => {
+    const on = (product: string, quantity: number | undefined) => ({ price: { product } as never, quantity });
+    expect(planOf([on('prod_a', 0), on('prod_b', 3), on('prod_c', undefined)])).toEqual([
+      { productId: 'prod_b', quantity: 3 },
+      { productId: 'prod_c', quantity: 1 },
+    ]);
+  });
   it('writes the plan by product name with quantities, in a stable order', () => {
     expect(planText({ 'Support add-on': 1, Pro: 5 })).toBe('Pro ×5, Support add-on');
     expect(planText({ Pro: 5, 'Support add-on': 1 })).toBe('Pro ×5, Support add-on');
@@ -311,7 +467,10 @@ describe('subscription status', () => {
     expect(subscriptionStatusTitle([])).toBe('None');
     expect(subscriptionStatusTitle(['canceled', 'active', 'trialing'])).toBe('Active');
     expect(subscriptionStatusTitle(['canceled', 'past_due', 'trialing'])).toBe('Past due');
-    expect(subscriptionStatusTitle(['unpaid', 'trialing'])).toBe('Past due');
+    // Unpaid is churn in Stripe's analytics, not past due: its own title, below Paused.
+    expect(subscriptionStatusTitle(['unpaid', 'trialing'])).toBe('Trialing');
+    expect(subscriptionStatusTitle(['unpaid', 'canceled'])).toBe('Unpaid');
+    expect(subscriptionStatusTitle(['unpaid', 'paused'])).toBe('Paused');
     expect(subscriptionStatusTitle(['paused', 'trialing'])).toBe('Trialing');
     expect(subscriptionStatusTitle(['canceled', 'paused'])).toBe('Paused');
     expect(subscriptionStatusTitle(['incomplete_expired'])).toBe('Canceled');

@@ -358,11 +358,39 @@ export const STRIPE_CUSTOMER_ID_PREFIX = 'cus_';
 export const STRIPE_LIMITS = { perEndpointPerSecond: 24, livePerSecond: 50, testPerSecond: 24, concurrencyPerListing: 8 };
 
 /**
- * Which coupons lower MRR. Stripe's Billing analytics counts only coupons that last forever unless
- * the account owner changed that (Billing > Overview > Configure, support article "Impact of
- * discounts and coupons on MRR"); set 'all' if yours counts every active coupon.
+ * Which discounts lower MRR: the two switches of Stripe's Billing overview (Configure): "You can
+ * decide to subtract recurring discounts from MRR, subtract one-time discounts from MRR, or both.
+ * These settings apply to subscription-level coupons, line-item-level coupons, and stacked coupons"
+ * (support.stripe.com/questions/metric-configurations). Recurring: coupons of duration `forever` or
+ * `repeating` (they apply invoice after invoice); one-time: `once`. Stripe does not document the
+ * defaults; recurring only is the sync's default, because Stripe's earlier article made forever
+ * coupons (and only those) lower MRR. STRIPE_MRR_DISCOUNTS sets them (README, "Coupons").
  */
-export const MRR_COUPONS: 'forever' | 'all' = 'forever';
+export interface MrrDiscounts {
+  recurring: boolean;
+  oneTime: boolean;
+}
+export const DEFAULT_MRR_DISCOUNTS: MrrDiscounts = { recurring: true, oneTime: false };
+
+/**
+ * The read permissions of a restricted key that the sync uses, named as Stripe's 403 names them
+ * ("Having the 'rak_charge_read' permission would allow this request to continue"; the names are the
+ * permissions reference's, docs.stripe.com/stripe-apps/reference/permissions), with the dashboard's
+ * name for each (Developers > API keys > restricted key) and what the sync reads with it. Every
+ * endpoint and every expansion needs its object's permission (docs.stripe.com/keys#limit-access).
+ */
+export const STRIPE_PERMISSIONS = {
+  customer_read: { dashboard: 'Customers', reads: 'customers: name, email, metadata hints, customer discounts' },
+  charge_read: { dashboard: 'Charges', reads: 'charges and refunds: lifetime revenue, payment dates; the charges of disputes' },
+  balance_read: { dashboard: 'Balance', reads: 'balance transactions expanded on charges: what Stripe settled in another currency' },
+  dispute_read: { dashboard: 'Disputes', reads: 'disputes: lost ones are subtracted from revenue' },
+  subscription_read: { dashboard: 'Subscriptions', reads: 'subscriptions and their items: MRR, status, plan, cancel date' },
+  coupon_read: { dashboard: 'Coupons', reads: 'coupons expanded on discounts: which discounts lower MRR, and by how much' },
+  plan_read: { dashboard: 'Prices', reads: 'tiers and currency options of the prices subscriptions use' },
+  product_read: { dashboard: 'Products', reads: 'product names for stripe_plan' },
+  invoice_read: { dashboard: 'Invoices', reads: 'the latest invoice of a subscription under Stripe Tax with tax-inclusive prices: its tax' },
+} as const;
+export type StripePermission = keyof typeof STRIPE_PERMISSIONS;
 
 /**
  * What the mapping needs to know about one Stripe customer: plain facts, no API objects, and no
@@ -392,15 +420,32 @@ export interface CustomerFacts {
   plan?: Record<string, number>;
   /** For each active or past-due subscription, when it is set to end (unix), or null if it renews. */
   scheduledEndsUnix?: Array<number | null>;
+  /** The customer's own discount (`Customer.discount`), only where it has one: subscriptions without discounts of their own inherit it. */
+  discount?: Stripe.Discount;
+  /** What the customer's discount would apply to: each counting subscription without discounts of its own. */
+  inheriting?: InheritingMrr[];
+}
+
+/** How many times something happened, and the first few customers it happened to (for a note that names them). */
+export interface Tally {
+  count: number;
+  customers: string[];
+  /** Other customers too, beyond the first three. */
+  more: boolean;
 }
 
 /** Run-wide notes from reading: what was left out and why, so the summary can say so. */
 export interface SourceNotes {
   chargesWithoutCustomer: number;
-  chargesOfUnknownCustomers: number;
-  /** Items whose price could not be priced (a tier without amounts, say): left out of MRR. */
-  unpricedItems: number;
-  unappliedDiscounts: number;
+  /** Succeeded charges of customers that no longer exist (deleted) or were never listed. */
+  chargesOfUnknownCustomers: Tally;
+  /** Items whose price could not be priced (no tiers, no option in the subscription's currency): left out of MRR. */
+  unpricedItems: Tally;
+  unappliedDiscounts: Tally;
+  /** Charges whose `amount_refunded` was below zero: counted as no refund. */
+  negativeRefunds: Tally;
+  /** Subscriptions under Stripe Tax with tax-inclusive prices whose latest invoice could not tell the tax: counted with it. */
+  taxUnknown: Tally;
   /** Lost disputes, subtracted from lifetime revenue. */
   lostDisputes: number;
   /** Disputes not decided yet: their charges still count as revenue until a dispute is lost. */
@@ -408,10 +453,23 @@ export interface SourceNotes {
   pages: number;
 }
 
+export function tally(): Tally {
+  return { count: 0, customers: [], more: false };
+}
+
+/** Counts `n` more for `customerId`, keeping the first three customers by name. */
+export function addTally(t: Tally, customerId: string, n = 1): void {
+  if (n <= 0) return;
+  t.count += n;
+  if (t.customers.includes(customerId)) return;
+  if (t.customers.length < 3) t.customers.push(customerId);
+  else t.more = true;
+}
+
 export function emptyFacts(
-  customer: Pick<Stripe.Customer, 'id' | 'email' | 'name' | 'description' | 'created'> & Partial<Pick<Stripe.Customer, 'livemode' | 'metadata'>>,
+  customer: Pick<Stripe.Customer, 'id' | 'email' | 'name' | 'description' | 'created'> & Partial<Pick<Stripe.Customer, 'livemode' | 'metadata' | 'discount'>>,
 ): CustomerFacts {
-  return {
+  const facts: CustomerFacts = {
     id: customer.id,
     email: customer.email ?? null,
     name: customer.name ?? null,
@@ -426,6 +484,8 @@ export function emptyFacts(
     mrrMinor: {},
     subscriptionStatuses: [],
   };
+  if (customer.discount) facts.discount = customer.discount;
+  return facts;
 }
 
 /** Money in one currency, and what Stripe settled it as in another (when it did). */
@@ -436,19 +496,20 @@ export interface Money {
 }
 
 /**
- * A charge's net revenue (captured minus refunded), or null when it moved no money: it failed, or
- * it is an authorisation never captured (`succeeded` but `captured: false`). When Stripe settled it
- * in another currency, its balance transaction holds Stripe's own conversion of the captured
- * amount, scaled here by the share not refunded.
+ * A charge's net revenue (captured minus refunded), or null when it moved no money: it failed, it
+ * is an authorisation never captured (`succeeded` but `captured: false`), or it captured nothing (a
+ * 0-amount charge is no payment). A refund is at least 0 and at most what was captured. When Stripe
+ * settled the charge in another currency, its balance transaction holds Stripe's own conversion of
+ * the captured amount, scaled here by the share not refunded.
  */
 export function chargeRevenue(
   charge: Pick<Stripe.Charge, 'status' | 'captured' | 'currency' | 'amount_captured' | 'amount_refunded' | 'balance_transaction'>,
 ): Money | null {
-  if (charge.status !== 'succeeded' || !charge.captured) return null;
-  const minor = Math.max(0, charge.amount_captured - charge.amount_refunded);
+  if (charge.status !== 'succeeded' || !charge.captured || !(charge.amount_captured > 0)) return null;
+  const minor = Math.max(0, charge.amount_captured - Math.max(0, charge.amount_refunded));
   const currency = charge.currency.toLowerCase();
   const settlement = charge.balance_transaction;
-  if (!settlement || typeof settlement !== 'object' || settlement.currency.toLowerCase() === currency || charge.amount_captured <= 0) return { currency, minor };
+  if (!settlement || typeof settlement !== 'object' || settlement.currency.toLowerCase() === currency) return { currency, minor };
   return { currency, minor, settled: { currency: settlement.currency.toLowerCase(), minor: Math.round((settlement.amount * minor) / charge.amount_captured) } };
 }
 
@@ -473,9 +534,11 @@ export function addRevenue(facts: CustomerFacts, money: Money, sign: 1 | -1 = 1)
   pair.settled += sign * money.settled.minor;
 }
 
-export function addCharge(facts: CustomerFacts, charge: Stripe.Charge): void {
+/** Adds a charge to its customer's facts; a negative `amount_refunded` (counted as none) is noted. */
+export function addCharge(facts: CustomerFacts, charge: Stripe.Charge, notes?: Pick<SourceNotes, 'negativeRefunds'>): void {
   const revenue = chargeRevenue(charge);
   if (!revenue) return;
+  if (charge.amount_refunded < 0 && notes) addTally(notes.negativeRefunds, facts.id);
   addRevenue(facts, revenue);
   facts.payments += 1;
   facts.firstPaymentUnix = facts.firstPaymentUnix === null ? charge.created : Math.min(facts.firstPaymentUnix, charge.created);
@@ -492,9 +555,25 @@ export const OPEN_DISPUTE_STATUSES: ReadonlySet<string> = new Set([
   'appeal_under_review',
 ]);
 
-/** Whether a subscription counts in MRR (and so in the plan and the cancel date): active or past due. */
+/**
+ * Whether a subscription counts as a customer's (for MRR, the plan and the cancel date): `active` or
+ * `past_due`. "When a subscriber's subscription is canceled or marked as unpaid, then the
+ * subscription is considered churn and no longer counts towards MRR" (billing analytics glossary).
+ */
 export function countsInMrr(status: Stripe.Subscription.Status): boolean {
   return status === 'active' || status === 'past_due';
+}
+
+/**
+ * Whether a subscription adds to MRR: it counts, and its collection is not paused for good. Stripe
+ * says only that pausing collection "can affect accounting data, such as monthly recurring revenue"
+ * (docs.stripe.com/billing/subscriptions/pause-payment). The sync's rule, stated in the README:
+ * `void` and `mark_uncollectible` ("offer services for free") count zero while paused;
+ * `keep_as_draft` ("collect payment later") counts, since its invoices are still to be collected.
+ */
+export function earnsMrr(subscription: Pick<Stripe.Subscription, 'status'> & Partial<Pick<Stripe.Subscription, 'pause_collection'>>): boolean {
+  const paused = subscription.pause_collection?.behavior;
+  return countsInMrr(subscription.status) && paused !== 'void' && paused !== 'mark_uncollectible';
 }
 
 /** Months per billing interval: Stripe's MRR normalisation (month 1/n, year 1/12n, week 52/12n, day 365/12n). */
@@ -507,9 +586,11 @@ export function monthlyFactor(interval: Stripe.Price.Recurring.Interval, interva
  * What one billing period of `quantity` units costs at a tiered price, in minor units (fractional):
  * graduated prices charge each tier's units at that tier's price (plus the flat amount of every tier
  * reached); volume prices charge every unit at the price of the tier the quantity falls in (plus its
- * flat amount). Stripe's price docs: billing_scheme, tiers_mode, tiers. Null when a tier has no price.
+ * flat amount). Stripe's price docs: billing_scheme, tiers_mode, tiers. Null when it cannot be
+ * priced: no tiers at all, or a tier without a price.
  */
 export function tieredAmountMinor(tiers: readonly Stripe.Price.Tier[], mode: Stripe.Price.TiersMode, quantity: number): number | null {
+  if (tiers.length === 0) return null;
   if (quantity <= 0) return 0;
   const unitOf = (tier: Stripe.Price.Tier) => tier.unit_amount ?? (tier.unit_amount_decimal === null ? 0 : Number(String(tier.unit_amount_decimal)));
   const flatOf = (tier: Stripe.Price.Tier) => tier.flat_amount ?? (tier.flat_amount_decimal === null ? 0 : Number(String(tier.flat_amount_decimal)));
@@ -531,26 +612,54 @@ export function tieredAmountMinor(tiers: readonly Stripe.Price.Tier[], mode: Str
 }
 
 /**
- * One billing period of a licensed item, in minor units (fractional), or null when it cannot be
- * priced: per unit from `unit_amount`, or `unit_amount_decimal` when the price has only that; tiered
- * from the price's tiers (which a listing cannot expand: `tiersOf` has them, fetched once per price).
+ * The quantity a per-unit price bills: `transform_quantity` ("Apply a transformation to the reported
+ * usage or set quantity before computing the amount billed", Price.d.ts) divides it by `divide_by`
+ * and rounds `up` or `down`: 12 seats at "10.00 per 5, round up" bill 3 packages.
  */
-export function itemAmountMinor(
-  price: Pick<Stripe.Price, 'id' | 'billing_scheme' | 'tiers_mode' | 'unit_amount' | 'unit_amount_decimal'>,
-  quantity: number,
-  tiersOf: (priceId: string) => readonly Stripe.Price.Tier[] | undefined,
-): number | null {
-  if (price.billing_scheme === 'tiered') {
-    const tiers = tiersOf(price.id);
-    return tiers ? tieredAmountMinor(tiers, price.tiers_mode ?? 'graduated', quantity) : null;
-  }
-  const unit = price.unit_amount ?? (price.unit_amount_decimal === null ? null : Number(String(price.unit_amount_decimal)));
-  return unit === null || !Number.isFinite(unit) ? null : unit * quantity;
+export function billedQuantity(quantity: number, transform: Stripe.Price.TransformQuantity | null): number {
+  if (!transform || !(transform.divide_by > 0)) return quantity;
+  const divided = quantity / transform.divide_by;
+  return transform.round === 'down' ? Math.floor(divided) : Math.ceil(divided);
 }
 
-/** Whether a coupon lowers MRR: with Stripe's default only when it lasts forever (see MRR_COUPONS). */
-export function couponLowersMrr(coupon: Pick<Stripe.Coupon, 'duration'>, counted: 'forever' | 'all'): boolean {
-  return counted === 'all' || coupon.duration === 'forever';
+/** What a price's retrieve adds to the price a listing embeds: tiers and currency options, which come only when expanded. */
+export interface PriceDetails {
+  tiers?: readonly Stripe.Price.Tier[];
+  currencyOptions?: Record<string, Stripe.Price.CurrencyOptions>;
+}
+
+type PriceForMrr = Pick<Stripe.Price, 'id' | 'currency' | 'billing_scheme' | 'tiers_mode' | 'unit_amount' | 'unit_amount_decimal' | 'transform_quantity' | 'tax_behavior'>;
+
+/**
+ * A price's amounts in the subscription's currency: "each purchase uses one of the multi-currency
+ * Price's supported currencies" (docs.stripe.com/products-prices/manage-prices), so a subscription
+ * in another currency than the price's default is billed at its currency option there
+ * (`currency_options[currency]`, with its own tiers and tax behaviour). Null when that is not known.
+ */
+export function priceAmountsIn(price: PriceForMrr, currency: string, details: PriceDetails | undefined) {
+  if (price.currency.toLowerCase() === currency) return { unit: price.unit_amount, decimal: price.unit_amount_decimal, tiers: details?.tiers, taxBehavior: price.tax_behavior };
+  const option = details?.currencyOptions?.[currency];
+  if (!option) return null;
+  return { unit: option.unit_amount, decimal: option.unit_amount_decimal, tiers: option.tiers, taxBehavior: option.tax_behavior ?? price.tax_behavior };
+}
+
+/**
+ * One billing period of a licensed item in the subscription's currency, in minor units (fractional),
+ * or null when it cannot be priced: per unit from `unit_amount` (or `unit_amount_decimal` when the
+ * price has only that) times the billed quantity; tiered from the tiers (a listing cannot expand
+ * them: `details` holds what the price's retrieve read).
+ */
+export function itemAmountMinor(price: PriceForMrr, quantity: number, currency: string, details: PriceDetails | undefined): number | null {
+  const amounts = priceAmountsIn(price, currency, details);
+  if (!amounts) return null;
+  if (price.billing_scheme === 'tiered') return amounts.tiers ? tieredAmountMinor(amounts.tiers, price.tiers_mode ?? 'graduated', quantity) : null;
+  const unit = amounts.unit ?? (amounts.decimal === null ? null : Number(String(amounts.decimal)));
+  return unit === null || !Number.isFinite(unit) ? null : unit * billedQuantity(quantity, price.transform_quantity);
+}
+
+/** Whether a discount's coupon lowers MRR under the account's switches (see MrrDiscounts). */
+export function couponLowersMrr(coupon: Pick<Stripe.Coupon, 'duration'>, counted: MrrDiscounts): boolean {
+  return coupon.duration === 'once' ? counted.oneTime : counted.recurring;
 }
 
 /**
@@ -563,7 +672,7 @@ export function applyDiscounts(
   amountMinor: number,
   discounts: ReadonlyArray<string | Stripe.Discount> | null | undefined,
   currency: string,
-  counted: 'forever' | 'all',
+  counted: MrrDiscounts,
   amountOffScale = 1,
 ): { amountMinor: number; unapplied: number } {
   let amount = amountMinor;
@@ -582,50 +691,136 @@ export function applyDiscounts(
   return { amountMinor: Math.max(0, amount), unapplied };
 }
 
+/**
+ * Inclusive tax rates' percentage on an item: its own `tax_rates`, else the subscription's
+ * `default_tax_rates` ("When set, the default_tax_rates do not apply to this item", Subscriptions.d.ts).
+ * Only inclusive percentage rates are inside the price (TaxRate.d.ts `inclusive`); exclusive ones
+ * are added on top and never were in the amount.
+ */
+export function inclusiveTaxPercent(
+  item: { tax_rates?: readonly Pick<Stripe.TaxRate, 'inclusive' | 'percentage' | 'rate_type'>[] | null },
+  subscription: { default_tax_rates?: readonly Pick<Stripe.TaxRate, 'inclusive' | 'percentage' | 'rate_type'>[] | null },
+): number {
+  const rates = item.tax_rates?.length ? item.tax_rates : (subscription.default_tax_rates ?? []);
+  return rates.filter((rate) => rate.inclusive && rate.rate_type !== 'flat_amount').reduce((sum, rate) => sum + rate.percentage, 0);
+}
+
+/**
+ * Under Stripe Tax the rate is not on the subscription; its latest invoice holds the tax: the
+ * inclusive tax is `subtotal − subtotal_excluding_tax` (Invoice.d.ts: `subtotal` is "before any
+ * invoice level discount or exclusive tax", `subtotal_excluding_tax` "before any invoice level
+ * discount or tax"), spread over what the tax-inclusive items bill a period. The share of that
+ * amount that is not tax, or null when the invoice cannot tell.
+ */
+export function taxFreeShare(invoice: Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'> | undefined, inclusiveMinor: number): number | null {
+  if (!invoice || invoice.subtotal_excluding_tax === null || !(inclusiveMinor > 0)) return null;
+  return Math.min(1, Math.max(0, 1 - (invoice.subtotal - invoice.subtotal_excluding_tax) / inclusiveMinor));
+}
+
+/** A subscription with no discounts of its own: its MRR before discounts, so the customer's discount can be applied once read. */
+export interface InheritingMrr {
+  currency: string;
+  mrrMinor: number;
+  /** Months one invoice covers (the shortest item interval): an amount-off is per invoice. */
+  monthsPerInvoice: number;
+}
+
 export interface SubscriptionMrr {
   currency: string;
   /** Monthly amount in minor units, fractional (rounded only when converted to major units). */
   mrrMinor: number;
   unpricedItems: number;
   unappliedDiscounts: number;
+  /** Under Stripe Tax with tax-inclusive items, the latest invoice could not tell the tax (counted with it). */
+  taxUnknown: boolean;
+  inheriting?: InheritingMrr;
+}
+
+/** What pricing a subscription needs besides the subscription: the switches, the clock, and what was read for it. */
+export interface MrrContext {
+  discounts: MrrDiscounts;
+  nowUnix: number;
+  detailsOf: (priceId: string) => PriceDetails | undefined;
+  /** The subscription's latest invoice, read when it is under Stripe Tax with tax-inclusive items. */
+  latestInvoice?: Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'>;
+}
+
+type SubscriptionForMrr = Pick<Stripe.Subscription, 'status' | 'currency' | 'discounts'> &
+  Partial<Pick<Stripe.Subscription, 'pause_collection' | 'default_tax_rates' | 'automatic_tax'>>;
+type ItemForMrr = Pick<Stripe.SubscriptionItem, 'price' | 'quantity' | 'discounts'> & Partial<Pick<Stripe.SubscriptionItem, 'tax_rates' | 'current_trial'>>;
+
+/** Whether an item is in a trial of its own now (`SubscriptionItem.current_trial`): Stripe's MRR excludes trials. */
+export function inItemTrial(item: Pick<ItemForMrr, 'current_trial'>, nowUnix: number): boolean {
+  return Boolean(item.current_trial && item.current_trial.end_date > nowUnix);
+}
+
+/** Whether an item's price may hold tax under Stripe Tax: anything but `exclusive` (unspecified follows the account's default, which the sync does not read). */
+function mayIncludeTax(item: ItemForMrr, currency: string, details: PriceDetails | undefined): boolean {
+  return priceAmountsIn(item.price, currency, details)?.taxBehavior !== 'exclusive';
 }
 
 /**
- * A subscription's contribution to MRR, as Stripe's billing analytics defines it: active and
- * past_due subscriptions; each licensed item's price for its quantity over its billing period, less
- * the item's own discounts, normalised to a month and summed; less the subscription's discounts
- * (an amount-off spread over the billing period). Trialing, canceled and metered usage count zero.
- * Which coupons count: MRR_COUPONS.
+ * A subscription's contribution to MRR, as Stripe's billing analytics defines it (glossary): active
+ * and past_due subscriptions whose collection is not paused for good (earnsMrr); each licensed item
+ * not in a trial of its own, priced in the subscription's currency for its billed quantity over its
+ * billing period, less its own discounts and any tax inside the price, normalised to a month and
+ * summed; less the subscription's discounts ("Subscription item discounts are applied before
+ * subscription discounts", Subscriptions.d.ts), an amount-off spread over the months one invoice
+ * covers (the shortest item interval, as mixed intervals bill under flexible billing mode). Without
+ * discounts of its own a subscription "inherits the discount from the subscription's customer"
+ * (SubscriptionCreateParams.discounts): `inheriting` says so, applyCustomerDiscount applies it.
  */
-export function subscriptionMrr(
-  subscription: Pick<Stripe.Subscription, 'status' | 'currency' | 'discounts'>,
-  items: readonly Pick<Stripe.SubscriptionItem, 'price' | 'quantity' | 'discounts'>[],
-  options: { coupons: 'forever' | 'all'; tiersOf: (priceId: string) => readonly Stripe.Price.Tier[] | undefined },
-): SubscriptionMrr {
+export function subscriptionMrr(subscription: SubscriptionForMrr, items: readonly ItemForMrr[], context: MrrContext): SubscriptionMrr {
   const currency = subscription.currency.toLowerCase();
-  const result: SubscriptionMrr = { currency, mrrMinor: 0, unpricedItems: 0, unappliedDiscounts: 0 };
-  if (!countsInMrr(subscription.status)) return result;
-  let monthlyMinor = 0;
-  let monthsPerPeriod: number | null = null;
+  const result: SubscriptionMrr = { currency, mrrMinor: 0, unpricedItems: 0, unappliedDiscounts: 0, taxUnknown: false };
+  if (!earnsMrr(subscription)) return result;
+  const automaticTax = subscription.automatic_tax?.enabled === true;
+  const lines: Array<{ periodMinor: number; factor: number; taxed: boolean }> = [];
+  let monthsPerInvoice: number | null = null;
   for (const item of items) {
     const recurring = item.price.recurring;
-    if (!recurring || recurring.usage_type === 'metered') continue;
+    if (!recurring || recurring.usage_type === 'metered' || inItemTrial(item, context.nowUnix)) continue;
     const factor = monthlyFactor(recurring.interval, recurring.interval_count);
-    monthsPerPeriod ??= 1 / factor;
-    const amount = itemAmountMinor(item.price, item.quantity ?? 1, options.tiersOf);
+    monthsPerInvoice = Math.min(monthsPerInvoice ?? Infinity, 1 / factor);
+    const details = context.detailsOf(item.price.id);
+    const amount = itemAmountMinor(item.price, item.quantity ?? 1, currency, details);
     if (amount === null) {
       result.unpricedItems += 1;
       continue;
     }
-    const discounted = applyDiscounts(amount, item.discounts, currency, options.coupons);
-    monthlyMinor += discounted.amountMinor * factor;
+    const discounted = applyDiscounts(amount, item.discounts, currency, context.discounts);
     result.unappliedDiscounts += discounted.unapplied;
+    const withRates = discounted.amountMinor / (1 + inclusiveTaxPercent(item, subscription) / 100);
+    lines.push({ periodMinor: automaticTax ? discounted.amountMinor : withRates, factor, taxed: automaticTax && mayIncludeTax(item, currency, details) });
   }
-  if (monthsPerPeriod === null) return result;
-  const discounted = applyDiscounts(monthlyMinor, subscription.discounts, currency, options.coupons, 1 / monthsPerPeriod);
+  if (monthsPerInvoice === null) return result;
+  const taxedMinor = lines.filter((l) => l.taxed).reduce((sum, l) => sum + l.periodMinor, 0);
+  const share = taxedMinor > 0 ? taxFreeShare(context.latestInvoice, taxedMinor) : 1;
+  result.taxUnknown = share === null;
+  const monthlyMinor = lines.reduce((sum, l) => sum + l.periodMinor * (l.taxed ? (share ?? 1) : 1) * l.factor, 0);
+  if (subscription.discounts.length === 0) {
+    result.mrrMinor = monthlyMinor;
+    result.inheriting = { currency, mrrMinor: monthlyMinor, monthsPerInvoice };
+    return result;
+  }
+  const discounted = applyDiscounts(monthlyMinor, subscription.discounts, currency, context.discounts, 1 / monthsPerInvoice);
   result.unappliedDiscounts += discounted.unapplied;
   result.mrrMinor = discounted.amountMinor;
   return result;
+}
+
+/** Applies the customer's own discount to the subscriptions that inherit it; returns how many could not be applied. */
+export function applyCustomerDiscount(facts: CustomerFacts, counted: MrrDiscounts): number {
+  const inheriting = facts.inheriting ?? [];
+  delete facts.inheriting;
+  if (!facts.discount) return 0;
+  let unapplied = 0;
+  for (const sub of inheriting) {
+    const discounted = applyDiscounts(sub.mrrMinor, [facts.discount], sub.currency, counted, 1 / sub.monthsPerInvoice);
+    facts.mrrMinor[sub.currency] = (facts.mrrMinor[sub.currency] ?? 0) - sub.mrrMinor + discounted.amountMinor;
+    unapplied += discounted.unapplied;
+  }
+  return unapplied;
 }
 
 /**
@@ -642,12 +837,14 @@ export function scheduledEndUnix(
   return Math.min(...items.map((item) => item.current_period_end));
 }
 
-/** The product ids and quantities a subscription is on (quantity 1 for an item without one, e.g. metered). */
+/** The product ids and quantities a subscription is on (quantity 1 for an item without one, e.g. metered; none for quantity 0). */
 export function planOf(items: readonly Pick<Stripe.SubscriptionItem, 'price' | 'quantity'>[]): Array<{ productId: string; quantity: number }> {
-  return items.map((item) => ({
-    productId: typeof item.price.product === 'string' ? item.price.product : item.price.product.id,
-    quantity: item.quantity ?? 1,
-  }));
+  return items
+    .filter((item) => item.quantity !== 0)
+    .map((item) => ({
+      productId: typeof item.price.product === 'string' ? item.price.product : item.price.product.id,
+      quantity: item.quantity ?? 1,
+    }));
 }
 
 export function addSubscription(
@@ -664,6 +861,7 @@ export function addSubscription(
     (facts.scheduledEndsUnix ??= []).push(scheduledEndUnix(subscription, items));
   }
   if (mrr.mrrMinor !== 0) facts.mrrMinor[mrr.currency] = (facts.mrrMinor[mrr.currency] ?? 0) + mrr.mrrMinor;
+  if (mrr.inheriting && mrr.inheriting.mrrMinor !== 0) (facts.inheriting ??= []).push(mrr.inheriting);
 }
 
 /** Charges cannot predate Stripe; the oldest listing window starts here. */
@@ -682,6 +880,11 @@ const FAN_OUT_PAGES = [4, 4, 8, 16, 32, 64, 128];
  */
 const SPLIT_ABOVE_SHARE = 1.25;
 const MIN_PAGES_TO_SPLIT = 2;
+
+/** Step 1 of a listing: everything, newest first. */
+export function firstWindow(nowUnix: number): CreatedWindow {
+  return { gte: STRIPE_EPOCH_UNIX, lt: nowUnix + 1 };
+}
 
 export interface CreatedWindow {
   gte: number;
@@ -710,11 +913,11 @@ interface Sized extends CreatedWindow {
 export async function listByCreatedWindows<T extends { id: string; created: number }>(
   fetchPage: (window: CreatedWindow) => Promise<Stripe.ApiList<T>>,
   onPage: (objects: T[]) => void,
-  options: { concurrency: number; nowUnix: number; stop?: AbortController },
+  options: { concurrency: number; nowUnix: number; stop?: AbortController; firstPage?: Stripe.ApiList<T> },
 ): Promise<void> {
   const stop = options.stop ?? new AbortController();
-  const first: Sized = { gte: STRIPE_EPOCH_UNIX, lt: options.nowUnix + 1, pagesLeft: Infinity };
-  const queue: Sized[] = [first];
+  const first: Sized = { ...firstWindow(options.nowUnix), pagesLeft: Infinity };
+  const queue: Sized[] = options.firstPage ? [] : [first];
   const running = new Set<Sized>();
   let dataStartsAfter = STRIPE_EPOCH_UNIX; // every window below this came back empty
   const emptyWindows: CreatedWindow[] = [];
@@ -771,6 +974,11 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
     return queue.splice(biggest, 1)[0]!;
   };
 
+  // Step 1 may have been read already (as a permission check): go on from it.
+  if (options.firstPage) {
+    onPage(options.firstPage.data);
+    afterPage(first, options.firstPage);
+  }
   await new Promise<void>((resolve) => {
     const pump = () => {
       if (stop.signal.aborted || (queue.length === 0 && running.size === 0)) return resolve();
@@ -832,7 +1040,7 @@ export function stripeApiError(error: unknown): ApiError {
   return new ApiError('Stripe', (error as Error)?.message ?? String(error), undefined, undefined, undefined);
 }
 
-export type StripeEndpoint = 'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes';
+export type StripeEndpoint = 'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes' | 'invoices';
 
 /**
  * The pacers of each endpoint: its own at Stripe's per-endpoint limit, behind a share of the overall
@@ -851,7 +1059,38 @@ export function stripePacers(limits: typeof STRIPE_LIMITS, testMode: boolean): R
     prices: behindShared(),
     products: behindShared(),
     disputes: behindShared(),
+    invoices: behindShared(),
   };
+}
+
+/** The permission a 403 names ("Having the 'rak_charge_read' permission would allow this request to continue"), else the one the request needed. */
+export function missingPermissionOf(error: ApiError, needed: StripePermission): string {
+  return /'rak_([a-z_]+)'/.exec(error.message)?.[1] ?? needed;
+}
+
+/** One error naming every permission the key lacks, with where to grant them. */
+export function missingPermissions(permissions: readonly string[]): ApiError {
+  const names = [...new Set(permissions)].map((p) => (p in STRIPE_PERMISSIONS ? `${STRIPE_PERMISSIONS[p as StripePermission].dashboard} (${p})` : p));
+  return new ApiError('Stripe', `Read is missing on ${names.join(', ')}; edit the restricted key in the Stripe dashboard (Developers > API keys)`, 403, 'missing_permissions', undefined);
+}
+
+/**
+ * Runs the first requests of a read at once, as a permission check: when the key lacks any, one
+ * error names them all (a 403 for each), before any long listing; any other failure is thrown as is.
+ */
+export async function checkPermissions<T extends Record<string, Promise<unknown> | null>>(
+  first: T,
+  needed: Record<keyof T, StripePermission>,
+): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  const names = Object.keys(first) as Array<keyof T>;
+  const settled = await Promise.allSettled(names.map((name) => first[name]));
+  const missing = settled.flatMap((r, i) =>
+    r.status === 'rejected' && r.reason instanceof ApiError && r.reason.status === 403 ? [missingPermissionOf(r.reason, needed[names[i]!])] : [],
+  );
+  if (missing.length) throw missingPermissions(missing);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return Object.fromEntries(names.map((name, i) => [name, (settled[i] as PromiseFulfilledResult<unknown>).value])) as never;
 }
 
 export interface StripeSourceOptions {
@@ -862,12 +1101,35 @@ export interface StripeSourceOptions {
   pacers: Record<StripeEndpoint, Pacer[]>;
   concurrency: number;
   nowUnix: number;
+  /** Which discounts lower MRR (STRIPE_MRR_DISCOUNTS). */
+  discounts?: MrrDiscounts;
   onProgress?: (counts: { customers: number; charges: number; subscriptions: number; pages: number }) => void;
 }
 
-/** Reads everything the mapping needs from Stripe. The three listings run at the same time. */
+/** What a subscription needs read before it can be priced: nothing for one that cannot earn MRR. */
+function readsFor(subscription: Stripe.Subscription, nowUnix: number) {
+  const first = subscription.items.data;
+  if (!earnsMrr(subscription)) return null;
+  const currency = subscription.currency.toLowerCase();
+  const priced = (items: readonly Stripe.SubscriptionItem[]) =>
+    items.filter((item) => item.price.recurring?.usage_type !== 'metered' && !inItemTrial(item, nowUnix));
+  const detailsOf = (item: Stripe.SubscriptionItem) => {
+    const tiers = item.price.billing_scheme === 'tiered';
+    const options = item.price.currency.toLowerCase() !== currency;
+    return tiers || options ? { priceId: item.price.id, tiers, options } : null;
+  };
+  const itemDiscounts = first.some((item) => item.discounts.length > 0);
+  const needsItems = subscription.items.has_more || itemDiscounts;
+  const invoice = subscription.automatic_tax?.enabled && typeof subscription.latest_invoice === 'string' ? subscription.latest_invoice : null;
+  const needsDetails = priced(first).some((item) => detailsOf(item) !== null);
+  if (!needsItems && !needsDetails && !invoice) return null;
+  return { itemDiscounts, priced, detailsOf, invoice };
+}
+
+/** Reads everything the mapping needs from Stripe. The four listings run at the same time. */
 export async function readStripe(options: StripeSourceOptions): Promise<{ facts: Map<string, CustomerFacts>; notes: SourceNotes }> {
   const { stripe, policy, pacers } = options;
+  const counted = options.discounts ?? DEFAULT_MRR_DISCOUNTS;
   // Once one read has failed for good, every other stops too: a partial read is never written, and
   // the error reported is the first one.
   const stop = new AbortController();
@@ -876,9 +1138,11 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   };
   const notes: SourceNotes = {
     chargesWithoutCustomer: 0,
-    chargesOfUnknownCustomers: 0,
-    unpricedItems: 0,
-    unappliedDiscounts: 0,
+    chargesOfUnknownCustomers: tally(),
+    unpricedItems: tally(),
+    unappliedDiscounts: tally(),
+    negativeRefunds: tally(),
+    taxUnknown: tally(),
     lostDisputes: 0,
     openDisputes: 0,
     pages: 0,
@@ -924,6 +1188,38 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     };
   const created = (w: CreatedWindow) => ({ limit: 100, created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
   const customerFilter = options.only ? { customer: options.only } : {};
+  const lister = (firstPage: Stripe.ApiList<never> | undefined) => ({ concurrency: options.concurrency, nowUnix: options.nowUnix, stop, firstPage });
+
+  // The pages every listing starts with, and one cheap request for each permission no first page
+  // needs: together the permission check (checkPermissions), then the listings go on from them.
+  // Expanding needs the expanded object's permission too: balance transactions (Balance) on charges,
+  // coupons (Coupons) on customers and subscriptions, charges on disputes.
+  const customerExpand = ['discount.source.coupon'];
+  const pageOf = {
+    customers: (w: CreatedWindow) => stripe.customers.list({ ...created(w), expand: customerExpand.map((e) => `data.${e}`) }),
+    charges: (w: CreatedWindow) => stripe.charges.list({ ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }),
+    subscriptions: (w: CreatedWindow) => stripe.subscriptions.list({ ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
+    disputes: (w: CreatedWindow) => stripe.disputes.list({ ...created(w), expand: ['data.charge'] }),
+  };
+  const w0 = firstWindow(options.nowUnix);
+  const first = await checkPermissions(
+    {
+      customer: options.only
+        ? request('customers', () => stripe.customers.retrieve(options.only!, { expand: customerExpand })).catch((error: unknown) => {
+            if (error instanceof ApiError && error.status === 404) return null; // main reports it as not found
+            throw error;
+          })
+        : null,
+      customers: options.only ? null : request('customers', () => pageOf.customers(w0)),
+      charges: request('charges', () => pageOf.charges(w0)),
+      subscriptions: request('subscriptions', () => pageOf.subscriptions(w0)),
+      disputes: request('disputes', () => pageOf.disputes(w0)),
+      prices: request('prices', () => stripe.prices.list({ limit: 1 })),
+      products: request('products', () => stripe.products.list({ limit: 1 })),
+      invoices: request('invoices', () => stripe.invoices.list({ limit: 1 })),
+    },
+    { customer: 'customer_read', customers: 'customer_read', charges: 'charge_read', subscriptions: 'subscription_read', disputes: 'dispute_read', prices: 'plan_read', products: 'product_read', invoices: 'invoice_read' },
+  );
 
   const acceptCustomer = (customer: Stripe.Customer | Stripe.DeletedCustomer) => {
     if ('deleted' in customer && customer.deleted) return;
@@ -931,57 +1227,54 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     const fresh = emptyFacts(live);
     const facts = pending.get(live.id);
     // Charges or subscriptions that came first keep their facts; the customer's own fields join them.
-    if (facts) Object.assign(facts, { email: fresh.email, name: fresh.name, description: fresh.description, createdUnix: fresh.createdUnix, livemode: fresh.livemode, hints: fresh.hints });
+    if (facts) {
+      Object.assign(facts, { email: fresh.email, name: fresh.name, description: fresh.description, createdUnix: fresh.createdUnix, livemode: fresh.livemode, hints: fresh.hints });
+      if (fresh.discount) facts.discount = fresh.discount;
+    }
     pending.delete(live.id);
     customers.set(live.id, facts ?? fresh);
     counts.customers += 1;
   };
 
   const readCustomers = async () => {
-    if (options.only) {
-      try {
-        acceptCustomer(await request('customers', () => stripe.customers.retrieve(options.only!)));
-      } catch (error) {
-        if (!(error instanceof ApiError && error.status === 404)) throw error; // main reports it as not found
-      }
-      return;
-    }
+    if (options.only) return void (first.customer && acceptCustomer(first.customer));
     await listByCreatedWindows(
-      (w) => request('customers', () => stripe.customers.list(created(w))),
+      (w) => request('customers', () => pageOf.customers(w)),
       folding((data: Stripe.Customer[]) => data.forEach(acceptCustomer)),
-      { concurrency: options.concurrency, nowUnix: options.nowUnix, stop },
+      lister(first.customers as never),
     );
   };
 
   const readCharges = () =>
     listByCreatedWindows(
-      (w) => request('charges', () => stripe.charges.list({ ...created(w), ...customerFilter, expand: ['data.balance_transaction'] })),
+      (w) => request('charges', () => pageOf.charges(w)),
       folding((data: Stripe.Charge[]) => {
         for (const charge of data) {
           counts.charges += 1;
           const customerId = typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
           if (customerId === null) {
-            if (charge.status === 'succeeded') notes.chargesWithoutCustomer += 1;
+            if (chargeRevenue(charge)) notes.chargesWithoutCustomer += 1;
             continue;
           }
-          addCharge(factsFor(customerId), charge);
+          addCharge(factsFor(customerId), charge, notes);
         }
       }),
-      { concurrency: options.concurrency, nowUnix: options.nowUnix, stop },
+      lister(first.charges as never),
     );
 
   // A subscription whose page does not hold all it needs (more items, coupons of item discounts,
-  // tiers of a tiered price) is folded once those are read; each runs on its own.
+  // tiers or currency options of its prices, the latest invoice under Stripe Tax) is folded once
+  // those are read; each runs on its own. One that cannot earn MRR needs nothing more.
   const laterFolds: Promise<void>[] = [];
   const foldWhenRead = (subscription: Stripe.Subscription) => {
-    const first = subscription.items.data;
-    const itemDiscounts = first.some((item) => item.discounts.length > 0);
-    const tiered = (items: Stripe.SubscriptionItem[]) => items.some((item) => item.price.billing_scheme === 'tiered');
-    if (!subscription.items.has_more && !itemDiscounts && !tiered(first)) return foldSubscription(subscription, first);
+    const reads = readsFor(subscription, options.nowUnix);
+    if (!reads) return foldSubscription(subscription, subscription.items.data);
     const folding = (async () => {
       // Item discounts' coupons: a listing of subscriptions cannot expand that deep (4 levels at most).
-      const items = itemDiscounts ? await readItems(subscription, []) : subscription.items.has_more ? await readItems(subscription, first) : first;
-      await Promise.all(items.filter((item) => item.price.billing_scheme === 'tiered').map((item) => readTiers(item.price.id)));
+      const first = subscription.items.data;
+      const items = reads.itemDiscounts ? await readItems(subscription, []) : subscription.items.has_more ? await readItems(subscription, first) : first;
+      const details = reads.priced(items).flatMap((item) => reads.detailsOf(item) ?? []);
+      await Promise.all([...details.map((d) => readPriceDetails(d.priceId, d)), reads.invoice ? readInvoice(reads.invoice) : null]);
       foldSubscription(subscription, items);
     })();
     folding.catch(fail); // awaited at the end with the others; meanwhile the listings stop
@@ -990,17 +1283,14 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
 
   const readSubscriptions = () =>
     listByCreatedWindows(
-      (w) =>
-        request('subscriptions', () =>
-          stripe.subscriptions.list({ ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
-        ),
+      (w) => request('subscriptions', () => pageOf.subscriptions(w)),
       folding((data: Stripe.Subscription[]) => {
         for (const subscription of data) {
           counts.subscriptions += 1;
           foldWhenRead(subscription);
         }
       }),
-      { concurrency: options.concurrency, nowUnix: options.nowUnix, stop },
+      lister(first.subscriptions as never),
     );
 
   /** A subscription's items after `known`, with their discounts' coupons. */
@@ -1044,23 +1334,36 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     if (productsToRead.length === 100) readProductNames();
   };
 
-  // A tiered price's tiers, read once per price (a listing cannot expand them).
-  const tiers = new Map<string, Promise<Stripe.Price.Tier[]>>();
-  const tiersRead = new Map<string, Stripe.Price.Tier[]>();
-  const readTiers = (priceId: string) => {
-    if (!tiers.has(priceId)) {
-      const reading = request('prices', () => stripe.prices.retrieve(priceId, { expand: ['tiers'] })).then((price) => price.tiers ?? []);
-      tiers.set(priceId, reading);
-      reading.then((t) => tiersRead.set(priceId, t), fail);
-    }
-    return tiers.get(priceId)!;
+  // A price's tiers and currency options, read once per price and kind (a listing cannot expand
+  // them; currency_options "won't [be] include[d] ... by default", docs.stripe.com/products-prices/manage-prices).
+  const detailReads = new Map<string, Promise<void>>();
+  const detailsRead = new Map<string, PriceDetails>();
+  const readPriceDetails = (priceId: string, need: { tiers: boolean; options: boolean }) => {
+    const expand = [...(need.tiers ? ['tiers'] : []), ...(need.options ? ['currency_options'] : [])];
+    const key = `${priceId} ${expand.join(',')}`;
+    if (!detailReads.has(key))
+      detailReads.set(
+        key,
+        request('prices', () => stripe.prices.retrieve(priceId, { expand })).then((price) => {
+          const known = detailsRead.get(priceId) ?? {};
+          detailsRead.set(priceId, { ...known, ...(price.tiers ? { tiers: price.tiers } : {}), ...(price.currency_options ? { currencyOptions: price.currency_options } : {}) });
+        }),
+      );
+    return detailReads.get(key)!;
+  };
+  const invoicesRead = new Map<string, Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'>>();
+  const readInvoice = async (invoiceId: string) => {
+    const invoice = await request('invoices', () => stripe.invoices.retrieve(invoiceId));
+    invoicesRead.set(invoiceId, { subtotal: invoice.subtotal, subtotal_excluding_tax: invoice.subtotal_excluding_tax });
   };
 
   const foldSubscription = (subscription: Stripe.Subscription, items: Stripe.SubscriptionItem[]) => {
     const customerId = typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id;
-    const mrr = subscriptionMrr(subscription, items, { coupons: MRR_COUPONS, tiersOf: (priceId) => tiersRead.get(priceId) });
-    notes.unpricedItems += mrr.unpricedItems;
-    notes.unappliedDiscounts += mrr.unappliedDiscounts;
+    const latest = typeof subscription.latest_invoice === 'string' ? invoicesRead.get(subscription.latest_invoice) : undefined;
+    const mrr = subscriptionMrr(subscription, items, { discounts: counted, nowUnix: options.nowUnix, detailsOf: (id) => detailsRead.get(id), latestInvoice: latest });
+    addTally(notes.unpricedItems, customerId, mrr.unpricedItems);
+    addTally(notes.unappliedDiscounts, customerId, mrr.unappliedDiscounts);
+    if (mrr.taxUnknown) addTally(notes.taxUnknown, customerId);
     addSubscription(factsFor(customerId), subscription, items, mrr);
     if (countsInMrr(subscription.status)) for (const { productId } of planOf(items)) readProductName(productId);
   };
@@ -1068,7 +1371,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   // Disputes have no customer filter: with --only, every dispute is read and the others skipped.
   const readDisputes = () =>
     listByCreatedWindows(
-      (w) => request('disputes', () => stripe.disputes.list({ ...created(w), expand: ['data.charge'] })),
+      (w) => request('disputes', () => pageOf.disputes(w)),
       folding((data: Stripe.Dispute[]) => {
         for (const dispute of data) {
           const charge = typeof dispute.charge === 'object' ? dispute.charge : null;
@@ -1081,7 +1384,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
           addRevenue(factsFor(customerId), loss, -1);
         }
       }),
-      { concurrency: options.concurrency, nowUnix: options.nowUnix, stop },
+      lister(first.disputes as never),
     );
 
   // Once subscriptions and their later folds are done, every product is known: read the last names
@@ -1092,40 +1395,48 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   await Promise.all([readCustomers(), readCharges(), subscriptionsRead, readDisputes()].map((listing) => listing.catch(fail)));
   await Promise.all(productReads.map((reading) => reading.catch(fail)));
   stop.signal.throwIfAborted();
-  for (const facts of customers.values()) {
-    if (!facts.plan) continue;
-    const byName: Record<string, number> = {};
-    for (const [productId, quantity] of Object.entries(facts.plan)) {
-      const name = productNames.get(productId) ?? productId;
-      byName[name] = (byName[name] ?? 0) + quantity;
-    }
-    facts.plan = byName;
-  }
+  for (const facts of customers.values()) finishFacts(facts, productNames, counted, notes);
   // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
-  for (const facts of pending.values()) notes.chargesOfUnknownCustomers += facts.payments;
+  for (const facts of pending.values()) addTally(notes.chargesOfUnknownCustomers, facts.id, facts.payments);
   notes.pages = counts.pages;
   return { facts: customers, notes };
+}
+
+/** Once everything is read: product ids become names, and the customer's own discount applies. */
+function finishFacts(facts: CustomerFacts, productNames: ReadonlyMap<string, string>, counted: MrrDiscounts, notes: SourceNotes): void {
+  addTally(notes.unappliedDiscounts, facts.id, applyCustomerDiscount(facts, counted));
+  if (!facts.plan) return;
+  const byName: Record<string, number> = {};
+  for (const [productId, quantity] of Object.entries(facts.plan)) {
+    const name = productNames.get(productId) ?? productId;
+    byName[name] = (byName[name] ?? 0) + quantity;
+  }
+  facts.plan = byName;
 }
 
 // ================================================================================================
 // 4. MAP: Stripe facts -> Attio values (pure)
 // ================================================================================================
 
-export const SUBSCRIPTION_STATUSES = ['Active', 'Past due', 'Trialing', 'Paused', 'Canceled', 'None'] as const;
+export const SUBSCRIPTION_STATUSES = ['Active', 'Past due', 'Trialing', 'Paused', 'Unpaid', 'Canceled', 'None'] as const;
 export type SubscriptionStatusTitle = (typeof SUBSCRIPTION_STATUSES)[number];
 
-/** Stripe's statuses by how far along a customer is; `incomplete` never started, so it says nothing. */
+/**
+ * Stripe's statuses by how far along a customer is; `incomplete` never started, so it says nothing.
+ * `unpaid` is churn in Stripe's analytics ("canceled or marked as unpaid ... is considered churn",
+ * glossary), so it has its own title, below Paused.
+ */
 const STATUS_TITLES: Partial<Record<Stripe.Subscription.Status, SubscriptionStatusTitle>> = {
   active: 'Active',
   past_due: 'Past due',
-  unpaid: 'Past due',
+  unpaid: 'Unpaid',
   trialing: 'Trialing',
   paused: 'Paused',
   canceled: 'Canceled',
   incomplete_expired: 'Canceled',
 };
 
-/** The most advanced status among a customer's subscriptions (Active > Past due > ... > None). */
+/** The most advanced status among a customer's subscriptions (Active > Past due > Trialing > Paused > Unpaid > Canceled > None). */
 export function subscriptionStatusTitle(statuses: readonly Stripe.Subscription.Status[]): SubscriptionStatusTitle {
   let best = SUBSCRIPTION_STATUSES.indexOf('None');
   for (const status of statuses) {
@@ -1358,11 +1669,14 @@ export function currencyNotes(totals: AccountTotals, source: SourceNotes, target
   if (totals.customersWithOtherMrr)
     notes.push(`MRR of subscriptions billed in other currencies, left out (${totals.customersWithOtherMrr} customers): ${formatMinor(totals.otherMrrMinor)} per month`);
   if (source.chargesWithoutCustomer) notes.push(`${source.chargesWithoutCustomer} succeeded charges have no customer and belong to no company`);
-  if (source.chargesOfUnknownCustomers) notes.push(`${source.chargesOfUnknownCustomers} succeeded charges belong to deleted customers and were skipped`);
-  if (source.unpricedItems) notes.push(`${source.unpricedItems} subscription items have a price without an amount and are not in MRR`);
+  const tallied = (t: Tally, text: string) => t.count && notes.push(`${t.count} ${text} (${namedFew(t)})`);
+  tallied(source.chargesOfUnknownCustomers, 'succeeded charges belong to deleted customers and were skipped');
+  tallied(source.unpricedItems, 'subscription items could not be priced (a tiered price without tiers, or no amount in the subscription\'s currency) and are not in MRR');
   if (source.lostDisputes) notes.push(`${source.lostDisputes} lost disputes were subtracted from lifetime revenue`);
   if (source.openDisputes) notes.push(`${source.openDisputes} disputes are still open: their charges count as revenue unless the dispute is lost`);
-  if (source.unappliedDiscounts) notes.push(`${source.unappliedDiscounts} discounts could not be applied to MRR (coupon not expandable or in another currency)`);
+  tallied(source.unappliedDiscounts, 'discounts could not be applied to MRR (coupon not expandable or in another currency)');
+  tallied(source.negativeRefunds, 'charges have a negative amount_refunded, counted as no refund');
+  tallied(source.taxUnknown, 'subscriptions use Stripe Tax with tax-inclusive prices but have no latest invoice that tells the tax: their MRR includes it');
   return notes;
 }
 
@@ -1371,6 +1685,11 @@ export function formatMoney(minor: number, currency: string): string {
   const digits = currencyExponent(currency);
   const major = minorToMajor(minor, currency).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
   return `${major} ${currency.toUpperCase()}`;
+}
+
+/** "customer cus_A" or "customers cus_A, cus_B, cus_C, …": the first few customers a tally names. */
+function namedFew(t: Tally): string {
+  return `${t.customers.length === 1 ? 'customer' : 'customers'} ${t.customers.join(', ')}${t.more ? ', …' : ''}`;
 }
 
 /** One line with the account's totals, and what they leave out. */
@@ -1419,6 +1738,16 @@ export interface StripeSettings {
   key: string;
   url: URL;
   testMode: boolean;
+  discounts: MrrDiscounts;
+}
+
+/** STRIPE_MRR_DISCOUNTS: `recurring`, `one-time`, both (comma-separated) or `none`; unset: the default. */
+export function parseMrrDiscounts(value: string | undefined, problems: string[]): MrrDiscounts {
+  const words = (value ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+  if (words.length === 0) return DEFAULT_MRR_DISCOUNTS;
+  const bad = words.filter((w) => !['recurring', 'one-time', 'none'].includes(w) || (w === 'none' && words.length > 1));
+  if (bad.length) problems.push(`STRIPE_MRR_DISCOUNTS takes recurring, one-time, recurring,one-time or none (as set in Stripe's Billing overview > Configure), got "${value}".`);
+  return { recurring: words.includes('recurring'), oneTime: words.includes('one-time') };
 }
 
 /** What reading Stripe leaves for mapping: the facts, the run notes, and the client (for look-ups). */
@@ -1440,6 +1769,9 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
   usage: `Stripe (the source):
   STRIPE_API_KEY     required: sk_... or rk_... (a restricted read-only key is recommended)
   STRIPE_API_URL     default ${DEFAULT_STRIPE_API_URL}
+  STRIPE_MRR_DISCOUNTS
+                     which discounts lower MRR, as set in Stripe's Billing overview > Configure:
+                     recurring (default), one-time, recurring,one-time, or none
   --only cus_...     one customer`,
 
   configure(env, only) {
@@ -1449,7 +1781,8 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     else if (!/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/.test(key)) problems.push('STRIPE_API_KEY does not look like a Stripe secret (sk_...) or restricted (rk_...) key.');
     const url = parseUrl('STRIPE_API_URL', env.STRIPE_API_URL || DEFAULT_STRIPE_API_URL, problems);
     if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${only}".`);
-    return { settings: { key, url: url ?? new URL(DEFAULT_STRIPE_API_URL), testMode: /^(sk|rk)_test_/.test(key) }, problems, secrets: [key] };
+    const discounts = parseMrrDiscounts(env.STRIPE_MRR_DISCOUNTS, problems);
+    return { settings: { key, url: url ?? new URL(DEFAULT_STRIPE_API_URL), testMode: /^(sk|rk)_test_/.test(key), discounts }, problems, secrets: [key] };
   },
 
   async read(settings, context) {
@@ -1470,6 +1803,7 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
       pacers: stripePacers(limits, settings.testMode),
       concurrency: limits.concurrencyPerListing,
       nowUnix: Math.floor(context.now() / 1000),
+      discounts: settings.discounts,
       onProgress: (c) =>
         context.progress(
           `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, context.now() - started).toFixed(1)} pages/s)`,

@@ -361,10 +361,10 @@ describe('what sync.ts never sends: 400 fake_not_implemented, per endpoint', () 
     ]);
   });
 
-  it('GET /v1/prices/:id: expand product (and inside it), currency_options', async () => {
+  it('GET /v1/prices/:id: expand product (and inside it)', async () => {
     const price = active.items.data[0]!.price.id;
     await notServed(
-      ['product', 'product.default_price', 'product.tax_code', 'currency_options'].map((path) => [() => stripe.prices.retrieve(price, { expand: [path] }), 'expand']),
+      ['product', 'product.default_price', 'product.tax_code'].map((path) => [() => stripe.prices.retrieve(price, { expand: [path] }), 'expand']),
     );
   });
 
@@ -398,11 +398,11 @@ describe('what sync.ts never sends: 400 fake_not_implemented, per endpoint', () 
 
 it('unknown URL and non-GET methods: 404 Unrecognized request URL', async () => {
   const auth = { authorization: `Bearer ${DEFAULT_API_KEY}` };
-  const res = await fetch(`${fake.url}/v1/invoices`, { headers: auth });
+  const res = await fetch(`${fake.url}/v1/refunds`, { headers: auth });
   assert.equal(res.status, 404);
   const body = (await res.json()) as { error: { type: string; message: string } };
   assert.equal(body.error.type, 'invalid_request_error');
-  assert.match(body.error.message, /^Unrecognized request URL \(GET: \/v1\/invoices\)/);
+  assert.match(body.error.message, /^Unrecognized request URL \(GET: \/v1\/refunds\)/);
   const post = await fetch(`${fake.url}/v1/customers`, { method: 'POST', headers: auth, body: 'email=x' });
   assert.equal(post.status, 404);
   assert.match(((await post.json()) as { error: { message: string } }).error.message, /\(POST: \/v1\/customers\)/);
@@ -640,7 +640,7 @@ describe('billing data', () => {
       created: JAN_2024,
       items: [
         { unit_amount: 2000, discounts: [{ percent_off: 50, duration: 'repeating', duration_in_months: 2 }] },
-        { unit_amount: 1000, discounts: [{ amount_off: 100, duration: 'forever' }, { percent_off: 10, duration: 'once' }] },
+        { unit_amount: 1000, discounts: [{ amount_off: 100, duration: 'repeating', duration_in_months: 12 }, { percent_off: 10, duration: 'once' }] },
         { unit_amount: 500 },
       ],
       discounts: [
@@ -726,7 +726,7 @@ describe('billing data', () => {
     assert.deepEqual(view, [
       [[true, 'coupon', 'repeating', 2, 50, null, null, Date.UTC(2024, 2, 1) / 1000]],
       [
-        [true, 'coupon', 'forever', null, null, 100, 'usd', null],
+        [true, 'coupon', 'repeating', 12, null, 100, 'usd', Date.UTC(2025, 0, 1) / 1000],
         [true, 'coupon', 'once', null, 10, null, null, null],
       ],
       [],
@@ -809,8 +809,6 @@ describe('billing data', () => {
     assert.deepEqual([bogus.statusCode, bogus.param, bogus.message], [400, 'expand', 'This property cannot be expanded (bogus).']);
     const listStyle = await rejection(api.prices.retrieve(id, { expand: ['data.tiers'] }));
     assert.equal(listStyle.message, 'This property cannot be expanded (data).', 'a retrieve does not take list paths');
-    const currencyOptions = await rejection(api.prices.retrieve(id, { expand: ['currency_options'] }));
-    assert.equal(currencyOptions.code, 'fake_not_implemented');
     const param = await rejection(api.prices.retrieve(id, { active: true } as Stripe.PriceRetrieveParams));
     assert.deepEqual([param.statusCode, param.code, param.param], [400, 'parameter_unknown', 'active']);
     const missing = await rejection(api.prices.retrieve('price_nope'));
@@ -1074,7 +1072,7 @@ describe('scheduled cancellations', () => {
     const s = cf.store;
     const customer = s.addCustomer({ email: 'leaving@example.com' }).id;
     const add = (extra: Partial<SubscriptionInput>, items: SubscriptionItemInput[] = [{ unit_amount: 1000 }]) =>
-      s.addSubscription({ customer, created: T, items, ...extra });
+      s.addSubscription({ customer, created: T, items, billing_mode: 'classic', ...extra });
     const plain = add({});
     const atPeriodEnd = add({ cancel_at_period_end: true });
     const explicit = add({ cancel_at: T + 10 * DAY });
@@ -1113,7 +1111,9 @@ describe('scheduled cancellations', () => {
 describe('livemode follows the key', () => {
   /** Every livemode an SDK client sees in one fake's answers, by object. */
   async function modes(apiKey?: string): Promise<{ store: boolean; seen: Record<string, boolean> }> {
-    const f = await startFakeStripe(apiKey === undefined ? {} : { apiKey });
+    // A restricted key here has every permission these reads need (permissions are tested on their own).
+    const permissions = ['customer_read', 'charge_read', 'dispute_read', 'subscription_read', 'coupon_read', 'plan_read', 'product_read'];
+    const f = await startFakeStripe(apiKey === undefined ? {} : { apiKey, permissions });
     try {
       const api = client(f, { key: apiKey });
       const s = f.store;
@@ -1157,5 +1157,138 @@ describe('livemode follows the key', () => {
       assert.deepEqual(await modes(key), { store: false, seen: all(false) }, String(key));
     }
     assert.deepEqual([new StripeStore().livemode, new StripeStore({ livemode: true }).livemode], [false, true]);
+  });
+});
+
+describe('restricted keys: every endpoint and expansion needs its permission', () => {
+  const KEY = 'rk_test_51RestrictedKeyAbc0123';
+  async function restricted(permissions: string[]) {
+    const f = await startFakeStripe({ apiKey: KEY, permissions });
+    const c = f.store.addCustomer({ email: 'r@example.com' });
+    f.store.addCharge({ customer: c.id, amount: 1000, currency: 'usd' });
+    f.store.addSubscription({ customer: c.id, items: [{ unit_amount: 1000 }], discounts: [{ percent_off: 10 }] });
+    return { f, api: client(f, { key: KEY }) };
+  }
+  it('answers 403 naming the permission, with the key masked; a granted one goes through', async () => {
+    const { f, api } = await restricted(['customer_read']);
+    try {
+      assert.equal((await api.customers.list()).data.length, 1);
+      const denied = await rejection(api.charges.list());
+      assert.equal(denied.statusCode, 403);
+      assert.ok(denied instanceof Stripe.errors.StripePermissionError);
+      assert.match(denied.message, /^The provided key 'rk_test_\*+0123' does not have the required permissions .* Having the 'rak_charge_read' permission would allow this request to continue\.$/);
+      assert.ok(!denied.message.includes('51RestrictedKeyAbc'));
+      for (const [call, permission] of [
+        [() => api.subscriptions.list(), 'subscription_read'],
+        [() => api.disputes.list(), 'dispute_read'],
+        [() => api.prices.list({ limit: 1 }), 'plan_read'],
+        [() => api.products.list({ limit: 1 }), 'product_read'],
+        [() => api.invoices.list({ limit: 1 }), 'invoice_read'],
+      ] as const)
+        assert.match((await rejection(call())).message, new RegExp(`'rak_${permission}'`));
+    } finally {
+      await f.close();
+    }
+  });
+  it('needs the expanded objects\' permissions too: balance transactions, coupons, charges', async () => {
+    const { f, api } = await restricted(['customer_read', 'charge_read', 'subscription_read', 'dispute_read']);
+    try {
+      assert.equal((await api.charges.list()).data.length, 1);
+      assert.match((await rejection(api.charges.list({ expand: ['data.balance_transaction'] }))).message, /'rak_balance_read'/);
+      assert.match((await rejection(api.subscriptions.list({ expand: ['data.discounts.source.coupon'] }))).message, /'rak_coupon_read'/);
+      assert.match((await rejection(api.customers.list({ expand: ['data.discount.source.coupon'] }))).message, /'rak_coupon_read'/);
+      assert.equal((await api.disputes.list({ expand: ['data.charge'] })).object, 'list');
+    } finally {
+      await f.close();
+    }
+  });
+  it('a secret key has every permission', async () => {
+    const f = await startFakeStripe({ permissions: [] });
+    try {
+      assert.equal((await client(f).invoices.list({ limit: 1 })).object, 'list');
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe('price and subscription shapes of real accounts', () => {
+  let sf!: FakeStripe;
+  let api!: Stripe;
+  beforeAll(async () => {
+    sf = await startFakeStripe();
+    api = client(sf);
+  });
+  afterAll(async () => {
+    await sf?.close();
+  });
+
+  it('currency_options only when expanded; a subscription in another currency needs one', async () => {
+    const s = sf.store;
+    const c = s.addCustomer({ email: 'multi@example.com' });
+    const sub = s.addSubscription({ customer: c.id, currency: 'eur', items: [{ unit_amount: 1000, currency: 'usd', currency_options: { eur: { unit_amount: 900, tax_behavior: 'inclusive' } } }] });
+    const priceId = sub.items.data[0]!.price.id;
+    const listed = (await api.subscriptions.list({ customer: c.id })).data[0]!;
+    assert.deepEqual([listed.currency, listed.items.data[0]!.price.currency, listed.items.data[0]!.price.currency_options], ['eur', 'usd', undefined]);
+    assert.equal((await api.prices.retrieve(priceId)).currency_options, undefined);
+    const expanded = await api.prices.retrieve(priceId, { expand: ['currency_options'] });
+    assert.deepEqual(expanded.currency_options, { eur: { custom_unit_amount: null, tax_behavior: 'inclusive', unit_amount: 900, unit_amount_decimal: '900' } });
+    assert.throws(() => s.addSubscription({ customer: c.id, currency: 'gbp', items: [{ unit_amount: 1000, currency: 'usd' }] }), /without a gbp currency option/);
+    assert.throws(() => s.addSubscription({ customer: c.id, items: [{ unit_amount: 1000, currency_options: { usd: { unit_amount: 1 } } }] }), /own currency/);
+  });
+
+  it('transform_quantity, tax behaviour, tax rates and item trials as the API sends them', async () => {
+    const s = sf.store;
+    const c = s.addCustomer({ email: 'shapes@example.com' });
+    s.addSubscription({
+      customer: c.id,
+      default_tax_rates: [{ percentage: 19, inclusive: true }],
+      items: [
+        { unit_amount: 1000, quantity: 12, transform_quantity: { divide_by: 5, round: 'up' }, tax_behavior: 'exclusive', tax_rates: [{ percentage: 7, inclusive: false }] },
+        { unit_amount: 500, current_trial: { start_date: 1, end_date: 2 } },
+      ],
+    });
+    const listed = (await api.subscriptions.list({ customer: c.id })).data[0]!;
+    const [pack, trial] = listed.items.data;
+    assert.deepEqual([pack!.price.transform_quantity, pack!.plan.transform_usage, pack!.price.tax_behavior], [{ divide_by: 5, round: 'up' }, { divide_by: 5, round: 'up' }, 'exclusive']);
+    assert.deepEqual(pack!.tax_rates!.map((r) => [r.object, r.percentage, r.inclusive, r.rate_type]), [['tax_rate', 7, false, 'percentage']]);
+    assert.deepEqual(listed.default_tax_rates!.map((r) => [r.percentage, r.inclusive]), [[19, true]]);
+    assert.deepEqual([trial!.current_trial?.start_date, trial!.current_trial?.end_date, trial!.current_trial?.trial_offer.startsWith('trof_')], [1, 2, true]);
+    assert.equal(trial!.price.tax_behavior, 'unspecified');
+    assert.throws(() => s.addSubscription({ customer: c.id, items: [{ unit_amount: null, transform_quantity: { divide_by: 5, round: 'up' } }] }), /per-unit price/);
+  });
+
+  it('flexible billing mode by default; classic on request; paused collection; Stripe Tax with its latest invoice', async () => {
+    const s = sf.store;
+    const c = s.addCustomer({ email: 'modes@example.com' });
+    const flexible = s.addSubscription({ customer: c.id, cancel_at_period_end: true, items: [{ unit_amount: 1000 }] });
+    const classic = s.addSubscription({ customer: c.id, billing_mode: 'classic', cancel_at_period_end: true, items: [{ unit_amount: 1000 }] });
+    const paused = s.addSubscription({ customer: c.id, pause_collection: { behavior: 'void' }, items: [{ unit_amount: 1000 }] });
+    const taxed = s.addSubscription({ customer: c.id, automatic_tax: true, latest_invoice: { subtotal: 1200, subtotal_excluding_tax: 1000 }, items: [{ unit_amount: 1200, tax_behavior: 'inclusive' }] });
+    const listed = new Map((await api.subscriptions.list({ customer: c.id, limit: 100 })).data.map((x) => [x.id, x]));
+    assert.deepEqual([listed.get(flexible.id)!.billing_mode.type, listed.get(flexible.id)!.cancel_at], ['flexible', null]);
+    assert.deepEqual([listed.get(classic.id)!.billing_mode.type, listed.get(classic.id)!.cancel_at], ['classic', classic.items.data[0]!.current_period_end]);
+    assert.deepEqual([listed.get(paused.id)!.status, listed.get(paused.id)!.pause_collection], ['active', { behavior: 'void', resumes_at: null }]);
+    const t = listed.get(taxed.id)!;
+    assert.equal(t.automatic_tax.enabled, true);
+    assert.equal(typeof t.latest_invoice, 'string');
+    const invoice = await api.invoices.retrieve(t.latest_invoice as string);
+    assert.deepEqual([invoice.object, invoice.subtotal, invoice.subtotal_excluding_tax, invoice.currency], ['invoice', 1200, 1000, 'usd']);
+    assert.equal((await api.invoices.list({ limit: 1 })).data.length, 1);
+    assert.equal((await rejection(api.invoices.retrieve('in_nope'))).statusCode, 404);
+  });
+
+  it('customer discounts, expandable; forever amount-off coupons refused on subscriptions and items (since 2025-03-31)', async () => {
+    const s = sf.store;
+    const c = s.addCustomer({ email: 'disc@example.com', discount: { amount_off: 500, duration: 'forever', currency: 'usd' } });
+    const plain = (await api.customers.retrieve(c.id)) as Stripe.Customer;
+    assert.equal(typeof plain.discount?.source.coupon, 'string');
+    const listed = (await api.customers.list({ expand: ['data.discount.source.coupon'], limit: 100 })).data.find((x) => x.id === c.id)!;
+    assert.deepEqual([listed.discount?.customer, listed.discount?.subscription, (listed.discount?.source.coupon as Stripe.Coupon).amount_off], [c.id, null, 500]);
+    const retrieved = (await api.customers.retrieve(c.id, { expand: ['discount.source.coupon'] })) as Stripe.Customer;
+    assert.equal((retrieved.discount?.source.coupon as Stripe.Coupon).duration, 'forever');
+    assert.throws(() => s.addSubscription({ customer: c.id, items: [{ unit_amount: 1000 }], discounts: [{ amount_off: 100, duration: 'forever' }] }), /cannot be attached to a subscription/);
+    assert.throws(() => s.addSubscription({ customer: c.id, items: [{ unit_amount: 1000, discounts: [{ amount_off: 100 }] }] }), /cannot be attached to a subscription item/);
+    assert.equal((await api.prices.list({ limit: 1 })).data.length, 1);
   });
 });

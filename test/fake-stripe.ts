@@ -81,6 +81,13 @@ export interface FakeStripeOptions {
   faults?: FaultSchedule;
   /** How long the 'slow' fault waits before answering 503. Default 3000. */
   slowMs?: number;
+  /**
+   * For a restricted key (`rk_...`): the read permissions it was given, by the names Stripe's 403
+   * uses (`customer_read`, `charge_read`, `plan_read`, ...; docs.stripe.com/stripe-apps/reference/permissions).
+   * Every endpoint and every expansion then needs its object's permission (see PERMISSIONS below).
+   * Default: none. A secret key (`sk_...`) has every permission and ignores this.
+   */
+  permissions?: readonly string[];
 }
 
 export interface FakeStripeRequest {
@@ -128,6 +135,21 @@ export interface CustomerInput {
   description?: string | null;
   created?: number;
   metadata?: Record<string, string>;
+  /**
+   * The customer's own discount (types Customers.d.ts `discount`: "Describes the current discount
+   * active on the customer, if there is one"); its coupon is expandable (`discount.source.coupon`).
+   * A forever amount-off is allowed here: the 2025-03-31 restriction names subscriptions, items,
+   * schedules, invoices, quotes and checkout, not customers (docs.stripe.com/changelog/basil/2025-03-31/restrict-coupon-duration).
+   */
+  discount?: DiscountInput;
+}
+
+/** A tax rate (types TaxRates.d.ts): a percentage, inclusive ("This specifies if the tax rate is inclusive or exclusive") or not. */
+export interface TaxRateInput {
+  percentage: number;
+  inclusive: boolean;
+  /** Default 'percentage'; 'flat_amount' carries `flat_amount` instead (types `rate_type`). */
+  rate_type?: 'percentage' | 'flat_amount';
 }
 
 export interface ChargeInput {
@@ -219,8 +241,26 @@ export interface SubscriptionItemInput {
   interval?: Interval;
   interval_count?: number;
   usage_type?: 'licensed' | 'metered';
-  /** Default: the subscription's currency. */
+  /**
+   * Default: the subscription's currency. Another currency needs a `currency_options` entry for
+   * the subscription's ("each purchase uses one of the multi-currency Price's supported
+   * currencies", docs.stripe.com/products-prices/manage-prices).
+   */
   currency?: string;
+  /**
+   * A multi-currency per-unit price's other currencies (types Prices.d.ts `currency_options`): sent
+   * only when expanded ("The API response won't include currency_options by default", same page).
+   * Tiered currency options are not modelled (the fake refuses them).
+   */
+  currency_options?: Record<string, { unit_amount?: number; unit_amount_decimal?: string; tax_behavior?: 'inclusive' | 'exclusive' | 'unspecified' }>;
+  /** Package pricing (types `transform_quantity`: divide_by, round up|down; "Cannot be combined with tiers"). */
+  transform_quantity?: { divide_by: number; round: 'up' | 'down' };
+  /** Types `tax_behavior`: inclusive, exclusive or unspecified (the default here, as in Stripe's example price). */
+  tax_behavior?: 'inclusive' | 'exclusive' | 'unspecified';
+  /** The item's tax rates (types SubscriptionItems.d.ts `tax_rates`): when set, the subscription's default_tax_rates do not apply. */
+  tax_rates?: TaxRateInput[];
+  /** A trial of the item's own (types `current_trial`: start_date, end_date, trial_offer). */
+  current_trial?: { start_date: number; end_date: number };
 }
 
 export interface DiscountInput {
@@ -275,7 +315,27 @@ export interface SubscriptionInput {
   currency?: string;
   created?: number;
   items: SubscriptionItemInput[];
+  /** Forever amount-off coupons are refused (changelog basil 2025-03-31, see buildDiscount). */
   discounts?: DiscountInput[];
+  /**
+   * Default 'flexible': "New subscriptions default to billing_mode: flexible since 2025-09-30"
+   * (API-NOTES, changelog clover). The cancel_at and trial_end rules quoted below are classic mode's
+   * (docs.stripe.com/billing/subscriptions/billing-mode/compare); for flexible mode the docs do not
+   * say that cancel_at_period_end sets cancel_at, so here it does not (the sync handles both).
+   */
+  billing_mode?: 'classic' | 'flexible';
+  /** Paused collection (types `pause_collection`: behavior keep_as_draft | mark_uncollectible | void, resumes_at); the status stays as it is. */
+  pause_collection?: { behavior: 'keep_as_draft' | 'mark_uncollectible' | 'void'; resumes_at?: number | null };
+  /** Stripe Tax on (types `automatic_tax.enabled`). */
+  automatic_tax?: boolean;
+  /** The tax rates of items without their own (types `default_tax_rates`). */
+  default_tax_rates?: TaxRateInput[];
+  /**
+   * The latest invoice (types `latest_invoice`, an id unless expanded): its `subtotal` ("before any
+   * invoice level discount or exclusive tax") and `subtotal_excluding_tax` ("before any invoice
+   * level discount or tax"), in the subscription's currency. Default: none (null).
+   */
+  latest_invoice?: { subtotal: number; subtotal_excluding_tax: number | null };
   /**
    * A scheduled cancellation date (types Subscriptions.d.ts `cancel_at`: "A date in the future at
    * which the subscription will automatically get canceled"): after `created`. Default null. With
@@ -313,6 +373,10 @@ export class StripeStore {
   readonly coupons = new Map<string, Stripe.Coupon>();
   /** Disputes, in insertion order (add through addDispute). */
   readonly disputes: Stripe.Dispute[] = [];
+  /** Invoices (only the latest invoices that subscriptions were given), by id. */
+  readonly invoices = new Map<string, Stripe.Invoice>();
+  /** A multi-currency price's currency options, kept off the price: the API sends them only when expanded. */
+  private readonly optionsByPrice = new Map<string, Record<string, Stripe.Price.CurrencyOptions>>();
   /** Every price an item references, by id (the objects the items embed). */
   private readonly prices = new Map<string, Stripe.Price>();
   /** A tiered price's tiers, kept off the price object: the API sends them only when expanded. */
@@ -358,7 +422,7 @@ export class StripeStore {
       default_source: null,
       delinquent: false,
       description: p.description ?? null,
-      discount: null,
+      discount: p.discount ? this.buildDiscount(p.discount, null, id, created, 'usd', null, 'customer') : null,
       email: p.email ?? null,
       invoice_prefix: id.slice(-8).toUpperCase(),
       invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
@@ -656,13 +720,14 @@ export class StripeStore {
     const currency = (p.currency ?? 'usd').toLowerCase();
     const status = p.status ?? 'active';
     const items = p.items.map((item) => this.buildItem(item, id, p.customer, created, currency));
-    const discounts = (p.discounts ?? []).map((d) => this.buildDiscount(d, id, p.customer, created, currency));
+    const discounts = (p.discounts ?? []).map((d) => this.buildDiscount(d, id, p.customer, created, currency, null, 'subscription'));
     const trialing = status === 'trialing';
+    const classic = (p.billing_mode ?? 'flexible') === 'classic';
 
     // A scheduled cancellation (see SubscriptionInput.cancel_at / cancel_at_period_end for the sources).
     const atPeriodEnd = p.cancel_at_period_end ?? false;
     let cancelAt = p.cancel_at ?? null;
-    if (atPeriodEnd) {
+    if (atPeriodEnd && classic) {
       // Classic billing mode: cancel_at is the period end; the earliest item period end when they differ.
       const periodEnd = Math.min(...items.map((i) => i.current_period_end));
       if (p.cancel_at !== undefined && p.cancel_at !== periodEnd) {
@@ -685,17 +750,18 @@ export class StripeStore {
     const canceledAt = canceled ? (cancelAt === null ? created + 30 * DAY : created) : null;
     const endedAt = canceled ? (cancelAt ?? created + 30 * DAY) : status === 'incomplete_expired' ? created + DAY : null;
     // Classic billing mode: a cancel_at before trial_end pulls trial_end to it (compare page, quoted above).
-    const trialEnd = trialing ? (cancelAt !== null && cancelAt < created + 14 * DAY ? cancelAt : created + 14 * DAY) : null;
+    const trialEnd = trialing ? (classic && cancelAt !== null && cancelAt < created + 14 * DAY ? cancelAt : created + 14 * DAY) : null;
+    const latestInvoice = p.latest_invoice ? this.buildInvoice(p.latest_invoice, id, p.customer, created, currency) : null;
 
     const subscription: Stripe.Subscription = {
       id,
       object: 'subscription',
       application: null,
       application_fee_percent: null,
-      automatic_tax: { disabled_reason: null, enabled: false, liability: null },
+      automatic_tax: { disabled_reason: null, enabled: p.automatic_tax ?? false, liability: p.automatic_tax ? { type: 'self' } : null },
       billing_cycle_anchor: created,
       billing_cycle_anchor_config: null,
-      billing_mode: { flexible: null, type: 'classic' },
+      billing_mode: classic ? { flexible: null, type: 'classic' } : { flexible: { proration_discounts: 'included' }, type: 'flexible' },
       billing_schedules: [],
       billing_thresholds: null,
       cancel_at: cancelAt,
@@ -715,19 +781,19 @@ export class StripeStore {
       days_until_due: null,
       default_payment_method: null,
       default_source: null,
-      default_tax_rates: [],
+      default_tax_rates: (p.default_tax_rates ?? []).map((r) => this.buildTaxRate(r, created)),
       description: null,
       discounts: discounts.map((d) => d.id),
       ended_at: endedAt,
       invoice_settings: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: { type: 'self' } },
       items: itemList(id, items),
-      latest_invoice: null,
+      latest_invoice: latestInvoice?.id ?? null,
       livemode: this.livemode,
       managed_payments: null,
       metadata: {},
       next_pending_invoice_item_invoice: null,
       on_behalf_of: null,
-      pause_collection: null,
+      pause_collection: p.pause_collection ? { behavior: p.pause_collection.behavior, resumes_at: p.pause_collection.resumes_at ?? null } : null,
       payment_settings: { payment_method_options: null, payment_method_types: null, save_default_payment_method: 'off' },
       pending_invoice_item_interval: null,
       pending_setup_intent: null,
@@ -773,6 +839,11 @@ export class StripeStore {
     return this.tiersByPrice.get(priceId);
   }
 
+  /** A multi-currency price's options (what `expand[]=currency_options` shows); undefined for a single-currency price. */
+  currencyOptionsOf(priceId: string): Record<string, Stripe.Price.CurrencyOptions> | undefined {
+    return this.optionsByPrice.get(priceId);
+  }
+
   /** A customer, deleted or not; throws for an unknown id. */
   customer(id: string): Stripe.Customer {
     const customer = this.byId.get(id);
@@ -806,6 +877,21 @@ export class StripeStore {
   findPrice(id: string): Stripe.Price | undefined {
     return this.prices.get(id);
   }
+  /** @internal Prices, newest first. */
+  priceView(): OrderedView<Stripe.Price> {
+    return this.view(this.priceList, () => null);
+  }
+  private get priceList(): Stripe.Price[] {
+    if (this.priceListCache.length !== this.prices.size) this.priceListCache = [...this.prices.values()];
+    return this.priceListCache;
+  }
+  private priceListCache: Stripe.Price[] = [];
+  /** @internal Invoices, newest first. */
+  invoiceView(): OrderedView<Stripe.Invoice> {
+    if (this.invoiceListCache.length !== this.invoices.size) this.invoiceListCache = [...this.invoices.values()];
+    return this.view(this.invoiceListCache, () => null);
+  }
+  private invoiceListCache: Stripe.Invoice[] = [];
   /** @internal */
   find(id: string): Stripe.Customer | Stripe.Charge | Stripe.Subscription | Stripe.Dispute | undefined {
     return this.byId.get(id);
@@ -867,6 +953,12 @@ export class StripeStore {
     // Types Prices.d.ts: unit_amount / unit_amount_decimal are "Only set if billing_scheme=per_unit".
     const tiered = spec.unit_amount === null && spec.unit_amount_decimal === undefined;
     if (!tiered && spec.tiers_mode !== undefined) throw new Error('fake-stripe: tiers_mode is only for tiered prices');
+    // Types Prices.d.ts `transform_quantity`: "Cannot be combined with tiers"; divide_by a positive integer.
+    if (spec.transform_quantity && (tiered || !(Number.isInteger(spec.transform_quantity.divide_by) && spec.transform_quantity.divide_by > 0)))
+      throw new Error('fake-stripe: transform_quantity needs a per-unit price and a positive integer divide_by');
+    const options = spec.currency_options ? this.buildCurrencyOptions(spec.currency_options, currency, tiered) : undefined;
+    if (spec.price_id === undefined && currency !== subCurrency && !options?.[subCurrency])
+      throw new Error(`fake-stripe: a ${subCurrency} subscription cannot use a ${currency} price without a ${subCurrency} currency option`);
     const tiers = tiered ? buildTiers(spec.tiers ?? [{ up_to: null, unit_amount: 0 }]) : undefined;
     const perUnit = spec.unit_amount_decimal === undefined ? null : decimalAmount(undefined, spec.unit_amount_decimal, 'unit_amount_decimal');
     const unitAmount = perUnit ? perUnit.integer : spec.unit_amount;
@@ -901,9 +993,9 @@ export class StripeStore {
       nickname: null,
       product,
       recurring: { interval, interval_count: intervalCount, meter, trial_period_days: null, usage_type: usageType },
-      tax_behavior: 'unspecified',
+      tax_behavior: spec.tax_behavior ?? 'unspecified',
       tiers_mode: tiered ? (spec.tiers_mode ?? 'graduated') : null,
-      transform_quantity: null,
+      transform_quantity: spec.transform_quantity ? { ...spec.transform_quantity } : null,
       type: 'recurring',
       unit_amount: unitAmount,
       unit_amount_decimal: decimal,
@@ -925,7 +1017,7 @@ export class StripeStore {
       nickname: null,
       product,
       tiers_mode: price.tiers_mode,
-      transform_usage: null,
+      transform_usage: spec.transform_quantity ? { ...spec.transform_quantity } : null,
       trial_period_days: null,
       usage_type: usageType,
     };
@@ -936,21 +1028,22 @@ export class StripeStore {
       created,
       current_period_end: addInterval(created, interval, intervalCount),
       current_period_start: created,
-      current_trial: null,
+      current_trial: spec.current_trial ? { ...spec.current_trial, trial_offer: this.claimId(undefined, 'trof') } : null,
       discounts: [],
       metadata: {},
       plan,
       price,
       subscription,
-      tax_rates: [],
+      tax_rates: (spec.tax_rates ?? []).map((r) => this.buildTaxRate(r, created)),
     };
     if (usageType === 'licensed') item.quantity = spec.quantity ?? 1;
     // Item-level discounts: ids on the item, expandable (types SubscriptionItems.d.ts `discounts`:
     // "Use expand[]=discounts to expand each discount").
-    item.discounts = (spec.discounts ?? []).map((d) => this.buildDiscount(d, subscription, customer, created, currency, item.id).id);
+    item.discounts = (spec.discounts ?? []).map((d) => this.buildDiscount(d, subscription, customer, created, currency, item.id, 'subscription item').id);
     if (!shared) {
       this.prices.set(priceId, price);
       if (tiers) this.tiersByPrice.set(priceId, tiers);
+      if (options) this.optionsByPrice.set(priceId, options);
     }
     if (!this.products.has(product)) this.products.set(product, this.buildProduct(product, spec.product_name, created));
     return item;
@@ -991,18 +1084,98 @@ export class StripeStore {
     };
   }
 
+  /** A tax rate as the API embeds it in subscriptions and items (fields of Stripe's example tax_rate, stripe-fixtures3.json). */
+  private buildTaxRate(spec: TaxRateInput, created: number): Stripe.TaxRate {
+    if (!(spec.percentage >= 0 && spec.percentage <= 100)) throw new Error('fake-stripe: a tax rate percentage is out of 100');
+    const flat = spec.rate_type === 'flat_amount';
+    return {
+      id: this.claimId(undefined, 'txr'),
+      object: 'tax_rate',
+      active: true,
+      country: 'DE',
+      created,
+      description: null,
+      display_name: 'VAT',
+      effective_percentage: null,
+      flat_amount: flat ? { amount: 100, currency: 'eur' } : null,
+      inclusive: spec.inclusive,
+      jurisdiction: 'DE',
+      jurisdiction_level: null,
+      livemode: this.livemode,
+      metadata: {},
+      percentage: spec.percentage,
+      rate_type: flat ? 'flat_amount' : 'percentage',
+      state: null,
+      tax_type: 'vat',
+    };
+  }
+
+  /** A price's currency options (types Price.CurrencyOptions), keyed by lower-case currency, never the price's own. */
+  private buildCurrencyOptions(input: NonNullable<SubscriptionItemInput['currency_options']>, priceCurrency: string, tiered: boolean) {
+    if (tiered) throw new Error('fake-stripe: tiered currency options are not modelled');
+    const options: Record<string, Stripe.Price.CurrencyOptions> = {};
+    for (const [code, o] of Object.entries(input)) {
+      const currency = code.toLowerCase();
+      if (currency === priceCurrency) throw new Error(`fake-stripe: ${currency} is the price's own currency, not an option`);
+      const amount = decimalAmount(o.unit_amount, o.unit_amount_decimal, 'unit_amount_decimal');
+      if (amount.decimal === null) throw new Error('fake-stripe: a currency option needs unit_amount or unit_amount_decimal');
+      options[currency] = {
+        custom_unit_amount: null,
+        tax_behavior: o.tax_behavior ?? 'unspecified',
+        unit_amount: amount.integer,
+        unit_amount_decimal: amount.decimal as unknown as Stripe.Price.CurrencyOptions['unit_amount_decimal'],
+      };
+    }
+    return options;
+  }
+
+  /**
+   * A subscription's latest invoice with the amounts that matter here (types Invoices.d.ts); the
+   * rest as an open invoice of Stripe's example (stripe-fixtures3.json `invoice`) has them.
+   */
+  private buildInvoice(input: NonNullable<SubscriptionInput['latest_invoice']>, subscription: string, customer: string, created: number, currency: string): Stripe.Invoice {
+    if (input.subtotal_excluding_tax !== null && input.subtotal_excluding_tax > input.subtotal)
+      throw new Error('fake-stripe: subtotal_excluding_tax cannot exceed subtotal (inclusive tax is inside the subtotal)');
+    const id = this.claimId(undefined, 'in');
+    const invoice = {
+      id,
+      object: 'invoice',
+      amount_due: input.subtotal,
+      amount_paid: 0,
+      amount_remaining: input.subtotal,
+      created,
+      currency,
+      customer,
+      livemode: this.livemode,
+      parent: { quote_details: null, subscription_details: { metadata: {}, subscription }, type: 'subscription_details' },
+      status: 'open',
+      subtotal: input.subtotal,
+      subtotal_excluding_tax: input.subtotal_excluding_tax,
+      total: input.subtotal,
+      total_excluding_tax: input.subtotal_excluding_tax,
+      total_taxes: [],
+    } as unknown as Stripe.Invoice;
+    this.invoices.set(id, invoice);
+    return invoice;
+  }
+
   private buildDiscount(
     spec: DiscountInput,
-    subscription: string,
+    subscription: string | null,
     customer: string,
     created: number,
     defaultCurrency: string,
-    subscriptionItem: string | null = null,
+    subscriptionItem: string | null,
+    on: 'subscription' | 'subscription item' | 'customer',
   ): Stripe.Discount {
     if ((spec.percent_off === undefined) === (spec.amount_off === undefined)) {
       throw new Error('fake-stripe: a discount needs exactly one of percent_off and amount_off');
     }
     const duration = spec.duration ?? 'forever';
+    // "You can no longer attach forever and amount_off coupons to subscriptions" (nor to subscription
+    // items): docs.stripe.com/changelog/basil/2025-03-31/restrict-coupon-duration.
+    if (spec.amount_off !== undefined && duration === 'forever' && on !== 'customer')
+      throw new Error(`fake-stripe: a forever amount-off coupon cannot be attached to a ${on} (API 2025-03-31.basil and later)`);
     if (spec.duration_in_months !== undefined && duration !== 'repeating') {
       throw new Error('fake-stripe: duration_in_months is only for repeating coupons');
     }
@@ -1442,25 +1615,30 @@ type Handler = (call: Call) => unknown;
 
 function listCustomers({ store, search }: Call) {
   // Types CustomerListParams: created, email, expand, test_clock + pagination. The sync sends
-  // limit, created[gte]/[lt] and starting_after.
-  const query = parseQuery(search, { ...LIST, created: 'range', email: 'not_implemented', expand: 'not_implemented', test_clock: 'not_implemented' });
+  // limit, created[gte]/[lt], starting_after and expand data.discount.source.coupon (Discount.source.coupon
+  // is `string | Coupon | null`: expandable, 4 levels).
+  const query = parseQuery(search, { ...LIST, created: 'range', email: 'not_implemented', test_clock: 'not_implemented' });
+  const expand = readExpand(query, ['data.discount.source.coupon'], ['data.default_source', 'data.test_clock', 'data.discount.customer']);
   const created = query.range('created');
-  return paginate(
+  const page = paginate(
     sequence(store.customerView(), undefined, query),
     query,
     '/v1/customers',
     (c) => !store.isDeleted(c.id) && inRange(c.created, created),
     'customer',
   );
+  return { ...page, data: page.data.map((c) => renderCustomer(store, c, expand.has('data.discount.source.coupon'))) };
 }
 
 function retrieveCustomer({ store, search, params }: Call) {
-  // Types CustomerRetrieveParams: only `expand`, which the sync does not send (it reads the customer as is).
-  parseQuery(search, { expand: 'not_implemented' });
+  // Types CustomerRetrieveParams: only `expand`; the sync sends discount.source.coupon.
+  const query = parseQuery(search, { expand: 'array' });
+  const expand = readExpand(query, ['discount.source.coupon'], ['default_source', 'test_clock', 'discount.customer']);
   const id = params.id!;
   const found = store.find(id);
   if (found?.object !== 'customer') throw noSuch('customer', id, 'id', 404);
-  return customerRef(store, id);
+  const customer = customerRef(store, id);
+  return 'deleted' in customer ? customer : renderCustomer(store, customer, expand.has('discount.source.coupon'));
 }
 
 function listCharges({ store, search }: Call) {
@@ -1557,17 +1735,65 @@ function retrievePrice({ store, search, params }: Call) {
   // "That property is not returned by default and is what we call 'includable' ... using our Expand
   // feature"). `product` is expandable (types: `product: string | Product | DeletedProduct`), and
   // Product.default_price and Product.tax_code inside it; `currency_options` too. The sync expands tiers only.
+  // `currency_options` is includable too: "The API response won't include currency_options by
+  // default" (docs.stripe.com/products-prices/manage-prices). The sync expands tiers, currency_options or both.
   const query = parseQuery(search, { expand: 'array' });
-  const expand = readExpand(query, ['tiers'], ['currency_options', 'product', 'product.default_price', 'product.tax_code']);
+  const expand = readExpand(query, ['tiers', 'currency_options'], ['product', 'product.default_price', 'product.tax_code']);
   const id = params.id!;
   const price = store.findPrice(id);
   if (!price) throw noSuch('price', id, 'id', 404);
   const out: Stripe.Price = { ...price };
   const tiers = store.tiersOf(id);
   // A per-unit price has no tiers; what the real API sends for one with expand[]=tiers is not
-  // documented: the fake leaves the field out.
+  // documented: the fake leaves the field out. Likewise currency_options of a single-currency price.
   if (expand.has('tiers') && tiers) out.tiers = tiers.map((t) => ({ ...t }));
+  const options = store.currencyOptionsOf(id);
+  if (expand.has('currency_options') && options) out.currency_options = structuredClone(options);
   return out;
+}
+
+/** GET /v1/prices (types PriceListParams): the sync sends only `limit` (a one-object permission check). */
+function listPrices({ store, search }: Call) {
+  const query = parseQuery(search, {
+    limit: 'integer',
+    starting_after: 'not_implemented',
+    ending_before: 'not_implemented',
+    expand: 'not_implemented',
+    active: 'not_implemented',
+    created: 'not_implemented',
+    currency: 'not_implemented',
+    lookup_keys: 'not_implemented',
+    product: 'not_implemented',
+    recurring: 'not_implemented',
+    type: 'not_implemented',
+  });
+  return paginate(sequence(store.priceView(), undefined, query), query, '/v1/prices', () => true, 'price');
+}
+
+/** GET /v1/invoices (types InvoiceListParams): the sync sends only `limit` (a one-object permission check). */
+function listInvoices({ store, search }: Call) {
+  const query = parseQuery(search, {
+    limit: 'integer',
+    starting_after: 'not_implemented',
+    ending_before: 'not_implemented',
+    expand: 'not_implemented',
+    collection_method: 'not_implemented',
+    created: 'not_implemented',
+    customer: 'not_implemented',
+    customer_account: 'not_implemented',
+    due_date: 'not_implemented',
+    status: 'not_implemented',
+    subscription: 'not_implemented',
+  });
+  return paginate(sequence(store.invoiceView(), undefined, query), query, '/v1/invoices', () => true, 'invoice');
+}
+
+/** GET /v1/invoices/:id (types InvoiceRetrieveParams: only `expand`, which the sync does not send). */
+function retrieveInvoice({ store, search, params }: Call) {
+  parseQuery(search, { expand: 'not_implemented' });
+  const invoice = store.invoices.get(params.id!);
+  if (!invoice) throw noSuch('invoice', params.id!, 'id', 404);
+  return invoice;
 }
 
 /**
@@ -1606,6 +1832,11 @@ function listDisputes({ store, search }: Call) {
 }
 
 // -- rendering: shallow copies with expanded fields swapped in; the store is never changed --------
+
+function renderCustomer(store: StripeStore, customer: Stripe.Customer, expandCoupon: boolean): Stripe.Customer {
+  if (!expandCoupon || !customer.discount) return customer;
+  return { ...customer, discount: renderDiscounts(store, [customer.discount])[0]! };
+}
 
 function customerRef(store: StripeStore, id: string): Stripe.Customer | Stripe.DeletedCustomer {
   if (store.isDeleted(id)) return { id, object: 'customer', deleted: true };
@@ -1652,10 +1883,69 @@ const ROUTES: Array<{ pattern: string; handler: Handler }> = [
   { pattern: '/v1/charges', handler: listCharges },
   { pattern: '/v1/subscriptions', handler: listSubscriptions },
   { pattern: '/v1/subscription_items', handler: listSubscriptionItems },
+  { pattern: '/v1/prices', handler: listPrices },
   { pattern: '/v1/prices/:id', handler: retrievePrice },
   { pattern: '/v1/products', handler: listProducts },
   { pattern: '/v1/disputes', handler: listDisputes },
+  { pattern: '/v1/invoices', handler: listInvoices },
+  { pattern: '/v1/invoices/:id', handler: retrieveInvoice },
 ];
+
+// ------------------------------------------------------------------------------------------------
+// Restricted keys
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * What a restricted key needs for each endpoint (API-NOTES, docs.stripe.com/keys#limit-access: every
+ * endpoint needs its resource's permission), by the permission names of
+ * docs.stripe.com/stripe-apps/reference/permissions ("Plans and Prices" is plan_read).
+ */
+const ROUTE_PERMISSIONS: Record<string, string> = {
+  '/v1/customers': 'customer_read',
+  '/v1/customers/:id': 'customer_read',
+  '/v1/charges': 'charge_read',
+  '/v1/subscriptions': 'subscription_read',
+  '/v1/subscription_items': 'subscription_read',
+  '/v1/prices': 'plan_read',
+  '/v1/prices/:id': 'plan_read',
+  '/v1/products': 'product_read',
+  '/v1/disputes': 'dispute_read',
+  '/v1/invoices': 'invoice_read',
+  '/v1/invoices/:id': 'invoice_read',
+};
+
+/**
+ * What an expansion needs besides its endpoint, by the objects it expands ("If you're expanding
+ * objects in the responses of your API requests, you must also request at least one corresponding
+ * permission for each API object you expand", docs.stripe.com/stripe-apps/reference/permissions).
+ * Checked on the request, whether or not the page holds an object to expand (the docs do not say
+ * which: the sync does not depend on it, see its permission check).
+ */
+const EXPANSION_PERMISSIONS: Record<string, string> = {
+  balance_transaction: 'balance_read',
+  coupon: 'coupon_read',
+  charge: 'charge_read',
+  customer: 'customer_read',
+  product: 'product_read',
+  latest_invoice: 'invoice_read',
+};
+
+/** The first permission a request needs that the key lacks, or null. */
+function lackingPermission(pattern: string, search: URLSearchParams, granted: ReadonlySet<string>): string | null {
+  const needed = [ROUTE_PERMISSIONS[pattern]];
+  for (const [key, value] of search) if (/^expand(\[\d*\])?$/.test(key)) for (const segment of value.split('.')) needed.push(EXPANSION_PERMISSIONS[segment]);
+  return needed.find((p): p is string => p !== undefined && !granted.has(p)) ?? null;
+}
+
+/** Stripe's answer to a restricted key without the permission (API-NOTES: the 403 names the permission). */
+function permissionError(key: string, permission: string): ApiError {
+  return new ApiError(403, {
+    type: 'invalid_request_error',
+    message:
+      `The provided key '${maskApiKey(key)}' does not have the required permissions for this endpoint on account 'acct_fake0000000000'. ` +
+      `Having the 'rak_${permission}' permission would allow this request to continue.`,
+  });
+}
 
 function matchRoute(path: string): { pattern: string; handler: Handler; params: Record<string, string> } | null {
   const parts = path.split('/');
@@ -1705,6 +1995,9 @@ export async function startFakeStripe(opts: FakeStripeOptions = {}): Promise<Fak
   const apiKey = opts.apiKey ?? DEFAULT_API_KEY;
   // The key's mode is the data's mode (see the header): live keys are sk_live_ / rk_live_.
   const store = new StripeStore({ livemode: /^(?:sk|rk)_live_/.test(apiKey) });
+  // A restricted key has only the permissions it was given (see FakeStripeOptions.permissions).
+  const restricted = /^rk_/.test(apiKey);
+  const granted = new Set(opts.permissions ?? []);
   const slowMs = opts.slowMs ?? 3000;
   let faults = opts.faults;
   const requests: FakeStripeRequest[] = [];
@@ -1786,6 +2079,8 @@ export async function startFakeStripe(opts: FakeStripeOptions = {}): Promise<Fak
     let headers: Record<string, string> = {};
     try {
       if (!route || method !== 'GET') throw unrecognizedUrl(method, path);
+      const lacking = restricted ? lackingPermission(route.pattern, url.searchParams, granted) : null;
+      if (lacking) throw permissionError(key, lacking);
       const result = route.handler({ store, search: url.searchParams, params: route.params });
       if ((result as { object?: string }).object === 'list') entry.objects = (result as { data: unknown[] }).data.length;
       text = JSON.stringify(result);

@@ -97,7 +97,8 @@ describe('MRR and status', () => {
     s.addSubscription({ customer: mixed.id, status: 'trialing', items: [{ unit_amount: 99_900 }] }); // excluded
     s.addSubscription({ customer: mixed.id, status: 'canceled', items: [{ unit_amount: 99_900 }] }); // excluded
     const amountOff = mk('amountoff');
-    s.addSubscription({ customer: amountOff.id, items: [{ unit_amount: 10_000 }], discounts: [{ amount_off: 2_500, currency: 'usd', duration: 'forever' }] }); // 75.00
+    // A repeating coupon is a recurring discount (subtracted by default); forever amount-offs cannot be attached since 2025-03-31.
+    s.addSubscription({ customer: amountOff.id, items: [{ unit_amount: 10_000 }], discounts: [{ amount_off: 2_500, currency: 'usd', duration: 'repeating' }] }); // 75.00
     const euro = mk('euro');
     s.addSubscription({ customer: euro.id, currency: 'eur', items: [{ unit_amount: 10_000, currency: 'eur' }] }); // other currency
 
@@ -132,30 +133,30 @@ describe('MRR and status', () => {
     expect(result.out).not.toContain('not in MRR');
   });
 
-  it('lowers MRR only by forever coupons, on subscriptions and on their items', async () => {
+  it('lowers MRR by recurring coupons (forever and repeating) by default, not by one-time ones, on subscriptions and on their items', async () => {
     const { stripe, attio, run } = await open();
     const s = stripe.store;
     const mk = (name: string) => s.addCustomer({ name, email: `billing@${name}.example`, created: T0 });
     const once = mk('once');
     s.addSubscription({ customer: once.id, items: [{ unit_amount: 10_000 }], discounts: [{ percent_off: 50, duration: 'once' }] }); // 100.00
     const repeating = mk('repeating');
-    s.addSubscription({ customer: repeating.id, items: [{ unit_amount: 10_000 }], discounts: [{ percent_off: 50, duration: 'repeating', duration_in_months: 6 }] }); // 100.00
+    s.addSubscription({ customer: repeating.id, items: [{ unit_amount: 10_000 }], discounts: [{ percent_off: 50, duration: 'repeating', duration_in_months: 6 }] }); // 50.00
     const itemLevel = mk('itemlevel');
-    // Item 1: 100.00 less 20% forever = 80.00; item 2: 50.00 with a once coupon = 50.00; then 10.00 forever off: 120.00.
+    // Item 1: 100.00 less 20% forever = 80.00; item 2: 50.00 with a once coupon = 50.00; then 10.00 off for 3 months: 120.00.
     s.addSubscription({
       customer: itemLevel.id,
       items: [
         { unit_amount: 10_000, discounts: [{ percent_off: 20, duration: 'forever' }] },
         { unit_amount: 5_000, discounts: [{ amount_off: 2_000, duration: 'once' }] },
       ],
-      discounts: [{ amount_off: 1_000, duration: 'forever' }],
+      discounts: [{ amount_off: 1_000, duration: 'repeating' }],
     });
     const decimal = mk('decimal');
     s.addSubscription({ customer: decimal.id, items: [{ unit_amount: null, unit_amount_decimal: '1234.5678', quantity: 2 }] }); // 2 x 12.345678 = 24.691356 -> 24.6914
     const result = await run();
     expect(result.code).toBe(0);
     expect(companyOf(attio, once.id)?.stripe_mrr).toBe(100);
-    expect(companyOf(attio, repeating.id)?.stripe_mrr).toBe(100);
+    expect(companyOf(attio, repeating.id)?.stripe_mrr).toBe(50);
     expect(companyOf(attio, itemLevel.id)?.stripe_mrr).toBe(120);
     expect(companyOf(attio, decimal.id)?.stripe_mrr).toBe(24.6914);
     expect(result.out).not.toContain('could not be applied');
@@ -167,7 +168,8 @@ describe('MRR and status', () => {
     const cases: Array<[Array<'active' | 'past_due' | 'unpaid' | 'trialing' | 'paused' | 'canceled'>, string]> = [
       [['canceled', 'trialing'], 'Trialing'],
       [['canceled', 'paused'], 'Paused'],
-      [['unpaid', 'trialing'], 'Past due'],
+      [['unpaid', 'trialing'], 'Trialing'],
+      [['unpaid', 'canceled'], 'Unpaid'],
       [['canceled'], 'Canceled'],
       [['trialing', 'active', 'past_due'], 'Active'],
     ];
@@ -376,7 +378,7 @@ describe('preflight and setup', () => {
     attio.addAttribute({ api_slug: 'stripe_subscription_status', type: 'select', options: ['Active', 'None'] });
     const first = await run(['--setup']);
     expect(first.code).toBe(0);
-    expect(first.out).toContain('added option(s) "Past due", "Trialing", "Paused", "Canceled" to "stripe_subscription_status"');
+    expect(first.out).toContain('added option(s) "Past due", "Trialing", "Paused", "Unpaid", "Canceled" to "stripe_subscription_status"');
     const attributes = attio.attributes();
     // Attio refuses a unique custom attribute on companies, so the key is a plain text attribute.
     expect(attributes.find((a) => a.api_slug === 'stripe_customer_id')).toMatchObject({ type: 'text', is_unique: false });
@@ -545,7 +547,9 @@ describe('retries', () => {
       const { run, env, attio } = await open();
       const result = await run([], { env: { ...env, STRIPE_API_URL: `http://127.0.0.1:${(denied.address() as AddressInfo).port}` } });
       expect(result.code).toBe(2);
-      expect(result.err).toContain('The key in STRIPE_API_KEY lacks a permission (Stripe 403: The provided key does not have the required permissions');
+      // The answer names no permission: the sync names what each request needed, all at once.
+      expect(result.err).toContain('The key in STRIPE_API_KEY lacks a permission');
+      expect(result.err).toMatch(/Customers \(customer_read\), Charges \(charge_read\), Subscriptions \(subscription_read\), Disputes \(dispute_read\), Prices \(plan_read\), Products \(product_read\), Invoices \(invoice_read\)/);
       expect(result.sleeps).toEqual([]);
       expect(attio.stats().writes).toBe(0);
     } finally {
