@@ -52,6 +52,9 @@ import {
   applyCustomerDiscount,
   billedQuantity,
   checkPermissions,
+  currencyNotes,
+  addTally,
+  tally,
   DEFAULT_MRR_DISCOUNTS,
   earnsMrr,
   inclusiveTaxPercent,
@@ -422,6 +425,31 @@ describe('audit line', () => {
     expect(JSON.parse(line!)).toEqual({ time: '2026-12-01T00:00:00.000Z', stripe_customer_id: 'cus_1', record_id: 'rec_1', action: 'updated', values: { stripe_mrr: { before: 1, after: 2 } } });
     expect(JSON.parse(auditLine({ key: 'cus_2', outcome: 'created', changes: [] }, 'k', true, new Date(0))!)).toMatchObject({ record_id: null, dry_run: true });
     for (const outcome of ['unchanged', 'conflict', 'failed', 'deferred'] as const) expect(auditLine({ key: 'cus_3', outcome }, 'k', false, new Date(0))).toBeNull();
+  });
+});
+
+describe('source notes', () => {
+  it('name the first few customers each note concerns, and say when there are more', () => {
+    const notes = {
+      chargesWithoutCustomer: 0,
+      chargesOfUnknownCustomers: tally(),
+      unpricedItems: tally(),
+      unappliedDiscounts: tally(),
+      negativeRefunds: tally(),
+      taxUnknown: tally(),
+      lostDisputes: 0,
+      openDisputes: 0,
+      pages: 0,
+    };
+    addTally(notes.unpricedItems, 'cus_a', 2);
+    addTally(notes.unpricedItems, 'cus_a');
+    for (const id of ['cus_b', 'cus_c', 'cus_d', 'cus_e']) addTally(notes.negativeRefunds, id);
+    addTally(notes.taxUnknown, 'cus_f', 0); // nothing happened: no note
+    const totals = accountTotals([], 'usd');
+    expect(currencyNotes(totals, notes, 'usd')).toEqual([
+      "3 subscription items could not be priced (a tiered price without tiers, or no amount in the subscription's currency) and are not in MRR (customer cus_a)",
+      '4 charges have a negative amount_refunded, counted as no refund (customers cus_b, cus_c, cus_d, …)',
+    ]);
   });
 });
 

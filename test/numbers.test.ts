@@ -106,4 +106,108 @@ describe('the numbers of a whole account', () => {
     expect(bed.stripe.requests.filter((r) => r.path.startsWith('/v1/prices/')).every((r) => r.query.includes('expand'))).toBe(true);
     expect(bed.stripe.requests.filter((r) => r.path.startsWith('/v1/prices/'))).toHaveLength(2);
   });
+
+  it('hold for the price shapes of real accounts: multi-currency, packages, tax, trials, paused collection, mixed intervals, customer discounts', async () => {
+    bed = await startBed();
+    const s = bed.stripe.store;
+    const mk = (name: string, more: Parameters<typeof s.addCustomer>[0] = {}) => s.addCustomer({ name, email: `billing@${name.toLowerCase()}.example`, created: T0, ...more });
+    const now = Math.floor(Date.now() / 1000);
+
+    // Eta: a USD subscription of 2 on a price whose default is EUR 10.00 and whose USD option is
+    // 11.00: billed in the option, 2 x 11.00 = 22.00 (never 20.00 of the default).
+    const eta = mk('Eta');
+    s.addSubscription({ customer: eta.id, created: T0, items: [{ unit_amount: 1_000, currency: 'eur', currency_options: { usd: { unit_amount: 1_100 } }, quantity: 2 }] });
+    // Theta: package pricing, 10.00 per 5 seats rounded up; 12 seats bill 3 packages = 30.00.
+    const theta = mk('Theta');
+    s.addSubscription({ customer: theta.id, created: T0, items: [{ unit_amount: 1_000, transform_quantity: { divide_by: 5, round: 'up' }, quantity: 12 }] });
+    // Iota: 119.00 with the subscription's 19% inclusive VAT = 100.00; an item with its own
+    // exclusive 7% rate (so the default does not apply) = 50.00: 150.00.
+    const iota = mk('Iota');
+    s.addSubscription({
+      customer: iota.id,
+      created: T0,
+      default_tax_rates: [{ percentage: 19, inclusive: true }],
+      items: [{ unit_amount: 11_900 }, { unit_amount: 5_000, tax_rates: [{ percentage: 7, inclusive: false }] }],
+    });
+    // Kappa: Stripe Tax, a tax-inclusive 120.00 whose latest invoice holds 20.00 of tax
+    // (subtotal 120.00, subtotal_excluding_tax 100.00): 100.00.
+    const kappa = mk('Kappa');
+    s.addSubscription({ customer: kappa.id, created: T0, automatic_tax: true, latest_invoice: { subtotal: 12_000, subtotal_excluding_tax: 10_000 }, items: [{ unit_amount: 12_000, tax_behavior: 'inclusive' }] });
+    // Lambda: two 40.00 items, one in a trial of its own for another month: 40.00.
+    const lambda = mk('Lambda');
+    s.addSubscription({ customer: lambda.id, created: T0, items: [{ unit_amount: 4_000 }, { unit_amount: 4_000, current_trial: { start_date: now - 86_400, end_date: now + 30 * 86_400 } }] });
+    // Mu: collection paused to void (60.00) counts 0; paused to keep as draft (25.00) counts: 25.00.
+    const mu = mk('Mu');
+    s.addSubscription({ customer: mu.id, created: T0, pause_collection: { behavior: 'void' }, items: [{ unit_amount: 6_000 }] });
+    s.addSubscription({ customer: mu.id, created: T0, pause_collection: { behavior: 'keep_as_draft' }, items: [{ unit_amount: 2_500 }] });
+    // Nu: flexible billing with mixed intervals, 100.00 a month and 1,200.00 a year (100.00 a
+    // month), 30.00 off each monthly invoice for 3 months (repeating: recurring, counted): 170.00.
+    const nu = mk('Nu');
+    s.addSubscription({ customer: nu.id, created: T0, items: [{ unit_amount: 10_000 }, { unit_amount: 120_000, interval: 'year' }], discounts: [{ amount_off: 3_000, duration: 'repeating' }] });
+    // Xi: the customer's own 20% forever applies to its subscription without discounts (50.00 ->
+    // 40.00), not to the one with its own 10% (50.00 -> 45.00): 85.00.
+    const xi = mk('Xi', { discount: { percent_off: 20, duration: 'forever' } });
+    s.addSubscription({ customer: xi.id, created: T0, items: [{ unit_amount: 5_000 }] });
+    s.addSubscription({ customer: xi.id, created: T0 + 1, items: [{ unit_amount: 5_000 }], discounts: [{ percent_off: 10, duration: 'repeating' }] });
+    // Omicron: unpaid (churn in Stripe's analytics): MRR 0, its own status. Its items (a tiered
+    // price and more than a page) are never read: it cannot count.
+    const omicron = mk('Omicron');
+    s.addSubscription({
+      customer: omicron.id,
+      status: 'unpaid',
+      created: T0,
+      items: [{ unit_amount: null, tiers: [{ up_to: null, unit_amount: 9_900 }] }, ...Array.from({ length: 12 }, () => ({ unit_amount: 100 }))],
+    });
+
+    const oracle: Record<string, { mrr: number; status: string }> = {
+      [eta.id]: { mrr: 22, status: 'Active' },
+      [theta.id]: { mrr: 30, status: 'Active' },
+      [iota.id]: { mrr: 150, status: 'Active' },
+      [kappa.id]: { mrr: 100, status: 'Active' },
+      [lambda.id]: { mrr: 40, status: 'Active' },
+      [mu.id]: { mrr: 25, status: 'Active' },
+      [nu.id]: { mrr: 170, status: 'Active' },
+      [xi.id]: { mrr: 85, status: 'Active' },
+      [omicron.id]: { mrr: 0, status: 'Unpaid' },
+    };
+    // Totals: 22 + 30 + 150 + 100 + 40 + 25 + 170 + 85 = 622.00; active subscriptions: one each
+    // for Eta to Lambda and Nu (6), two each for Mu and Xi (4; paused collection keeps the status
+    // active) = 10; Omicron's unpaid one does not count. No charges: revenue 0.00.
+    const totals = 'Stripe totals: MRR 622.00 USD, 10 active subscriptions, lifetime revenue 0.00 USD';
+
+    const result = await bed.run();
+    expect(result.code).toBe(0);
+    for (const [id, want] of Object.entries(oracle)) {
+      expect(companyOf(bed.attio, id), id).toMatchObject({ stripe_mrr: want.mrr, stripe_subscription_status: want.status });
+    }
+    expect(result.out).toContain(`\n${totals}\n`);
+    // What was read for what: Eta's price once, with its currency options; Kappa's latest invoice;
+    // nothing for Omicron (no items beyond the first page, no tiers).
+    const priceReads = bed.stripe.requests.filter((r) => r.path.startsWith('/v1/prices/'));
+    expect(priceReads.map((r) => decodeURIComponent(r.query))).toEqual(['expand[0]=currency_options']);
+    expect(bed.stripe.requests.filter((r) => r.path.startsWith('/v1/invoices/'))).toHaveLength(1);
+    expect(bed.stripe.requests.filter((r) => r.path === '/v1/subscription_items')).toHaveLength(0);
+    expect(result.out).not.toContain('could not be priced');
+  });
+
+  it('follow the account\'s discount switches (STRIPE_MRR_DISCOUNTS)', async () => {
+    bed = await startBed();
+    const s = bed.stripe.store;
+    // 100.00 a month with 50% off once, and 100.00 with 20% off forever.
+    const once = s.addCustomer({ name: 'Once', email: 'billing@once.example', created: T0 });
+    s.addSubscription({ customer: once.id, created: T0, items: [{ unit_amount: 10_000 }], discounts: [{ percent_off: 50, duration: 'once' }] });
+    const forever = s.addCustomer({ name: 'Forever', email: 'billing@forever.example', created: T0 });
+    s.addSubscription({ customer: forever.id, created: T0, items: [{ unit_amount: 10_000 }], discounts: [{ percent_off: 20, duration: 'forever' }] });
+    const mrrs = async (switches: string) => {
+      expect((await bed!.run([], { env: { ...bed!.env, STRIPE_MRR_DISCOUNTS: switches } })).code).toBe(0);
+      return [companyOf(bed!.attio, once.id)?.stripe_mrr, companyOf(bed!.attio, forever.id)?.stripe_mrr];
+    };
+    expect(await mrrs('')).toEqual([100, 80]); // the default: recurring only
+    expect(await mrrs('one-time')).toEqual([50, 100]);
+    expect(await mrrs('recurring,one-time')).toEqual([50, 80]);
+    expect(await mrrs('none')).toEqual([100, 100]);
+    const bad = await bed.run([], { env: { ...bed.env, STRIPE_MRR_DISCOUNTS: 'forever' } });
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('STRIPE_MRR_DISCOUNTS takes recurring, one-time');
+  });
 });
