@@ -388,7 +388,8 @@ export const STRIPE_PERMISSIONS = {
   coupon_read: { dashboard: 'Coupons', reads: 'coupons expanded on discounts: which discounts lower MRR, and by how much' },
   plan_read: { dashboard: 'Prices', reads: 'tiers and currency options of the prices subscriptions use' },
   product_read: { dashboard: 'Products', reads: 'product names for stripe_plan' },
-  invoice_read: { dashboard: 'Invoices', reads: 'the latest invoice of a subscription under Stripe Tax with tax-inclusive prices: its tax' },
+  // Optional: without it such a subscription's MRR keeps its tax, and a note says so.
+  invoice_read: { dashboard: 'Invoices', reads: 'the latest invoice of a subscription under Stripe Tax with tax-inclusive prices: its tax', optional: true },
 } as const;
 export type StripePermission = keyof typeof STRIPE_PERMISSIONS;
 
@@ -446,6 +447,8 @@ export interface SourceNotes {
   negativeRefunds: Tally;
   /** Subscriptions under Stripe Tax with tax-inclusive prices whose latest invoice could not tell the tax: counted with it. */
   taxUnknown: Tally;
+  /** The key may not read invoices (Invoices is optional): the tax of those subscriptions stays in. */
+  invoicesForbidden?: boolean;
   /** Lost disputes, subtracted from lifetime revenue. */
   lostDisputes: number;
   /** Disputes not decided yet: their charges still count as revenue until a dispute is lost. */
@@ -1068,10 +1071,15 @@ export function missingPermissionOf(error: ApiError, needed: StripePermission): 
   return /'rak_([a-z_]+)'/.exec(error.message)?.[1] ?? needed;
 }
 
-/** One error naming every permission the key lacks, with where to grant them. */
-export function missingPermissions(permissions: readonly string[]): ApiError {
-  const names = [...new Set(permissions)].map((p) => (p in STRIPE_PERMISSIONS ? `${STRIPE_PERMISSIONS[p as StripePermission].dashboard} (${p})` : p));
-  return new ApiError('Stripe', `Read is missing on ${names.join(', ')}; edit the restricted key in the Stripe dashboard (Developers > API keys)`, 403, 'missing_permissions', undefined);
+/** A 403 that names every permission the key lacks, with where to grant them. */
+export class MissingPermissions extends ApiError {
+  readonly permissions: string[];
+  constructor(permissions: readonly string[]) {
+    const unique = [...new Set(permissions)];
+    const names = unique.map((p) => (p in STRIPE_PERMISSIONS ? `${STRIPE_PERMISSIONS[p as StripePermission].dashboard} (${p})` : p));
+    super('Stripe', `Read is missing on ${names.join(', ')}; edit the restricted key in the Stripe dashboard (Developers > API keys)`, 403, 'missing_permissions', undefined);
+    this.permissions = unique;
+  }
 }
 
 /**
@@ -1084,10 +1092,11 @@ export async function checkPermissions<T extends Record<string, Promise<unknown>
 ): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
   const names = Object.keys(first) as Array<keyof T>;
   const settled = await Promise.allSettled(names.map((name) => first[name]));
-  const missing = settled.flatMap((r, i) =>
-    r.status === 'rejected' && r.reason instanceof ApiError && r.reason.status === 403 ? [missingPermissionOf(r.reason, needed[names[i]!])] : [],
-  );
-  if (missing.length) throw missingPermissions(missing);
+  const missing = settled.flatMap((r, i) => {
+    if (r.status !== 'rejected' || !(r.reason instanceof ApiError) || r.reason.status !== 403) return [];
+    return r.reason instanceof MissingPermissions ? r.reason.permissions : [missingPermissionOf(r.reason, needed[names[i]!])];
+  });
+  if (missing.length) throw new MissingPermissions(missing);
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
   return Object.fromEntries(names.map((name, i) => [name, (settled[i] as PromiseFulfilledResult<unknown>).value])) as never;
@@ -1190,10 +1199,10 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const customerFilter = options.only ? { customer: options.only } : {};
   const lister = (firstPage: Stripe.ApiList<never> | undefined) => ({ concurrency: options.concurrency, nowUnix: options.nowUnix, stop, firstPage });
 
-  // The pages every listing starts with, and one cheap request for each permission no first page
-  // needs: together the permission check (checkPermissions), then the listings go on from them.
-  // Expanding needs the expanded object's permission too: balance transactions (Balance) on charges,
-  // coupons (Coupons) on customers and subscriptions, charges on disputes.
+  // The pages every listing starts with, and one request for Products and Prices: together the
+  // permission check (checkPermissions), then the listings go on from them. Expanding needs the
+  // expanded object's permission too: balance transactions (Balance) on charges, coupons (Coupons)
+  // on customers and subscriptions, charges on disputes, default prices (Prices) on products.
   const customerExpand = ['discount.source.coupon'];
   const pageOf = {
     customers: (w: CreatedWindow) => stripe.customers.list({ ...created(w), expand: customerExpand.map((e) => `data.${e}`) }),
@@ -1202,6 +1211,14 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     disputes: (w: CreatedWindow) => stripe.disputes.list({ ...created(w), expand: ['data.charge'] }),
   };
   const w0 = firstWindow(options.nowUnix);
+  // The newest hundred products with their default prices: the Products and Prices check in one
+  // request, and most accounts' every plan name. Prices is asked apart only when Products is missing.
+  const readCatalogue = () =>
+    request('products', () => stripe.products.list({ limit: 100, expand: ['data.default_price'] })).catch(async (error: unknown) => {
+      if (!(error instanceof ApiError && error.status === 403 && missingPermissionOf(error, 'product_read') === 'product_read')) throw error;
+      const prices = await request('prices', () => stripe.prices.list({ limit: 1 })).then(() => null, (e: unknown) => e);
+      throw new MissingPermissions(prices instanceof ApiError && prices.status === 403 ? ['product_read', missingPermissionOf(prices, 'plan_read')] : ['product_read']);
+    });
   const first = await checkPermissions(
     {
       customer: options.only
@@ -1214,11 +1231,9 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       charges: request('charges', () => pageOf.charges(w0)),
       subscriptions: request('subscriptions', () => pageOf.subscriptions(w0)),
       disputes: request('disputes', () => pageOf.disputes(w0)),
-      prices: request('prices', () => stripe.prices.list({ limit: 1 })),
-      products: request('products', () => stripe.products.list({ limit: 1 })),
-      invoices: request('invoices', () => stripe.invoices.list({ limit: 1 })),
+      catalogue: readCatalogue(),
     },
-    { customer: 'customer_read', customers: 'customer_read', charges: 'charge_read', subscriptions: 'subscription_read', disputes: 'dispute_read', prices: 'plan_read', products: 'product_read', invoices: 'invoice_read' },
+    { customer: 'customer_read', customers: 'customer_read', charges: 'charge_read', subscriptions: 'subscription_read', disputes: 'dispute_read', catalogue: 'product_read' },
   );
 
   const acceptCustomer = (customer: Stripe.Customer | Stripe.DeletedCustomer) => {
@@ -1314,8 +1329,8 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
 
   // Product names, a hundred products a request (`ids`), each product once: a listing of
   // subscriptions cannot expand data.items.data.price.product (5 levels; Stripe expands at most 4).
-  const productNames = new Map<string, string>();
-  const productsSeen = new Set<string>();
+  const productNames = new Map<string, string>(first.catalogue.data.map((product) => [product.id, product.name]));
+  const productsSeen = new Set<string>(productNames.keys());
   let productsToRead: string[] = [];
   const productReads: Promise<void>[] = [];
   const readProductNames = () => {
@@ -1351,10 +1366,17 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
       );
     return detailReads.get(key)!;
   };
+  // Invoices is optional (STRIPE_PERMISSIONS): without it, the tax stays in and a note says so.
   const invoicesRead = new Map<string, Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'>>();
   const readInvoice = async (invoiceId: string) => {
-    const invoice = await request('invoices', () => stripe.invoices.retrieve(invoiceId));
-    invoicesRead.set(invoiceId, { subtotal: invoice.subtotal, subtotal_excluding_tax: invoice.subtotal_excluding_tax });
+    if (notes.invoicesForbidden) return;
+    try {
+      const invoice = await request('invoices', () => stripe.invoices.retrieve(invoiceId));
+      invoicesRead.set(invoiceId, { subtotal: invoice.subtotal, subtotal_excluding_tax: invoice.subtotal_excluding_tax });
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 403)) throw error;
+      notes.invoicesForbidden = true;
+    }
   };
 
   const foldSubscription = (subscription: Stripe.Subscription, items: Stripe.SubscriptionItem[]) => {
@@ -1676,7 +1698,12 @@ export function currencyNotes(totals: AccountTotals, source: SourceNotes, target
   if (source.openDisputes) notes.push(`${source.openDisputes} disputes are still open: their charges count as revenue unless the dispute is lost`);
   tallied(source.unappliedDiscounts, 'discounts could not be applied to MRR (coupon not expandable or in another currency)');
   tallied(source.negativeRefunds, 'charges have a negative amount_refunded, counted as no refund');
-  tallied(source.taxUnknown, 'subscriptions use Stripe Tax with tax-inclusive prices but have no latest invoice that tells the tax: their MRR includes it');
+  tallied(
+    source.taxUnknown,
+    source.invoicesForbidden
+      ? 'subscriptions use Stripe Tax with tax-inclusive prices, and the key may not read invoices: their MRR includes the tax (grant Read on Invoices, invoice_read, to leave it out)'
+      : 'subscriptions use Stripe Tax with tax-inclusive prices but have no latest invoice that tells the tax: their MRR includes it',
+  );
   return notes;
 }
 

@@ -368,7 +368,7 @@ describe('what sync.ts never sends: 400 fake_not_implemented, per endpoint', () 
     );
   });
 
-  it('GET /v1/products: cursors, created, active, expand, shippable, type, url (with ids or without)', async () => {
+  it('GET /v1/products: cursors, created, active, expand data.tax_code, shippable, type, url (with ids or without)', async () => {
     const product = String(active.items.data[0]!.price.product);
     await notServed([
       [() => stripe.products.list({ ids: [product], starting_after: product }), 'starting_after'],
@@ -376,7 +376,7 @@ describe('what sync.ts never sends: 400 fake_not_implemented, per endpoint', () 
       [() => stripe.products.list({ ending_before: product }), 'ending_before'],
       [() => stripe.products.list({ created: { gte: 0, lt: 2_000_000_000 } }), 'created'],
       [() => stripe.products.list({ active: true }), 'active'],
-      [() => stripe.products.list({ ids: [product], limit: 100, expand: ['data.default_price'] }), 'expand'],
+      [() => stripe.products.list({ ids: [product], limit: 100, expand: ['data.tax_code'] }), 'expand'],
       [() => stripe.products.list({ shippable: true }), 'shippable'],
       [() => stripe.products.list({ type: 'service' }), 'type'],
       [() => stripe.products.list({ url: 'https://example.com' }), 'url'],
@@ -1183,6 +1183,7 @@ describe('restricted keys: every endpoint and expansion needs its permission', (
         [() => api.disputes.list(), 'dispute_read'],
         [() => api.prices.list({ limit: 1 }), 'plan_read'],
         [() => api.products.list({ limit: 1 }), 'product_read'],
+        [() => api.products.list({ limit: 1, expand: ['data.default_price'] }), 'product_read'],
         [() => api.invoices.list({ limit: 1 }), 'invoice_read'],
       ] as const)
         assert.match((await rejection(call())).message, new RegExp(`'rak_${permission}'`));
@@ -1198,6 +1199,7 @@ describe('restricted keys: every endpoint and expansion needs its permission', (
       assert.match((await rejection(api.subscriptions.list({ expand: ['data.discounts.source.coupon'] }))).message, /'rak_coupon_read'/);
       assert.match((await rejection(api.customers.list({ expand: ['data.discount.source.coupon'] }))).message, /'rak_coupon_read'/);
       assert.equal((await api.disputes.list({ expand: ['data.charge'] })).object, 'list');
+      assert.match((await rejection(api.products.list({ expand: ['data.default_price'] }))).message, /'rak_product_read'/);
     } finally {
       await f.close();
     }

@@ -1799,24 +1799,28 @@ function retrieveInvoice({ store, search, params }: Call) {
 /**
  * GET /v1/products (types ProductListParams): active, created, expand, ids ("Only return products
  * with the given IDs. Cannot be used with starting_after or ending_before"), shippable, type, url +
- * pagination. The sync sends `ids` (at most 100) and limit=100, one page, no cursor: the rest is not
- * implemented.
+ * pagination. The sync sends `ids` (at most 100) and limit=100, one page, no cursor; and once
+ * limit=100 with expand data.default_price (Product.default_price is `string | Price | null`). The
+ * rest is not implemented.
  */
 function listProducts({ store, search }: Call) {
   const query = parseQuery(search, {
     limit: 'integer',
     ids: 'array',
+    expand: 'array',
     starting_after: 'not_implemented',
     ending_before: 'not_implemented',
-    expand: 'not_implemented',
     active: 'not_implemented',
     created: 'not_implemented',
     shippable: 'not_implemented',
     type: 'not_implemented',
     url: 'not_implemented',
   });
+  const expand = readExpand(query, ['data.default_price'], ['data.tax_code']);
   const wanted = new Set(query.array('ids'));
-  return paginate(sequence(store.productView(), undefined, query), query, '/v1/products', (p) => wanted.size === 0 || wanted.has(p.id), 'product');
+  const page = paginate(sequence(store.productView(), undefined, query), query, '/v1/products', (p) => wanted.size === 0 || wanted.has(p.id), 'product');
+  if (!expand.has('data.default_price')) return page;
+  return { ...page, data: page.data.map((p) => ({ ...p, default_price: typeof p.default_price === 'string' ? (store.findPrice(p.default_price) ?? p.default_price) : p.default_price })) };
 }
 
 function listDisputes({ store, search }: Call) {
@@ -1927,6 +1931,7 @@ const EXPANSION_PERMISSIONS: Record<string, string> = {
   charge: 'charge_read',
   customer: 'customer_read',
   product: 'product_read',
+  default_price: 'plan_read',
   latest_invoice: 'invoice_read',
 };
 

@@ -549,7 +549,7 @@ describe('retries', () => {
       expect(result.code).toBe(2);
       // The answer names no permission: the sync names what each request needed, all at once.
       expect(result.err).toContain('The key in STRIPE_API_KEY lacks a permission');
-      expect(result.err).toMatch(/Customers \(customer_read\), Charges \(charge_read\), Subscriptions \(subscription_read\), Disputes \(dispute_read\), Prices \(plan_read\), Products \(product_read\), Invoices \(invoice_read\)/);
+      expect(result.err).toMatch(/Customers \(customer_read\), Charges \(charge_read\), Subscriptions \(subscription_read\), Disputes \(dispute_read\), Products \(product_read\), Prices \(plan_read\)/);
       expect(result.sleeps).toEqual([]);
       expect(attio.stats().writes).toBe(0);
     } finally {
