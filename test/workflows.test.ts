@@ -204,11 +204,19 @@ describe('the sync workflow', () => {
     const used = [...syncYml.matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]).sort();
     const readme = read('README.md');
     const section = readme.slice(readme.indexOf('## GitHub Actions'), readme.indexOf('\n## ', readme.indexOf('## GitHub Actions') + 5));
-    const sentence = section.split('\n\n').find((p) => p.includes('repository secrets'))!;
+    const paragraph = section.split('\n\n').find((p) => p.includes('repository secrets'))!;
+    const sentence = paragraph.slice(paragraph.indexOf('repository secrets'), paragraph.indexOf('The workflow passes'));
     const listed = [...sentence.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]).sort();
     expect(listed.length).toBeGreaterThan(0);
     expect(used).toEqual(listed);
     for (const name of used) expect(syncStep.env[name!]).toBe(`\${{ secrets.${name} }}`);
+  });
+
+  it('takes the MRR discount switches from a repository variable the README names, not a secret', () => {
+    const variables = [...syncYml.matchAll(/vars\.([A-Z0-9_]+)/g)].map((m) => m[1]);
+    expect(variables).toEqual(['STRIPE_MRR_DISCOUNTS']);
+    expect(syncStep.env.STRIPE_MRR_DISCOUNTS).toBe('${{ vars.STRIPE_MRR_DISCOUNTS }}');
+    expect(read('README.md')).toContain('add the repository **variable**\n   `STRIPE_MRR_DISCOUNTS`');
   });
 });
 
