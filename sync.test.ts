@@ -54,7 +54,7 @@ import {
   checkPermissions,
   currencyNotes,
   addTally,
-  tally,
+  emptySourceNotes,
   DEFAULT_MRR_DISCOUNTS,
   earnsMrr,
   inclusiveTaxPercent,
@@ -430,17 +430,7 @@ describe('audit line', () => {
 
 describe('source notes', () => {
   it('name the first few customers each note concerns, and say when there are more', () => {
-    const notes = {
-      chargesWithoutCustomer: 0,
-      chargesOfUnknownCustomers: tally(),
-      unpricedItems: tally(),
-      unappliedDiscounts: tally(),
-      negativeRefunds: tally(),
-      taxUnknown: tally(),
-      lostDisputes: 0,
-      openDisputes: 0,
-      pages: 0,
-    };
+    const notes = emptySourceNotes();
     addTally(notes.unpricedItems, 'cus_a', 2);
     addTally(notes.unpricedItems, 'cus_a');
     for (const id of ['cus_b', 'cus_c', 'cus_d', 'cus_e']) addTally(notes.negativeRefunds, id);

@@ -456,6 +456,20 @@ export interface SourceNotes {
   pages: number;
 }
 
+export function emptySourceNotes(): SourceNotes {
+  return {
+    chargesWithoutCustomer: 0,
+    chargesOfUnknownCustomers: tally(),
+    unpricedItems: tally(),
+    unappliedDiscounts: tally(),
+    negativeRefunds: tally(),
+    taxUnknown: tally(),
+    lostDisputes: 0,
+    openDisputes: 0,
+    pages: 0,
+  };
+}
+
 export function tally(): Tally {
   return { count: 0, customers: [], more: false };
 }
@@ -1145,17 +1159,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   const fail = (error: unknown) => {
     if (!stop.signal.aborted) stop.abort(error);
   };
-  const notes: SourceNotes = {
-    chargesWithoutCustomer: 0,
-    chargesOfUnknownCustomers: tally(),
-    unpricedItems: tally(),
-    unappliedDiscounts: tally(),
-    negativeRefunds: tally(),
-    taxUnknown: tally(),
-    lostDisputes: 0,
-    openDisputes: 0,
-    pages: 0,
-  };
+  const notes = emptySourceNotes();
   const counts = { customers: 0, charges: 0, subscriptions: 0, pages: 0 };
   const customers = new Map<string, CustomerFacts>();
   // Charges and subscriptions arrive before their customer may have; keep their facts aside.
