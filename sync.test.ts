@@ -4,6 +4,11 @@ import { describe, expect, it } from 'vitest';
 import {
   accountTotals,
   ApiError,
+  attioTransient,
+  isTransient,
+  firstCreated,
+  keyMatch,
+  matchLinkedRecords,
   auditLine,
   cancelsOnUnix,
   dashboardUrl,
@@ -351,8 +356,13 @@ describe('domains and names', () => {
 describe('Retry-After', () => {
   const now = Date.parse('2026-11-27T10:00:00Z');
   it('reads seconds', () => expect(parseRetryAfter('3', now)).toBe(3000));
-  it('reads an HTTP date', () => expect(parseRetryAfter('Fri, 27 Nov 2026 10:00:02 GMT', now)).toBe(2000));
-  it('never waits a negative time for a date in the past', () => expect(parseRetryAfter('Fri, 27 Nov 2026 09:00:00 GMT', now)).toBe(0));
+  // A date names a whole second: the wait runs to its end.
+  it('reads an HTTP date, to the end of its second', () => expect(parseRetryAfter('Fri, 27 Nov 2026 10:00:02 GMT', now)).toBe(3000));
+  it('waits at least a second for a date already past: the local clock may run ahead of the server\'s', () => {
+    expect(parseRetryAfter('Fri, 27 Nov 2026 09:00:00 GMT', now)).toBe(1000);
+    expect(parseRetryAfter('Fri, 27 Nov 2026 10:00:00 GMT', now + 400)).toBe(1000);
+    expect(parseRetryAfter('Fri, 27 Nov 2026 10:00:00 GMT', now)).toBe(1000);
+  });
   it('ignores nonsense', () => {
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(null, now)).toBeUndefined();
@@ -370,14 +380,28 @@ describe('retry helper', () => {
     };
     return { fn, calls: () => calls };
   };
-  const err = (status: number | undefined, retryAfterMs?: number) => new ApiError('Attio', `status ${status}`, status, undefined, retryAfterMs);
+  const err = (status: number | undefined, retryAfterMs?: number) => new ApiError({ service: 'Attio', message: `status ${status}`, status, retryAfterMs });
 
-  it.each([429, 500, 502, 503, 401, undefined])('retries %s', async (status) => {
+  it.each([429, 500, 502, 503, undefined])('retries %s', async (status) => {
     const delays: number[] = [];
     const { fn, calls } = failing([err(status), err(status)]);
     await expect(withRetry(fn, policy(delays))).resolves.toBe('ok');
     expect(calls()).toBe(3);
     expect(delays).toEqual([1000, 2000]); // exponential from 1 s (jitter centred at random=0.5)
+  });
+  it('retries 401 only where the client says so: Attio does (answered under load), others do not', async () => {
+    const attio = failing([err(401)]);
+    await expect(withRetry(attio.fn, { ...policy([]), transient: attioTransient })).resolves.toBe('ok');
+    expect(attio.calls()).toBe(2);
+    const other = failing([err(401)]);
+    await expect(withRetry(other.fn, policy([]))).rejects.toMatchObject({ status: 401 });
+    expect(other.calls()).toBe(1);
+    expect(isTransient(err(401))).toBe(false);
+  });
+  it('keeps the named fields and the cause of an ApiError', () => {
+    const cause = new Error('connect ECONNREFUSED 127.0.0.1:9');
+    const error = new ApiError({ service: 'Attio', message: 'no answer', code: 'x', retryAfterMs: 5, cause });
+    expect(error).toMatchObject({ service: 'Attio', message: 'no answer', status: undefined, code: 'x', retryAfterMs: 5, cause });
   });
   it.each([400, 403, 404, 409])('does not retry %s', async (status) => {
     const delays: number[] = [];
@@ -394,8 +418,8 @@ describe('retry helper', () => {
   });
   it('gives up after the last retry with the last error', async () => {
     const delays: number[] = [];
-    const { fn, calls } = failing([err(503), err(503), err(503), err(401)]);
-    await expect(withRetry(fn, policy(delays))).rejects.toMatchObject({ status: 401 });
+    const { fn, calls } = failing([err(503), err(503), err(503), err(500)]);
+    await expect(withRetry(fn, policy(delays))).rejects.toMatchObject({ status: 500 });
     expect(calls()).toBe(4);
     expect(delays).toEqual([1000, 2000, 4000]);
   });
@@ -674,7 +698,7 @@ describe('listing by created windows', () => {
     const stop = new AbortController();
     const objects = Array.from({ length: 3000 }, (_, i) => ({ id: `ch_${i}`, created: 1_700_000_000 + i * 11 }));
     const healthy = makeLister(objects);
-    const failing = listByCreatedWindows(async () => Promise.reject(new ApiError('Stripe', 'boom', 500, undefined, undefined)), () => {}, { concurrency: 3, nowUnix: 1_800_000_000, stop });
+    const failing = listByCreatedWindows(async () => Promise.reject(new ApiError({ service: 'Stripe', message: 'boom', status: 500 })), () => {}, { concurrency: 3, nowUnix: 1_800_000_000, stop });
     const other = listByCreatedWindows(healthy.fetchPage, () => {}, { concurrency: 3, nowUnix: 1_800_000_000, stop });
     await expect(failing).rejects.toThrow('boom');
     await expect(other).rejects.toThrow('boom');
@@ -692,7 +716,7 @@ describe('listing by created windows', () => {
 
   it('stops on the first failure and reports it', async () => {
     await expect(
-      listByCreatedWindows(async () => Promise.reject(new ApiError('Stripe', 'boom', 500, undefined, undefined)), () => {}, { concurrency: 3, nowUnix: 1_800_000_000 }),
+      listByCreatedWindows(async () => Promise.reject(new ApiError({ service: 'Stripe', message: 'boom', status: 500 })), () => {}, { concurrency: 3, nowUnix: 1_800_000_000 }),
     ).rejects.toThrow('boom');
   });
 });
