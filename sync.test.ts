@@ -767,6 +767,54 @@ describe('plan', () => {
     expect(plan[0]).toMatchObject({ kind: 'conflict' });
     expect((plan[0] as { reason: string }).reason).toMatch(/rec_1, rec_2.*merge/);
   });
+
+  it('compares keys as people type them: spaces around, another case, or another key', () => {
+    expect(keyMatch('cus_B', 'cus_B')).toBe('exact');
+    expect(keyMatch('cus_B ', 'cus_B')).toBe('spaced');
+    expect(keyMatch('\t cus_B', 'cus_B')).toBe('spaced');
+    expect(keyMatch('CUS_B', 'cus_B')).toBe('cased');
+    expect(keyMatch(' cus_b ', 'cus_B')).toBe('cased');
+    expect(keyMatch('cus_Bx', 'cus_B')).toBeNull();
+  });
+
+  it('sorts loaded records out per key: near-misses taken, reported, or duplicates; ids in another case stay apart', () => {
+    const record = (recordId: string, key: string): LinkedRecord => ({ recordId, values: { stripe_customer_id: key } });
+    const state = matchLinkedRecords(
+      [
+        record('r_exact', 'cus_A'),
+        record('r_spaced', ' cus_B '),
+        record('r_cased', 'CUS_C'),
+        record('r_d1', 'cus_D'),
+        record('r_d2', 'cus_D '),
+        record('r_orphan', 'cus_Gone'),
+        record('r_e', 'cus_e'), // its own customer: exact wins over another customer's case
+      ],
+      ['cus_A', 'cus_B', 'cus_C', 'cus_D', 'cus_E', 'cus_e'],
+      'stripe_customer_id',
+    );
+    expect([...state.linked].map(([key, r]) => [key, r.recordId])).toEqual([
+      ['cus_A', 'r_exact'],
+      ['cus_B', 'r_spaced'],
+      ['cus_e', 'r_e'],
+    ]);
+    expect(state.duplicates).toEqual(new Map([['cus_D', ['r_d1', 'r_d2 ("cus_D ")']]]));
+    expect([...state.nearMisses.keys()]).toEqual(['cus_C']);
+    expect(state.nearMisses.get('cus_C')).toContain('record r_cased holds "CUS_C", which differs from cus_C only in case');
+    expect(state.notes).toEqual([expect.stringContaining('record r_spaced holds " cus_B ", cus_B with spaces around it: taken as cus_B\'s company')]);
+    expect(state.orphans).toBe(1);
+    const plan = planRecords(['cus_A', 'cus_B', 'cus_C', 'cus_D'].map((k) => desired(k, {})), state.linked, state.duplicates, state.nearMisses);
+    expect(plan.map((p) => p.kind)).toEqual(['unchanged', 'update', 'conflict', 'conflict']);
+    expect(plan[1]).toMatchObject({ changes: [{ slug: 'stripe_customer_id', before: ' cus_B ', after: 'cus_B' }] });
+  });
+
+  it('orders the records holding one key the same way in every run: earliest created_at, then record_id', () => {
+    const r = (record_id: string, created_at?: string) => ({ id: { record_id }, ...(created_at ? { created_at } : {}) });
+    const order = (records: ReturnType<typeof r>[]) => firstCreated(records).map((x) => x.id.record_id);
+    expect(order([r('b', '2026-01-01T00:00:00.000000002Z'), r('a', '2026-01-01T00:00:00.000000001Z')])).toEqual(['a', 'b']);
+    expect(order([r('b', '2026-01-01T00:00:00.000Z'), r('a', '2026-01-01T00:00:00.001Z')])).toEqual(['b', 'a']);
+    expect(order([r('b', '2026-01-01T00:00:00.000000000Z'), r('a', '2026-01-01T00:00:00.000000000Z')])).toEqual(['a', 'b']);
+    expect(order([r('a'), r('b', '2026-01-01T00:00:00Z')])).toEqual(['b', 'a']); // no created_at: last
+  });
 });
 
 describe('currencies between Stripe and Attio', () => {

@@ -31,7 +31,7 @@ export interface FakeAttioOptions {
   latencyMs?: number | ((req: RequestInfo) => number);
   rateLimit?: { reads?: number; writes?: number };
   faults?: FaultSchedule;
-  intercept?: (req: RequestInfo) => { status: number; body: unknown } | undefined;
+  intercept?: (req: RequestInfo) => { status: number; body: unknown; headers?: Record<string, string> } | undefined;
   /**
    * A test hook: a request waits for the promise before the fake looks at it, so two clients'
    * requests can be made to arrive together (two runs creating the same company at once).
@@ -413,7 +413,7 @@ class FakeAttioServer {
 
     // 5. Test hook.
     const intercepted = this.opts.intercept?.(info);
-    if (intercepted) return answer(intercepted.status, intercepted.body);
+    if (intercepted) return answer(intercepted.status, intercepted.body, intercepted.headers);
 
     // 6. The fake itself.
     const result = this.route(method, path, url.searchParams, body);
