@@ -77,6 +77,29 @@ describe('two runs at the same time', () => {
     expect(bed.attio.stats().writes).toBe(0);
   });
 
+  it('started a moment apart, without any help in timing, also end with one company each', async () => {
+    // The second run starts once the first run's first create has landed: it loads some companies,
+    // finds others just before creating them, and races the first run for the rest.
+    let firstCreate: () => void = () => {};
+    const landed = new Promise<void>((resolve) => (firstCreate = resolve));
+    const bed = await open({ attio: { latencyMs: 3, hold: (req) => void (isCreate(req) && firstCreate()) } });
+    const ids = domainless(bed, 30);
+    const a = bed.run([], { timeoutMs: 10_000 });
+    await landed;
+    const [first, second] = await Promise.all([a, bed.run([], { timeoutMs: 10_000 })]);
+    expect([first.code, second.code]).toEqual([0, 0]);
+    expect(keysInAttio(bed)).toEqual([...ids].sort());
+    expect(created(first.out) + created(second.out)).toBe(ids.length);
+    // Whatever the first run created before the second loaded, the second updates or leaves; the rest it found or raced.
+    const others = (out: string) => count(out, /updated=(\d+)/) + count(out, /unchanged=(\d+)/);
+    for (const r of [first, second]) expect(created(r.out) + others(r.out), r.out).toBe(ids.length);
+    expect(first.out + second.out).not.toContain('CONFLICT');
+    console.log(`[a moment apart] second run: created ${created(second.out)}, second ${lostRace(second.out)}, found ${foundBeforeCreate(second.out)}`);
+    bed.attio.resetStats();
+    expect((await bed.run()).out).toContain(`unchanged=${ids.length} conflicts=0 failed=0`);
+    expect(bed.attio.stats().writes).toBe(0);
+  });
+
   it('a run whose create came second deletes only the record it created, and writes to the first', async () => {
     // Another run's company for the same customer lands just before this run's create (5 ms, so
     // that its created_at is the earlier one).
