@@ -4,6 +4,11 @@ import { describe, expect, it } from 'vitest';
 import {
   accountTotals,
   ApiError,
+  attioTransient,
+  isTransient,
+  firstCreated,
+  keyMatch,
+  matchLinkedRecords,
   auditLine,
   cancelsOnUnix,
   dashboardUrl,
@@ -334,17 +339,17 @@ describe('MRR: trials, paused collection, tax', () => {
 
 describe('permissions', () => {
   it('names the permission a 403 names, else the one the request needed', () => {
-    const named = new ApiError('Stripe', "... Having the 'rak_product_read' permission would allow this request to continue.", 403, undefined, undefined);
+    const named = new ApiError({ service: 'Stripe', message: "... Having the 'rak_product_read' permission would allow this request to continue.", status: 403 });
     expect(missingPermissionOf(named, 'customer_read')).toBe('product_read');
-    expect(missingPermissionOf(new ApiError('Stripe', 'forbidden', 403, undefined, undefined), 'plan_read')).toBe('plan_read');
+    expect(missingPermissionOf(new ApiError({ service: 'Stripe', message: 'forbidden', status: 403 }), 'plan_read')).toBe('plan_read');
   });
   it('waits for every first request and names all missing permissions in one error; other failures pass through', async () => {
-    const denied = (p: string) => Promise.reject(new ApiError('Stripe', `Having the 'rak_${p}' permission would allow this request to continue.`, 403, undefined, undefined));
+    const denied = (p: string) => Promise.reject(new ApiError({ service: 'Stripe', message: `Having the 'rak_${p}' permission would allow this request to continue.`, status: 403 }));
     const error = await checkPermissions({ a: denied('charge_read'), b: Promise.resolve(1), c: denied('plan_read') }, { a: 'charge_read', b: 'customer_read', c: 'plan_read' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(403);
     expect((error as ApiError).message).toBe('Read is missing on Charges (charge_read), Prices (plan_read); edit the restricted key in the Stripe dashboard (Developers > API keys)');
-    const boom = new ApiError('Stripe', 'down', 503, undefined, undefined);
+    const boom = new ApiError({ service: 'Stripe', message: 'down', status: 503 });
     await expect(checkPermissions({ a: Promise.reject(boom), b: Promise.resolve(1) }, { a: 'charge_read', b: 'customer_read' })).rejects.toBe(boom);
     await expect(checkPermissions({ a: Promise.resolve(1), b: null }, { a: 'charge_read', b: 'customer_read' })).resolves.toEqual({ a: 1, b: null });
   });
@@ -528,8 +533,13 @@ describe('domains and names', () => {
 describe('Retry-After', () => {
   const now = Date.parse('2026-11-27T10:00:00Z');
   it('reads seconds', () => expect(parseRetryAfter('3', now)).toBe(3000));
-  it('reads an HTTP date', () => expect(parseRetryAfter('Fri, 27 Nov 2026 10:00:02 GMT', now)).toBe(2000));
-  it('never waits a negative time for a date in the past', () => expect(parseRetryAfter('Fri, 27 Nov 2026 09:00:00 GMT', now)).toBe(0));
+  // A date names a whole second: the wait runs to its end.
+  it('reads an HTTP date, to the end of its second', () => expect(parseRetryAfter('Fri, 27 Nov 2026 10:00:02 GMT', now)).toBe(3000));
+  it('waits at least a second for a date already past: the local clock may run ahead of the server\'s', () => {
+    expect(parseRetryAfter('Fri, 27 Nov 2026 09:00:00 GMT', now)).toBe(1000);
+    expect(parseRetryAfter('Fri, 27 Nov 2026 10:00:00 GMT', now + 400)).toBe(1000);
+    expect(parseRetryAfter('Fri, 27 Nov 2026 10:00:00 GMT', now)).toBe(1000);
+  });
   it('ignores nonsense', () => {
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(null, now)).toBeUndefined();
@@ -547,14 +557,28 @@ describe('retry helper', () => {
     };
     return { fn, calls: () => calls };
   };
-  const err = (status: number | undefined, retryAfterMs?: number) => new ApiError('Attio', `status ${status}`, status, undefined, retryAfterMs);
+  const err = (status: number | undefined, retryAfterMs?: number) => new ApiError({ service: 'Attio', message: `status ${status}`, status, retryAfterMs });
 
-  it.each([429, 500, 502, 503, 401, undefined])('retries %s', async (status) => {
+  it.each([429, 500, 502, 503, undefined])('retries %s', async (status) => {
     const delays: number[] = [];
     const { fn, calls } = failing([err(status), err(status)]);
     await expect(withRetry(fn, policy(delays))).resolves.toBe('ok');
     expect(calls()).toBe(3);
     expect(delays).toEqual([1000, 2000]); // exponential from 1 s (jitter centred at random=0.5)
+  });
+  it('retries 401 only where the client says so: Attio does (answered under load), others do not', async () => {
+    const attio = failing([err(401)]);
+    await expect(withRetry(attio.fn, { ...policy([]), transient: attioTransient })).resolves.toBe('ok');
+    expect(attio.calls()).toBe(2);
+    const other = failing([err(401)]);
+    await expect(withRetry(other.fn, policy([]))).rejects.toMatchObject({ status: 401 });
+    expect(other.calls()).toBe(1);
+    expect(isTransient(err(401))).toBe(false);
+  });
+  it('keeps the named fields and the cause of an ApiError', () => {
+    const cause = new Error('connect ECONNREFUSED 127.0.0.1:9');
+    const error = new ApiError({ service: 'Attio', message: 'no answer', code: 'x', retryAfterMs: 5, cause });
+    expect(error).toMatchObject({ service: 'Attio', message: 'no answer', status: undefined, code: 'x', retryAfterMs: 5, cause });
   });
   it.each([400, 403, 404, 409])('does not retry %s', async (status) => {
     const delays: number[] = [];
@@ -571,8 +595,8 @@ describe('retry helper', () => {
   });
   it('gives up after the last retry with the last error', async () => {
     const delays: number[] = [];
-    const { fn, calls } = failing([err(503), err(503), err(503), err(401)]);
-    await expect(withRetry(fn, policy(delays))).rejects.toMatchObject({ status: 401 });
+    const { fn, calls } = failing([err(503), err(503), err(503), err(500)]);
+    await expect(withRetry(fn, policy(delays))).rejects.toMatchObject({ status: 500 });
     expect(calls()).toBe(4);
     expect(delays).toEqual([1000, 2000, 4000]);
   });
@@ -851,7 +875,7 @@ describe('listing by created windows', () => {
     const stop = new AbortController();
     const objects = Array.from({ length: 3000 }, (_, i) => ({ id: `ch_${i}`, created: 1_700_000_000 + i * 11 }));
     const healthy = makeLister(objects);
-    const failing = listByCreatedWindows(async () => Promise.reject(new ApiError('Stripe', 'boom', 500, undefined, undefined)), () => {}, { concurrency: 3, nowUnix: 1_800_000_000, stop });
+    const failing = listByCreatedWindows(async () => Promise.reject(new ApiError({ service: 'Stripe', message: 'boom', status: 500 })), () => {}, { concurrency: 3, nowUnix: 1_800_000_000, stop });
     const other = listByCreatedWindows(healthy.fetchPage, () => {}, { concurrency: 3, nowUnix: 1_800_000_000, stop });
     await expect(failing).rejects.toThrow('boom');
     await expect(other).rejects.toThrow('boom');
@@ -869,7 +893,7 @@ describe('listing by created windows', () => {
 
   it('stops on the first failure and reports it', async () => {
     await expect(
-      listByCreatedWindows(async () => Promise.reject(new ApiError('Stripe', 'boom', 500, undefined, undefined)), () => {}, { concurrency: 3, nowUnix: 1_800_000_000 }),
+      listByCreatedWindows(async () => Promise.reject(new ApiError({ service: 'Stripe', message: 'boom', status: 500 })), () => {}, { concurrency: 3, nowUnix: 1_800_000_000 }),
     ).rejects.toThrow('boom');
   });
 });
@@ -919,6 +943,54 @@ describe('plan', () => {
     const plan = planRecords([desired('cus_a', {})], new Map(), new Map([['cus_a', ['rec_1', 'rec_2']]]));
     expect(plan[0]).toMatchObject({ kind: 'conflict' });
     expect((plan[0] as { reason: string }).reason).toMatch(/rec_1, rec_2.*merge/);
+  });
+
+  it('compares keys as people type them: spaces around, another case, or another key', () => {
+    expect(keyMatch('cus_B', 'cus_B')).toBe('exact');
+    expect(keyMatch('cus_B ', 'cus_B')).toBe('spaced');
+    expect(keyMatch('\t cus_B', 'cus_B')).toBe('spaced');
+    expect(keyMatch('CUS_B', 'cus_B')).toBe('cased');
+    expect(keyMatch(' cus_b ', 'cus_B')).toBe('cased');
+    expect(keyMatch('cus_Bx', 'cus_B')).toBeNull();
+  });
+
+  it('sorts loaded records out per key: near-misses taken, reported, or duplicates; ids in another case stay apart', () => {
+    const record = (recordId: string, key: string): LinkedRecord => ({ recordId, values: { stripe_customer_id: key } });
+    const state = matchLinkedRecords(
+      [
+        record('r_exact', 'cus_A'),
+        record('r_spaced', ' cus_B '),
+        record('r_cased', 'CUS_C'),
+        record('r_d1', 'cus_D'),
+        record('r_d2', 'cus_D '),
+        record('r_orphan', 'cus_Gone'),
+        record('r_e', 'cus_e'), // its own customer: exact wins over another customer's case
+      ],
+      ['cus_A', 'cus_B', 'cus_C', 'cus_D', 'cus_E', 'cus_e'],
+      'stripe_customer_id',
+    );
+    expect([...state.linked].map(([key, r]) => [key, r.recordId])).toEqual([
+      ['cus_A', 'r_exact'],
+      ['cus_B', 'r_spaced'],
+      ['cus_e', 'r_e'],
+    ]);
+    expect(state.duplicates).toEqual(new Map([['cus_D', ['r_d1', 'r_d2 ("cus_D ")']]]));
+    expect([...state.nearMisses.keys()]).toEqual(['cus_C']);
+    expect(state.nearMisses.get('cus_C')).toContain('record r_cased holds "CUS_C", which differs from cus_C only in case');
+    expect(state.notes).toEqual([expect.stringContaining('record r_spaced holds " cus_B ", cus_B with spaces around it: taken as cus_B\'s company')]);
+    expect(state.orphans).toBe(1);
+    const plan = planRecords(['cus_A', 'cus_B', 'cus_C', 'cus_D'].map((k) => desired(k, {})), state.linked, state.duplicates, state.nearMisses);
+    expect(plan.map((p) => p.kind)).toEqual(['unchanged', 'update', 'conflict', 'conflict']);
+    expect(plan[1]).toMatchObject({ changes: [{ slug: 'stripe_customer_id', before: ' cus_B ', after: 'cus_B' }] });
+  });
+
+  it('orders the records holding one key the same way in every run: earliest created_at, then record_id', () => {
+    const r = (record_id: string, created_at?: string) => ({ id: { record_id }, ...(created_at ? { created_at } : {}) });
+    const order = (records: ReturnType<typeof r>[]) => firstCreated(records).map((x) => x.id.record_id);
+    expect(order([r('b', '2026-01-01T00:00:00.000000002Z'), r('a', '2026-01-01T00:00:00.000000001Z')])).toEqual(['a', 'b']);
+    expect(order([r('b', '2026-01-01T00:00:00.000Z'), r('a', '2026-01-01T00:00:00.001Z')])).toEqual(['b', 'a']);
+    expect(order([r('b', '2026-01-01T00:00:00.000000000Z'), r('a', '2026-01-01T00:00:00.000000000Z')])).toEqual(['a', 'b']);
+    expect(order([r('a'), r('b', '2026-01-01T00:00:00Z')])).toEqual(['b', 'a']); // no created_at: last
   });
 });
 

@@ -50,8 +50,9 @@ export const ATTRIBUTES = {
 /**
  * Attio's rate limits are 100 reads/s and 25 writes/s per workspace (docs: rate limiting); the sync
  * stays just below, so a healthy run sees almost no 429s. Lower them if something else uses the key.
+ * `pageSize`: records per query page, the records query's default `limit` (spec).
  */
-export const ATTIO_LIMITS = { readsPerSecond: 90, writesPerSecond: 24, concurrency: 12 };
+export const ATTIO_LIMITS = { readsPerSecond: 90, writesPerSecond: 24, concurrency: 12, pageSize: 500 };
 
 /** Retry policy shared by every request: transient answers are retried with backoff. */
 export const RETRY = {
@@ -210,26 +211,40 @@ export class ApiError extends Error {
   readonly status: number | undefined;
   readonly code: string | undefined;
   readonly retryAfterMs: number | undefined;
-  constructor(service: string, message: string, status: number | undefined, code: string | undefined, retryAfterMs: number | undefined) {
-    super(message);
-    this.service = service;
-    this.status = status;
-    this.code = code;
-    this.retryAfterMs = retryAfterMs;
-  }
-  get transient(): boolean {
-    return this.status === undefined || this.status === 429 || this.status === 401 || this.status >= 500;
+  constructor(fields: { service: string; message: string; status?: number; code?: string; retryAfterMs?: number; cause?: unknown }) {
+    super(fields.message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.service = fields.service;
+    this.status = fields.status;
+    this.code = fields.code;
+    this.retryAfterMs = fields.retryAfterMs;
   }
 }
 
-/** `Retry-After` in either form: delay-seconds or an HTTP date. */
+/**
+ * What every API's retry policy retries: no answer at all, a 429 (the request was not processed) and
+ * a 5xx. A client adds to this what its own API is known to answer transiently (Attio: a 401 under
+ * load, see attioTransient); a 401 from any other API means the key is wrong and is not retried.
+ */
+export function isTransient(error: ApiError): boolean {
+  return error.status === undefined || error.status === 429 || error.status >= 500;
+}
+
+/** The shortest wait a Retry-After date can ask for (see parseRetryAfter). */
+export const RETRY_AFTER_FLOOR_MS = 1000;
+
+/**
+ * `Retry-After` in either form: delay-seconds, or an HTTP date. A date has one-second resolution and
+ * names the second in which the limit resets, so the wait runs to the end of that second; and it is
+ * at least a second, because a local clock running ahead of the server's reads a date still to
+ * come there as already past (0 ms), and every retry would go out at once, into the same limit.
+ */
 export function parseRetryAfter(header: string | null | undefined, nowMs: number): number | undefined {
   if (!header) return undefined;
   const trimmed = header.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - nowMs);
+  return Math.max(RETRY_AFTER_FLOOR_MS, date + 1000 - nowMs);
 }
 
 export interface RetryPolicy {
@@ -237,6 +252,8 @@ export interface RetryPolicy {
   baseDelayMs: number;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
+  /** Which failures are worth another try; isTransient unless the client knows better. */
+  transient?: (error: ApiError) => boolean;
   /** Told before each retry (for the summary's retry count and the pacer's slow-down). */
   onRetry?: (error: ApiError, attempt: number, delayMs: number) => void;
 }
@@ -254,7 +271,7 @@ export async function withRetry<T>(request: () => Promise<T>, policy: RetryPolic
     try {
       return await request();
     } catch (error) {
-      if (!(error instanceof ApiError) || !error.transient || attempt >= policy.retries) throw error;
+      if (!(error instanceof ApiError) || !(policy.transient ?? isTransient)(error) || attempt >= policy.retries) throw error;
       const delay = retryDelayMs(error, attempt, policy);
       policy.onRetry?.(error, attempt, delay);
       await policy.sleep(delay);
@@ -1046,15 +1063,21 @@ export function looksLikeAnotherAccount(linked: number, missing: number): boolea
   return linked > 0 && (missing === linked || (linked >= 10 && missing >= 0.9 * linked));
 }
 
-/** Turns any error of the Stripe SDK into an ApiError the retry policy understands. */
+/**
+ * Turns any error of the Stripe SDK into an ApiError the retry policy understands. Its default
+ * policy (isTransient) does not retry a 401: Stripe documents it as "No valid API key provided".
+ * A connection error keeps its cause (ECONNREFUSED, ENOTFOUND: the SDK's `detail`), which names the host.
+ */
 export function stripeApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof Stripe.errors.StripeError) {
     const answered = error.type !== 'StripeConnectionError' && typeof error.statusCode === 'number' && error.statusCode >= 300;
     const retryAfter = (error.headers as Record<string, string> | undefined)?.['retry-after'];
-    return new ApiError('Stripe', error.message, answered ? error.statusCode : undefined, error.code, parseRetryAfter(retryAfter, Date.now()));
+    const cause = error.type === 'StripeConnectionError' ? (error.detail as Error | undefined) : undefined;
+    const message = cause?.message ? `${error.message} (${cause.message}; host from STRIPE_API_URL)` : error.message;
+    return new ApiError({ service: 'Stripe', message, status: answered ? error.statusCode : undefined, code: error.code, retryAfterMs: parseRetryAfter(retryAfter, Date.now()), cause });
   }
-  return new ApiError('Stripe', (error as Error)?.message ?? String(error), undefined, undefined, undefined);
+  return new ApiError({ service: 'Stripe', message: (error as Error)?.message ?? String(error) });
 }
 
 export type StripeEndpoint = 'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes' | 'invoices';
@@ -1091,7 +1114,7 @@ export class MissingPermissions extends ApiError {
   constructor(permissions: readonly string[]) {
     const unique = [...new Set(permissions)];
     const names = unique.map((p) => (p in STRIPE_PERMISSIONS ? `${STRIPE_PERMISSIONS[p as StripePermission].dashboard} (${p})` : p));
-    super('Stripe', `Read is missing on ${names.join(', ')}; edit the restricted key in the Stripe dashboard (Developers > API keys)`, 403, 'missing_permissions', undefined);
+    super({ service: 'Stripe', message: `Read is missing on ${names.join(', ')}; edit the restricted key in the Stripe dashboard (Developers > API keys)`, status: 403, code: 'missing_permissions' });
     this.permissions = unique;
   }
 }
@@ -1953,6 +1976,8 @@ function claimOf(record: DesiredRecord): string | null {
 
 export interface AttioClientOptions {
   baseUrl: string;
+  /** The variable `baseUrl` came from, named when the host cannot be reached. */
+  baseUrlVariable?: string;
   apiKey: string;
   timeoutMs: number;
   policy: RetryPolicy;
@@ -1969,8 +1994,31 @@ export interface AttioClient {
   policy: RetryPolicy;
 }
 
+/**
+ * Attio's transient failures: those of every API (isTransient), and a 401. Seen in production, not
+ * documented by Attio (shared/reference/API-NOTES.md, the team's field guide): under sustained load
+ * Attio sometimes answers 401 on a valid key, so an unattended job retries it with backoff. Only
+ * the Attio client does: a 401 from another API (Stripe: "No valid API key provided") is final.
+ */
+export function attioTransient(error: ApiError): boolean {
+  return isTransient(error) || error.status === 401;
+}
+
+/**
+ * Why a request got no usable answer: a timeout, a body cut off, or no connection, which names the
+ * host, the variable that set it and fetch's cause (ECONNREFUSED, ENOTFOUND, ...; "fetch failed" alone says nothing).
+ */
+function noAnswer(error: unknown, headersArrived: boolean, options: Pick<AttioClientOptions, 'baseUrl' | 'baseUrlVariable' | 'timeoutMs'>): string {
+  if ((error as Error).name === 'TimeoutError') return `no answer within ${options.timeoutMs} ms`;
+  const cause = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
+  if (headersArrived) return `the answer was cut off (${cause})`;
+  const variable = options.baseUrlVariable ? ` (set by ${options.baseUrlVariable})` : '';
+  return `cannot reach ${new URL(options.baseUrl).host}${variable}: ${cause}`;
+}
+
 /** A fetch-based Attio client: JSON in and out, Attio's error envelope, pacing and retries. */
 export function createAttioClient(options: AttioClientOptions): AttioClient {
+  const policy: RetryPolicy = { ...options.policy, transient: attioTransient };
   const once = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const kind = method === 'GET' || path.endsWith('/records/query') ? 'read' : 'write';
     const pacer = kind === 'read' ? options.readPacer : options.writePacer;
@@ -1978,6 +2026,7 @@ export function createAttioClient(options: AttioClientOptions): AttioClient {
     options.onRequest?.(kind);
     let response: Response;
     let text: string;
+    let headersArrived = false;
     try {
       response = await fetch(`${options.baseUrl}${path}`, {
         method,
@@ -1985,25 +2034,26 @@ export function createAttioClient(options: AttioClientOptions): AttioClient {
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(options.timeoutMs),
       });
+      headersArrived = true;
       text = await response.text();
     } catch (error) {
-      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (error as Error).message;
-      throw new ApiError('Attio', `${method} ${path}: ${reason}`, undefined, undefined, undefined);
+      const reason = noAnswer(error, headersArrived, options);
+      throw new ApiError({ service: 'Attio', message: `${method} ${path}: ${reason}`, cause: error });
     }
     if (!response.ok) {
       const envelope = safeJson(text) as { code?: string; message?: string } | undefined;
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
       if (response.status === 429) pacer.rateLimited(retryAfterMs);
       const message = envelope?.message ?? (text.slice(0, 200) || response.statusText);
-      throw new ApiError('Attio', message, response.status, envelope?.code, retryAfterMs);
+      throw new ApiError({ service: 'Attio', message, status: response.status, code: envelope?.code, retryAfterMs });
     }
     const parsed = safeJson(text);
     // A 200 whose body was cut off: nothing usable arrived (for a write: it may have landed).
-    if (parsed === undefined) throw new ApiError('Attio', `${method} ${path}: incomplete response body`, undefined, undefined, undefined);
+    if (parsed === undefined) throw new ApiError({ service: 'Attio', message: `${method} ${path}: incomplete response body` });
     return parsed as T;
   };
-  const client = <T>(method: string, path: string, body?: unknown) => withRetry(() => once<T>(method, path, body), options.policy);
-  return Object.assign(client, { once, policy: options.policy });
+  const client = <T>(method: string, path: string, body?: unknown) => withRetry(() => once<T>(method, path, body), policy);
+  return Object.assign(client, { once, policy });
 }
 
 function safeJson(text: string): unknown {
@@ -2048,9 +2098,18 @@ async function listAttributes(attio: AttioClient, object: string): Promise<Attio
   }
 }
 
-async function listOptions(attio: AttioClient, object: string, slug: string): Promise<string[]> {
-  const page = await attio<{ data: Array<{ title: string; is_archived?: boolean }> }>('GET', `/objects/${object}/attributes/${slug}/options`);
-  return page.data.filter((o) => !o.is_archived).map((o) => o.title);
+/**
+ * A select attribute's options, archived ones too: the spec lists archived options only with
+ * `show_archived=true`, and an archived option must be restored, not created a second time.
+ */
+async function listOptions(attio: AttioClient, object: string, slug: string): Promise<{ active: Set<string>; archived: Map<string, string> }> {
+  const page = await attio<{ data: Array<{ id: { option_id: string }; title: string; is_archived?: boolean }> }>(
+    'GET',
+    `/objects/${object}/attributes/${slug}/options?show_archived=true`,
+  );
+  const active = new Set(page.data.filter((o) => !o.is_archived).map((o) => o.title));
+  const archived = new Map(page.data.filter((o) => o.is_archived && !active.has(o.title)).map((o) => [o.title, o.id.option_id]));
+  return { active, archived };
 }
 
 export interface PreflightResult {
@@ -2059,6 +2118,8 @@ export interface PreflightResult {
   currency: string | null;
   missing: AttributeSpec[];
   missingOptions: Array<{ slug: string; titles: string[] }>;
+  /** Options that exist but are archived: --setup restores them. */
+  archivedOptions: Array<{ slug: string; titles: string[] }>;
   /** The checked attributes that Attio enforces as unique. */
   unique: string[];
 }
@@ -2066,7 +2127,7 @@ export interface PreflightResult {
 /** Checks that every attribute the sync writes exists with the right type and options. */
 export async function preflight(attio: AttioClient, object: string, specs: readonly AttributeSpec[]): Promise<PreflightResult> {
   const bySlug = new Map((await listAttributes(attio, object)).map((a) => [a.api_slug, a]));
-  const result: PreflightResult = { problems: [], currency: null, missing: [], missingOptions: [], unique: [] };
+  const result: PreflightResult = { problems: [], currency: null, missing: [], missingOptions: [], archivedOptions: [], unique: [] };
   for (const spec of specs) {
     const attribute = bySlug.get(spec.slug);
     if (!attribute) {
@@ -2097,11 +2158,17 @@ export async function preflight(attio: AttioClient, object: string, specs: reado
         result.problems.push(`"${spec.slug}" is in ${code} but the other revenue attributes are in ${result.currency}: use one currency for all.`);
     }
     if (spec.options) {
-      const have = new Set(await listOptions(attio, object, spec.slug));
-      const titles = spec.options.filter((t) => !have.has(t));
+      const { active, archived } = await listOptions(attio, object, spec.slug);
+      const quoted = (titles: string[]) => titles.map((t) => `"${t}"`).join(', ');
+      const restore = spec.options.filter((t) => !active.has(t) && archived.has(t));
+      const titles = spec.options.filter((t) => !active.has(t) && !archived.has(t));
+      if (restore.length) {
+        result.archivedOptions.push({ slug: spec.slug, titles: restore });
+        result.problems.push(`"${spec.slug}" has the option(s) ${quoted(restore)} archived: run with --setup to restore them.`);
+      }
       if (titles.length) {
         result.missingOptions.push({ slug: spec.slug, titles });
-        result.problems.push(`"${spec.slug}" lacks the option(s) ${titles.map((t) => `"${t}"`).join(', ')}: run with --setup to add them.`);
+        result.problems.push(`"${spec.slug}" lacks the option(s) ${quoted(titles)}: run with --setup to add them.`);
       }
     }
   }
@@ -2109,7 +2176,8 @@ export async function preflight(attio: AttioClient, object: string, specs: reado
 }
 
 /**
- * Creates the missing attributes and select options. Safe to run again: it only adds what is missing.
+ * Creates the missing attributes and select options, and restores archived options. Safe to run
+ * again: it only adds what is missing, and a create that meets a 409 reads again and carries on.
  * Attributes are created without a unique constraint: Attio refuses custom unique attributes on
  * companies and people (docs.attio.com/docs/standard-objects/standard-objects-companies).
  */
@@ -2119,16 +2187,61 @@ export async function setupAttributes(attio: AttioClient, object: string, specs:
   for (const spec of before.missing) {
     if (spec.standard) continue;
     const config = spec.type === 'currency' ? { currency: { default_currency_code: currency, display_type: 'symbol' } } : {};
-    await attio('POST', `/objects/${object}/attributes`, {
+    const created = await createSetupObject(attio, `/objects/${object}/attributes`, {
       data: { title: spec.title, description: spec.description ?? null, api_slug: spec.slug, type: spec.type, is_required: false, is_unique: false, is_multiselect: false, config },
     });
-    done.push(`created "${spec.slug}" (${spec.type}${spec.type === 'currency' ? `, ${currency}` : ''})`);
-    for (const title of spec.options ?? []) await attio('POST', `/objects/${object}/attributes/${spec.slug}/options`, { data: { title } });
+    const what = `"${spec.slug}" (${spec.type}${spec.type === 'currency' ? `, ${currency}` : ''})`;
+    done.push(created === 'created' ? `created ${what}` : `created ${what}: ${SETUP_CONFLICT[created]}`);
+    if (spec.options) done.push(...(await ensureOptions(attio, object, spec.slug, spec.options)));
   }
-  for (const { slug, titles } of before.missingOptions) {
-    for (const title of titles) await attio('POST', `/objects/${object}/attributes/${slug}/options`, { data: { title } });
-    done.push(`added option(s) ${titles.map((t) => `"${t}"`).join(', ')} to "${slug}"`);
+  const incomplete = new Set([...before.missingOptions, ...before.archivedOptions].map((o) => o.slug));
+  for (const spec of specs) if (spec.options && incomplete.has(spec.slug)) done.push(...(await ensureOptions(attio, object, spec.slug, spec.options)));
+  return done;
+}
+
+/** What a 409 on a setup create means: which create answered it (see createSetupObject). */
+const SETUP_CONFLICT = {
+  landed: 'the first attempt\'s answer was lost, but it had landed (409 on the retry)',
+  existed: 'it already existed when created (409: made meanwhile by someone else)',
+} as const;
+
+/**
+ * POSTs an attribute or a select option once, retried like any request. A 409 after a retry means
+ * an earlier attempt whose answer was lost had landed; a 409 at once, that someone made it
+ * meanwhile. Either way it exists now: the caller reads it again (ensureOptions lists the options,
+ * setup's closing preflight the attributes) instead of failing until --setup is run again.
+ */
+async function createSetupObject(attio: AttioClient, path: string, body: unknown): Promise<'created' | keyof typeof SETUP_CONFLICT> {
+  let attempts = 0;
+  try {
+    await withRetry(() => (attempts++, attio.once('POST', path, body)), attio.policy);
+    return 'created';
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 409)) throw error;
+    return attempts > 1 ? 'landed' : 'existed';
   }
+}
+
+/**
+ * Makes every wanted option of a select attribute active: reads them (archived too), restores an
+ * archived one (`PATCH …/options/{option}` with `is_archived: false`, spec) instead of creating a
+ * twin, and creates the rest. Returns what it did, for setup's output.
+ */
+async function ensureOptions(attio: AttioClient, object: string, slug: string, wanted: readonly string[]): Promise<string[]> {
+  const { active, archived } = await listOptions(attio, object, slug);
+  const done: string[] = [];
+  const quoted = (titles: string[]) => titles.map((t) => `"${t}"`).join(', ');
+  const restore = wanted.filter((t) => !active.has(t) && archived.has(t));
+  for (const title of restore)
+    await attio('PATCH', `/objects/${object}/attributes/${slug}/options/${encodeURIComponent(archived.get(title)!)}`, { data: { is_archived: false } });
+  if (restore.length) done.push(`restored the archived option(s) ${quoted(restore)} of "${slug}"`);
+  const create = wanted.filter((t) => !active.has(t) && !archived.has(t));
+  const conflicts: string[] = [];
+  for (const title of create) {
+    const created = await createSetupObject(attio, `/objects/${object}/attributes/${slug}/options`, { data: { title } });
+    if (created !== 'created') conflicts.push(`"${title}": ${SETUP_CONFLICT[created]}`);
+  }
+  if (create.length) done.push(`added option(s) ${quoted(create)} to "${slug}"${conflicts.length ? ` (${conflicts.join('; ')})` : ''}`);
   return done;
 }
 
@@ -2166,12 +2279,48 @@ export interface LinkedRecord {
   values: Record<string, PlainValue>;
 }
 
+/** A key as people may type it: without the spaces around it, in lower case. */
+export function normalKey(key: string): string {
+  return key.trim().toLowerCase();
+}
+
 /**
- * Every record whose key (the matching attribute) starts with `keyPrefix`, or is `onlyKey`, by key.
- * Text attributes filter with $eq, $in, $contains, $starts_with and $ends_with only (docs:
- * attribute-types-text), hence a prefix rather than "not empty". Pages are sorted by the key: without
- * `sorts` Attio does not promise an order, and offset paging needs one. Records sharing a key are
- * returned under `duplicates`: writing to either would make it worse, so the plan reports them.
+ * How a stored key stands to the source's key: the same; the same with spaces around it (typed or
+ * pasted so); the same but for case (Stripe's ids are case-sensitive, so it may be another id, and
+ * it is never taken as this key's without a person saying so); or another key (null).
+ */
+export type KeyMatch = 'exact' | 'spaced' | 'cased';
+export function keyMatch(stored: string, key: string): KeyMatch | null {
+  if (stored === key) return 'exact';
+  if (stored.trim() === key) return 'spaced';
+  return normalKey(stored) === normalKey(key) ? 'cased' : null;
+}
+
+/**
+ * The load's query, from the fullest to the simplest. Attio scores a records query by "the requests'
+ * sorts and filters as well as the total record/entry count", and a query over the per-query limit
+ * must be made simpler: "reduce the complexity of your query and try again" (docs: rate-limiting).
+ * That 429 looks like every other (a 429 with Retry-After; the docs name no code for it), so every
+ * 429 the load meets takes the next step instead of sending the same query again: the sort dropped
+ * (paging then promises no order; de-duplication by record id and the look-up before each create
+ * make that safe), then pages of a fifth the size (the docs do not say the page size counts; it
+ * cannot hurt). The last step is retried like any request.
+ */
+export const LOAD_QUERY_STEPS = [
+  { sorted: true, pageShare: 1, says: '' },
+  { sorted: false, pageShare: 1, says: 'without its sort' },
+  { sorted: false, pageShare: 0.2, says: 'without its sort, in smaller pages' },
+] as const;
+
+/**
+ * Every record whose key (the matching attribute) looks like one of the source's, or like `onlyKey`:
+ * `$contains`, which matches "case-insensitively" (docs: filtering and sorting), so keys typed with
+ * spaces around them or in another case are loaded too (`$starts_with` is not documented as
+ * case-insensitive). Text attributes filter with $eq, $in, $contains, $starts_with and $ends_with
+ * only (docs: attribute-types-text). Pages are sorted by the key: without `sorts` Attio does not
+ * promise an order. Offset paging takes no snapshot (docs: pagination), so a record written while
+ * the pages load can come twice (kept once, by record id) or be missed (the look-up before each
+ * create finds it). matchLinkedRecords then sorts the records out per key.
  */
 export async function loadLinkedRecords(
   attio: AttioClient,
@@ -2179,25 +2328,96 @@ export async function loadLinkedRecords(
   matchSlug: string,
   specs: readonly AttributeSpec[],
   keys: { keyPrefix: string; onlyKey: string | null },
-): Promise<{ linked: Map<string, LinkedRecord>; duplicates: Map<string, string[]> }> {
-  const linked = new Map<string, LinkedRecord>();
-  const duplicates = new Map<string, string[]>();
-  const filter = { [matchSlug]: { value: keys.onlyKey ? { $eq: keys.onlyKey } : { $starts_with: keys.keyPrefix } } };
-  const sorts = [{ attribute: matchSlug, direction: 'asc' }];
-  const limit = 500;
-  for (let offset = 0; ; offset += limit) {
-    const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, { filter, sorts, limit, offset });
+  pageSize = ATTIO_LIMITS.pageSize,
+): Promise<{ records: LinkedRecord[]; notes: string[] }> {
+  const byId = new Map<string, LinkedRecord>();
+  const filter = { [matchSlug]: { value: { $contains: keys.onlyKey ?? keys.keyPrefix } } };
+  const looksLikeKey = (key: string) => (keys.onlyKey ? keyMatch(key, keys.onlyKey) !== null : normalKey(key).startsWith(normalKey(keys.keyPrefix)));
+  let step = 0;
+  let offset = 0;
+  let refused = 0;
+  for (;;) {
+    const page = await withRetry(async () => {
+      const { sorted, pageShare } = LOAD_QUERY_STEPS[step]!;
+      const limit = Math.max(1, Math.round(pageSize * pageShare));
+      const query = { filter, ...(sorted ? { sorts: [{ attribute: matchSlug, direction: 'asc' }] } : {}), limit, offset };
+      try {
+        return { limit, data: (await attio.once<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, query)).data };
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 429) refused += 1;
+        // A simpler query starts again from the first page: its order is not the last one's.
+        if (error instanceof ApiError && error.status === 429 && step < LOAD_QUERY_STEPS.length - 1) [step, offset] = [step + 1, 0];
+        throw error;
+      }
+    }, attio.policy);
     for (const record of page.data) {
       const values = plainValues(record, specs);
       const key = values[matchSlug];
-      if (typeof key !== 'string' || !key) continue;
-      const earlier = linked.get(key);
-      if (earlier) duplicates.set(key, [...(duplicates.get(key) ?? [earlier.recordId]), record.id.record_id]);
-      else linked.set(key, { recordId: record.id.record_id, values });
+      if (typeof key === 'string' && looksLikeKey(key)) byId.set(record.id.record_id, { recordId: record.id.record_id, values });
     }
-    if (page.data.length < limit) break;
+    if (page.data.length < page.limit) break;
+    offset += page.limit;
   }
-  return { linked, duplicates };
+  const notes = refused
+    ? [`the query for the linked records answered 429 ${refused} times (Attio's rate limit or its per-query score limit: the answer does not say which)${step ? `, so it was sent ${LOAD_QUERY_STEPS[step]!.says}` : ''}`]
+    : [];
+  return { records: [...byId.values()], notes };
+}
+
+/** The loaded records per source key: which to update, which keys to leave, and what to say. */
+export interface LinkedState {
+  /** The record each key is written to: one holding it exactly, or with spaces around it (writing corrects it). */
+  linked: Map<string, LinkedRecord>;
+  /** Keys held by more than one record (near-misses included), with the records: reported, none written. */
+  duplicates: Map<string, string[]>;
+  /** Keys whose only record holds them in another case: reported with the fix; never written, never created beside. */
+  nearMisses: Map<string, string>;
+  /** The near-misses taken as their key's, one line each. */
+  notes: string[];
+  /** Records that hold no key of the source. */
+  orphans: number;
+}
+
+/** Sorts loaded records out per source key, comparing keys as people type them (keyMatch). */
+export function matchLinkedRecords(records: readonly LinkedRecord[], keys: readonly string[], matchSlug: string): LinkedState {
+  const wanted = new Set(keys);
+  const byNormal = new Map<string, string[]>();
+  for (const key of keys) byNormal.set(normalKey(key), [...(byNormal.get(normalKey(key)) ?? []), key]);
+  const held = new Map<string, Array<{ record: LinkedRecord; stored: string; match: KeyMatch }>>();
+  const state: LinkedState = { linked: new Map(), duplicates: new Map(), nearMisses: new Map(), notes: [], orphans: 0 };
+  for (const record of records) {
+    const stored = String(record.values[matchSlug]);
+    const owners = wanted.has(stored) ? [stored] : wanted.has(stored.trim()) ? [stored.trim()] : (byNormal.get(normalKey(stored)) ?? []);
+    if (!owners.length) state.orphans += 1;
+    for (const key of owners) held.set(key, [...(held.get(key) ?? []), { record, stored, match: keyMatch(stored, key)! }]);
+  }
+  for (const [key, holders] of held) {
+    const only = holders[0]!;
+    if (holders.length > 1) state.duplicates.set(key, holders.map((h) => holderLabel(h.record.recordId, h.match, h.stored)));
+    else if (only.match === 'cased') state.nearMisses.set(key, otherCaseReason(only.record.recordId, only.stored, key, matchSlug));
+    else {
+      state.linked.set(key, only.record);
+      if (only.match === 'spaced')
+        state.notes.push(`record ${only.record.recordId} holds ${JSON.stringify(only.stored)}, ${key} with spaces around it: taken as ${key}'s company; writing it sets ${matchSlug} to exactly ${key}`);
+    }
+  }
+  return state;
+}
+
+/** A record in a list of those holding one key: its id, and the key as it holds it unless exactly. */
+function holderLabel(recordId: string, match: KeyMatch, stored: string): string {
+  return match === 'exact' ? recordId : `${recordId} (${JSON.stringify(stored)})`;
+}
+
+function duplicatesReason(key: string, holders: readonly string[]): string {
+  return `records ${holders.join(', ')} all hold ${key}: none is written until you merge them in Attio (or clear the id on all but one)`;
+}
+
+function otherCaseReason(recordId: string, stored: string, key: string, matchSlug: string): string {
+  return (
+    `record ${recordId} holds ${JSON.stringify(stored)}, which differs from ${key} only in case; ids are case-sensitive, so it is not taken as ${key}'s ` +
+    `and no second company is created beside it: if it is ${key}'s company, set its ${matchSlug} to exactly ${key} in Attio, otherwise clear it`
+  );
 }
 
 export interface ValueChange {
@@ -2226,26 +2446,25 @@ export type PlannedAction =
 /**
  * The plan: per desired record, leave it, update it, or add it. A new record's domain may belong to
  * an existing company (resolved at write time); two new records claiming one domain are decided
- * here, oldest first, so every run decides the same way.
+ * here, oldest first, so every run decides the same way. A key held by several records, or only
+ * by one in another case (`nearMisses`, see matchLinkedRecords), is reported and not written.
  */
 export function planRecords(
   desired: readonly DesiredRecord[],
   linked: Map<string, LinkedRecord>,
   duplicates: Map<string, string[]>,
+  nearMisses: ReadonlyMap<string, string> = new Map(),
 ): PlannedAction[] {
   const claims = new Map<string, DesiredRecord>();
   for (const record of [...desired].sort((a, b) => a.claimOrder.localeCompare(b.claimOrder))) {
     const claim = claimOf(record);
-    if (claim && !record.problem && !linked.has(record.key) && !claims.has(claim)) claims.set(claim, record);
+    if (claim && !record.problem && !linked.has(record.key) && !nearMisses.has(record.key) && !claims.has(claim)) claims.set(claim, record);
   }
   return desired.map((record): PlannedAction => {
     const dupes = duplicates.get(record.key);
-    if (dupes)
-      return {
-        kind: 'conflict',
-        key: record.key,
-        reason: `records ${dupes.join(', ')} all hold ${record.key}: none is written until you merge them in Attio (or clear the id on all but one)`,
-      };
+    if (dupes) return { kind: 'conflict', key: record.key, reason: duplicatesReason(record.key, dupes) };
+    const nearMiss = nearMisses.get(record.key);
+    if (nearMiss) return { kind: 'conflict', key: record.key, reason: nearMiss };
     const current = linked.get(record.key);
     const hinted = record.hint && 'recordId' in record.hint ? record.hint : null;
     if (current && hinted && hinted.recordId !== current.recordId)
@@ -2312,45 +2531,172 @@ export interface AttioWriterOptions {
   dryRun: boolean;
   /** Told when a create's answer was lost, and whether a look-up found that it had landed. */
   onLostCreate?: (landed: boolean) => void;
+  /**
+   * Told when another record took a new key meanwhile: `found` by the look-up just before the create
+   * (written there instead); `won` / `lost`: created at the same time as this run's record, which
+   * was the first and stays / was not and was deleted.
+   */
+  onConcurrentCreate?: (what: 'found' | 'won' | 'lost') => void;
 }
 
-/** The record ids holding `key` (normally none or one). */
-async function findByKey(attio: AttioClient, object: string, matchSlug: string, key: string): Promise<string[]> {
-  const found = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, { filter: { [matchSlug]: { value: { $eq: key } } }, limit: 2 });
-  return found.data.map((r) => r.id.record_id);
+/**
+ * The records holding `key` as people type it (see keyMatch), from the records query, which is up to
+ * date (search "is eventually consistent": spec, search endpoint). `$contains` matches
+ * case-insensitively (docs: filtering and sorting); the exact comparison is made here.
+ */
+async function recordsHolding(attio: AttioClient, options: AttioWriterOptions, key: string): Promise<Array<{ record: AttioRecord; match: KeyMatch }>> {
+  const found: AttioRecord[] = [];
+  const limit = 25; // a whole key is contained in one or two records' keys; more pages if not
+  for (let offset = 0; ; offset += limit) {
+    const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${options.object}/records/query`, {
+      filter: { [options.matchSlug]: { value: { $contains: key } } },
+      limit,
+      offset,
+    });
+    found.push(...page.data);
+    if (page.data.length < limit) break;
+  }
+  return found.flatMap((record) => {
+    const match = keyMatch(plainValue(record.values[options.matchSlug], 'text')?.toString() ?? '', key);
+    return match ? [{ record, match }] : [];
+  });
 }
+
+/** What a create left: the record its own answer named, or (its answer lost) the records holding the key. */
+type Created = { recordId: string } | { holders: AttioRecord[] };
 
 /**
  * Creates a record without a unique key to assert on, and never twice: a create whose answer was
  * lost (dropped connection, timeout, 5xx, a cut body) may have landed, so before it is sent again the
- * key is looked up, and a record found there is the one created. A 429 was not processed (Attio's
- * rate-limiting guide), so it is simply sent again. Returns the record's id.
+ * key is looked up, and what holds it then is what the create left (whether this run's create or
+ * another run's, it cannot tell). A 429 was not processed (Attio's rate-limiting guide), so it is
+ * simply sent again.
  */
-async function createOnce(attio: AttioClient, options: AttioWriterOptions, key: string, values: Record<string, unknown[]>): Promise<string> {
+async function createOnce(attio: AttioClient, options: AttioWriterOptions, key: string, values: Record<string, unknown[]>): Promise<Created> {
   let maybeLanded = false;
-  return withRetry(async () => {
+  return withRetry(async (): Promise<Created> => {
     if (maybeLanded) {
-      const [landed] = await findByKey(attio, options.object, options.matchSlug, key);
-      options.onLostCreate?.(landed !== undefined);
-      if (landed) return landed;
+      const holders = (await recordsHolding(attio, options, key)).filter((h) => h.match === 'exact').map((h) => h.record);
+      options.onLostCreate?.(holders.length > 0);
+      if (holders.length) return { holders };
       maybeLanded = false;
     }
     try {
       const created = await attio.once<{ data: AttioRecord }>('POST', `/objects/${options.object}/records`, { data: { values } });
-      return created.data.id.record_id;
+      return { recordId: created.data.id.record_id };
     } catch (error) {
-      maybeLanded = error instanceof ApiError && error.transient && error.status !== 429;
+      maybeLanded = error instanceof ApiError && (attio.policy.transient ?? isTransient)(error) && error.status !== 429;
       throw error;
     }
   }, attio.policy);
+}
+
+/** Records holding one key, in the order every run puts them: the earliest `created_at`, then `record_id`. */
+export function firstCreated<R extends { created_at?: string; id: { record_id: string } }>(records: readonly R[]): R[] {
+  const at = (r: R) => Date.parse(r.created_at ?? '') || Infinity;
+  const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...records].sort((a, b) => at(a) - at(b) || text(a.created_at ?? '', b.created_at ?? '') || text(a.id.record_id, b.id.record_id));
+}
+
+/** Writes the owned values to a record that already holds the key, if any differ. */
+async function writeToHolder(record: AttioRecord, desired: DesiredRecord, options: AttioWriterOptions, detail: string): Promise<WriteResult> {
+  const recordId = record.id.record_id;
+  const changes = diffValues(desired.values, plainValues(record, options.specs.filter((spec) => spec.slug in desired.values)));
+  if (changes.length) await options.attio('PATCH', `/objects/${options.object}/records/${recordId}`, { data: { values: toAttioValues(desired.values, options.specs) } });
+  return { key: desired.key, outcome: changes.length ? 'updated' : 'unchanged', recordId, detail, changes };
+}
+
+/**
+ * Just before a create, the key is looked up: a record that took it since the load (another run
+ * creating it at the same time, a person, or a page the load missed while records moved) is written
+ * instead, and a near-miss or a second holder is reported. Null: nothing holds the key, create it.
+ */
+async function beforeCreate(desired: DesiredRecord, options: AttioWriterOptions): Promise<WriteResult | null> {
+  const key = desired.key;
+  const holders = await recordsHolding(options.attio, options, key);
+  if (!holders.length) return null;
+  const only = holders[0]!;
+  if (holders.length > 1) {
+    const labels = holders.map((h) => holderLabel(h.record.id.record_id, h.match, plainValue(h.record.values[options.matchSlug], 'text') as string));
+    return { key, outcome: 'conflict', detail: duplicatesReason(key, labels) };
+  }
+  const stored = plainValue(only.record.values[options.matchSlug], 'text') as string;
+  if (only.match === 'cased') return { key, outcome: 'conflict', detail: otherCaseReason(only.record.id.record_id, stored, key, options.matchSlug) };
+  options.onConcurrentCreate?.('found');
+  return writeToHolder(only.record, desired, options, `record ${only.record.id.record_id} took ${key} after this run loaded the records: written there, not created again`);
+}
+
+/**
+ * After a create without a unique key, the key is looked up again: two runs at the same time may each
+ * have created one. Every run puts the holders in the same order (firstCreated) and keeps the first;
+ * a run whose fresh record is not first deletes that record, the one it created a moment ago and
+ * never any other (`DELETE …/records/{record_id}`, spec), and writes to the first.
+ */
+async function afterCreate(recordId: string, desired: DesiredRecord, options: AttioWriterOptions, changes: ValueChange[]): Promise<WriteResult> {
+  const key = desired.key;
+  const created: WriteResult = { key, outcome: 'created', recordId, changes };
+  const holders = (await recordsHolding(options.attio, options, key)).filter((h) => h.match === 'exact').map((h) => h.record);
+  const first = firstCreated(holders)[0];
+  if (!first || holders.length < 2) return created;
+  if (first.id.record_id === recordId) return options.onConcurrentCreate?.('won'), created;
+  try {
+    await options.attio('DELETE', `/objects/${options.object}/records/${recordId}`);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) throw error; // 404: an earlier attempt deleted it
+  }
+  options.onConcurrentCreate?.('lost');
+  return writeToHolder(first, desired, options, `record ${first.id.record_id} for ${key} was created at the same time as this run's ${recordId}, and first: ${recordId} was deleted`);
+}
+
+/**
+ * Creates a new record with `onCreate`, once: looked up just before (beforeCreate), created (an
+ * assert where the key is unique, else createOnce), and, without a unique key, looked up after
+ * (afterCreate). A domain taken meanwhile (`uniqueness_conflict`) links instead (`relink`).
+ */
+async function createNew(
+  action: Extract<PlannedAction, { kind: 'new' }>,
+  desired: DesiredRecord,
+  options: AttioWriterOptions,
+  relink: () => Promise<WriteResult | null>,
+): Promise<WriteResult> {
+  const { attio, object, matchSlug } = options;
+  const key = action.key;
+  const found = await beforeCreate(desired, options);
+  if (found) return found;
+  const onCreate = Object.fromEntries(Object.entries(desired.onCreate).filter(([, value]) => value !== null));
+  const createValues = { ...toAttioValues(desired.values, options.specs), ...toAttioValues(onCreate, options.specs) };
+  try {
+    if (options.keyIsUnique) {
+      // Attio's upsert: its uniqueness check is what keeps the key on one record.
+      const assertPath = `/objects/${object}/records?matching_attribute=${encodeURIComponent(matchSlug)}`;
+      const asserted = await attio<{ data: AttioRecord }>('PUT', assertPath, { data: { values: createValues } });
+      return { key, outcome: 'created', recordId: asserted.data.id.record_id, changes: action.changes };
+    }
+    const created = await createOnce(attio, options, key, createValues);
+    if ('recordId' in created) return await afterCreate(created.recordId, desired, options, action.changes);
+    if (created.holders.length === 1) return { key, outcome: 'created', recordId: created.holders[0]!.id.record_id, changes: action.changes };
+    const ids = created.holders.map((r) => r.id.record_id);
+    return {
+      key,
+      outcome: 'conflict',
+      detail: `${duplicatesReason(key, ids)}; another run created one at the same time as this run, whose answer was lost, so it cannot tell which is its own`,
+    };
+  } catch (error) {
+    // The unique value was taken between our look-up and the create (or the look-up missed it).
+    if (error instanceof ApiError && error.code === 'uniqueness_conflict') {
+      const retried = await relink();
+      if (retried) return retried;
+    }
+    throw error;
+  }
 }
 
 /**
  * Carries out one planned action with the owned values. An update writes by key (assert) or by
  * record id. A new record goes to the record its hint names, or to the unlinked record its domain
  * (the hint's, else its own) finds, with a PATCH by id; a record linked to another key is a conflict,
- * and so is a hint that finds nothing. Otherwise the record is created with `onCreate`. `claimed`
- * holds the records this run has linked, so two keys never link the same one.
+ * and so is a hint that finds nothing. Otherwise the record is created with `onCreate` (createNew).
+ * `claimed` holds the records this run has linked, so two keys never link the same one.
  */
 export async function writeAction(
   action: PlannedAction,
@@ -2366,7 +2712,8 @@ export async function writeAction(
   const assertPath = `/objects/${object}/records?matching_attribute=${encodeURIComponent(matchSlug)}`;
   if (action.kind === 'update') {
     if (!options.dryRun) {
-      if (options.keyIsUnique) await attio('PUT', assertPath, { data: { values: owned } });
+      // By id when the write corrects the key itself (spaces around it): an assert would match nothing and create.
+      if (options.keyIsUnique && !action.changes.some((c) => c.slug === matchSlug)) await attio('PUT', assertPath, { data: { values: owned } });
       else await attio('PATCH', `/objects/${object}/records/${action.recordId}`, { data: { values: owned } });
     }
     return { key, outcome: 'updated', recordId: action.recordId, changes: action.changes };
@@ -2407,22 +2754,7 @@ export async function writeAction(
   const linked = await linkOrConflict();
   if (linked) return linked;
   if (options.dryRun) return { key, outcome: 'created', changes: action.changes };
-  const onCreate = Object.fromEntries(Object.entries(desired.onCreate).filter(([, value]) => value !== null));
-  const createValues = { ...owned, ...toAttioValues(onCreate, options.specs) };
-  try {
-    // With a unique key, Attio's upsert; without one there is nothing to assert on: a create, looked up before any retry.
-    const recordId = options.keyIsUnique
-      ? (await attio<{ data: AttioRecord }>('PUT', assertPath, { data: { values: createValues } })).data.id.record_id
-      : await createOnce(attio, options, key, createValues);
-    return { key, outcome: 'created', recordId, changes: action.changes };
-  } catch (error) {
-    // The unique value was taken between our look-up and the create (or the look-up missed it).
-    if (error instanceof ApiError && error.code === 'uniqueness_conflict') {
-      const retried = await linkOrConflict();
-      if (retried) return retried;
-    }
-    throw error;
-  }
+  return createNew(action, desired, options, linkOrConflict);
 }
 
 /**
@@ -2593,7 +2925,8 @@ function startRun<Settings, Data>(config: Config, options: RunOptions, io: Io, s
   const now = options.now ?? Date.now;
   const isTTY = options.isTTY ?? Boolean(process.stderr.isTTY);
   const progress = new Progress(io.err, isTTY, now);
-  const counts = { retries: 0, attioReads: 0, attioWrites: 0 };
+  /** `retriedFor`: retries by what answered ("Attio 429", "Stripe no answer"), for the notes. */
+  const counts = { retries: 0, retriedFor: {} as Record<string, number>, attioReads: 0, attioWrites: 0 };
   let lastRetry = { line: '', atMs: -Infinity, printedAtMs: -Infinity, unprinted: 0 };
   const policy: RetryPolicy = {
     retries: options.retries ?? RETRY.retries,
@@ -2603,6 +2936,8 @@ function startRun<Settings, Data>(config: Config, options: RunOptions, io: Io, s
     // On a terminal the latest retry shows in the progress line; otherwise as a line, at most every 10 s.
     onRetry: (error, attempt, delayMs) => {
       counts.retries += 1;
+      const why = `${error.service} ${error.status ?? 'no answer'}`;
+      counts.retriedFor[why] = (counts.retriedFor[why] ?? 0) + 1;
       const line = `retrying ${error.service} ${error.status ?? 'request'}${error.code ? ` ${error.code}` : ''} (${error.message}): retry ${attempt + 1} of ${policy.retries} in ${(delayMs / 1000).toFixed(1)}s`;
       lastRetry = { ...lastRetry, line, atMs: now() };
       if (isTTY) return;
@@ -2614,6 +2949,7 @@ function startRun<Settings, Data>(config: Config, options: RunOptions, io: Io, s
   const limits = { ...ATTIO_LIMITS, ...options.limits };
   const attio = createAttioClient({
     baseUrl: config.attioUrl,
+    baseUrlVariable: 'ATTIO_API_URL',
     apiKey: config.attioKey,
     timeoutMs: options.timeoutMs ?? RETRY.requestTimeoutMs,
     policy,
@@ -2625,8 +2961,10 @@ function startRun<Settings, Data>(config: Config, options: RunOptions, io: Io, s
   const keyRejected = (error: unknown): string | null => {
     if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) return null;
     const variable = error.service === source.name ? source.keyVariable : 'ATTIO_API_KEY';
+    // Only the Attio client retries a 401 (attioTransient); the source's 401 is final at once.
+    const retried = error.service === source.name ? '' : ` after ${policy.retries} retries`;
     return error.status === 401
-      ? `${error.service} rejected the key in ${variable} (401 after ${policy.retries} retries): check that it is current and has the permissions the README lists.`
+      ? `${error.service} rejected the key in ${variable} (401${retried}): check that it is current and has the permissions the README lists.`
       : `The key in ${variable} lacks a permission (${error.service} 403${error.code ? ` ${error.code}` : ''}: ${error.message}): grant the permissions the README lists.`;
   };
   const describe = (error: unknown) =>
@@ -2689,10 +3027,10 @@ async function preflightAndRead<Settings, Data>(run: Run, source: Source<Setting
   try {
     const [read, state] = await Promise.all([
       reading,
-      loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix, onlyKey: run.config.only }),
+      loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix, onlyKey: run.config.only }, run.limits.pageSize),
     ]);
-    run.progress.finish(`Read ${read.summary} and ${state.linked.size} linked Attio records in ${((now() - readStarted) / 1000).toFixed(1)}s.`);
-    return { checked, keyIsUnique, read, ...state };
+    run.progress.finish(`Read ${read.summary} and ${state.records.length} linked Attio records in ${((now() - readStarted) / 1000).toFixed(1)}s.`);
+    return { checked, keyIsUnique, read, linkedRecords: state.records, loadNotes: state.notes };
   } catch (error) {
     run.progress.finish();
     io.errLine(`Reading failed, nothing was written: ${run.describe(error)}`);
@@ -2705,17 +3043,17 @@ type Ready<Data> = Exclude<Awaited<ReturnType<typeof preflightAndRead<unknown, D
 async function mapAndPlan<Settings, Data>(run: Run, source: Source<Settings, Data>, settings: Settings, target: Target, ready: Ready<Data>) {
   let mapped: SourcePlan;
   try {
-    const linkedKeys = new Set(ready.linked.keys());
+    const linkedKeys = new Set(ready.linkedRecords.map((r) => String(r.values[target.key.slug]).trim()));
     mapped = await source.map(settings, ready.read.data as Data, { currency: ready.checked.currency, linkedKeys, allowAccountMismatch: run.config.allowAccountMismatch }, run.readContext);
   } catch (error) {
     run.io.errLine(`Reading failed, nothing was written: ${run.describe(error)}`);
     return run.keyRejected(error) ? 2 : 1;
   }
   if (mapped.stop) return run.io.errLine(mapped.stop), 2;
-  const keys = new Set(mapped.records.map((r) => r.key));
-  const orphans = [...ready.linked.keys()].filter((key) => !keys.has(key)).length;
-  const plan = planRecords(mapped.records, ready.linked, ready.duplicates);
-  return { ...mapped, plan, orphans, desiredByKey: new Map(mapped.records.map((d) => [d.key, d])), keyIsUnique: ready.keyIsUnique };
+  const state = matchLinkedRecords(ready.linkedRecords, mapped.records.map((r) => r.key), target.key.slug);
+  const plan = planRecords(mapped.records, state.linked, state.duplicates, state.nearMisses);
+  const notes = [...mapped.notes, ...ready.loadNotes, ...state.notes];
+  return { ...mapped, notes, plan, orphans: state.orphans, desiredByKey: new Map(mapped.records.map((d) => [d.key, d])), keyIsUnique: ready.keyIsUnique };
 }
 type Planned = Exclude<Awaited<ReturnType<typeof mapAndPlan>>, number>;
 
@@ -2725,6 +3063,7 @@ async function write(run: Run, target: Target, planned: Planned) {
   if (config.dryRun) io.out('DRY RUN: reading and planning only, nothing will be written.');
   const counts: Record<WriteOutcome, number> = { created: 0, linked: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0, deferred: 0 };
   const lostCreates = { landed: 0, resent: 0 };
+  const concurrentCreates = { found: 0, won: 0, lost: 0 };
   const work = planned.plan.filter((a) => a.kind !== 'unchanged');
   counts.unchanged = planned.plan.length - work.length;
   const started = now();
@@ -2738,6 +3077,7 @@ async function write(run: Run, target: Target, planned: Planned) {
     specs: target.specs,
     dryRun: config.dryRun,
     onLostCreate: (landed) => (landed ? lostCreates.landed++ : lostCreates.resent++),
+    onConcurrentCreate: (what) => void (concurrentCreates[what] += 1),
     concurrency: run.limits.concurrency,
     mayStart: () => config.maxMinutes === null || now() - run.startedAt < config.maxMinutes * 60_000,
     // A key that stays rejected fails every record alike: stop instead of retrying each one.
@@ -2752,21 +3092,25 @@ async function write(run: Run, target: Target, planned: Planned) {
     },
   });
   if (work.length) run.progress.finish(`${config.dryRun ? 'Planned' : 'Wrote'} ${done} records in ${((now() - started) / 1000).toFixed(1)}s.`);
-  return { results, counts, lostCreates };
+  return { results, counts, lostCreates, concurrentCreates };
 }
 
 /** The report: on stdout, in the job summary, and as the exit code. */
 function report<Settings, Data>(run: Run, source: Source<Settings, Data>, target: Target, ready: Ready<Data>, planned: Planned, written: Awaited<ReturnType<typeof write>>): number {
   const { config, io, counts: requests } = run;
-  const { results, counts, lostCreates } = written;
+  const { results, counts, lostCreates, concurrentCreates: concurrent } = written;
   const notes = [...planned.notes];
   if (planned.orphans) notes.push(`${planned.orphans} Attio records hold a ${target.key.slug} that ${source.name} no longer has; left as they are`);
-  if (requests.retries) notes.push(`${requests.retries} requests were retried`);
+  if (requests.retries) {
+    const why = Object.entries(requests.retriedFor).sort(([, a], [, b]) => b - a).map(([what, n]) => `${what}: ${n}`);
+    notes.push(`${requests.retries} requests were retried (${why.join(', ')})`);
+  }
   if (counts.deferred) notes.push(`the time budget (--max-minutes ${config.maxMinutes}) was reached: ${counts.deferred} records are left for the next run`);
   if (lostCreates.landed + lostCreates.resent)
     notes.push(
       `${lostCreates.landed + lostCreates.resent} creates lost their answer: ${lostCreates.landed} had landed (found by ${target.key.slug}, not sent again), ${lostCreates.resent} had not (sent again)`,
     );
+  notes.push(...concurrentCreateNotes(concurrent, target.key.slug));
   const summary: RunSummary = {
     title: `${source.name} → Attio sync`,
     counts,
@@ -2786,6 +3130,18 @@ function report<Settings, Data>(run: Run, source: Source<Settings, Data>, target
   io.out(`${config.dryRun ? 'DRY RUN (nothing written): ' : ''}${summaryLine(counts)}`);
   if (run.env.GITHUB_STEP_SUMMARY) appendFileSync(run.env.GITHUB_STEP_SUMMARY, io.redact(stepSummaryMarkdown(summary, config.dryRun)));
   return counts.failed > 0 ? 1 : 0;
+}
+
+/** What the run says about new keys another record took meanwhile (see onConcurrentCreate). */
+function concurrentCreateNotes(counts: { found: number; won: number; lost: number }, matchSlug: string): string[] {
+  const notes: string[] = [];
+  if (counts.found)
+    notes.push(`${counts.found} new records had a company by the time they were created (another run at the same time, a person, or a page that moved while loading): found by ${matchSlug} just before the create, written there instead`);
+  if (counts.won)
+    notes.push(`${counts.won} records were created by another run too, at the same time: this run's company was the first and stays (the other run deletes its own)`);
+  if (counts.lost)
+    notes.push(`${counts.lost} records were created by another run too, at the same time, and first: this run deleted the company it had just created and wrote to the other run's`);
+  return notes;
 }
 
 export interface Output {

@@ -492,7 +492,7 @@ it('query filters: anything else is a 400, never "match everything"', async () =
 
 it('unknown object / route -> 404 not_found', async () => {
   assertError(await api('POST', '/objects/people/records/query', {}), 404, 'not_found');
-  assertError(await api('DELETE', `/objects/companies/records/${acmeId}`), 404, 'not_found');
+  assertError(await api('DELETE', '/objects/companies/records/00000000-0000-4000-8000-000000000000'), 404, 'not_found');
   assertError(await api('GET', '/objects/companies/nothing'), 404, 'not_found');
 });
 
@@ -769,5 +769,72 @@ it('standardAttributes: false starts with no attributes', async () => {
     const r = await client(f, 'k2')('GET', '/objects/companies/attributes');
     assert.deepEqual(r.json.data, []);
     assert.equal((await client(f)('GET', '/objects/companies/attributes')).status, 401);
+  });
+});
+
+it('DELETE a record: 200 with an empty object, then 404; the record is gone from queries', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    const id = f.addCompany({ name: 'Doomed' });
+    const kept = f.addCompany({ name: 'Kept' });
+    const deleted = await c('DELETE', `/objects/companies/records/${id}`);
+    assert.equal(deleted.status, 200);
+    assert.deepEqual(deleted.json, {});
+    assertError(await c('DELETE', `/objects/companies/records/${id}`), 404, 'not_found');
+    assert.deepEqual(f.companies().map((x) => x.record_id), [kept]);
+    f.deleteCompany(kept);
+    assert.deepEqual((await c('POST', '/objects/companies/records/query', {})).json.data, []);
+  });
+});
+
+it('select options: an archived one is listed only with show_archived=true, and PATCH is_archived:false restores it', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    f.addAttribute({ api_slug: 'plan', type: 'select', options: ['Free', 'Pro'] });
+    f.archiveOption('plan', 'Pro');
+    const titles = async (query = '') => (await c('GET', `/objects/companies/attributes/plan/options${query}`)).json.data.map((o: any) => `${o.title}${o.is_archived ? ' (archived)' : ''}`);
+    assert.deepEqual(await titles(), ['Free']);
+    assert.deepEqual(await titles('?show_archived=true'), ['Free', 'Pro (archived)']);
+    // An archived option cannot be written to a record.
+    assertError(await c('POST', '/objects/companies/records', { data: { values: { plan: 'Pro' } } }), 400, 'value_not_found');
+    const pro = (await c('GET', '/objects/companies/attributes/plan/options?show_archived=true')).json.data[1];
+    const restored = await c('PATCH', `/objects/companies/attributes/plan/options/${pro.id.option_id}`, { data: { is_archived: false } });
+    assert.equal(restored.status, 200);
+    assert.equal(restored.json.data.is_archived, false);
+    assert.deepEqual(await titles(), ['Free', 'Pro']);
+    // By title too; another option's title is a 409; unknown keys and options are refused.
+    assertError(await c('PATCH', '/objects/companies/attributes/plan/options/Pro', { data: { title: 'Free' } }), 409, 'slug_conflict');
+    assertError(await c('PATCH', '/objects/companies/attributes/plan/options/Gold', { data: { is_archived: false } }), 400, 'value_not_found');
+    assertError(await c('PATCH', '/objects/companies/attributes/plan/options/Pro', { data: { colour: 'red' } }), 400, 'validation_type');
+  });
+});
+
+it('maxQueryScore: a query scoring over the limit gets the documented 429 with a Retry-After date; a simpler one passes', async () => {
+  await withFake({ maxQueryScore: 10 }, async (f) => {
+    const c = client(f);
+    f.addAttribute({ api_slug: 'stripe_customer_id', type: 'text' });
+    for (let i = 0; i < 4; i++) f.addCompany({ name: `C${i}`, stripe_customer_id: `cus_${i}` });
+    const filter = { stripe_customer_id: { value: { $contains: 'cus_' } } };
+    // (1 + 1 sort + 1 condition) x 4 records = 12 > 10; without the sort 8.
+    const refused = await c('POST', '/objects/companies/records/query', { filter, sorts: [{ attribute: 'stripe_customer_id', direction: 'asc' }] });
+    assertError(refused, 429, 'rate_limit_exceeded', 'rate_limit_error');
+    assert.ok(!Number.isNaN(Date.parse(refused.headers.get('retry-after') ?? '')));
+    assert.equal((await c('POST', '/objects/companies/records/query', { filter })).json.data.length, 4);
+    assert.equal(f.stats().rateLimited, 1);
+  });
+});
+
+it('beforeQuery: a writer between two pages shifts them, since offset paging takes no snapshot', async () => {
+  let writer: ((offset: number) => void) | null = null;
+  await withFake({ beforeQuery: ({ offset }) => writer?.(offset) }, async (f) => {
+    const c = client(f);
+    f.addAttribute({ api_slug: 'stripe_customer_id', type: 'text' });
+    for (const id of ['cus_b', 'cus_d', 'cus_f', 'cus_h']) f.addCompany({ name: id, stripe_customer_id: id });
+    const page = async (offset: number) =>
+      (await c('POST', '/objects/companies/records/query', { sorts: [{ attribute: 'stripe_customer_id', direction: 'asc' }], limit: 2, offset })).json.data.map(
+        (r: any) => r.values.stripe_customer_id[0].value,
+      );
+    writer = (offset) => void (offset === 2 && f.addCompany({ name: 'a', stripe_customer_id: 'cus_a' }));
+    assert.deepEqual([...(await page(0)), ...(await page(2))], ['cus_b', 'cus_d', 'cus_d', 'cus_f']); // cus_d twice, cus_h on the next page
   });
 });

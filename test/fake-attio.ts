@@ -31,7 +31,29 @@ export interface FakeAttioOptions {
   latencyMs?: number | ((req: RequestInfo) => number);
   rateLimit?: { reads?: number; writes?: number };
   faults?: FaultSchedule;
-  intercept?: (req: RequestInfo) => { status: number; body: unknown } | undefined;
+  intercept?: (req: RequestInfo) => { status: number; body: unknown; headers?: Record<string, string> } | undefined;
+  /**
+   * A test hook: a request waits for the promise before the fake looks at it, so two clients'
+   * requests can be made to arrive together (two runs creating the same company at once).
+   */
+  hold?: (req: RequestInfo) => Promise<void> | undefined;
+  /**
+   * Another writer, working while a client pages through a records query: called before each
+   * query is answered, with its offset. Offset paging takes no snapshot ("add limit to offset"
+   * until a short page, no promise that the set stays put: docs.attio.com/rest-api/how-to/pagination),
+   * so what it writes or deletes before the offset shifts the pages that follow.
+   */
+  beforeQuery?: (query: { offset: number; limit: number; filter: unknown; sorts: unknown }) => void;
+  /**
+   * Attio's per-query score limit: "Each request receives a complexity score. The score is a
+   * function of the requests' sorts and filters as well as the total record/entry count"; "The
+   * score for an individual query may exceed the per-query limit. In this case, you should reduce
+   * the complexity of your query and try again" (docs.attio.com/rest-api/guides/rate-limiting). The
+   * docs give no formula: this fake scores (1 + sorts + filter conditions) x records in the object,
+   * and answers a query over `maxQueryScore` with the documented 429 and Retry-After (the docs name
+   * no other code for it, so it is the documented rate-limit envelope).
+   */
+  maxQueryScore?: number;
   slowMs?: number;
   standardAttributes?: boolean;
   /**
@@ -69,7 +91,11 @@ export interface FakeAttio {
   port: number;
   addAttribute(a: AddAttributeInput): void;
   removeOption(attribute: string, title: string): void;
+  /** Archives a select option, as a person can in Attio: listed then only with show_archived=true. */
+  archiveOption(attribute: string, title: string): void;
   addCompany(values: Record<string, unknown>): string;
+  /** Deletes a company, as a person (or another client) can. */
+  deleteCompany(record_id: string): void;
   setCompanyValues(record_id: string, values: Record<string, unknown>): void;
   companies(): PlainCompany[];
   attributes(): Array<{
@@ -184,7 +210,11 @@ const filterError = (message: string, path: string[]) => badRequest('filter_erro
 interface Answer {
   status: number;
   body: unknown;
+  headers?: Record<string, string>;
 }
+
+/** A query over the per-query score limit (FakeAttioOptions.maxQueryScore). */
+class QueryScoreExceeded extends Error {}
 
 type Handler = (params: string[], query: URLSearchParams, body: unknown) => Answer;
 
@@ -203,11 +233,13 @@ class FakeAttioServer {
     ['POST', /^\/v2\/([^/]+)\/([^/]+)\/attributes$/, (p, _q, b) => this.createAttribute(p, b)],
     ['GET', /^\/v2\/([^/]+)\/([^/]+)\/attributes\/([^/]+)\/options$/, (p, q) => this.listOptions(p, q)],
     ['POST', /^\/v2\/([^/]+)\/([^/]+)\/attributes\/([^/]+)\/options$/, (p, _q, b) => this.createOption(p, b)],
+    ['PATCH', /^\/v2\/([^/]+)\/([^/]+)\/attributes\/([^/]+)\/options\/([^/]+)$/, (p, _q, b) => this.updateOption(p, b)],
     ['POST', /^\/v2\/objects\/([^/]+)\/records\/query$/, (p, _q, b) => this.queryRecords(p, b)],
     ['POST', /^\/v2\/objects\/([^/]+)\/records$/, (p, _q, b) => this.createRecord(p, b)],
     ['PUT', /^\/v2\/objects\/([^/]+)\/records$/, (p, q, b) => this.assertRecord(p, q, b)],
     ['GET', /^\/v2\/objects\/([^/]+)\/records\/([^/]+)$/, (p) => this.getRecord(p)],
     ['PATCH', /^\/v2\/objects\/([^/]+)\/records\/([^/]+)$/, (p, _q, b) => this.updateRecord(p, b)],
+    ['DELETE', /^\/v2\/objects\/([^/]+)\/records\/([^/]+)$/, (p) => this.deleteRecord(p)],
   ];
 
   private readonly apiKey: string;
@@ -260,7 +292,9 @@ class FakeAttioServer {
       port,
       addAttribute: (a) => this.helperAddAttribute(a),
       removeOption: (attribute, title) => this.helperRemoveOption(attribute, title),
+      archiveOption: (attribute, title) => this.helperArchiveOption(attribute, title),
       addCompany: (values) => this.helperAddCompany(values),
+      deleteCompany: (id) => void this.records.splice(this.records.indexOf(this.requireHelperRecord(id)), 1),
       setCompanyValues: (id, values) => this.helperSetCompanyValues(id, values),
       companies: () => this.records.map((r) => this.plainCompany(r)),
       attributes: () =>
@@ -314,6 +348,7 @@ class FakeAttioServer {
       }
     }
     const info: RequestInfo = { method, path, query: url.searchParams, body };
+    await this.opts.hold?.(info);
     const entry: RequestLogEntry = { method, path, query: url.search.replace(/^\?/, ''), status: 0, body };
     this.requests.push(entry);
     res.on('close', () => {
@@ -378,11 +413,12 @@ class FakeAttioServer {
 
     // 5. Test hook.
     const intercepted = this.opts.intercept?.(info);
-    if (intercepted) return answer(intercepted.status, intercepted.body);
+    if (intercepted) return answer(intercepted.status, intercepted.body, intercepted.headers);
 
     // 6. The fake itself.
     const result = this.route(method, path, url.searchParams, body);
-    return answer(result.status, result.body);
+    if (result.status === 429) this.counters.rateLimited += 1;
+    return answer(result.status, result.body, result.headers);
   }
 
   private route(method: string, path: string, query: URLSearchParams, body: unknown): Answer {
@@ -397,6 +433,11 @@ class FakeAttioServer {
       throw notFound(`No route for ${method} ${path}.`);
     } catch (err) {
       if (err instanceof ApiError) return { status: err.status, body: err.body() };
+      if (err instanceof QueryScoreExceeded) {
+        // The documented rate-limit answer: 429, the envelope, and Retry-After as a date (rate-limiting guide).
+        const retryAfter = new Date(Math.ceil(Date.now() / 1000) * 1000).toUTCString();
+        return { status: 429, body: faultEnvelope(429), headers: { 'retry-after': retryAfter } };
+      }
       throw err;
     }
   }
@@ -505,9 +546,39 @@ class FakeAttioServer {
     return { status: 200, body: { data: optionJson(attr, option) } };
   }
 
+  /**
+   * `PATCH …/options/{option}` with `{data: {title?, is_archived?}}`: the option by UUID or title;
+   * `is_archived: false` restores an archived option; a title another option has is a 409 (spec).
+   */
+  private updateOption([target, identifier, attribute, option]: string[], body: unknown): Answer {
+    this.requireObject(target, identifier);
+    const attr = this.requireAttribute(attribute);
+    if (attr.type !== 'select') throw validation('This attribute is not a select attribute.');
+    const data = requireData(body);
+    rejectUnknownKeys(data, ['title', 'is_archived'], ['data']);
+    const found = attr.options.find((o) => o.option_id === option || o.title === option);
+    if (!found) throw badRequest('value_not_found', `Cannot find select attribute with select option title "${option}".`);
+    if (data.title !== undefined && (typeof data.title !== 'string' || data.title.length < 1)) throw validation('"data.title" must be a non-empty string.', ['data', 'title']);
+    if (data.is_archived !== undefined && typeof data.is_archived !== 'boolean') throw validation('"data.is_archived" must be a boolean.', ['data', 'is_archived']);
+    if (typeof data.title === 'string' && attr.options.some((o) => o !== found && o.title === data.title)) {
+      throw new ApiError(409, 'slug_conflict', `There is already another select option with the title "${data.title}".`);
+    }
+    if (typeof data.title === 'string') found.title = data.title;
+    if (typeof data.is_archived === 'boolean') found.is_archived = data.is_archived;
+    return { status: 200, body: { data: optionJson(attr, found) } };
+  }
+
   // -------------------------------------------------------------------------------------------
   // Endpoints: records
   // -------------------------------------------------------------------------------------------
+
+  /** `DELETE …/records/{record_id}`: 200 with an empty object; 404 `not_found` for no such record (spec). */
+  private deleteRecord([object, recordId]: string[]): Answer {
+    this.requireObject('objects', object);
+    const record = this.requireRecord(recordId);
+    this.records.splice(this.records.indexOf(record), 1);
+    return { status: 200, body: {} };
+  }
 
   private getRecord([object, recordId]: string[]): Answer {
     this.requireObject('objects', object);
@@ -575,6 +646,11 @@ class FakeAttioServer {
       if (!isPlainObject(body.filter)) throw filterError('"filter" must be an object.', ['filter']);
       predicate = this.compileFilter(body.filter, []);
     }
+    if (this.opts.maxQueryScore !== undefined) {
+      const score = (1 + (Array.isArray(body.sorts) ? body.sorts.length : 0) + countConditions(body.filter)) * this.records.length;
+      if (score > this.opts.maxQueryScore) throw new QueryScoreExceeded();
+    }
+    this.opts.beforeQuery?.({ offset, limit, filter: body.filter, sorts: body.sorts });
     const matched = this.records.filter(predicate);
     if (body.sorts !== undefined) matched.sort(this.compileSorts(body.sorts));
     return { status: 200, body: { data: matched.slice(offset, offset + limit).map((r) => this.recordJson(r)) } };
@@ -766,6 +842,19 @@ class FakeAttioServer {
       const vals = r.values.get(attr.attribute_id);
       if (vals) r.values.set(attr.attribute_id, vals.filter((sv) => sv.v !== option.option_id));
     }
+  }
+
+  private helperArchiveOption(attribute: string, title: string): void {
+    const attr = this.findAttribute(attribute);
+    const option = attr?.options.find((o) => o.title === title);
+    if (!option) throw new Error(`fake-attio: attribute "${attribute}" has no option "${title}"`);
+    option.is_archived = true;
+  }
+
+  private requireHelperRecord(recordId: string): CompanyRecord {
+    const record = this.records.find((r) => r.record_id === recordId);
+    if (!record) throw new Error(`fake-attio: no company ${recordId}`);
+    return record;
   }
 
   private helperAddCompany(values: Record<string, unknown>): string {
@@ -1226,6 +1315,18 @@ function compileRecordIdCondition(cond: unknown, path: string[]): (r: CompanyRec
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
+
+/** How many attribute conditions a filter has (for the fake's query score). */
+function countConditions(filter: unknown): number {
+  if (!isPlainObject(filter)) return 0;
+  let count = 0;
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === '$and' || key === '$or') count += Array.isArray(value) ? value.reduce((n: number, sub) => n + countConditions(sub), 0) : 0;
+    else if (key === '$not') count += countConditions(value);
+    else count += 1;
+  }
+  return count;
+}
 
 function envelope(status: number, type: string, code: string, message: string) {
   return { status_code: status, type, code, message };

@@ -460,7 +460,8 @@ describe('retries', () => {
     // The injected fault is the first retry (on a loaded machine a slow answer elsewhere may add more).
     expect(result.sleeps.length).toBeGreaterThanOrEqual(1);
     if (expectedDelay !== null) expect(result.sleeps[0]).toBe(expectedDelay);
-    else expect(result.sleeps[0]).toBeGreaterThanOrEqual(0), expect(result.sleeps[0]).toBeLessThanOrEqual(2000);
+    // An HTTP date (the fake's: the second after next): waited to the end of its second, at least 1 s.
+    else expect(result.sleeps[0]).toBeGreaterThanOrEqual(1000), expect(result.sleeps[0]).toBeLessThanOrEqual(3000);
     expect(attio.companies().filter((x) => x.values.stripe_customer_id === c.id)).toHaveLength(1);
     expect(result.out).toMatch(/\d+ requests were retried/);
     // Without a unique key, a create that may have landed is looked up before it is sent again.
@@ -470,7 +471,8 @@ describe('retries', () => {
     else expect(result.out).toContain('1 creates lost their answer: 0 had landed (found by stripe_customer_id, not sent again), 1 had not (sent again)');
   });
 
-  it.each<FaultKind>(['rate_limit_seconds', 'server_500', 'spurious_401', 'drop', 'slow', 'truncated'])('Stripe %s is retried', async (fault) => {
+  // Not a 401: Stripe documents it as "No valid API key provided" (a rejected key, below).
+  it.each<FaultKind>(['rate_limit_seconds', 'server_500', 'drop', 'slow', 'truncated'])('Stripe %s is retried', async (fault) => {
     const { stripe, attio, run } = await open();
     const c = stripe.store.addCustomer({ name: 'R', email: 'a@retry.example', created: T0 });
     stripe.store.addCharge({ customer: c.id, amount: 700, currency: 'usd', created: T0 });
@@ -559,16 +561,28 @@ describe('retries', () => {
   });
 
   it('a key that stays rejected stops with a message naming it and writes nothing', async () => {
-    const { attio, run, env } = await open();
+    const { attio, stripe, run, env } = await open();
+    stripe.store.addCharge({ customer: stripe.store.addCustomer({ email: 'a@key.example' }).id, amount: 100, currency: 'usd' });
     const result = await run([], { env: { ...env, ATTIO_API_KEY: 'attio_wrong_key_000' } });
     expect(result.code).toBe(2);
+    // Attio answers 401 on valid keys under load (the field guide), so its 401 is retried first.
     expect(result.err).toContain('Attio rejected the key in ATTIO_API_KEY (401 after 5 retries)');
+    expect(result.sleeps).toEqual([1000, 2000, 4000, 8000, 16000]);
     expect(attio.stats().writes).toBe(0);
 
+    stripe.resetStats();
     const stripeRejected = await run([], { env: { ...env, STRIPE_API_KEY: 'sk_test_wrongWRONGwrong1234' } });
     expect(stripeRejected.code).toBe(2);
-    expect(stripeRejected.err).toContain('Stripe rejected the key in STRIPE_API_KEY');
+    // Stripe's 401 is "No valid API key provided": never retried, so the run ends within seconds
+    // (exit 2 after at most one request per listing and no backoff at all, instead of 31 s of retries).
+    expect(stripeRejected.err).toContain('Stripe rejected the key in STRIPE_API_KEY (401): check that it is current');
+    expect(stripeRejected.sleeps).toEqual([]);
+    const rejected = stripe.requests.filter((r) => r.status === 401);
+    expect(rejected.length).toBeGreaterThanOrEqual(1);
+    expect(rejected.length).toBeLessThanOrEqual(4); // customers, charges, subscriptions, disputes
+    expect(stripe.requests.filter((r) => r.status !== 401)).toEqual([]);
     expect(stripeRejected.err + stripeRejected.out).not.toMatch(/1234|WRONG/);
+    expect(attio.stats().writes).toBe(0);
   });
 });
 
