@@ -291,10 +291,10 @@ describe('--setup, again and again', () => {
     expect(setup.code, setup.err).toBe(0);
     expect(setup.out).toContain('created "stripe_mrr" (currency, USD): the first attempt\'s answer was lost, but it had landed (409 on the retry)');
     expect(setup.out).toContain('created "stripe_subscription_status" (select): the first attempt\'s answer was lost');
-    expect(setup.out).toContain('added option(s) "Active", "Past due", "Trialing", "Paused", "Canceled", "None" to "stripe_subscription_status" ("Paused": the first attempt\'s answer was lost');
+    expect(setup.out).toContain('added option(s) "Active", "Past due", "Trialing", "Paused", "Unpaid", "Canceled", "None" to "stripe_subscription_status" ("Paused": the first attempt\'s answer was lost');
     expect(setup.out).toContain('Attio is ready');
     const status = bed.attio.attributes().find((a) => a.api_slug === 'stripe_subscription_status')!;
-    expect(status.options).toEqual(['Active', 'Past due', 'Trialing', 'Paused', 'Canceled', 'None']);
+    expect(status.options).toEqual(['Active', 'Past due', 'Trialing', 'Paused', 'Unpaid', 'Canceled', 'None']);
     bed.attio.resetStats();
     expect((await bed.run(['--setup'])).out).toContain('nothing to do');
     expect(bed.attio.stats().writes).toBe(0);

@@ -99,6 +99,9 @@ describe('plan, cancel date and dashboard link', () => {
     expect(setup.out).toContain('created "stripe_plan" (text)');
     expect(setup.out).toContain('created "stripe_cancels_on" (date)');
     expect(setup.out).toContain('created "stripe_dashboard_url" (text)');
+    // A workspace set up before Unpaid was its own status: preflight names the option, setup adds it.
+    expect(before.err).toContain('lacks the option(s) "Unpaid"');
+    expect(setup.out).toContain('added option(s) "Unpaid" to "stripe_subscription_status"');
   });
 });
 
