@@ -1,5 +1,8 @@
 // Unit tests of the pure parts of sync.ts. The end-to-end tests against the local fake Stripe and
 // Attio servers live in test/*.test.ts.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   accountTotals,
@@ -996,6 +999,21 @@ describe('configuration', () => {
   it('leaves the source\'s variables to the source: without one, only Attio\'s are needed', () => {
     expect(parseConfig([], { ATTIO_API_KEY: 'attio_key' })).toMatchObject({ attioKey: 'attio_key', source: null });
     expect(parse([], { ATTIO_API_KEY: 'attio_key', STRIPE_API_KEY: 'rk_live_abc' }).source).toMatchObject({ settings: { key: 'rk_live_abc', testMode: false }, secrets: ['rk_live_abc'] });
+  });
+  it('tries the output files before anything else: a bad --audit-log or GITHUB_STEP_SUMMARY is a problem naming the path and why', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    const existing = join(dir, 'existing.jsonl');
+    writeFileSync(existing, 'kept\n');
+    expect(appendableProblem(existing)).toBeNull();
+    expect(readFileSync(existing, 'utf8')).toBe('kept\n'); // opened to append, not truncated
+    expect(appendableProblem(join(dir, 'new.jsonl'))).toBeNull();
+    expect(existsSync(join(dir, 'new.jsonl'))).toBe(false); // tried, and removed again
+    expect(appendableProblem(dir)).toBe('it is a folder, not a file');
+    expect(appendableProblem(join(dir, 'no', 'x.jsonl'))).toBe('its folder does not exist');
+    expect(appendableProblem(join(existing, 'x.jsonl'))).toBe('a part of the path is a file, not a folder');
+    expect(() => parse(['--audit-log', dir], env)).toThrow(`--audit-log ${dir} cannot be written: it is a folder, not a file.`);
+    expect(() => parse([], { ...env, GITHUB_STEP_SUMMARY: join(dir, 'no', 's.md') })).toThrow(/GITHUB_STEP_SUMMARY .* cannot be written: its folder does not exist/);
+    expect(parse(['--audit-log', existing], { ...env, GITHUB_STEP_SUMMARY: existing })).toMatchObject({ auditLog: existing, stepSummary: existing });
   });
   it('reads flags and env', () => {
     expect(parse(['--dry-run', '--only', 'cus_123'], env)).toMatchObject({ dryRun: true, only: 'cus_123', setup: false });
