@@ -1,5 +1,8 @@
 // Unit tests of the pure parts of sync.ts. The end-to-end tests against the local fake Stripe and
 // Attio servers live in test/*.test.ts.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   accountTotals,
@@ -9,8 +12,17 @@ import {
   firstCreated,
   keyMatch,
   matchLinkedRecords,
+  auditIntentLine,
   auditLine,
+  appendableProblem,
   cancelsOnUnix,
+  cleanName,
+  cutGraphemes,
+  escapeText,
+  fewKeys,
+  hasUnusableDomain,
+  hostDomain,
+  stoppedExitCode,
   dashboardUrl,
   looksLikeAnotherAccount,
   placementHint,
@@ -74,6 +86,7 @@ import {
   type PlannedAction,
   type RetryPolicy,
 } from './sync.ts';
+import { BAD_EMAIL_DOMAINS } from './test/hostile.ts';
 
 describe('currency units', () => {
   it('uses each currency exponent', () => {
@@ -388,10 +401,13 @@ describe('matching hints', () => {
   it('takes a record id over a domain, normalises both, and reports malformed ones', () => {
     const id = '5F0C2E4A-1B2C-4D3E-8F90-0A1B2C3D4E5F';
     expect(placementHint({ recordId: id, domain: 'acme.com' })).toEqual({ hint: { recordId: id.toLowerCase(), label: 'Stripe metadata attio_record_id' } });
-    expect(placementHint({ recordId: null, domain: 'https://WWW.Acme.com/about' })).toEqual({ hint: { linkValue: 'www.acme.com', label: 'Stripe metadata attio_domain' } });
+    expect(placementHint({ recordId: null, domain: 'https://WWW.Acme.com/about' })).toEqual({ hint: { linkValue: 'acme.com', label: 'Stripe metadata attio_domain' } });
     expect(placementHint({ recordId: 'acme', domain: null }).problem).toMatch(/"acme" is not an Attio record id/);
     expect(placementHint({ recordId: null, domain: 'not a domain' }).problem).toMatch(/"not a domain" is not a company domain/);
+    expect(placementHint({ recordId: null, domain: 'acme_co.com' }).problem).toMatch(/"acme_co.com" is not a company domain/);
     expect(placementHint({ recordId: null, domain: null })).toEqual({});
+    // A hint's text from Stripe is escaped in the problem: one line, nothing that starts a workflow command.
+    expect(placementHint({ recordId: 'x\n::error::boom', domain: null }).problem).toContain('"x\\n::error::boom"');
   });
   it('plans a record-id claim once, oldest first, and reports a linked record whose hint names another', () => {
     const hinted = (key: string, claimOrder: string): DesiredRecord => ({
@@ -429,7 +445,85 @@ describe('audit line', () => {
     );
     expect(JSON.parse(line!)).toEqual({ time: '2026-12-01T00:00:00.000Z', stripe_customer_id: 'cus_1', record_id: 'rec_1', action: 'updated', values: { stripe_mrr: { before: 1, after: 2 } } });
     expect(JSON.parse(auditLine({ key: 'cus_2', outcome: 'created', changes: [] }, 'k', true, new Date(0))!)).toMatchObject({ record_id: null, dry_run: true });
-    for (const outcome of ['unchanged', 'conflict', 'failed', 'deferred'] as const) expect(auditLine({ key: 'cus_3', outcome }, 'k', false, new Date(0))).toBeNull();
+    for (const outcome of ['unchanged', 'deferred'] as const) expect(auditLine({ key: 'cus_3', outcome }, 'k', false, new Date(0))).toBeNull();
+    // After an intent line, a conflict or failure closes it with the reason.
+    expect(JSON.parse(auditLine({ key: 'cus_4', outcome: 'failed', detail: 'Attio 500' }, 'k', false, new Date(0))!)).toEqual({
+      time: '1970-01-01T00:00:00.000Z',
+      k: 'cus_4',
+      record_id: null,
+      action: 'failed',
+      detail: 'Attio 500',
+    });
+  });
+  it('announces a write before it is sent: the record, what is planned and the values it changes; nothing for a conflict', () => {
+    const update: PlannedAction = { kind: 'update', key: 'cus_1', recordId: 'rec_1', changes: [{ slug: 'stripe_mrr', before: 1, after: 2 }] };
+    expect(JSON.parse(auditIntentLine(update, 'k', new Date(0))!)).toEqual({
+      time: '1970-01-01T00:00:00.000Z',
+      k: 'cus_1',
+      record_id: 'rec_1',
+      action: 'intent',
+      planned: 'update',
+      values: { stripe_mrr: { before: 1, after: 2 } },
+    });
+    expect(JSON.parse(auditIntentLine({ kind: 'new', key: 'cus_2', changes: [] }, 'k', new Date(0))!)).toMatchObject({ record_id: null, planned: 'new' });
+    expect(auditIntentLine({ kind: 'conflict', key: 'cus_3', reason: 'x' }, 'k', new Date(0))).toBeNull();
+  });
+  it('holds values from outside exactly, with no raw control, bidi or line-separator character', () => {
+    const hostile = 'Acme\n::add-mask::x\u001b[31m\u0085\u009b\u007f\u202e\u2028##[error]y';
+    const line = auditLine({ key: 'cus_1', outcome: 'updated', recordId: 'r', changes: [{ slug: 'stripe_plan', before: hostile, after: 'Pro' }] }, 'k', false, new Date(0))!;
+    expect(line).not.toMatch(/[\p{Cc}\p{Bidi_Control}\u2028\u2029]/u);
+    expect(line).not.toContain('##[');
+    expect(JSON.parse(line).values.stripe_plan.before).toBe(hostile);
+  });
+});
+
+describe('escaping text from outside', () => {
+  const UNSAFE = /[\p{Cc}\p{Bidi_Control}\u2028\u2029]/u;
+  it('makes every control, bidi and separator character a visible escape, on one line', () => {
+    expect(escapeText('a\nb\rc\td')).toBe('a\\nb\\rc\\td');
+    expect(escapeText('\u001b[31mred\u0000\u007f\u0085\u009b')).toBe('\\u001b[31mred\\u0000\\u007f\\u0085\\u009b');
+    expect(escapeText('abc\u202edef\u2066\u200f\u2028\u2029')).toBe('abc\\u202edef\\u2066\\u200f\\u2028\\u2029');
+    for (const format of ['log', 'markdown', 'json'] as const) expect(escapeText('x\u0000\n\u202e\u2029\u009f', format)).not.toMatch(UNSAFE);
+  });
+  it('leaves ordinary text as it is: letters, emoji with their joiners, accents, punctuation', () => {
+    for (const text of ['Acme Inc.', '👨‍👩‍👧‍👦 Family Co', 'Bücher GmbH', 'São Paulo', 'a:b (c) 50% #1', 'cus_123', 'שלום', '東京']) expect(escapeText(text)).toBe(text);
+  });
+  it('never lets a value start a GitHub workflow command: "::" at the start, "##[" anywhere', () => {
+    expect(escapeText('::error title=x::boom')).toBe('\\::error title=x::boom');
+    expect(escapeText('  \u00a0::add-mask::created=')).toBe('  \u00a0\\::add-mask::created=');
+    expect(escapeText('mid ::warning::ok')).toBe('mid ::warning::ok'); // not at a line start: the runner ignores it
+    expect(escapeText('a ##[add-mask]created=')).toBe('a ##\\[add-mask]created=');
+    expect(escapeText('x\n::error::y')).toBe('x\\n::error::y'); // the newline is escaped: no second line
+    // Escaping twice changes nothing: the output sink escapes each line again.
+    for (const text of ['::e::x', 'a ##[x]', 'q\n\u001b', '  ::x']) expect(escapeText(escapeText(text))).toBe(escapeText(text));
+  });
+  it('escapes Markdown in the job summary: links, emphasis, HTML, table pipes; not the underscore inside a word', () => {
+    expect(escapeText('[click](https://evil) <img src=x> *b* `c` a|b ~s~ &amp; $x$ !', 'markdown')).toBe(
+      '\\[click\\](https://evil) \\<img src=x\\> \\*b\\* \\`c\\` a\\|b \\~s\\~ \\&amp; \\$x\\$ \\!',
+    );
+    expect(escapeText('cus_123 _em_ snake_case_', 'markdown')).toBe('cus_123 \\_em\\_ snake_case\\_');
+    expect(escapeText('a\nb', 'markdown')).toBe('a\\\\nb'); // one line; the backslash itself escaped
+  });
+  it('keeps JSON text valid: what it escapes reads back as the same value', () => {
+    const value = { s: 'a\u007f\u0085\u202e\u2028b ##[x] \\ "q"' };
+    const json = escapeText(JSON.stringify(value), 'json');
+    expect(json).not.toMatch(UNSAFE);
+    expect(json).not.toContain('##[');
+    expect(JSON.parse(json)).toEqual(value);
+  });
+  it('names at most a few keys, escaped, and how many more', () => {
+    expect(fewKeys([])).toBe('');
+    expect(fewKeys(['cus_1', 'cus_2'])).toBe('cus_1, cus_2');
+    expect(fewKeys(['cus_1', 'cus_2', 'cus_3', 'cus_4', 'cus_5'])).toBe('cus_1, cus_2, cus_3 and 2 more');
+    expect(fewKeys(['a', 'b', 'c'], 2)).toBe('a, b and 1 more');
+    expect(fewKeys(['x\n::error::y'])).toBe('x\\n::error::y');
+  });
+});
+
+describe('a stopped run', () => {
+  it('exits as a shell reports the signal', () => {
+    expect(stoppedExitCode('SIGTERM')).toBe(143);
+    expect(stoppedExitCode('SIGINT')).toBe(130);
   });
 });
 
@@ -507,6 +601,29 @@ describe('domains and names', () => {
     expect(companyDomain('jane@sub.acme.co.uk')).toBe('sub.acme.co.uk');
     expect(companyDomain('jane@bücher.de')).toBe('xn--bcher-kva.de');
   });
+  it('drops a leading www. and a trailing dot, so the address matches the company\'s domain', () => {
+    expect(companyDomain('x@www.acme.com')).toBe('acme.com');
+    expect(companyDomain('x@WWW.Acme.com.')).toBe('acme.com');
+    expect(companyDomain('x@www.com')).toBe('www.com'); // www is the name here
+    expect(companyDomain('x@www.gmail.com')).toBeNull(); // free mail, after the www.
+  });
+  it('takes only host names: letter-digit-hyphen labels of at most 63, 253 in all, a TLD of letters or xn--', () => {
+    expect(hostDomain('a-b.example')).toBe('a-b.example');
+    expect(hostDomain('xn--bcher-kva.xn--p1ai')).toBe('xn--bcher-kva.xn--p1ai');
+    expect(hostDomain('ＡＣＭＥ.com')).toBe('acme.com'); // full-width letters, as IDNA maps them
+    expect(hostDomain(`${'a'.repeat(63)}.com`)).toBe(`${'a'.repeat(63)}.com`);
+    expect(hostDomain(`${'a'.repeat(64)}.com`)).toBeNull();
+    expect(hostDomain(`${'abcdefghi.'.repeat(25)}com`)).not.toBeNull(); // 253 characters: the most
+    expect(hostDomain(`${'abcdefghi.'.repeat(25)}info`)).toBeNull(); // 254
+    for (const bad of BAD_EMAIL_DOMAINS) {
+      expect(hostDomain(bad), bad).toBeNull();
+      expect(hasUnusableDomain(`x@${bad}`), bad).toBe(true);
+    }
+    expect(hasUnusableDomain('x@acme.com')).toBe(false);
+    expect(hasUnusableDomain('x@gmail.com')).toBe(false); // free mail: no domain, but nothing wrong
+    expect(hasUnusableDomain('no-at-sign')).toBe(false);
+    expect(hasUnusableDomain(null)).toBe(false);
+  });
   it('has no domain for free mail, missing or broken emails', () => {
     expect(companyDomain('jane@gmail.com')).toBeNull();
     expect(companyDomain('JANE@OUTLOOK.COM')).toBeNull();
@@ -527,6 +644,32 @@ describe('domains and names', () => {
     const name = companyName({ id: 'cus_1', name: '🚀'.repeat(10_000), description: null, email: null });
     expect(Array.from(name)).toHaveLength(250);
     expect(name.endsWith('🚀…')).toBe(true);
+  });
+  it('cuts by grapheme: a family emoji (seven code points) is kept whole, 250 graphemes with the ellipsis', () => {
+    const family = '👨‍👩‍👧‍👦';
+    const name = companyName({ id: 'cus_1', name: `A${family.repeat(300)}`, description: null, email: null });
+    const graphemes = Array.from(new Intl.Segmenter('en', { granularity: 'grapheme' }).segment(name), (s) => s.segment);
+    expect(graphemes).toHaveLength(250);
+    expect(graphemes.at(-1)).toBe('…');
+    expect(graphemes.slice(1, -1).every((g) => g === family)).toBe(true);
+    expect(cutGraphemes('e\u0301'.repeat(5), 3)).toBe('e\u0301e\u0301…'); // an accent stays on its letter
+    expect(cutGraphemes('short', 250)).toBe('short');
+  });
+  it('strips control characters, ANSI sequences and bidi overrides from names; line breaks become a space', () => {
+    expect(cleanName('Acme\u0000 Inc\u0007')).toBe('Acme Inc');
+    expect(cleanName('\u001b[31mRed\u001b[0m Co')).toBe('Red Co');
+    expect(cleanName('\u001b]8;;https://evil\u0007Link\u001b]8;;\u0007')).toBe('Link');
+    expect(cleanName('\u202eocsiB\u202c Ltd')).toBe('ocsiB Ltd'); // no longer displays reversed
+    expect(cleanName('Acme\r\n  Inc')).toBe('Acme Inc');
+    expect(cleanName('👨‍👩‍👧‍👦 Family')).toBe('👨‍👩‍👧‍👦 Family'); // zero-width joiners stay
+    for (const invisible of ['', '   ', '\u200b\u200b', '\u202e\u202c', '\u0000\u0001', '\u001b[0m', '\u3164', '\u00ad', '\u0301', '\ufeff\u2060'])
+      expect(cleanName(invisible), JSON.stringify(invisible)).toBeNull();
+  });
+  it('names a company as for an empty name when nothing visible is left', () => {
+    const f = { id: 'cus_1', name: null, description: null, email: null };
+    expect(companyName({ ...f, name: '\u202e\u200b\u0000', description: 'Acme by description' })).toBe('Acme by description');
+    expect(companyName({ ...f, name: '\u001b[2J', email: 'a@acme.com' })).toBe('acme.com');
+    expect(companyName({ ...f, name: '\u3164' })).toBe('cus_1');
   });
 });
 
@@ -978,7 +1121,7 @@ describe('plan', () => {
     expect([...state.nearMisses.keys()]).toEqual(['cus_C']);
     expect(state.nearMisses.get('cus_C')).toContain('record r_cased holds "CUS_C", which differs from cus_C only in case');
     expect(state.notes).toEqual([expect.stringContaining('record r_spaced holds " cus_B ", cus_B with spaces around it: taken as cus_B\'s company')]);
-    expect(state.orphans).toBe(1);
+    expect(state.orphans).toEqual(['cus_Gone']);
     const plan = planRecords(['cus_A', 'cus_B', 'cus_C', 'cus_D'].map((k) => desired(k, {})), state.linked, state.duplicates, state.nearMisses);
     expect(plan.map((p) => p.kind)).toEqual(['unchanged', 'update', 'conflict', 'conflict']);
     expect(plan[1]).toMatchObject({ changes: [{ slug: 'stripe_customer_id', before: ' cus_B ', after: 'cus_B' }] });
@@ -1105,6 +1248,21 @@ describe('configuration', () => {
   it('leaves the source\'s variables to the source: without one, only Attio\'s are needed', () => {
     expect(parseConfig([], { ATTIO_API_KEY: 'attio_key' })).toMatchObject({ attioKey: 'attio_key', source: null });
     expect(parse([], { ATTIO_API_KEY: 'attio_key', STRIPE_API_KEY: 'rk_live_abc' }).source).toMatchObject({ settings: { key: 'rk_live_abc', testMode: false }, secrets: ['rk_live_abc'] });
+  });
+  it('tries the output files before anything else: a bad --audit-log or GITHUB_STEP_SUMMARY is a problem naming the path and why', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    const existing = join(dir, 'existing.jsonl');
+    writeFileSync(existing, 'kept\n');
+    expect(appendableProblem(existing)).toBeNull();
+    expect(readFileSync(existing, 'utf8')).toBe('kept\n'); // opened to append, not truncated
+    expect(appendableProblem(join(dir, 'new.jsonl'))).toBeNull();
+    expect(existsSync(join(dir, 'new.jsonl'))).toBe(false); // tried, and removed again
+    expect(appendableProblem(dir)).toBe('it is a folder, not a file');
+    expect(appendableProblem(join(dir, 'no', 'x.jsonl'))).toBe('its folder does not exist');
+    expect(appendableProblem(join(existing, 'x.jsonl'))).toBe('a part of the path is a file, not a folder');
+    expect(() => parse(['--audit-log', dir], env)).toThrow(`--audit-log ${dir} cannot be written: it is a folder, not a file.`);
+    expect(() => parse([], { ...env, GITHUB_STEP_SUMMARY: join(dir, 'no', 's.md') })).toThrow(/GITHUB_STEP_SUMMARY .* cannot be written: its folder does not exist/);
+    expect(parse(['--audit-log', existing], { ...env, GITHUB_STEP_SUMMARY: existing })).toMatchObject({ auditLog: existing, stepSummary: existing });
   });
   it('reads flags and env', () => {
     expect(parse(['--dry-run', '--only', 'cus_123'], env)).toMatchObject({ dryRun: true, only: 'cus_123', setup: false });

@@ -19,8 +19,8 @@
  * To build another sync from this template, replace sections 3 and 4 (a `Source` and a `Target`,
  * plugged in as SYNC) and the slug map; keep 2, 5 and 6. test/template.test.ts has a worked one.
  */
-import { appendFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { appendFileSync, closeSync, existsSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { domainToASCII, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import dotenv from 'dotenv';
 import Stripe from 'stripe';
@@ -74,7 +74,7 @@ const USAGE = `Usage: npx tsx sync.ts [--dry-run] [--setup [--currency USD]] [--
   --currency CODE    currency of the currency attributes that --setup creates (default USD)
   --only KEY         sync one record: its key in the source
   --max-minutes N    start no new write after N minutes; what is left is written by the next run
-  --audit-log PATH   append one JSON line per write (in a dry run, per planned write) to PATH
+  --audit-log PATH   append a JSON line before and after each write (in a dry run, one per planned write) to PATH
   --allow-account-mismatch
                      write even though none of the linked records' keys is in the source
                      (another account, or test data instead of live)
@@ -86,7 +86,8 @@ Environment (a .env file is read when present):
   DRY_RUN            1 or true: same as --dry-run`;
 
 const EXIT_CODES = `Exit codes: 0 all written (or left for the next run by --max-minutes), 1 some records failed,
-2 configuration or preflight problem (nothing written).`;
+2 configuration or preflight problem (nothing written), 143 (130) stopped by SIGTERM (SIGINT): the writes
+under way finished, the rest is left for the next run.`;
 
 export interface Config {
   attioKey: string;
@@ -97,6 +98,8 @@ export interface Config {
   only: string | null;
   maxMinutes: number | null;
   auditLog: string | null;
+  /** Where the job summary goes: GITHUB_STEP_SUMMARY, set by GitHub Actions. */
+  stepSummary: string | null;
   allowAccountMismatch: boolean;
   help: boolean;
 }
@@ -139,10 +142,10 @@ export function parseConfig<Settings = undefined>(
       allowPositionals: false,
     }).values;
   } catch (error) {
-    throw new ConfigError(`${(error as Error).message}\n\n${usage}`);
+    throw new ConfigError(`${escapeText((error as Error).message)}\n\n${usage}`);
   }
   const help = parsed.help ?? false;
-  const none = { dryRun: false, setup: false, setupCurrency: 'USD', only: null, maxMinutes: null, auditLog: null, allowAccountMismatch: false };
+  const none = { dryRun: false, setup: false, setupCurrency: 'USD', only: null, maxMinutes: null, auditLog: null, stepSummary: null, allowAccountMismatch: false };
   if (help) return { ...none, attioKey: '', attioUrl: '', help, source: null };
 
   const only = parsed.only ?? null;
@@ -161,7 +164,10 @@ export function parseConfig<Settings = undefined>(
   if (parsed.currency !== undefined && !parsed.setup) problems.push('--currency only applies with --setup.');
   if (only !== null && parsed.setup) problems.push('--only cannot be combined with --setup.');
   const maxMinutes = parsed['max-minutes'] === undefined ? null : Number(parsed['max-minutes']);
-  if (maxMinutes !== null && !(maxMinutes > 0)) problems.push(`--max-minutes takes a number of minutes above 0, got "${parsed['max-minutes']}".`);
+  if (maxMinutes !== null && !(maxMinutes > 0)) problems.push(`--max-minutes takes a number of minutes above 0, got "${escapeText(parsed['max-minutes']!)}".`);
+  const auditLog = parsed['audit-log'] || null;
+  const stepSummary = env.GITHUB_STEP_SUMMARY || null;
+  problems.push(...outputFileProblems(auditLog, stepSummary));
 
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return {
@@ -172,7 +178,8 @@ export function parseConfig<Settings = undefined>(
     setupCurrency,
     only,
     maxMinutes,
-    auditLog: parsed['audit-log'] || null,
+    auditLog,
+    stepSummary,
     allowAccountMismatch: parsed['allow-account-mismatch'] ?? false,
     help,
     source: sourceSettings,
@@ -186,7 +193,7 @@ export function usageText(source?: { usage: string }): string {
 function unsupportedCurrency(code: string): string {
   const upper = code.toUpperCase();
   const hint = upper === 'TWD' ? ' Attio calls the Taiwan dollar NTD: use --currency NTD.' : '';
-  return `--currency ${code} is not a currency Attio's currency attributes support.${hint} Attio supports: ${ATTIO_CURRENCY_CODES.join(' ')}.`;
+  return `--currency ${escapeText(code)} is not a currency Attio's currency attributes support.${hint} Attio supports: ${ATTIO_CURRENCY_CODES.join(' ')}.`;
 }
 
 export function parseUrl(name: string, value: string, problems: string[]): URL | undefined {
@@ -196,8 +203,60 @@ export function parseUrl(name: string, value: string, problems: string[]): URL |
   } catch {
     // reported below
   }
-  problems.push(`${name} must be an http(s) URL, got "${value}".`);
+  problems.push(`${name} must be an http(s) URL, got "${escapeText(value)}".`);
   return undefined;
+}
+
+/** The output files, tried before any request: a bad path must not end a run half done. */
+function outputFileProblems(auditLog: string | null, stepSummary: string | null): string[] {
+  const problems: string[] = [];
+  const auditLogProblem = auditLog && appendableProblem(auditLog);
+  if (auditLogProblem) problems.push(`--audit-log ${escapeText(auditLog)} cannot be written: ${auditLogProblem}. Name a file in a folder that exists and can be written.`);
+  const stepSummaryProblem = stepSummary && appendableProblem(stepSummary);
+  if (stepSummaryProblem) problems.push(`GITHUB_STEP_SUMMARY ${escapeText(stepSummary)} cannot be written: ${stepSummaryProblem}. Unset it, or name a file that can be written.`);
+  return problems;
+}
+
+/**
+ * Why lines cannot be appended to `path`, or null when they can: it must be a file, or not exist
+ * yet in a folder that does. Tried, not guessed from permissions (root, read-only file systems and
+ * ACLs all answer differently): an existing file is opened to append and closed, a missing one is
+ * created and removed again, so a run that writes nothing leaves nothing behind.
+ */
+export function appendableProblem(path: string): string | null {
+  try {
+    if (existsSync(path)) {
+      if (statSync(path).isDirectory()) return 'it is a folder, not a file';
+      closeSync(openSync(path, 'a'));
+    } else {
+      closeSync(openSync(path, 'ax'));
+      unlinkSync(path);
+    }
+    return null;
+  } catch (error) {
+    return fileProblem(error);
+  }
+}
+
+/** What a file system error says about the path, in words. */
+export function fileProblem(error: unknown): string {
+  switch ((error as NodeJS.ErrnoException | undefined)?.code) {
+    case 'ENOENT':
+      return 'its folder does not exist';
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a folder';
+    case 'EISDIR':
+      return 'it is a folder, not a file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+      return 'the disk is full';
+    default:
+      return escapeText((error as Error | undefined)?.message ?? String(error));
+  }
 }
 
 // ================================================================================================
@@ -1556,32 +1615,87 @@ export const FREE_MAIL_DOMAINS = new Set([
   'hey.com', 'tutanota.com', 'duck.com', 'orange.fr', 'free.fr', 'libero.it', 't-online.de', 'comcast.net',
 ]);
 
-/** The company domain of an email address: lower-case, IDN as punycode, none for free mail. */
+/**
+ * A host name as a company domain for Attio's `domains` attribute, or null when it is not one:
+ * lower-case, international names as punycode (IDNA: node's domainToASCII), one trailing dot and a
+ * leading `www.` dropped; then labels of letters, digits and hyphens, no hyphen first or last, at
+ * most 63 characters each and 253 in all (RFC 1034 3.5, RFC 1123 2.1), at least two labels, the
+ * last shaped like a public suffix: letters, or an `xn--` international one (never all-numeric:
+ * RFC 3696 2). Attio documents that the attribute holds domains, not URLs
+ * (docs.attio.com/docs/attribute-types/attribute-types-domain), not what else it refuses: the sync
+ * sends only what is a domain under every reading.
+ */
+export function hostDomain(host: string): string | null {
+  // ASCII other than letters, digits, dots and hyphens is never in a host name; domainToASCII would
+  // read some of it as URL syntax (a path, a port, %-escapes) and quietly drop or decode it.
+  if (/[\x00-\x2c\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]/.test(host)) return null;
+  const ascii = domainToASCII(host.replace(/\.$/, ''));
+  const domain = ascii.replace(/^www\.(?=[^.]*\.)/, ''); // www.acme.com is acme.com; www.com stays
+  const labels = domain.split('.');
+  const valid =
+    domain.length <= 253 &&
+    labels.length >= 2 &&
+    labels.every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label)) &&
+    /^(?:[a-z]{2,}|xn--[a-z0-9-]+)$/.test(labels.at(-1)!);
+  return valid ? domain : null;
+}
+
+/** What follows the last `@` of an email address, trimmed; null when nothing does. */
+function emailHost(email: string | null): string | null {
+  const at = email?.lastIndexOf('@') ?? -1;
+  return (at >= 1 && email!.slice(at + 1).trim()) || null;
+}
+
+/** The company domain of an email address (see hostDomain), or null: none, not a domain, or free mail. */
 export function companyDomain(email: string | null): string | null {
-  if (!email) return null;
-  const at = email.lastIndexOf('@');
-  if (at < 1) return null;
-  const raw = email.slice(at + 1).trim().replace(/\.$/, '');
-  if (!raw) return null;
-  let domain: string;
-  try {
-    domain = new URL(`http://${raw}`).hostname; // lower-cases and converts IDN to punycode
-  } catch {
-    return null;
-  }
-  if (!domain.includes('.') || FREE_MAIL_DOMAINS.has(domain)) return null;
-  return domain;
+  const host = emailHost(email);
+  const domain = host === null ? null : hostDomain(host);
+  return domain && !FREE_MAIL_DOMAINS.has(domain) ? domain : null;
+}
+
+/** Whether an email address has something after its `@` that is not a domain (reported; the company gets none). */
+export function hasUnusableDomain(email: string | null): boolean {
+  const host = emailHost(email);
+  return host !== null && hostDomain(host) === null;
 }
 
 const MAX_NAME_LENGTH = 250;
 
-/** The name a new company gets: customer name, else description, else email domain, else the id. */
+/** ANSI escape sequences (CSI, OSC, and the two-character ones), removed whole rather than leaving "[31m" behind. */
+const ANSI_SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]/g;
+/** Nothing a reader can see: white space, controls, format characters (zero-width, bidi), marks on nothing, fillers. */
+const NOTHING_VISIBLE = /^[\s\p{Cc}\p{Cf}\p{Z}\p{M}\u115f\u1160\u3164\uffa0\u2800]*$/u;
+
+/**
+ * Text as Attio should hold it in a name: ANSI sequences, control characters and bidirectional
+ * controls (which display a name reversed) removed, line breaks and tabs as one space; null when
+ * nothing visible is left. Zero-width joiners stay: emoji sequences need them.
+ */
+export function cleanName(text: string | null): string | null {
+  if (!text) return null;
+  const clean = text
+    .replace(ANSI_SEQUENCE, '')
+    .replace(/\s*[\t\n\v\f\r\u0085\u2028\u2029]+\s*/g, ' ')
+    .replace(/[\p{Cc}\p{Bidi_Control}]/gu, '')
+    .trim();
+  return NOTHING_VISIBLE.test(clean) ? null : clean;
+}
+
+let graphemeSegmenter: Intl.Segmenter | undefined;
+
+/** At most `max` graphemes (what a reader sees as one character: a whole emoji sequence), the last an ellipsis when cut. */
+export function cutGraphemes(text: string, max: number): string {
+  if (text.length <= max) return text; // a grapheme is at least one UTF-16 unit
+  graphemeSegmenter ??= new Intl.Segmenter('en', { granularity: 'grapheme' });
+  const graphemes = Array.from(graphemeSegmenter.segment(text), (s) => s.segment);
+  return graphemes.length > max ? `${graphemes.slice(0, max - 1).join('')}…` : text;
+}
+
+/** The name a new company gets: customer name, else description, else email domain, else the id (each as cleanName leaves it). */
 export function companyName(facts: Pick<CustomerFacts, 'id' | 'name' | 'description' | 'email'>): string {
   const candidates = [facts.name, facts.description, companyDomain(facts.email), facts.id];
-  const chosen = candidates.map((c) => c?.trim() ?? '').find((c) => c.length > 0) ?? facts.id;
-  // Cut by code point so an emoji is never split in half.
-  const codePoints = Array.from(chosen);
-  return codePoints.length > MAX_NAME_LENGTH ? `${codePoints.slice(0, MAX_NAME_LENGTH - 1).join('')}…` : chosen;
+  const chosen = candidates.map(cleanName).find((c) => c !== null) ?? facts.id;
+  return cutGraphemes(chosen, MAX_NAME_LENGTH);
 }
 
 /** "Pro ×5, Support add-on": products by name, in a stable order so an unchanged plan never causes a write. */
@@ -1611,13 +1725,13 @@ export function placementHint(hints: CustomerFacts['hints']): Pick<DesiredRecord
   if (hints.recordId) {
     const label = 'Stripe metadata attio_record_id';
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(hints.recordId))
-      return { problem: `${label} "${hints.recordId}" is not an Attio record id (a UUID, from the company's URL in Attio)` };
+      return { problem: `${label} "${escapeText(hints.recordId)}" is not an Attio record id (a UUID, from the company's URL in Attio)` };
     return { hint: { recordId: hints.recordId.toLowerCase(), label } };
   }
   if (hints.domain) {
     const label = 'Stripe metadata attio_domain';
     const domain = companyDomain(`x@${hints.domain.replace(/^https?:\/\//i, '').split('/')[0]}`) ?? null;
-    if (!domain) return { problem: `${label} "${hints.domain}" is not a company domain` };
+    if (!domain) return { problem: `${label} "${escapeText(hints.domain)}" is not a company domain` };
     return { hint: { linkValue: domain, label } };
   }
   return {};
@@ -1834,7 +1948,7 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     if (!key) problems.push('STRIPE_API_KEY is not set: create a restricted key in the Stripe dashboard (Developers > API keys).');
     else if (!/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/.test(key)) problems.push('STRIPE_API_KEY does not look like a Stripe secret (sk_...) or restricted (rk_...) key.');
     const url = parseUrl('STRIPE_API_URL', env.STRIPE_API_URL || DEFAULT_STRIPE_API_URL, problems);
-    if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${only}".`);
+    if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${escapeText(only)}".`);
     const discounts = parseMrrDiscounts(env.STRIPE_MRR_DISCOUNTS, problems);
     return { settings: { key, url: url ?? new URL(DEFAULT_STRIPE_API_URL), testMode: /^(sk|rk)_test_/.test(key), discounts }, problems, secrets: [key] };
   },
@@ -1875,28 +1989,38 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     const missing = [...target.linkedKeys].filter((key) => !facts.has(key));
     if (!context.only && !target.allowAccountMismatch && looksLikeAnotherAccount(target.linkedKeys.size, missing.length)) {
       const retrieve = (id: string) => withRetry(() => stripe.customers.retrieve(id).catch((e: unknown) => Promise.reject(stripeApiError(e))), context.policy);
-      if ((await probeCustomers(retrieve, missing.slice(0, 5))) === 0) return stop(wrongAccountMessage(target.linkedKeys.size, missing.length, settings.testMode));
+      const checked = missing.slice(0, 5);
+      if ((await probeCustomers(retrieve, checked)) === 0) return stop(wrongAccountMessage(target.linkedKeys.size, missing.length, checked, settings.testMode));
     }
     const totals = accountTotals(facts.values(), targetCurrency);
     const mismatch = context.only ? null : currencyMismatch(totals, targetCurrency);
     if (mismatch) return stop(mismatch);
 
     const records: DesiredRecord[] = [];
+    const noDomain: string[] = []; // new customers whose email's domain is not a domain
     for (const f of facts.values()) {
       if (!shouldSync(f, target.linkedKeys.has(f.id))) continue;
       const domain = companyDomain(f.email);
+      if (!target.linkedKeys.has(f.id) && !f.hints && hasUnusableDomain(f.email)) noDomain.push(f.id);
       records.push({
         key: f.id,
         values: customerValues(f, targetCurrency),
         onCreate: { [ATTRIBUTES.name]: companyName(f), [ATTRIBUTES.domains]: domain },
         linkValue: domain,
         ...placementHint(f.hints),
+        howToPlace: 'set attio_record_id or attio_domain in its Stripe metadata',
         claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
       });
     }
+    const domainNote = noDomain.length
+      ? [
+          `${noDomain.length} customers have an email address with no valid domain after the @ (${fewKeys(noDomain)}): ` +
+            'their companies get no domain, as for free mail; set attio_record_id or attio_domain in a customer\'s Stripe metadata to link it to an existing company',
+        ]
+      : [];
     return {
       records,
-      notes: currencyNotes(totals, notes, targetCurrency),
+      notes: [...currencyNotes(totals, notes, targetCurrency), ...domainNote],
       totals: context.only ? null : totalsLine(totals, targetCurrency),
       stop: null,
     };
@@ -1907,13 +2031,17 @@ function stop(reason: string): SourcePlan {
   return { records: [], notes: [], totals: null, stop: reason };
 }
 
-function wrongAccountMessage(linked: number, missing: number, testMode: boolean): string {
+function wrongAccountMessage(linked: number, missing: number, checked: readonly string[], testMode: boolean): string {
+  const mode = testMode ? 'test' : 'live';
   return (
     `None of the ${linked} Attio companies linked to Stripe customers ${missing === linked ? 'has its customer' : `but ${linked - missing} has its customer`} ` +
-    `in the Stripe account that STRIPE_API_KEY reads (${testMode ? 'test' : 'live'} mode), and the ones looked up do not exist there, not even as deleted customers.\n` +
-    `Likely cause: the key belongs to another Stripe account, or is a ${testMode ? 'test-mode key while the companies came from live mode' : 'live-mode key while the companies came from test mode'}. ` +
+    `in the Stripe account that STRIPE_API_KEY reads (${mode} mode). Looked up ${checked.length} of the ${missing} missing ids (${fewKeys(checked, 5)}): ` +
+    `0 found, not even as deleted customers.\n` +
+    `Likely cause: the key belongs to another Stripe account, or is a ${testMode ? 'test-mode key while the companies came from live mode' : 'live-mode key while the companies came from test mode'}` +
+    `${linked < 10 ? `; or, with so few linked, an id was typed or pasted into ${ATTRIBUTES.customerId} by hand and is wrong` : ''}. ` +
     `Writing would create a second set of companies. Nothing was written.\n` +
-    `Fix: use the key of the account the companies came from. To sync this account anyway, run again with --allow-account-mismatch.`
+    `Fix: use the key of the account the companies came from${linked < 10 ? `, or correct or clear ${ATTRIBUTES.customerId} on the companies holding those ids in Attio` : ''}. ` +
+    `To sync this account anyway, run again with --allow-account-mismatch.`
   );
 }
 
@@ -1963,6 +2091,8 @@ export interface DesiredRecord {
   hint?: { recordId: string; label: string } | { linkValue: string; label: string };
   /** A reason the source already knows this record cannot be placed (a malformed hint): reported. */
   problem?: string;
+  /** How to tell the source where the record belongs (`hint`), added to the conflicts a hint resolves: "set … in its metadata". */
+  howToPlace?: string;
   /** Orders claims on a shared domain or record (older first), so every run picks the same winner. */
   claimOrder: string;
 }
@@ -1972,6 +2102,11 @@ function claimOf(record: DesiredRecord): string | null {
   if (record.hint && 'recordId' in record.hint) return `record ${record.hint.recordId}`;
   const value = record.hint?.linkValue ?? record.linkValue;
   return value ? `"${value}"` : null;
+}
+
+/** A conflict that a hint resolves (a value or record another key has), saying how to set one when the source says how. */
+function placementConflict(record: DesiredRecord, reason: string): string {
+  return record.howToPlace ? `${reason}; to place ${record.key} elsewhere, ${record.howToPlace}` : reason;
 }
 
 export interface AttioClientOptions {
@@ -2144,7 +2279,7 @@ export async function preflight(attio: AttioClient, object: string, specs: reado
       continue;
     }
     if (attribute.type !== spec.type) {
-      result.problems.push(`"${spec.slug}" is of type ${attribute.type}, the sync needs ${spec.type}: delete or rename it in Attio, then run --setup.`);
+      result.problems.push(`"${spec.slug}" is of type ${escapeText(attribute.type)}, the sync needs ${spec.type}: delete or rename it in Attio, then run --setup.`);
       continue;
     }
     if (attribute.is_unique) result.unique.push(spec.slug);
@@ -2155,7 +2290,7 @@ export async function preflight(attio: AttioClient, object: string, specs: reado
       if (!code) result.problems.push(`"${spec.slug}" has no default currency: set one in Attio.`);
       else if (result.currency === null) result.currency = code;
       else if (code !== result.currency)
-        result.problems.push(`"${spec.slug}" is in ${code} but the other revenue attributes are in ${result.currency}: use one currency for all.`);
+        result.problems.push(`"${spec.slug}" is in ${escapeText(code)} but the other revenue attributes are in ${escapeText(result.currency)}: use one currency for all.`);
     }
     if (spec.options) {
       const { active, archived } = await listOptions(attio, object, spec.slug);
@@ -2374,8 +2509,8 @@ export interface LinkedState {
   nearMisses: Map<string, string>;
   /** The near-misses taken as their key's, one line each. */
   notes: string[];
-  /** Records that hold no key of the source. */
-  orphans: number;
+  /** The keys held by records that hold no key of the source. */
+  orphans: string[];
 }
 
 /** Sorts loaded records out per source key, comparing keys as people type them (keyMatch). */
@@ -2384,11 +2519,11 @@ export function matchLinkedRecords(records: readonly LinkedRecord[], keys: reado
   const byNormal = new Map<string, string[]>();
   for (const key of keys) byNormal.set(normalKey(key), [...(byNormal.get(normalKey(key)) ?? []), key]);
   const held = new Map<string, Array<{ record: LinkedRecord; stored: string; match: KeyMatch }>>();
-  const state: LinkedState = { linked: new Map(), duplicates: new Map(), nearMisses: new Map(), notes: [], orphans: 0 };
+  const state: LinkedState = { linked: new Map(), duplicates: new Map(), nearMisses: new Map(), notes: [], orphans: [] };
   for (const record of records) {
     const stored = String(record.values[matchSlug]);
     const owners = wanted.has(stored) ? [stored] : wanted.has(stored.trim()) ? [stored.trim()] : (byNormal.get(normalKey(stored)) ?? []);
-    if (!owners.length) state.orphans += 1;
+    if (!owners.length) state.orphans.push(stored);
     for (const key of owners) held.set(key, [...(held.get(key) ?? []), { record, stored, match: keyMatch(stored, key)! }]);
   }
   for (const [key, holders] of held) {
@@ -2410,7 +2545,7 @@ function holderLabel(recordId: string, match: KeyMatch, stored: string): string 
 }
 
 function duplicatesReason(key: string, holders: readonly string[]): string {
-  return `records ${holders.join(', ')} all hold ${key}: none is written until you merge them in Attio (or clear the id on all but one)`;
+  return `records ${holders.map((h) => escapeText(h)).join(', ')} all hold ${escapeText(key)}: none is written until you merge them in Attio (or clear the id on all but one)`;
 }
 
 function otherCaseReason(recordId: string, stored: string, key: string, matchSlug: string): string {
@@ -2471,7 +2606,7 @@ export function planRecords(
       return {
         kind: 'conflict',
         key: record.key,
-        reason: `${hinted.label} names record ${hinted.recordId}, but ${record.key} is linked to record ${current.recordId}: clear the id on ${current.recordId} in Attio to move it`,
+        reason: `${hinted.label} names record ${hinted.recordId}, but ${record.key} is linked to record ${escapeText(current.recordId)}: clear the id on ${escapeText(current.recordId)} in Attio to move it`,
       };
     const changes = diffValues(record.values, current?.values ?? null);
     if (current) return changes.length ? { kind: 'update', key: record.key, recordId: current.recordId, changes } : { kind: 'unchanged', key: record.key };
@@ -2479,7 +2614,7 @@ export function planRecords(
     const claim = claimOf(record);
     const claimant = claim ? claims.get(claim) : undefined;
     if (claimant && claimant.key !== record.key)
-      return { kind: 'conflict', key: record.key, reason: `${claim} is also claimed by ${claimant.key}, which gets the company` };
+      return { kind: 'conflict', key: record.key, reason: placementConflict(record, `${claim} is also claimed by ${claimant.key}, which gets the company`) };
     return { kind: 'new', key: record.key, changes };
   });
 }
@@ -2722,8 +2857,10 @@ export async function writeAction(
   const link = async (record: AttioRecord, found: string): Promise<WriteResult> => {
     const recordId = record.id.record_id;
     const otherKey = plainValue(record.values[matchSlug], 'text');
-    if (otherKey && otherKey !== key) return { key, outcome: 'conflict', detail: `${found} is record ${recordId}, already linked to ${otherKey}` };
-    if (claimed.has(recordId) && otherKey !== key) return { key, outcome: 'conflict', detail: `record ${recordId} (${found}) was linked to another record in this run` };
+    if (otherKey && otherKey !== key)
+      return { key, outcome: 'conflict', detail: placementConflict(desired, `${found} is record ${escapeText(recordId)}, already linked to ${escapeText(String(otherKey))}`) };
+    if (claimed.has(recordId) && otherKey !== key)
+      return { key, outcome: 'conflict', detail: placementConflict(desired, `record ${escapeText(recordId)} (${found}) was linked to another record in this run`) };
     claimed.add(recordId);
     const before = plainValues(record, options.specs.filter((spec) => spec.slug in desired.values));
     if (!options.dryRun) await attio('PATCH', `/objects/${object}/records/${recordId}`, { data: { values: owned } });
@@ -2770,6 +2907,8 @@ export async function writePlan(
     onResult: (result: WriteResult) => void;
     /** Asked before each write: false once the time budget is spent (writes under way finish). */
     mayStart?: () => boolean;
+    /** Told before an action starts that may send a write (the audit log's intent line); a throw fails it. */
+    beforeWrite?: (action: PlannedAction) => void;
   },
 ): Promise<WriteResult[]> {
   const claimed = new Set<string>();
@@ -2780,6 +2919,7 @@ export async function writePlan(
     else if (options.mayStart && !options.mayStart()) result = { key: action.key, outcome: 'deferred' };
     else {
       try {
+        options.beforeWrite?.(action);
         result = await writeAction(action, desiredByKey.get(action.key)!, options, claimed);
       } catch (error) {
         const { detail, stopsAll } = options.explain(error);
@@ -2867,6 +3007,31 @@ export interface RunOptions {
   /** Pacing overrides: Attio's (`ATTIO_LIMITS` keys) and the source's (its own keys). */
   limits?: Partial<typeof ATTIO_LIMITS> & Record<string, number>;
   now?: () => number;
+  /**
+   * Stops the run when aborted, its reason the signal's name (the CLI: SIGTERM, SIGINT): no new
+   * write starts, writes under way finish and are logged, the report follows, and main returns
+   * 143 (130 for SIGINT). Before the writes, main returns at once.
+   */
+  stop?: AbortSignal;
+}
+
+/** The exit code of a run stopped by `signal`: 128 + the signal's number, as a shell reports it. */
+export function stoppedExitCode(signal: unknown): number {
+  return signal === 'SIGINT' ? 130 : 143;
+}
+
+const STOPPED = Symbol('stopped');
+
+/** What `work` resolves to, or STOPPED as soon as `stop` is aborted (the work is left to end on its own). */
+function unlessStopped<T>(work: Promise<T>, stop: AbortSignal | undefined): Promise<T | typeof STOPPED> {
+  if (!stop) return work;
+  return new Promise((resolve, reject) => {
+    const stopped = () => resolve(STOPPED);
+    if (stop.aborted) return work.catch(() => {}), stopped();
+    stop.addEventListener('abort', stopped, { once: true });
+    const done = () => stop.removeEventListener('abort', stopped);
+    work.then((value) => (done(), resolve(value)), (error: unknown) => (done(), reject(error)));
+  });
 }
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -2892,27 +3057,42 @@ export async function main<Settings, Data>(
   io.scrub([config.attioKey, ...config.source!.secrets]);
   const run = startRun(config, options, io, source);
 
-  if (config.setup) return setup(run, target);
-  const ready = await preflightAndRead(run, source, config.source!.settings, target);
+  if (config.setup) {
+    const code = await setup(run, target); // a few requests, and safe to run again
+    return options.stop?.aborted ? stoppedExitCode(options.stop.reason) : code;
+  }
+  const ready = await unlessStopped(preflightAndRead(run, source, config.source!.settings, target), options.stop);
+  if (ready === STOPPED) return stoppedBeforeWriting(run);
   if (typeof ready === 'number') return ready;
-  const planned = await mapAndPlan(run, source, config.source!.settings, target, ready);
+  const planned = await unlessStopped(mapAndPlan(run, source, config.source!.settings, target, ready), options.stop);
+  if (planned === STOPPED) return stoppedBeforeWriting(run);
   if (typeof planned === 'number') return planned;
   const results = await write(run, target, planned);
-  return report(run, source, target, ready, planned, results);
+  const code = report(run, source, target, ready, planned, results);
+  return options.stop?.aborted ? stoppedExitCode(options.stop.reason) : code;
+}
+
+function stoppedBeforeWriting(run: Run): number {
+  run.progress.finish();
+  run.io.errLine('Stopped before any write: nothing was written.');
+  return stoppedExitCode(run.stop!.reason);
 }
 
 type Io = ReturnType<typeof startOutput>;
 type Run = ReturnType<typeof startRun>;
 
-/** Output that never shows a secret: stdout for results, stderr for progress and problems. */
+/**
+ * Output that never shows a secret and that data cannot steer (every line through escapeText):
+ * stdout for results, stderr for progress and problems.
+ */
 function startOutput(options: RunOptions, secretShape?: RegExp) {
   const raw = options.output ?? { out: (l: string) => process.stdout.write(`${l}\n`), err: (l: string) => process.stderr.write(l) };
   const env = options.env ?? process.env;
   // Until the configuration is read, every *_KEY variable counts as a secret.
   let redact = redactor(Object.entries(env).flatMap(([name, value]) => (/_KEY$/.test(name) && value ? [value.trim()] : [])), secretShape);
-  const err = (text: string) => raw.err(redact(text));
+  const err = (text: string) => raw.err(logSafe(redact(text)));
   return {
-    out: (line: string) => raw.out(redact(line)),
+    out: (line: string) => raw.out(logSafe(redact(line))),
     err,
     errLine: (line: string) => err(`${line}\n`),
     redact: (text: string) => redact(text),
@@ -2938,7 +3118,7 @@ function startRun<Settings, Data>(config: Config, options: RunOptions, io: Io, s
       counts.retries += 1;
       const why = `${error.service} ${error.status ?? 'no answer'}`;
       counts.retriedFor[why] = (counts.retriedFor[why] ?? 0) + 1;
-      const line = `retrying ${error.service} ${error.status ?? 'request'}${error.code ? ` ${error.code}` : ''} (${error.message}): retry ${attempt + 1} of ${policy.retries} in ${(delayMs / 1000).toFixed(1)}s`;
+      const line = `retrying ${error.service} ${error.status ?? 'request'}${error.code ? ` ${escapeText(error.code)}` : ''} (${escapeText(error.message)}): retry ${attempt + 1} of ${policy.retries} in ${(delayMs / 1000).toFixed(1)}s`;
       lastRetry = { ...lastRetry, line, atMs: now() };
       if (isTTY) return;
       if (now() - lastRetry.printedAtMs < 10_000) return void (lastRetry.unprinted += 1);
@@ -2965,12 +3145,13 @@ function startRun<Settings, Data>(config: Config, options: RunOptions, io: Io, s
     const retried = error.service === source.name ? '' : ` after ${policy.retries} retries`;
     return error.status === 401
       ? `${error.service} rejected the key in ${variable} (401${retried}): check that it is current and has the permissions the README lists.`
-      : `The key in ${variable} lacks a permission (${error.service} 403${error.code ? ` ${error.code}` : ''}: ${error.message}): grant the permissions the README lists.`;
+      : `The key in ${variable} lacks a permission (${error.service} 403${error.code ? ` ${escapeText(error.code)}` : ''}: ${escapeText(error.message)}): grant the permissions the README lists.`;
   };
   const describe = (error: unknown) =>
     keyRejected(error) ??
+    (error instanceof AuditLogError ? error.message : null) ??
     (error instanceof ApiError
-      ? `${error.service}${error.status ? ` ${error.status}` : ''}${error.code ? ` ${error.code}` : ''}: ${error.message}`
+      ? `${error.service}${error.status ? ` ${error.status}` : ''}${error.code ? ` ${escapeText(error.code)}` : ''}: ${escapeText(error.message)}`
       : String((error as Error)?.stack ?? error));
   /** A progress line, with the latest retry for 5 s after it. */
   const showProgress = (line: string) => progress.update(() => (now() - lastRetry.atMs < 5000 ? `${line} · ${lastRetry.line}` : line));
@@ -2982,7 +3163,7 @@ function startRun<Settings, Data>(config: Config, options: RunOptions, io: Io, s
     limits: options.limits,
     progress: showProgress,
   };
-  return { config, env: options.env ?? process.env, io, now, startedAt: now(), progress, showProgress, policy, attio, counts, limits, keyRejected, describe, readContext };
+  return { config, io, now, startedAt: now(), stop: options.stop, progress, showProgress, policy, attio, counts, limits, keyRejected, describe, readContext };
 }
 
 const notReady = (object: string, checked: PreflightResult) =>
@@ -2995,7 +3176,7 @@ async function setup(run: Run, target: Target): Promise<number> {
     run.io.out(done.length ? `Setup:\n${done.map((d) => `  ${d}`).join('\n')}` : 'Setup: every attribute and option already exists; nothing to do.');
     const checked = await preflight(run.attio, target.object, target.specs);
     if (checked.problems.length) return run.io.errLine(notReady(target.object, checked)), 2;
-    run.io.out(`Attio is ready${checked.currency ? `; currency attributes are in ${checked.currency}` : ''}. Next: npx tsx sync.ts --dry-run`);
+    run.io.out(`Attio is ready${checked.currency ? `; currency attributes are in ${escapeText(checked.currency)}` : ''}. Next: npx tsx sync.ts --dry-run`);
     return 0;
   } catch (error) {
     run.io.errLine(`Setup failed: ${run.describe(error)}`);
@@ -3057,7 +3238,10 @@ async function mapAndPlan<Settings, Data>(run: Run, source: Source<Settings, Dat
 }
 type Planned = Exclude<Awaited<ReturnType<typeof mapAndPlan>>, number>;
 
-/** Writes the plan (in a dry run, resolves what would be written), within the time budget. */
+/**
+ * Writes the plan (in a dry run, resolves what would be written), within the time budget and until
+ * the run is stopped (`RunOptions.stop`): then no new write starts and those under way finish.
+ */
 async function write(run: Run, target: Target, planned: Planned) {
   const { config, io, now } = run;
   if (config.dryRun) io.out('DRY RUN: reading and planning only, nothing will be written.');
@@ -3066,6 +3250,7 @@ async function write(run: Run, target: Target, planned: Planned) {
   const concurrentCreates = { found: 0, won: 0, lost: 0 };
   const work = planned.plan.filter((a) => a.kind !== 'unchanged');
   counts.unchanged = planned.plan.length - work.length;
+  const audit = startAuditLog(config.auditLog, target.key.slug, config.dryRun, now, io.redact);
   const started = now();
   let done = 0;
   const results = await writePlan(work, planned.desiredByKey, {
@@ -3079,20 +3264,72 @@ async function write(run: Run, target: Target, planned: Planned) {
     onLostCreate: (landed) => (landed ? lostCreates.landed++ : lostCreates.resent++),
     onConcurrentCreate: (what) => void (concurrentCreates[what] += 1),
     concurrency: run.limits.concurrency,
-    mayStart: () => config.maxMinutes === null || now() - run.startedAt < config.maxMinutes * 60_000,
-    // A key that stays rejected fails every record alike: stop instead of retrying each one.
-    explain: (error) => ({ detail: run.describe(error), stopsAll: run.keyRejected(error) !== null }),
+    mayStart: () => !run.stop?.aborted && (config.maxMinutes === null || now() - run.startedAt < config.maxMinutes * 60_000),
+    beforeWrite: (action) => audit.intent(action),
+    // A key that stays rejected, or an audit log that cannot be written, fails every record alike: stop.
+    explain: (error) => ({ detail: run.describe(error), stopsAll: run.keyRejected(error) !== null || error instanceof AuditLogError }),
     onResult: (result) => {
       counts[result.outcome] += 1;
-      const audit = config.auditLog ? auditLine(result, target.key.slug, config.dryRun, new Date(now())) : null;
-      if (audit) appendFileSync(config.auditLog!, `${io.redact(audit)}\n`);
-      if (result.outcome === 'failed') run.progress.print(`FAILED ${result.key}: ${result.detail}`);
+      audit.outcome(result);
+      if (result.outcome === 'failed') run.progress.print(`FAILED ${escapeText(result.key)}: ${result.detail}`);
       done += 1;
       run.showProgress(`${config.dryRun ? 'Planning' : 'Writing to Attio'}: ${done}/${work.length} (${formatRate(done, work.length, now() - started)})`);
     },
   });
-  if (work.length) run.progress.finish(`${config.dryRun ? 'Planned' : 'Wrote'} ${done} records in ${((now() - started) / 1000).toFixed(1)}s.`);
-  return { results, counts, lostCreates, concurrentCreates };
+  if (work.length) run.progress.finish(writtenLine(counts, work.length, config.dryRun, now() - started));
+  if (audit.failure()) io.errLine(audit.failure()!.message);
+  return { results, counts, lostCreates, concurrentCreates, auditFailed: audit.failure() !== null };
+}
+
+/** "Wrote 5 records in 1.2s (of 8 to write: 2 failed, 1 conflicts)": what landed, and apart from it what did not. */
+function writtenLine(counts: Record<WriteOutcome, number>, toWrite: number, dryRun: boolean, elapsedMs: number): string {
+  const written = counts.created + counts.linked + counts.updated;
+  const notWritten = [
+    counts.conflict && `${counts.conflict} conflicts`,
+    counts.failed && `${counts.failed} failed`,
+    counts.deferred && `${counts.deferred} left for the next run`,
+  ].filter(Boolean);
+  const rest = notWritten.length ? ` (of ${toWrite} to write: ${notWritten.join(', ')})` : '';
+  return `${dryRun ? 'Planned' : 'Wrote'} ${written} records in ${(elapsedMs / 1000).toFixed(1)}s${rest}.`;
+}
+
+/** The audit log could not be written: no further write is sent (a write with no line could land unrecorded). */
+export class AuditLogError extends Error {}
+
+/**
+ * The audit log (`--audit-log`): an intent line before each write that may land is sent, an outcome
+ * line once it is done (in a dry run, outcome lines of the planned writes only). Each line is
+ * appended with a synchronous write, so it is with the operating system before the request goes
+ * out, and stays even if the process is killed (SIGKILL) a moment later. When a line cannot be
+ * written, the next intent throws AuditLogError instead of letting a write go out unlogged.
+ */
+function startAuditLog(path: string | null, matchSlug: string, dryRun: boolean, now: () => number, redact: (text: string) => string) {
+  const intended = new Set<string>();
+  let failure: AuditLogError | null = null;
+  const append = (line: string | null) => {
+    if (!path || !line) return;
+    try {
+      appendFileSync(path, `${redact(line)}\n`);
+    } catch (error) {
+      failure ??= new AuditLogError(`The audit log ${escapeText(path)} could not be written (${fileProblem(error)}): no further write was sent.`);
+    }
+  };
+  return {
+    intent(action: PlannedAction): void {
+      if (failure) throw failure;
+      const line = dryRun || !path ? null : auditIntentLine(action, matchSlug, new Date(now()));
+      if (!line) return;
+      intended.add(action.key);
+      append(line);
+      if (failure) throw failure;
+    },
+    /** Every write's outcome; a conflict or failure only where an intent line announced a write. */
+    outcome(result: WriteResult): void {
+      const wrote = result.outcome === 'created' || result.outcome === 'linked' || result.outcome === 'updated';
+      if (wrote || intended.has(result.key)) append(auditLine(result, matchSlug, dryRun, new Date(now())));
+    },
+    failure: () => failure,
+  };
 }
 
 /** The report: on stdout, in the job summary, and as the exit code. */
@@ -3100,12 +3337,14 @@ function report<Settings, Data>(run: Run, source: Source<Settings, Data>, target
   const { config, io, counts: requests } = run;
   const { results, counts, lostCreates, concurrentCreates: concurrent } = written;
   const notes = [...planned.notes];
-  if (planned.orphans) notes.push(`${planned.orphans} Attio records hold a ${target.key.slug} that ${source.name} no longer has; left as they are`);
+  if (planned.orphans.length)
+    notes.push(`${planned.orphans.length} Attio records hold a ${target.key.slug} that ${source.name} no longer has (${fewKeys(planned.orphans)}); left as they are`);
   if (requests.retries) {
     const why = Object.entries(requests.retriedFor).sort(([, a], [, b]) => b - a).map(([what, n]) => `${what}: ${n}`);
     notes.push(`${requests.retries} requests were retried (${why.join(', ')})`);
   }
-  if (counts.deferred) notes.push(`the time budget (--max-minutes ${config.maxMinutes}) was reached: ${counts.deferred} records are left for the next run`);
+  if (counts.deferred && run.stop?.aborted) notes.push(`stopped by ${escapeText(String(run.stop.reason))}: ${counts.deferred} records were not started and are left for the next run`);
+  else if (counts.deferred) notes.push(`the time budget (--max-minutes ${config.maxMinutes}) was reached: ${counts.deferred} records are left for the next run`);
   if (lostCreates.landed + lostCreates.resent)
     notes.push(
       `${lostCreates.landed + lostCreates.resent} creates lost their answer: ${lostCreates.landed} had landed (found by ${target.key.slug}, not sent again), ${lostCreates.resent} had not (sent again)`,
@@ -3120,7 +3359,7 @@ function report<Settings, Data>(run: Run, source: Source<Settings, Data>, target
     conflicts: results.filter((r) => r.outcome === 'conflict'),
   };
   if (config.dryRun) for (const line of plannedChanges(planned.plan, results, planned.desiredByKey, target.key.slug, 20)) io.out(line);
-  for (const conflict of summary.conflicts) io.out(`CONFLICT ${conflict.key}: ${conflict.detail}`);
+  for (const conflict of summary.conflicts) io.out(`CONFLICT ${escapeText(conflict.key)}: ${conflict.detail}`);
   for (const note of notes) io.out(`note: ${note}`);
   if (summary.totals) io.out(summary.totals);
   io.out(
@@ -3128,8 +3367,19 @@ function report<Settings, Data>(run: Run, source: Source<Settings, Data>, target
       `${requests.retries} retried; ${((run.now() - run.startedAt) / 1000).toFixed(1)}s`,
   );
   io.out(`${config.dryRun ? 'DRY RUN (nothing written): ' : ''}${summaryLine(counts)}`);
-  if (run.env.GITHUB_STEP_SUMMARY) appendFileSync(run.env.GITHUB_STEP_SUMMARY, io.redact(stepSummaryMarkdown(summary, config.dryRun)));
-  return counts.failed > 0 ? 1 : 0;
+  writeStepSummary(run, stepSummaryMarkdown(summary, config.dryRun));
+  return counts.failed > 0 || written.auditFailed ? 1 : 0;
+}
+
+/** Appends the job summary; one that cannot be written (checked at the start, so rare) is a warning, not a failed run. */
+function writeStepSummary(run: Run, markdown: string): void {
+  const path = run.config.stepSummary;
+  if (!path) return;
+  try {
+    appendFileSync(path, run.io.redact(markdown));
+  } catch (error) {
+    run.io.errLine(`warning: the job summary could not be written to ${escapeText(path)} (${fileProblem(error)}); the run itself is unaffected.`);
+  }
 }
 
 /** What the run says about new keys another record took meanwhile (see onConcurrentCreate). */
@@ -3159,6 +3409,52 @@ export function redactor(secrets: readonly string[], shape?: RegExp): (text: str
   };
 }
 
+/** Control characters (C0, DEL, C1), bidirectional controls, and the line and paragraph separators. */
+const UNPRINTABLE = /[\p{Cc}\p{Bidi_Control}\u2028\u2029]/gu;
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text from outside (Stripe, Attio, the command line) made safe to show: the one function every
+ * such value goes through on its way to the log, the job summary or the audit log.
+ *
+ * Every control character, line or paragraph separator and bidirectional control becomes a visible
+ * escape (`\n`, `\u001b`, `\u202e`), so a value stays on its line and cannot recolour, reorder or
+ * hide what is around it. Nothing in it can start a GitHub Actions workflow command: the runner
+ * takes a line that starts with `::` after leading white space, and `##[` anywhere in a line
+ * (actions/runner src/Runner.Common/ActionCommand.cs, TryParseV2 and TryParse).
+ * - `log`: one line for stdout or stderr; `##[` becomes `##\[`, a leading `::` becomes `\::`.
+ * - `markdown`: for the job summary; also backslash-escapes every character Markdown would render
+ *   (links, emphasis, code, HTML, entities, math) and the table's `|`.
+ * - `json`: applied to JSON text (JSON.stringify escapes C0 itself); what it leaves raw is escaped
+ *   in JSON's own `\u` notation, so the line still parses back to exactly the same values.
+ */
+export function escapeText(text: string, format: 'log' | 'markdown' | 'json' = 'log'): string {
+  const visible = text.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (format === 'json') return visible.replace(/##\[/g, '##\\u005b');
+  // `_` inside a word cannot start or end emphasis (CommonMark's flanking rules): cus_123 stays as it is.
+  if (format === 'markdown') return visible.replace(/[\\`*[\]<>|~!#&$]|(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu, '\\$&');
+  return visible.replace(/##\[/g, '##\\[').replace(/^(\s*)::/, '$1\\::');
+}
+
+/** The line-clearing prefix of the progress display on a terminal: the one control sequence the sync prints itself. */
+const CLEAR_LINE = '\r\x1b[2K';
+
+/** Text for stdout or stderr: each of its lines through escapeText (a leading CLEAR_LINE kept). */
+function logSafe(text: string): string {
+  const clear = text.startsWith(CLEAR_LINE) ? CLEAR_LINE : '';
+  return clear + text.slice(clear.length).split('\n').map((line) => escapeText(line)).join('\n');
+}
+
+/**
+ * At most `max` keys (customer ids, say), escaped, for a note or message: "cus_1, cus_2, cus_3 and
+ * 4 more". Empty for no keys.
+ */
+export function fewKeys(keys: Iterable<string>, max = 3): string {
+  const all = [...keys];
+  const shown = all.slice(0, max).map((key) => escapeText(key));
+  return all.length > max ? `${shown.join(', ')} and ${all.length - max} more` : shown.join(', ');
+}
+
 /**
  * Live progress: redrawn in place at most 4 times a second on a terminal, one plain line every
  * 15 seconds otherwise (GitHub Actions logs), so a log never fills with redraws.
@@ -3180,18 +3476,18 @@ export class Progress {
     if (now - this.lastDrawMs < (this.isTTY ? 250 : 15_000)) return;
     this.lastDrawMs = now;
     if (this.isTTY) {
-      this.write(`\r\x1b[2K${line()}`);
+      this.write(`${CLEAR_LINE}${line()}`);
       this.drawn = true;
     } else this.write(`${line()}\n`);
   }
   /** A line of its own while a phase goes on: a progress line on screen is cleared first, and redrawn by the next update. */
   print(line: string): void {
-    this.write(`${this.isTTY && this.drawn ? '\r\x1b[2K' : ''}${line}\n`);
+    this.write(`${this.isTTY && this.drawn ? CLEAR_LINE : ''}${line}\n`);
     this.drawn = false;
   }
   /** Ends the phase with a line of its own; with no line, only clears what was drawn. */
   finish(line = ''): void {
-    const clear = this.isTTY && this.drawn ? '\r\x1b[2K' : '';
+    const clear = this.isTTY && this.drawn ? CLEAR_LINE : '';
     this.write(line ? `${clear}${line}\n` : clear);
     this.drawn = false;
     this.lastDrawMs = this.now();
@@ -3249,21 +3545,51 @@ export function plannedChanges(
   return lines;
 }
 
+/** A JSON line of the audit log: JSON.stringify, then escapeText's `json` form (what JSON leaves raw, in `\u` escapes). */
+function auditJson(entry: Record<string, unknown>): string {
+  return escapeText(JSON.stringify(entry), 'json');
+}
+
+/** Each owned value a write changes, before and after, as the audit log holds them. */
+function auditValues(changes: readonly ValueChange[] | undefined): Record<string, { before: PlainValue; after: PlainValue }> {
+  const values: Record<string, { before: PlainValue; after: PlainValue }> = {};
+  for (const change of changes ?? []) values[change.slug] = { before: change.before, after: change.after };
+  return values;
+}
+
 /**
- * One line of the audit log for a write (or a planned one): when, which record, what happened, and
- * each owned value before and after. Null for results that wrote nothing.
+ * The audit log's outcome line for a write (or a planned one): when, which record, what happened,
+ * and for a write each owned value before and after; for a conflict or failure (after an intent
+ * line) the reason. Null for results that are no outcome of a write (unchanged, deferred).
  */
 export function auditLine(result: WriteResult, matchSlug: string, dryRun: boolean, time: Date): string | null {
-  if (result.outcome !== 'created' && result.outcome !== 'linked' && result.outcome !== 'updated') return null;
-  const values: Record<string, { before: PlainValue; after: PlainValue }> = {};
-  for (const change of result.changes ?? []) values[change.slug] = { before: change.before, after: change.after };
-  return JSON.stringify({
+  if (result.outcome === 'unchanged' || result.outcome === 'deferred') return null;
+  const wrote = result.outcome === 'created' || result.outcome === 'linked' || result.outcome === 'updated';
+  return auditJson({
     time: time.toISOString(),
     [matchSlug]: result.key,
     record_id: result.recordId ?? null,
     action: result.outcome,
     ...(dryRun ? { dry_run: true } : {}),
-    values,
+    ...(wrote ? { values: auditValues(result.changes) } : { detail: result.detail ?? null }),
+  });
+}
+
+/**
+ * The audit log's intent line, written before an action that may send a write starts: the record
+ * (null for a new one: found by its domain or created), what is planned (`update` or `new`), and the
+ * owned values it would change. An intent with no outcome line after it is a write that may have
+ * landed (the run was killed): the next run's plan shows whether it did.
+ */
+export function auditIntentLine(action: PlannedAction, matchSlug: string, time: Date): string | null {
+  if (action.kind !== 'update' && action.kind !== 'new') return null;
+  return auditJson({
+    time: time.toISOString(),
+    [matchSlug]: action.key,
+    record_id: action.kind === 'update' ? action.recordId : null,
+    action: 'intent',
+    planned: action.kind,
+    values: auditValues(action.changes),
   });
 }
 
@@ -3272,22 +3598,24 @@ export function summaryLine(counts: Record<WriteOutcome, number>): string {
   return counts.deferred ? `${line} left=${counts.deferred}` : line;
 }
 
+/** The job summary, in Markdown: every text in it through escapeText (its `markdown` form), so no value can add markup, a line or a table cell. */
 export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): string {
   const c = summary.counts;
+  const md = (text: string) => escapeText(text, 'markdown');
   const lines = [
-    `### ${summary.title}${dryRun ? ' (dry run: no writes)' : ''}`,
+    `### ${md(summary.title)}${dryRun ? ' (dry run: no writes)' : ''}`,
     '',
     '| created | linked | updated | unchanged | conflicts | failed |',
     '| ---: | ---: | ---: | ---: | ---: | ---: |',
     `| ${c.created} | ${c.linked} | ${c.updated} | ${c.unchanged} | ${c.conflict} | ${c.failed} |`,
     '',
   ];
-  if (summary.totals) lines.push(summary.totals, '');
-  for (const note of summary.notes) lines.push(`- ${note}`);
+  if (summary.totals) lines.push(md(summary.totals), '');
+  for (const note of summary.notes) lines.push(`- ${md(note)}`);
   const problems = [...summary.failures, ...summary.conflicts].slice(0, 50);
   if (problems.length) {
     lines.push('', '| key | outcome | detail |', '| --- | --- | --- |');
-    for (const p of problems) lines.push(`| ${p.key} | ${p.outcome} | ${(p.detail ?? '').replace(/\|/g, '\\|')} |`);
+    for (const p of problems) lines.push(`| ${md(p.key)} | ${p.outcome} | ${md(p.detail ?? '')} |`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -3295,18 +3623,31 @@ export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): strin
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (invokedDirectly) {
   dotenv.config({ quiet: true });
-  // Every write is a complete upsert, so stopping between two is safe; say so and exit non-zero.
+  // SIGTERM or SIGINT: no new write starts, the writes under way finish and get their audit lines,
+  // the report is printed, exit 143 (130). Bounded: after DRAIN_MS, or when the same signal comes
+  // again (Ctrl-C twice), exit at once; each write still out has its intent line. A cancelled GitHub
+  // job gets SIGINT, SIGTERM 7.5 s later and SIGKILL 2.5 s after that (actions/runner
+  // src/Runner.Sdk/ProcessInvoker.cs): that SIGTERM does not cut the drain short.
+  const DRAIN_MS = 10_000;
+  const stop = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => {
-      process.stderr.write(`\nStopped by ${signal}: records written so far stay written; the next run completes the rest.\n`);
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.on(signal, () => {
+      const code = stoppedExitCode(stop.signal.reason ?? signal);
+      if (stop.signal.reason === signal) process.exit(code);
+      if (stop.signal.aborted) return;
+      process.stderr.write(`\nStopped by ${signal}: no new write starts; writes under way finish and are logged (at most ${DRAIN_MS / 1000} s).\n`);
+      stop.abort(signal);
+      setTimeout(() => {
+        process.stderr.write(`Writes still under way after ${DRAIN_MS / 1000} s: exiting; the audit log has an intent line for each.\n`);
+        process.exit(code);
+      }, DRAIN_MS).unref();
     });
-  main(process.argv.slice(2)).then(
+  main(process.argv.slice(2), { stop: stop.signal }).then(
     // Exit at once: after a failed read, requests still under way have nothing left to add.
     (code) => process.exit(code),
     (error: unknown) => {
       const keys = Object.entries(process.env).flatMap(([name, value]) => (/_KEY$/.test(name) && value ? [value.trim()] : []));
-      process.stderr.write(`${redactor(keys, SYNC.source.secretShape)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`)}\n`);
+      process.stderr.write(`${logSafe(redactor(keys, SYNC.source.secretShape)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`))}\n`);
       process.exit(1); // at once, as above: reads or writes still under way must not keep a failed run going
     },
   );

@@ -45,6 +45,11 @@ describe('a key for another Stripe account', () => {
       expect(result.err).toContain('None of the 38 Attio companies linked to Stripe customers has its customer in the Stripe account that STRIPE_API_KEY reads (test mode)');
       expect(result.err).toContain('Likely cause: the key belongs to another Stripe account, or is a test-mode key while the companies came from live mode');
       expect(result.err).toContain('--allow-account-mismatch');
+      // It names the ids it looked up, and how many of them it found.
+      const looked = /Looked up 5 of the 38 missing ids \((cus_\w+(?:, cus_\w+){4})\): 0 found, not even as deleted customers/.exec(result.err);
+      expect(looked, result.err).not.toBeNull();
+      const probed = other.requests.filter((r) => r.path.startsWith('/v1/customers/')).map((r) => r.path.replace('/v1/customers/', ''));
+      for (const id of looked![1]!.split(', ')) expect(probed).toContain(id);
       expect(bed.attio.stats().writes).toBe(0);
     }
     // It looked up a few of the missing customers (not all 38) to tell "deleted" from "not here".
@@ -61,12 +66,33 @@ describe('a key for another Stripe account', () => {
     for (const id of ids.slice(0, 4)) bed.stripe.store.deleteCustomer(id);
     const some = await bed.run();
     expect(some.code).toBe(0);
-    expect(some.out).toContain('4 Attio records hold a stripe_customer_id that Stripe no longer has; left as they are');
+    // The note names a few of them (Attio's values, escaped), not all.
+    const named = /4 Attio records hold a stripe_customer_id that Stripe no longer has \((cus_\w+), (cus_\w+), (cus_\w+) and 1 more\); left as they are/.exec(some.out);
+    expect(named, some.out).not.toBeNull();
+    for (const id of named!.slice(1)) expect(ids.slice(0, 4)).toContain(id);
     for (const id of ids.slice(4)) bed.stripe.store.deleteCustomer(id);
     const all = await bed.run();
     expect(all.code).toBe(0); // every linked customer missing, but the look-up finds them deleted here
     expect(all.out).toContain('12 Attio records hold a stripe_customer_id that Stripe no longer has');
     expect(bed.attio.stats().writes).toBe(0);
+  });
+
+  it('when the one linked company holds a mistyped id, says so: the id it looked up, none found, and the fix in Attio', async () => {
+    const bed = await open();
+    const typo = bed.attio.addCompany({ name: 'Typo Co', domains: ['typo.example'], stripe_customer_id: 'cus_TYPO0x' });
+    for (let i = 0; i < 3; i++) {
+      const c = bed.stripe.store.addCustomer({ name: `Real ${i}`, email: `a@real${i}.example`, created: T0 + i });
+      bed.stripe.store.addCharge({ customer: c.id, amount: 1_000, currency: 'usd', created: T0 + i });
+    }
+    const result = await bed.run();
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('None of the 1 Attio companies linked to Stripe customers has its customer');
+    expect(result.err).toContain('Looked up 1 of the 1 missing ids (cus_TYPO0x): 0 found, not even as deleted customers');
+    expect(result.err).toContain('an id was typed or pasted into stripe_customer_id by hand and is wrong');
+    expect(result.err).toContain('correct or clear stripe_customer_id on the companies holding those ids in Attio');
+    expect(bed.attio.stats().writes).toBe(0);
+    bed.attio.setCompanyValues(typo, { stripe_customer_id: null });
+    expect((await bed.run()).code).toBe(0); // cleared: the account syncs
   });
 });
 

@@ -262,6 +262,24 @@ it('value validation: every wrong input is a 400 and writes nothing', async () =
   assert.equal(JSON.stringify(fake.companies().filter((c) => c.record_id !== okId)), before);
 });
 
+it('domains: what is no internet domain name is a 400 "is not a valid domain"; paths and queries are trimmed, www. is kept', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    const create = (domain: string) => c('POST', '/objects/companies/records', { data: { values: { domains: [domain] } } });
+    for (const bad of ['a_b-co.com', 'exa..mple.com', 'acme.com;', '(acme).com', '-acme.com', 'acme-.com', 'acme.c', 'acme.123', 'acme', '10.0.0.1', 'acme%2ecom', '*.acme.com', `${'a'.repeat(64)}.com`, `${'abcdefghi.'.repeat(25)}info`]) {
+      const r = await create(bad);
+      assertError(r, 400, 'validation_type');
+      assert.match(r.json.message, /is not a valid domain/, bad);
+    }
+    assert.equal(f.companies().length, 0);
+    const trimmed = await create('https://WWW.Trim-Me.example/about?x=1');
+    assert.equal(trimmed.status, 200, JSON.stringify(trimmed.json));
+    assert.deepEqual(trimmed.json.data.values.domains.map((v: any) => v.domain), ['www.trim-me.example']);
+    const idn = await create('xn--bcher-kva.example');
+    assert.equal(idn.status, 200, JSON.stringify(idn.json));
+  });
+});
+
 it('uniqueness: create with a taken stripe id or domain -> uniqueness_conflict naming the record', async () => {
   const n = fake.companies().length;
   for (const v of [{ stripe_customer_id: ['cus_1'] }, { domains: ['ACME.com'] }]) {

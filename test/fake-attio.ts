@@ -1057,7 +1057,9 @@ function parseOne(attr: Attribute, item: unknown): Scalar {
     case 'domain': {
       const v = unwrap('domain');
       const d = typeof v === 'string' ? normaliseDomain(v) : null;
-      if (d === null) throw invalid('a domain such as "acme.com"');
+      if (d === null) {
+        throw validation(`Invalid value was passed to attribute with slug "${slug}": ${JSON.stringify(v)} is not a valid domain.`, ['data', 'values', slug]);
+      }
       return d;
     }
   }
@@ -1114,7 +1116,18 @@ function isCalendarDate(s: string): boolean {
   return d <= days;
 }
 
-/** Lower-cases and trims scheme, path, query and port, as Attio does; null when not a domain. */
+/**
+ * Lower-cases and trims scheme, path, query and port; null when what is left is not a domain.
+ * Attio: "Domain attributes represent an internet domain, for example, "apple.com""; they "store
+ * domains, not URLs. Any inputted values will have paths and query parameters trimmed"; `domain`
+ * holds "the entire domain, after normalization" (docs.attio.com/docs/attribute-types/
+ * attribute-types-domain). What Attio refuses is not documented, so the fake refuses whatever is no
+ * internet domain name: labels of letters, digits and hyphens, no hyphen first or last, at most 63
+ * characters (RFC 1034 3.5, RFC 1123 2.1), 253 in all (RFC 1035 2.3.4), at least two labels, and a
+ * top-level label that is not all-numeric (RFC 3696 2): letters, or an international `xn--` one.
+ * Refused as `400 validation_type` "... is not a valid domain" (the answer reported in issue 19).
+ * Whether Attio also drops a leading `www.` is not documented either: the fake keeps it.
+ */
 function normaliseDomain(input: string): string | null {
   let d = input.trim().toLowerCase();
   d = d.replace(/^[a-z][a-z0-9+.-]*:\/\//, '');

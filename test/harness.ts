@@ -1,7 +1,7 @@
 // Test harness: starts the fake Stripe and Attio servers and runs the sync against them, either
 // in-process (fast, with injected sleep so retries do not wait) or as the real CLI subprocess.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +81,7 @@ export async function startBed(
       ...options,
     });
     const envSummary = options.env?.GITHUB_STEP_SUMMARY ?? summaryFile;
-    allOutput.push(out, err, existsSync(envSummary) ? readFileSync(envSummary, 'utf8') : '');
+    allOutput.push(out, err, existsSync(envSummary) && statSync(envSummary).isFile() ? readFileSync(envSummary, 'utf8') : '');
     return { code, out, err, sleeps };
   };
   const bed: Bed = { stripe, attio, env, run, close: async () => void (await Promise.all([stripe.close(), attio.close()])) };
@@ -149,7 +149,7 @@ export function isRecordWrite(r: { method: string; path: string }): boolean {
 }
 
 /** The customer id a record write carries (as its `stripe_customer_id` value), if any. */
-export function writtenKey(req: RequestInfo): string | undefined {
+export function writtenKey(req: Pick<RequestInfo, 'body'>): string | undefined {
   const values = (req.body as { data?: { values?: Record<string, unknown[]> } } | undefined)?.data?.values;
   const key = values?.stripe_customer_id?.[0];
   return typeof key === 'string' ? key : undefined;

@@ -169,6 +169,13 @@ describe('the audit log', () => {
 
     expect((await bed.run(['--audit-log', log])).code).toBe(0);
     const real = lines().slice(2);
+    expect(real).toHaveLength(4);
+    // Every write has an intent line, written before it was sent, and an outcome line after it.
+    for (const [key, outcome] of [[fresh.id, 'created'], [found.id, 'linked']]) {
+      const intent = real.findIndex((l) => l.stripe_customer_id === key && l.action === 'intent');
+      expect(real[intent]).toMatchObject({ planned: 'new', record_id: null });
+      expect(real.findIndex((l) => l.stripe_customer_id === key && l.action === outcome)).toBeGreaterThan(intent);
+    }
     const create = real.find((l) => l.action === 'created')!;
     expect(create).toMatchObject({ stripe_customer_id: fresh.id, record_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     expect(create.record_id).toBe(bed.attio.companies().find((c) => c.values.stripe_customer_id === fresh.id)!.record_id);
@@ -179,11 +186,12 @@ describe('the audit log', () => {
     expect(Date.parse(String(link.time))).toBeGreaterThan(0);
 
     expect((await bed.run(['--audit-log', log])).code).toBe(0);
-    expect(lines()).toHaveLength(4); // nothing changed, nothing logged
+    expect(lines()).toHaveLength(6); // nothing changed, nothing logged
 
     s.addCharge({ customer: fresh.id, amount: 500, currency: 'usd', created: T0 + DAY });
     expect((await bed.run(['--audit-log', log])).code).toBe(0);
-    const update = lines()[4]!;
+    expect(lines()[6]).toMatchObject({ action: 'intent', planned: 'update', stripe_customer_id: fresh.id, record_id: create.record_id });
+    const update = lines()[7]!;
     expect(update).toMatchObject({ action: 'updated', stripe_customer_id: fresh.id, values: { stripe_lifetime_revenue: { before: 10, after: 15 } } });
     expect(Object.keys(update.values as object)).toEqual(['stripe_lifetime_revenue', 'stripe_last_payment_date']);
     const text = readFileSync(log, 'utf8');
