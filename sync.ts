@@ -1516,7 +1516,8 @@ function finishFacts(facts: CustomerFacts, productNames: ReadonlyMap<string, str
   if (!facts.plan) return;
   const byName: Record<string, number> = {};
   for (const [productId, quantity] of Object.entries(facts.plan)) {
-    const name = productNames.get(productId) ?? productId;
+    // A product name is text from outside like a customer's: cleaned as a company name is.
+    const name = cleanName(productNames.get(productId) ?? null) ?? productId;
     byName[name] = (byName[name] ?? 0) + quantity;
   }
   facts.plan = byName;
@@ -1857,7 +1858,7 @@ export function formatMoney(minor: number, currency: string): string {
 
 /** "customer cus_A" or "customers cus_A, cus_B, cus_C, …": the first few customers a tally names. */
 function namedFew(t: Tally): string {
-  return `${t.customers.length === 1 ? 'customer' : 'customers'} ${t.customers.join(', ')}${t.more ? ', …' : ''}`;
+  return `${t.customers.length === 1 ? 'customer' : 'customers'} ${t.customers.map((id) => escapeText(id)).join(', ')}${t.more ? ', …' : ''}`;
 }
 
 /** One line with the account's totals, and what they leave out. */

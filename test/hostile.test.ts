@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cleanName } from '../sync.ts';
 import { bedsOfThisFile } from './beds.ts';
 import { generateDataset, type DatasetSize } from './dataset.ts';
 import { companyOf, isCreate, isRecordWrite, refuseWritesOf, runCli, startCli, writesOf, writtenKey } from './harness.ts';
@@ -79,9 +80,13 @@ describe('text from outside never steers the output', () => {
     expect(rows).toHaveLength(2);
     for (const row of rows) expect(row.split(/(?<!\\)\|/)).toHaveLength(5); // key, outcome, detail: no pipe from the data
 
-    // The audit log reads back exactly what was written: the product name with everything in it.
+    // The audit log reads back exactly what was written: the product name as cleaned for Attio
+    // (controls and bidi characters out, like a company name), and nothing of it raw.
     const lines = auditLines(log);
-    expect(lines.find((l) => l.stripe_customer_id === legacy.id && l.action === 'created')?.values).toMatchObject({ stripe_plan: { before: null, after: productName } });
+    const plan = cleanName(productName);
+    expect(plan).not.toMatch(RAW_CONTROL);
+    expect(companyOf(bed.attio, legacy.id)?.stripe_plan).toBe(plan);
+    expect(lines.find((l) => l.stripe_customer_id === legacy.id && l.action === 'created')?.values).toMatchObject({ stripe_plan: { before: null, after: plan } });
     // Names as Attio should hold them: no control, ANSI or bidi character (part of the same issue).
     expect(companyOf(bed.attio, legacy.id)?.name).toBe('Evil ##[add-mask]created= Co');
     expect(companyOf(bed.attio, ansi.id)?.name).toBe('Red Link Co');
