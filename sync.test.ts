@@ -86,6 +86,11 @@ import {
   type PlannedAction,
   type RetryPolicy,
 } from './sync.ts';
+// For the variant-table tests at the end (test/fake-stripe.ts's header): the read path against the fake.
+import Stripe from 'stripe';
+import { afterAll, beforeAll } from 'vitest';
+import { applyDiscounts, OPEN_DISPUTE_STATUSES, readStripe } from './sync.ts';
+import { DEFAULT_API_KEY, DISPUTE_STATUSES, startFakeStripe, type FakeStripe } from './test/fake-stripe.ts';
 import { BAD_EMAIL_DOMAINS } from './test/hostile.ts';
 
 describe('currency units', () => {
@@ -1308,5 +1313,121 @@ describe('output', () => {
   it('estimates time left', () => {
     expect(formatRate(50, 200, 10_000)).toBe('5.0/s, ~30s left');
     expect(formatRate(10, 1000, 10_000)).toBe('1.0/s, ~16m30s left');
+  });
+});
+
+// The variants of test/fake-stripe.ts's variant table that the sync branches on and no other test
+// covered (each names its source there): the arithmetic here, the read path against the fake below.
+describe('variant table: shapes the sync handles that nothing else covered', () => {
+  const price = { id: 'price_v', currency: 'usd', billing_scheme: 'per_unit' as const, tiers_mode: null, unit_amount: 1000, unit_amount_decimal: null, transform_quantity: null, tax_behavior: null };
+  const discount = (coupon: unknown) => ({ source: { coupon, type: 'coupon' } }) as never;
+  const coupon = (more: Record<string, unknown>) => ({ duration: 'forever', percent_off: null, amount_off: null, currency: null, ...more });
+  it('applies no discount whose coupon is null (as in Stripe\'s example discount) or an id, nor an amount-off in another currency; never goes below 0', () => {
+    expect(applyDiscounts(10_000, [discount(null), discount('co_unexpanded')], 'usd', DEFAULT_MRR_DISCOUNTS)).toEqual({ amountMinor: 10_000, unapplied: 2 });
+    expect(applyDiscounts(10_000, [discount(coupon({ amount_off: 500, currency: 'eur' }))], 'usd', DEFAULT_MRR_DISCOUNTS)).toEqual({ amountMinor: 10_000, unapplied: 1 });
+    expect(applyDiscounts(10_000, [discount(coupon({ amount_off: 500, currency: 'USD' }))], 'usd', DEFAULT_MRR_DISCOUNTS)).toEqual({ amountMinor: 9_500, unapplied: 0 });
+    expect(applyDiscounts(10_000, [discount(coupon({ percent_off: 100 }))], 'usd', DEFAULT_MRR_DISCOUNTS).amountMinor).toBe(0);
+    expect(applyDiscounts(1_000, [discount(coupon({ amount_off: 5_000, currency: 'usd' }))], 'usd', DEFAULT_MRR_DISCOUNTS).amountMinor).toBe(0);
+    expect(applyDiscounts(10_000, null, 'usd', DEFAULT_MRR_DISCOUNTS)).toEqual({ amountMinor: 10_000, unapplied: 0 });
+  });
+  it('prices tiers given only as decimals (unit_amount and flat_amount null, their _decimal set)', () => {
+    const tiers = [
+      { up_to: 10, unit_amount: 500, unit_amount_decimal: '500', flat_amount: 1000, flat_amount_decimal: '1000' },
+      { up_to: 100, unit_amount: null, unit_amount_decimal: '250.5', flat_amount: null, flat_amount_decimal: '999.9' },
+      { up_to: null, unit_amount: 100, unit_amount_decimal: '100', flat_amount: null, flat_amount_decimal: null },
+    ] as never;
+    // Graduated, 25 units: 10 x 500 + 1000 flat, then 15 x 250.5 + 999.9 flat = 6,000 + 4,757.4 = 10,757.4.
+    expect(tieredAmountMinor(tiers, 'graduated', 25)).toBeCloseTo(10_757.4, 9);
+    // Volume, 25 units fall in the second tier: 25 x 250.5 + 999.9 = 7,262.4.
+    expect(tieredAmountMinor(tiers, 'volume', 25)).toBeCloseTo(7_262.4, 9);
+  });
+  it('prices a currency option given as a decimal, and a tiered price by its option\'s tiers, or not at all without them', () => {
+    const option = (more: Record<string, unknown>) => ({ unit_amount: null, unit_amount_decimal: null, tax_behavior: null, custom_unit_amount: null, ...more }) as never;
+    expect(itemAmountMinor(price, 2, 'eur', { currencyOptions: { eur: option({ unit_amount_decimal: '912.5' }) } })).toBeCloseTo(1_825, 9);
+    const tiered = { ...price, billing_scheme: 'tiered' as const, tiers_mode: 'volume' as const, unit_amount: null };
+    const eurTiers = [{ up_to: null, unit_amount: 900, unit_amount_decimal: '900', flat_amount: null, flat_amount_decimal: null }];
+    const usdTiers = [{ up_to: null, unit_amount: 1000, unit_amount_decimal: '1000', flat_amount: null, flat_amount_decimal: null }] as never;
+    expect(itemAmountMinor(tiered, 3, 'eur', { tiers: usdTiers, currencyOptions: { eur: option({ tiers: eurTiers }) } })).toBe(2_700);
+    // Whether expanding currency_options also sends an option's tiers is not documented (types `tiers?`): without them, unpriced (noted).
+    expect(itemAmountMinor(tiered, 3, 'eur', { tiers: usdTiers, currencyOptions: { eur: option({}) } })).toBeNull();
+  });
+  it('under Stripe Tax, takes the tax behaviour of the currency option the subscription is billed in, else the price\'s', () => {
+    const latestInvoice = { subtotal: 12_000, subtotal_excluding_tax: 10_000 };
+    const taxed = { status: 'active' as const, currency: 'eur', discounts: [], automatic_tax: { enabled: true, disabled_reason: null, liability: null } };
+    const item = (taxBehavior: 'inclusive' | 'exclusive' | null, optionBehavior: 'inclusive' | 'exclusive' | null) => ({
+      quantity: 1,
+      discounts: [],
+      price: { ...price, tax_behavior: taxBehavior, recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed' } },
+      option: { unit_amount: 12_000, unit_amount_decimal: '12000', tax_behavior: optionBehavior, custom_unit_amount: null },
+    });
+    const mrrOf = (i: ReturnType<typeof item>) =>
+      subscriptionMrr(taxed as never, [i as never], { discounts: DEFAULT_MRR_DISCOUNTS, nowUnix: 1_000, detailsOf: () => ({ currencyOptions: { eur: i.option as never } }), latestInvoice }).mrrMinor;
+    expect(mrrOf(item('exclusive', 'inclusive'))).toBeCloseTo(10_000, 9); // the option holds the tax
+    expect(mrrOf(item('inclusive', 'exclusive'))).toBe(12_000); // the option adds it on top
+    expect(mrrOf(item('inclusive', null))).toBeCloseTo(10_000, 9); // no behaviour of its own: the price's
+  });
+  it('counts a tax rate whose rate_type is null (rates not made by Stripe Tax, as in Stripe\'s example), never a flat amount, and no rates at all as 0', () => {
+    // Types TaxRates.d.ts `rate_type`: "This field is only present for TaxRates created by Stripe Tax"; stripe-fixtures3.json tax_rate: null.
+    const rate = (percentage: number, rate_type: 'percentage' | 'flat_amount' | null) => ({ percentage, inclusive: true, rate_type });
+    expect(inclusiveTaxPercent({ tax_rates: [rate(19, null), rate(5, 'flat_amount')] }, {})).toBe(19);
+    expect(inclusiveTaxPercent({ tax_rates: null }, { default_tax_rates: [rate(10, null)] })).toBe(10);
+    expect(inclusiveTaxPercent({ tax_rates: null }, { default_tax_rates: null })).toBe(0);
+    expect(inclusiveTaxPercent({}, {})).toBe(0);
+  });
+  it('cannot tell the tax from a latest invoice whose subtotal_excluding_tax is null, and says so', () => {
+    expect(taxFreeShare({ subtotal: 12_000, subtotal_excluding_tax: null }, 12_000)).toBeNull();
+    const taxed = { status: 'active' as const, currency: 'usd', discounts: [], automatic_tax: { enabled: true, disabled_reason: null, liability: null } };
+    const item = { quantity: 1, discounts: [], price: { ...price, unit_amount: 12_000, tax_behavior: 'inclusive', recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed' } } };
+    const context = { discounts: DEFAULT_MRR_DISCOUNTS, nowUnix: 1_000, detailsOf: () => undefined, latestInvoice: { subtotal: 12_000, subtotal_excluding_tax: null } };
+    expect(subscriptionMrr(taxed, [item as never], context)).toMatchObject({ mrrMinor: 12_000, taxUnknown: true });
+  });
+  it('takes back only a lost dispute, and counts as open exactly the undecided statuses, of every status Disputes.d.ts lists', () => {
+    const undecided = ['warning_needs_response', 'warning_under_review', 'needs_response', 'under_review', 'appeal_needs_response', 'appeal_under_review'];
+    expect([...DISPUTE_STATUSES].filter((s) => OPEN_DISPUTE_STATUSES.has(s))).toEqual(undecided);
+    expect(DISPUTE_STATUSES.filter((status) => disputeLoss({ status, amount: 100, currency: 'usd', balance_transactions: [] }) !== null)).toEqual(['lost']);
+  });
+  it('gives a status Stripe may add later (the types\' OtherString) no title and no MRR; a pause behaviour it may add later keeps MRR', () => {
+    expect(subscriptionStatusTitle(['some_new_status' as never])).toBe('None');
+    expect(subscriptionStatusTitle(['some_new_status' as never, 'canceled'])).toBe('Canceled');
+    expect(earnsMrr({ status: 'some_new_status' as never })).toBe(false);
+    expect(earnsMrr({ status: 'active', pause_collection: { behavior: 'some_new_behavior', resumes_at: null } })).toBe(true);
+  });
+
+  describe('read from the fake Stripe', () => {
+    let fake!: FakeStripe;
+    beforeAll(async () => {
+      fake = await startFakeStripe();
+    });
+    afterAll(async () => {
+      await fake?.close();
+    });
+    const read = (only: string | null) =>
+      readStripe({
+        stripe: new Stripe(DEFAULT_API_KEY, { host: '127.0.0.1', port: fake.port, protocol: 'http', maxNetworkRetries: 0, telemetry: false }),
+        only,
+        policy: { retries: 0, baseDelayMs: 1, sleep: async () => {}, random: () => 0.5 },
+        pacers: stripePacers(STRIPE_LIMITS, true),
+        concurrency: 2,
+        nowUnix: 1_800_000_000,
+      });
+    it('skips a lost dispute on a charge without a customer, and with --only a customer that is deleted', async () => {
+      const s = fake.store;
+      const kept = s.addCustomer({ name: 'Kept', email: 'a@kept.example' });
+      s.addCharge({ customer: kept.id, amount: 2_000, currency: 'usd' });
+      const anonymous = s.addCharge({ customer: null, amount: 5_000, currency: 'usd' });
+      s.addDispute({ charge: anonymous.id, status: 'lost' });
+      const gone = s.addCustomer({ name: 'Gone', email: 'a@gone.example' });
+      s.addCharge({ customer: gone.id, amount: 700, currency: 'usd' });
+      s.deleteCustomer(gone.id);
+
+      const all = await read(null);
+      expect([...all.facts.keys()]).toEqual([kept.id]);
+      expect(all.facts.get(kept.id)!.revenueMinor).toEqual({ usd: 2_000 });
+      expect(all.notes).toMatchObject({ chargesWithoutCustomer: 1, lostDisputes: 0, chargesOfUnknownCustomers: { count: 1, customers: [gone.id] } });
+      // GET /v1/customers/:id answers the deleted stub: no facts, so main reports it as not found.
+      const one = await read(gone.id);
+      expect(one.facts.size).toBe(0);
+      expect(fake.requests.some((r) => r.path === `/v1/customers/${gone.id}` && r.status === 200)).toBe(true);
+    });
   });
 });

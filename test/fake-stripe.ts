@@ -49,6 +49,213 @@
 // Wire format notes: objects are stored the way the API sends them, so a price's
 // `unit_amount_decimal` is the decimal string ("1500") the SDK later turns into a `Stripe.Decimal`
 // (types: Prices.js/SubscriptionItems.js responseSchema `decimal_string`; tiers' decimals too).
+//
+// ---- Variant table --------------------------------------------------------------------------------------------------
+// Every field of every Stripe object that sync.ts sections 3 and 4 read, each documented variant, and what stands
+// behind it. Sources: types = <Resource>.d.ts (as above), fx = stripe-fixtures3.json, docs = docs.stripe.com; "other"
+// is the types' OtherString (a value Stripe may add later). P = the fake produces it; C = covered by, as file "test"
+// (names quoted in part): S sync.test.ts, F test/fake-stripe.test.ts, N test/numbers.test.ts, E test/sync.e2e.test.ts,
+// R test/reliability.test.ts "bad data from Stripe", Pm test/permissions.test.ts, Sa test/sales.test.ts,
+// Ci test/citizen.test.ts; S "variant table" is the describe block of that name. X = cannot matter, and why. ! = not
+// handled (by the sync, or by this fake where it says so): see the end of the table.
+//
+// Customer (Customers.d.ts) - emptyFacts, acceptCustomer, probeCustomers
+//   id, created: always set. P; C everywhere (E "sums net revenue": customer since).
+//   email: string | null. P both; C R (null, no @, upper case, IDN, free mail).
+//   name: string | null | absent (`name?`). P string, null; C R (null: the description names it); absent is read as
+//       null.
+//   description: string | null. P both; C R, S "names a company by name, then description".
+//   livemode: true | false. P both (the key's mode); C F "livemode follows the key", Sa "links to the live dashboard".
+//   metadata: {} | attio_domain | attio_record_id | both. P all; C Sa "places a customer by attio_record_id", Sa
+//       "reports a hint that points nowhere", S "matching hints".
+//   discount: absent | null | Discount with its coupon expanded (data.discount.source.coupon). P null, Discount; C S
+//       "applies the customer's discount", N "hold for the price shapes" (Xi).
+//   deleted: a retrieve answers {id, object, deleted: true} (DeletedCustomer); lists never hold it. P; C F
+//       "customers/:id", Ci "does not stop an account whose linked customers were deleted", S "variant table" (--only a
+//       deleted one).
+//   business_name, individual_name: X, not read: `name` is "The customer's full name or business name".
+//
+// Charge (Charges.d.ts) - chargeRevenue, addCharge, readCharges; and the charge expanded on a dispute
+//   status: succeeded | pending | failed | other. P the three; C S "ignores charges that did not succeed"; other takes
+//       that branch (only succeeded counts).
+//   captured: true | false (succeeded but never captured, API-NOTES). P both; C S "ignores an authorisation that was
+//       never captured", F "charges: an uncaptured authorisation".
+//   amount_captured: = amount | less (a partial capture) | 0. P all; C S "counts a partial capture", "is no payment
+//       when it captured nothing".
+//   amount_refunded: 0 | partial | all | below 0 or above captured (bad data). P 0 to captured (the fake refuses more);
+//       C S "is captured minus refunded", "never goes negative", "never gains from a negative refund".
+//   currency: lower case; 0, 2 or 3 decimals (docs currencies). P usd eur jpy kwd bhd; C E "sums net revenue", "reports
+//       in a zero-decimal target currency".
+//   customer: string | Customer | DeletedCustomer | null. P string (of a deleted customer too), null; C R (no customer,
+//       deleted); an object X: never expanded (the fake refuses data.customer).
+//   balance_transaction: id | BalanceTransaction | null. P expanded, null (pending, failed, uncaptured); C S "keeps
+//       what Stripe settled" (an id counts as its own currency), F "charges: balance_transaction id by default".
+//   created: unix seconds. P; C E "sums net revenue" (first and last payment dates).
+//   presentment_details (optional): X, not read: amount and currency are what the account charged; presentment_amount
+//       is "denominated in presentment_currency".
+//
+// BalanceTransaction (BalanceTransactions.d.ts) - chargeRevenue, disputeLoss
+//   currency: the charge's | another (the settlement currency). P both; C S "keeps what Stripe settled", E "sums net
+//       revenue".
+//   amount: "Gross amount": positive for a charge, negative for a dispute's withdrawal, positive for its reinstatement.
+//       P all three; C S "in another settlement currency take back what Stripe withdrew there", N (Gamma).
+//   exchange_rate, fee, net: X, not read: `amount` is already Stripe's conversion, and revenue is gross.
+//
+// Dispute (Disputes.d.ts) - disputeLoss, readDisputes, OPEN_DISPUTE_STATUSES
+//   status: warning_needs_response | warning_under_review | warning_closed | needs_response | under_review |
+//       appeal_needs_response | appeal_under_review | won | lost | prevented | other. P all ten (DISPUTE_STATUSES); C S
+//       "take nothing back while open", S "variant table" (all ten: only lost takes back; open is exactly the six
+//       undecided), N (lost, needs_response); other: neither lost nor open.
+//   amount: the captured amount | a part of it, in the charge's currency. P both; C S "take back their amount", N
+//       (Gamma: half lost).
+//   currency: the charge's. P; C S "lost disputes".
+//   balance_transactions: [] (inquiries, prevented) | [withdrawal] | [withdrawal, reinstatement] (won). P all; C F
+//       "disputes: object shape", S "in another settlement currency"; two on a lost one X: only a won one is
+//       reinstated.
+//   charge: id | Charge (expand data.charge). P both; C F "disputes: expand data.charge"; an id X: always expanded.
+//   charge.customer: string | null | an object. P string, null; C N (string), S "variant table" (null: skipped, not
+//       counted as lost); an object X: never expanded.
+//
+// Subscription (Subscriptions.d.ts) - readsFor, subscriptionMrr, earnsMrr, addSubscription, scheduledEndUnix
+//   status: active | past_due | unpaid | trialing | paused | canceled | incomplete | incomplete_expired | other. P all
+//       eight; C S "takes the most advanced status", E "picks the most advanced status", N (Omicron: unpaid), S
+//       "variant table" (other: no title, no MRR).
+//   currency: the price's | another (billed at a currency option). P both; C N (Eta), S "prices a multi-currency
+//       price".
+//   customer: string | Customer | DeletedCustomer. P string; an object X: never expanded (the fake refuses
+//       data.customer).
+//   discounts: [] | ids | Discount[] (expand data.discounts.source.coupon). P all; C F "subscriptions: discounts as
+//       ids", S "MRR with coupons", E "lowers MRR by recurring coupons".
+//   items: an ApiList, has_more false | true (more than 10). P both; C E "reads items beyond the first page", F
+//       "subscription_items: 25 items".
+//   pause_collection: null | behavior keep_as_draft | mark_uncollectible | void | other. P the three; C S "counts a
+//       subscription whose collection is paused", N (Mu); other: S "variant table" (it earns MRR).
+//   automatic_tax.enabled: true | false. P both; C S "under Stripe Tax", N (Kappa), Pm "without the optional Invoices".
+//   default_tax_rates: absent (`?`) | null | [] | TaxRate[]. P [], rates; C S "divides inclusive tax rates"; absent,
+//       null: S "variant table".
+//   latest_invoice: id | Invoice | null. P id, null; C S "under Stripe Tax" (none: tax unknown), Pm; an Invoice X:
+//       never expanded.
+//   cancel_at: null | unix. P both; C S "dates a subscription's end", F "scheduled cancellations".
+//   cancel_at_period_end: true, with cancel_at set (classic) or null (flexible: see SubscriptionInput) | false. P both
+//       modes; C S "dates a subscription's end", F "flexible billing mode by default"; billing_mode itself X: not read,
+//       both shapes are handled.
+//   presentment_details (optional): X, not read: MRR is in `currency`, the one its items are priced in.
+//
+// SubscriptionItem (SubscriptionItems.d.ts) - subscriptionMrr, planOf, scheduledEndUnix, readItems
+//   price: a Price, always embedded (not expandable). P; C everywhere.
+//   quantity: a number (0 too) | absent (metered). P all; C S "leaves quantity-0 items out of the plan", E "excludes
+//       trialing and metered", R (quantity 0).
+//   discounts: [] | ids | Discount[] (only through /v1/subscription_items: 4 levels). P all; C F "item-level
+//       discounts", E "lowers MRR by recurring coupons" ("on their items").
+//   tax_rates: TaxRate[] | [] | null. P rates, []; C S "divides inclusive tax rates"; null: S "variant table".
+//   current_trial: null | ending later | ended. P all; C S "counts an item in a trial of its own", N (Lambda).
+//   current_period_end: per item since 2025-03-31 (API-NOTES). P; C S "dates a subscription's end", F "scheduled
+//       cancellations" (the earliest of mixed periods).
+//   plan, billed_until: X, not read (the plan mirrors the price, which "replaces the Plans API").
+//
+// Price (Prices.d.ts) - priceAmountsIn, itemAmountMinor, readsFor, readPriceDetails, planOf
+//   billing_scheme: per_unit | tiered | other. P both; C S "pricing an item"; other: priced per unit, or left out with
+//       the unpriced note when it has no unit amount.
+//   tiers_mode: graduated | volume | null | other. P the three; C S "prices graduated tiers", "prices every unit at the
+//       volume tier"; other: graduated.
+//   tiers: absent (lists; a retrieve without expand) | Tier[] (expand tiers) | []. P absent, Tier[]; C F "tiered prices
+//       carry no tiers in lists", E "prices a tiered price from its tiers"; [] (the fake refuses it): S "cannot price
+//       one without, or with none".
+//   unit_amount: an integer | null (decimal-only or tiered). P all; C S "prices per unit from unit_amount_decimal".
+//   unit_amount_decimal: a decimal string (the SDK: Stripe.Decimal) | null. P both; C F "prices: per-unit with
+//       unit_amount null", E "lowers MRR by recurring coupons" (24.6914).
+//   transform_quantity: null | {divide_by, round: up | down | other}. P null, up, down; C S "bills package pricing", N
+//       (Theta); other: rounds up.
+//   currency_options: absent unless expanded ("won't include currency_options by default", docs manage-prices) | by
+//       currency. P both; C F "currency_options only when expanded", N (Eta), S "prices a multi-currency price".
+//   tax_behavior: inclusive | exclusive | unspecified | null | other. P the three; C S "under Stripe Tax" (inclusive,
+//       exclusive); the rest X: treated as maybe holding tax, and the latest invoice tells (a share of 1 when it holds
+//       none).
+//   recurring: Recurring | null (one-time prices). P Recurring; null X: skipped, and an item's price_data requires
+//       `recurring` (SubscriptionCreateParams).
+//   product: id | Product | DeletedProduct. P id; C S "leaves quantity-0 items out of the plan"; an object X: never
+//       expanded (the fake refuses it; 5 levels on a list).
+//   custom_unit_amount: X, not read: amounts "adjusted by the customer during Checkout Sessions and Payment Links";
+//       unit_amount is null then, so the item is left out with the unpriced note. type, active, lookup_key: X, not
+//       read.
+//
+// Price.Tier (Prices.d.ts) - tieredAmountMinor
+//   up_to: an integer | null (the last tier). P; C S "prices graduated tiers".
+//   unit_amount, unit_amount_decimal: integer and decimal | null and a fractional decimal | both null (flat only). P
+//       all three; C F "GET /v1/prices/:id adds them only with expand[]=tiers", S "variant table" (decimal arithmetic).
+//   flat_amount, flat_amount_decimal: the same three. P; C S "adds the flat amount of every graduated tier", S "variant
+//       table" (decimals).
+//
+// Price.CurrencyOptions (Prices.d.ts) - priceAmountsIn
+//   unit_amount, unit_amount_decimal: integer and decimal | null and a fractional decimal. P both; C S "prices a
+//       multi-currency price" (integer), S "variant table" (decimal).
+//   tax_behavior: inclusive | exclusive | unspecified | null | other. P the three; C S "variant table" (the option's
+//       behaviour counts; null: the price's, the sync's choice where the docs say nothing).
+//   tiers: absent | Tier[] (tiered prices). NOT produced: the fake refuses tiered options. C S "variant table" (priced
+//       by the option's tiers; unpriced, noted, without them). Whether expand[]=currency_options sends them is not
+//       documented (types `tiers?`).
+//   custom_unit_amount: X, as on Price.
+//
+// Price.Recurring and Price.TransformQuantity (Prices.d.ts) - monthlyFactor, billedQuantity
+//   interval: day | week | month | year | other. P all four; C S "turns each interval into months"; other: a month.
+//   interval_count: an integer from 1. P; C S "turns each interval into months", E (every 3 months).
+//   usage_type: licensed | metered | other. P both; C E "excludes trialing and metered"; other: licensed.
+//   divide_by, round: see Price.transform_quantity.
+//   meter, trial_period_days: X, not read (trial_period_days is for subscribing with trial_from_plan).
+//
+// Discount (Discounts.d.ts) - applyDiscounts, applyCustomerDiscount
+//   (in a discounts array): id | Discount. P both; C S "counts a coupon it cannot read as not applied".
+//   source.coupon: id | Coupon | null (fx: null). P Coupon (expanded), id (not); null NOT produced. C S "variant table"
+//       (null and an id: not applied, noted).
+//   source.type: coupon | other. P coupon; other X: its coupon is then not a Coupon, so not applied (noted).
+//   end, start, subscription, subscription_item, promotion_code: X, not read: an attached discount applies, and the MRR
+//       switches go by the coupon's duration only (support.stripe.com/questions/metric-configurations).
+//
+// Coupon (Coupons.d.ts; docs api/coupons/object) - couponLowersMrr, applyDiscounts
+//   duration: forever | repeating | once | other. P the three; C S "lowers MRR by recurring coupons", "follows the
+//       account's two switches", N (the switches); other: recurring.
+//   percent_off: a number | null. P; C S "MRR with coupons", S "variant table" (100: nothing left).
+//   amount_off: an integer | null, off each invoice. P; C S "spreads an amount-off over the billing period", E
+//       (amountoff), S "variant table" (more than the amount: 0).
+//   currency: the subscription's | another | null. P all; another: C S "variant table" (not applied, noted).
+//   currency_options: ! absent unless expanded (docs: expandable). NOT produced, not read: an amount-off coupon in
+//       another currency counts as not applied (noted) even with an option in the subscription's; expanding it on the
+//       subscriptions list would be 5 levels.
+//   applies_to: ! absent unless expanded (docs: expandable; {products}). NOT produced, not read: a coupon that applies
+//       to some products only lowers the whole subscription's MRR, silently.
+//   duration_in_months, valid, redeem_by, max_redemptions: X, not read (the switches go by duration; the rest is about
+//       new redemptions, not attached discounts).
+//
+// TaxRate (TaxRates.d.ts) - inclusiveTaxPercent
+//   inclusive: true | false. P both; C S "divides inclusive tax rates", N (Iota).
+//   percentage: a number. P; C the same.
+//   rate_type: percentage | flat_amount | null ("only present for TaxRates created by Stripe Tax"; fx: null) | other. P
+//       percentage, flat_amount; ! the fake sends percentage where Stripe sends null. C S "variant table" (null counts,
+//       flat_amount does not); other: a percentage.
+//   effective_percentage, flat_amount, active: X, not read (Stripe Tax subscriptions are read from their invoice).
+//
+// Product (Products.d.ts) - the catalogue read, readProductNames, finishFacts
+//   id, name: a required string. P given and default names; C Sa "reads the names of products older than the newest
+//       hundred", F "GET /v1/products with ids".
+//   (not in the answer): the id stands for the name. X: "Deleting a product is only possible if it has no prices" (docs
+//       api/products/delete).
+//   default_price (expanded in the first request): X, not read (that request is the Products and Prices check).
+//
+// Invoice (Invoices.d.ts) - readInvoice, taxFreeShare
+//   subtotal: an integer. P; C S "under Stripe Tax", N (Kappa).
+//   subtotal_excluding_tax: an integer | null. P both; null: C S "variant table" (tax unknown, noted).
+//   (the read): 200 | 403 without invoice_read. P both; C Pm "without the optional Invoices".
+//
+// ! Not handled (sync.ts is the lead's; reported, not changed here)
+//   - Coupon.applies_to and Coupon.currency_options: above.
+//   - An amount-off subscription or customer discount on tax-inclusive prices is taken off after the tax is
+//     (subscriptionMrr, applyCustomerDiscount): Coupons.d.ts amount_off comes "off the subtotal", and Invoices.d.ts
+//     `subtotal` holds inclusive tax ("before any invoice level discount or exclusive tax"), so the tax comes out after
+//     the discount, as for an item's own discounts (inferred from the types' wording).
+//   - Under Stripe Tax, taxFreeShare spreads the latest invoice's tax over one period of every tax-inclusive item; with
+//     mixed intervals (flexible billing mode) or prorations that invoice bills only some of them.
+//   - The fake: TaxRate.rate_type (above).
+// ---------------------------------------------------------------------------------------------------------------------
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
