@@ -7,45 +7,135 @@
  *   npx tsx sync.ts              sync every customer with revenue or a subscription
  *   npx tsx sync.ts --only cus_X sync one customer
  *
- * The file reads top to bottom like a Singer tap and target folded into one:
+ * HOW TO COPY. The file is also a template for syncing anything into Attio, and reads in the order
+ * a copier needs it:
  *
- *   1. CONFIGURATION      the Attio object and attribute slugs, Attio's limits, the flags
- *   2. RETRY AND PACING   reusable: one retry policy and a client-side rate limiter
- *   3. SOURCE: STRIPE     reads customers, charges, subscriptions, disputes into per-customer facts
- *   4. MAP                pure functions: facts -> Attio values; the Stripe source object and SYNC
- *   5. SINK: ATTIO        reusable, knows no source: preflight, setup, load, plan, write
- *   6. REPORT AND MAIN    main: parse, setup, preflight and read, map and plan, write, report
+ *   CONTRACT   what main needs of a source and a target (`Source`, `Target`, `DesiredRecord`, ...)
+ *   CORE       never edited: configuration and CLI, retry and pacing, a parallel lister for any list
+ *              with a `created` field, company helpers (domain, name), the Attio sink, the run and report
+ *   the line   // ---- replace everything below this line ----
+ *   SOURCE     Stripe: settings, reading, revenue arithmetic, mapping, the attributes it writes
+ *   SYNC       `SYNC = { source, target }`, the pair main runs, and the entry point
  *
- * To build another sync from this template, replace sections 3 and 4 (a `Source` and a `Target`,
- * plugged in as SYNC) and the slug map; keep 2, 5 and 6. test/template.test.ts has a worked one.
+ * To sync something else, replace everything below the marker line with a `Source`, a `Target`
+ * and SYNC (test/template.test.ts has one in 50 lines); README "Make your own sync from this
+ * template" lists the other files a copy edits.
  */
 import { appendFileSync, closeSync, existsSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { domainToASCII, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import dotenv from 'dotenv';
-import Stripe from 'stripe';
 
 // ================================================================================================
-// 1. CONFIGURATION
+// CONTRACT: what main needs of a source and a target
 // ================================================================================================
 
-/** The Attio object this sync writes, and the attributes it reads and writes there. Rename here, nowhere else. */
-export const ATTIO_OBJECT = 'companies';
-export const ATTRIBUTES = {
-  customerId: 'stripe_customer_id',
-  lifetimeRevenue: 'stripe_lifetime_revenue',
-  mrr: 'stripe_mrr',
-  subscriptionStatus: 'stripe_subscription_status',
-  firstPaymentDate: 'stripe_first_payment_date',
-  lastPaymentDate: 'stripe_last_payment_date',
-  customerSince: 'stripe_customer_since',
-  plan: 'stripe_plan',
-  cancelsOn: 'stripe_cancels_on',
-  dashboardUrl: 'stripe_dashboard_url',
-  // Standard company attributes, written only when the sync creates the company.
-  name: 'name',
-  domains: 'domains',
-} as const;
+/** The source's part of the configuration: its settings, or the problems with them, and its secrets. */
+export interface SourceSettings<Settings> {
+  settings: Settings;
+  problems: string[];
+  secrets: string[];
+}
+
+export type PlainValue = string | number | boolean | null;
+
+export interface AttributeSpec {
+  slug: string;
+  title: string;
+  description?: string;
+  type: 'text' | 'number' | 'currency' | 'date' | 'select' | 'checkbox' | 'domain' | 'email-address';
+  options?: string[];
+  /** A standard attribute of the object: checked, never created. */
+  standard?: boolean;
+}
+
+/** One record the source wants in Attio. */
+export interface DesiredRecord {
+  /** The value of the matching attribute: one record per key (Attio may or may not enforce it). */
+  key: string;
+  /** Values the sync owns: written whenever they differ. Includes the matching attribute. */
+  values: Record<string, PlainValue>;
+  /** Values written only when the sync creates the record (a company's name and domains), never after. */
+  onCreate: Record<string, PlainValue>;
+  /** The value an existing, unlinked record is found by (see `linkBy`: a company's domain), or null. */
+  linkValue: string | null;
+  /**
+   * Where the source says the record belongs, instead of `linkValue`: an exact record, or another
+   * value to find it by. A hint that points nowhere, or at another key's record, is reported.
+   * `label` names the hint in messages (where the user set it).
+   */
+  hint?: { recordId: string; label: string } | { linkValue: string; label: string };
+  /** A reason the source already knows this record cannot be placed (a malformed hint): reported. */
+  problem?: string;
+  /** How to tell the source where the record belongs (`hint`), added to the conflicts a hint resolves: "set … in its metadata". */
+  howToPlace?: string;
+  /** Orders claims on a shared domain or record (older first), so every run picks the same winner. */
+  claimOrder: string;
+}
+
+/** What a source hands main while reading: how to retry and pace, and where to report progress. */
+export interface ReadContext {
+  policy: RetryPolicy;
+  timeoutMs: number;
+  now: () => number;
+  /** --only: one key, or null for everything. */
+  only: string | null;
+  /** Pacing overrides (the tests turn pacing off); the source's own limits otherwise. */
+  limits?: Record<string, number>;
+  /** A line saying how far reading has got; shown at most a few times a second. */
+  progress: (line: string) => void;
+}
+
+/** The source's records for the target, with what the run should say, or why it must not write. */
+export interface SourcePlan {
+  records: DesiredRecord[];
+  /** What was left out and why, for the output and the job summary. */
+  notes: string[];
+  /** Totals to check against the source itself (null: not a full run). */
+  totals: string | null;
+  /** A reason to write nothing at all (exit 2), e.g. a key for another account. */
+  stop: string | null;
+}
+
+/**
+ * Everything main knows of a source: to sync something else into Attio, write an object of this
+ * shape (test/template.test.ts has one in 50 lines) and a `Target`, and pass both to main.
+ */
+export interface Source<Settings, Data> {
+  /** Its name in messages, and the `service` of its ApiErrors. */
+  name: string;
+  /** Its lines for --help: the environment variables (and --only keys) it takes. */
+  usage: string;
+  /** The variable holding its key: named when the key is rejected. */
+  keyVariable: string;
+  /** Text shaped like one of its secrets, scrubbed from all output even when masked. */
+  secretShape?: RegExp;
+  /** Reads its settings from the environment: problems name each variable and the fix. */
+  configure(env: Record<string, string | undefined>, only: string | null): SourceSettings<Settings>;
+  /** Reads everything, while Attio is checked. `summary` ends up in "Read <summary> and …". */
+  read(settings: Settings, context: ReadContext): Promise<{ data: Data; summary: string; requests: number }>;
+  /** The records to write, once the target is known: its currency and the keys it already holds. */
+  map(
+    settings: Settings,
+    data: Data,
+    target: { currency: string | null; linkedKeys: ReadonlySet<string>; allowAccountMismatch: boolean },
+    context: ReadContext,
+  ): Promise<SourcePlan>;
+}
+
+/** Where records go: the Attio object, its attributes, the key attribute, and how unlinked records are found. */
+export interface Target {
+  object: string;
+  specs: readonly AttributeSpec[];
+  /** The owned attribute holding the source's key, and the prefix every key starts with (to load the linked records). */
+  key: { slug: string; prefix: string };
+  linkBy: AttioWriterOptions['linkBy'];
+}
+
+// ================================================================================================
+// CORE 1. CONFIGURATION AND CLI
+// Everything below, down to the marker line, is the core: a copy keeps it as it is.
+// ================================================================================================
 
 /**
  * Attio's rate limits are 100 reads/s and 25 writes/s per workspace (docs: rate limiting); the sync
@@ -106,13 +196,6 @@ export interface Config {
 
 /** Thrown for anything the user must fix before a run can start: exit code 2. */
 export class ConfigError extends Error {}
-
-/** The source's part of the configuration: its settings, or the problems with them, and its secrets. */
-export interface SourceSettings<Settings> {
-  settings: Settings;
-  problems: string[];
-  secrets: string[];
-}
 
 /**
  * Flags and environment, with the source's own settings (`configure`): every problem at once, each
@@ -260,7 +343,7 @@ export function fileProblem(error: unknown): string {
 }
 
 // ================================================================================================
-// 2. RETRY AND PACING (reusable: nothing here knows the source or Attio)
+// CORE 2. RETRY AND PACING (nothing here knows the source or Attio)
 // ================================================================================================
 
 /** An API answer or failure, normalised so one retry policy can judge both APIs. */
@@ -412,550 +495,8 @@ export async function mapConcurrent<T, R>(items: readonly T[], concurrency: numb
 }
 
 // ================================================================================================
-// 3. SOURCE: STRIPE
-// Everything that knows Stripe: its settings, client and pacing, and reading customers, charges,
-// subscriptions and disputes page by page into small per-customer facts (memory grows with
-// customers, never with charges). Section 4 maps the facts to Attio values; both end in
-// `stripeSource`, the one object main is given.
+// CORE 3. LISTING BY CREATED WINDOWS (any paged list, newest first, with a `created` filter)
 // ================================================================================================
-
-const DEFAULT_STRIPE_API_URL = 'https://api.stripe.com';
-
-/** Every Stripe customer id starts so: linked companies are loaded by this prefix (a documented text filter). */
-export const STRIPE_CUSTOMER_ID_PREFIX = 'cus_';
-
-/**
- * Stripe's documented limits: 25 requests/s per endpoint; 100/s overall in live mode, 25/s in test
- * mode (docs.stripe.com/rate-limits). The sync stays just below per endpoint and takes only half of
- * the live limit overall: your own app shares it (many read Stripe on every page load), and the
- * sync rarely needs more than two listings at full speed. Raise `livePerSecond` towards 90 only if
- * nothing else uses the account's API while the sync runs.
- */
-export const STRIPE_LIMITS = { perEndpointPerSecond: 24, livePerSecond: 50, testPerSecond: 24, concurrencyPerListing: 8 };
-
-/**
- * Which discounts lower MRR: the two switches of Stripe's Billing overview (Configure): "You can
- * decide to subtract recurring discounts from MRR, subtract one-time discounts from MRR, or both.
- * These settings apply to subscription-level coupons, line-item-level coupons, and stacked coupons"
- * (support.stripe.com/questions/metric-configurations). Recurring: coupons of duration `forever` or
- * `repeating` (they apply invoice after invoice); one-time: `once`. Stripe does not document the
- * defaults; recurring only is the sync's default, because Stripe's earlier article made forever
- * coupons (and only those) lower MRR. STRIPE_MRR_DISCOUNTS sets them (README, "Coupons").
- */
-export interface MrrDiscounts {
-  recurring: boolean;
-  oneTime: boolean;
-}
-export const DEFAULT_MRR_DISCOUNTS: MrrDiscounts = { recurring: true, oneTime: false };
-
-/**
- * The read permissions of a restricted key that the sync uses, named as Stripe's 403 names them
- * ("Having the 'rak_charge_read' permission would allow this request to continue"; the names are the
- * permissions reference's, docs.stripe.com/stripe-apps/reference/permissions), with the dashboard's
- * name for each (Developers > API keys > restricted key) and what the sync reads with it. Every
- * endpoint and every expansion needs its object's permission (docs.stripe.com/keys#limit-access).
- */
-export const STRIPE_PERMISSIONS = {
-  customer_read: { dashboard: 'Customers', reads: 'customers: name, email, metadata hints, customer discounts' },
-  charge_read: { dashboard: 'Charges', reads: 'charges and refunds: lifetime revenue, payment dates; the charges of disputes' },
-  balance_read: { dashboard: 'Balance', reads: 'balance transactions expanded on charges: what Stripe settled in another currency' },
-  dispute_read: { dashboard: 'Disputes', reads: 'disputes: lost ones are subtracted from revenue' },
-  subscription_read: { dashboard: 'Subscriptions', reads: 'subscriptions and their items: MRR, status, plan, cancel date' },
-  coupon_read: { dashboard: 'Coupons', reads: 'coupons expanded on discounts: which discounts lower MRR, and by how much' },
-  plan_read: { dashboard: 'Prices', reads: 'tiers and currency options of the prices subscriptions use' },
-  product_read: { dashboard: 'Products', reads: 'product names for stripe_plan' },
-  // Optional: without it such a subscription's MRR keeps its tax, and a note says so.
-  invoice_read: { dashboard: 'Invoices', reads: 'the latest invoice of a subscription under Stripe Tax with tax-inclusive prices: its tax', optional: true },
-} as const;
-export type StripePermission = keyof typeof STRIPE_PERMISSIONS;
-
-/**
- * What the mapping needs to know about one Stripe customer: plain facts, no API objects, and no
- * target currency: money is kept per currency, with what Stripe settled into other currencies, so
- * reading needs nothing from Attio and the target currency is chosen when mapping.
- */
-export interface CustomerFacts {
-  id: string;
-  email: string | null;
-  name: string | null;
-  description: string | null;
-  createdUnix: number;
-  livemode: boolean;
-  /** Where the customer belongs in Attio, from its Stripe metadata (`attio_domain`, `attio_record_id`). */
-  hints: { domain: string | null; recordId: string | null } | null;
-  /** Net revenue (captured − refunded − lost disputes) per currency charged, in minor units. */
-  revenueMinor: Record<string, number>;
-  /** Of that, what Stripe settled in another currency: "eur>usd" -> charged (eur) and settled (usd) minor units. */
-  settledMinor?: Record<string, { charged: number; settled: number }>;
-  firstPaymentUnix: number | null;
-  lastPaymentUnix: number | null;
-  payments: number;
-  /** Monthly recurring revenue per subscription currency, minor units (fractional until rounded). */
-  mrrMinor: Record<string, number>;
-  subscriptionStatuses: Stripe.Subscription.Status[];
-  /** What the active and past-due subscriptions are on: product name -> quantity (names resolved after reading). */
-  plan?: Record<string, number>;
-  /** For each active or past-due subscription, when it is set to end (unix), or null if it renews. */
-  scheduledEndsUnix?: Array<number | null>;
-  /** The customer's own discount (`Customer.discount`), only where it has one: subscriptions without discounts of their own inherit it. */
-  discount?: Stripe.Discount;
-  /** What the customer's discount would apply to: each counting subscription without discounts of its own. */
-  inheriting?: InheritingMrr[];
-}
-
-/** How many times something happened, and the first few customers it happened to (for a note that names them). */
-export interface Tally {
-  count: number;
-  customers: string[];
-  /** Other customers too, beyond the first three. */
-  more: boolean;
-}
-
-/** Run-wide notes from reading: what was left out and why, so the summary can say so. */
-export interface SourceNotes {
-  chargesWithoutCustomer: number;
-  /** Succeeded charges of customers that no longer exist (deleted) or were never listed. */
-  chargesOfUnknownCustomers: Tally;
-  /** Items whose price could not be priced (no tiers, no option in the subscription's currency): left out of MRR. */
-  unpricedItems: Tally;
-  unappliedDiscounts: Tally;
-  /** Charges whose `amount_refunded` was below zero: counted as no refund. */
-  negativeRefunds: Tally;
-  /** Subscriptions under Stripe Tax with tax-inclusive prices whose latest invoice could not tell the tax: counted with it. */
-  taxUnknown: Tally;
-  /** The key may not read invoices (Invoices is optional): the tax of those subscriptions stays in. */
-  invoicesForbidden?: boolean;
-  /** Lost disputes, subtracted from lifetime revenue. */
-  lostDisputes: number;
-  /** Disputes not decided yet: their charges still count as revenue until a dispute is lost. */
-  openDisputes: number;
-  pages: number;
-}
-
-export function emptySourceNotes(): SourceNotes {
-  return {
-    chargesWithoutCustomer: 0,
-    chargesOfUnknownCustomers: tally(),
-    unpricedItems: tally(),
-    unappliedDiscounts: tally(),
-    negativeRefunds: tally(),
-    taxUnknown: tally(),
-    lostDisputes: 0,
-    openDisputes: 0,
-    pages: 0,
-  };
-}
-
-export function tally(): Tally {
-  return { count: 0, customers: [], more: false };
-}
-
-/** Counts `n` more for `customerId`, keeping the first three customers by name. */
-export function addTally(t: Tally, customerId: string, n = 1): void {
-  if (n <= 0) return;
-  t.count += n;
-  if (t.customers.includes(customerId)) return;
-  if (t.customers.length < 3) t.customers.push(customerId);
-  else t.more = true;
-}
-
-export function emptyFacts(
-  customer: Pick<Stripe.Customer, 'id' | 'email' | 'name' | 'description' | 'created'> & Partial<Pick<Stripe.Customer, 'livemode' | 'metadata' | 'discount'>>,
-): CustomerFacts {
-  const facts: CustomerFacts = {
-    id: customer.id,
-    email: customer.email ?? null,
-    name: customer.name ?? null,
-    description: customer.description ?? null,
-    createdUnix: customer.created,
-    livemode: customer.livemode ?? false,
-    hints: customer.metadata?.attio_domain || customer.metadata?.attio_record_id ? { domain: customer.metadata.attio_domain?.trim() || null, recordId: customer.metadata.attio_record_id?.trim() || null } : null,
-    revenueMinor: {},
-    firstPaymentUnix: null,
-    lastPaymentUnix: null,
-    payments: 0,
-    mrrMinor: {},
-    subscriptionStatuses: [],
-  };
-  if (customer.discount) facts.discount = customer.discount;
-  return facts;
-}
-
-/** Money in one currency, and what Stripe settled it as in another (when it did). */
-export interface Money {
-  currency: string;
-  minor: number;
-  settled?: { currency: string; minor: number };
-}
-
-/**
- * A charge's net revenue (captured minus refunded), or null when it moved no money: it failed, it
- * is an authorisation never captured (`succeeded` but `captured: false`), or it captured nothing (a
- * 0-amount charge is no payment). A refund is at least 0 and at most what was captured. When Stripe
- * settled the charge in another currency, its balance transaction holds Stripe's own conversion of
- * the captured amount, scaled here by the share not refunded.
- */
-export function chargeRevenue(
-  charge: Pick<Stripe.Charge, 'status' | 'captured' | 'currency' | 'amount_captured' | 'amount_refunded' | 'balance_transaction'>,
-): Money | null {
-  if (charge.status !== 'succeeded' || !charge.captured || !(charge.amount_captured > 0)) return null;
-  const minor = Math.max(0, charge.amount_captured - Math.max(0, charge.amount_refunded));
-  const currency = charge.currency.toLowerCase();
-  const settlement = charge.balance_transaction;
-  if (!settlement || typeof settlement !== 'object' || settlement.currency.toLowerCase() === currency) return { currency, minor };
-  return { currency, minor, settled: { currency: settlement.currency.toLowerCase(), minor: Math.round((settlement.amount * minor) / charge.amount_captured) } };
-}
-
-/**
- * What a lost dispute took back, or null: open and won disputes, and inquiries, take nothing back
- * (yet). In another settlement currency, what Stripe withdrew there (its balance transactions).
- */
-export function disputeLoss(dispute: Pick<Stripe.Dispute, 'status' | 'amount' | 'currency' | 'balance_transactions'>): Money | null {
-  if (dispute.status !== 'lost') return null;
-  const currency = dispute.currency.toLowerCase();
-  const elsewhere = (dispute.balance_transactions ?? []).filter((t) => t.currency.toLowerCase() !== currency);
-  if (!elsewhere.length) return { currency, minor: dispute.amount };
-  return { currency, minor: dispute.amount, settled: { currency: elsewhere[0]!.currency.toLowerCase(), minor: -elsewhere.reduce((sum, t) => sum + t.amount, 0) } };
-}
-
-/** Adds money (a negative `sign` subtracts it) to the customer's revenue, with what was settled where. */
-export function addRevenue(facts: CustomerFacts, money: Money, sign: 1 | -1 = 1): void {
-  facts.revenueMinor[money.currency] = (facts.revenueMinor[money.currency] ?? 0) + sign * money.minor;
-  if (!money.settled) return;
-  const pair = ((facts.settledMinor ??= {})[`${money.currency}>${money.settled.currency}`] ??= { charged: 0, settled: 0 });
-  pair.charged += sign * money.minor;
-  pair.settled += sign * money.settled.minor;
-}
-
-/** Adds a charge to its customer's facts; a negative `amount_refunded` (counted as none) is noted. */
-export function addCharge(facts: CustomerFacts, charge: Stripe.Charge, notes?: Pick<SourceNotes, 'negativeRefunds'>): void {
-  const revenue = chargeRevenue(charge);
-  if (!revenue) return;
-  if (charge.amount_refunded < 0 && notes) addTally(notes.negativeRefunds, facts.id);
-  addRevenue(facts, revenue);
-  facts.payments += 1;
-  facts.firstPaymentUnix = facts.firstPaymentUnix === null ? charge.created : Math.min(facts.firstPaymentUnix, charge.created);
-  facts.lastPaymentUnix = facts.lastPaymentUnix === null ? charge.created : Math.max(facts.lastPaymentUnix, charge.created);
-}
-
-/** Dispute statuses still undecided: the charge counts until the dispute is lost. */
-export const OPEN_DISPUTE_STATUSES: ReadonlySet<string> = new Set([
-  'warning_needs_response',
-  'warning_under_review',
-  'needs_response',
-  'under_review',
-  'appeal_needs_response',
-  'appeal_under_review',
-]);
-
-/**
- * Whether a subscription counts as a customer's (for MRR, the plan and the cancel date): `active` or
- * `past_due`. "When a subscriber's subscription is canceled or marked as unpaid, then the
- * subscription is considered churn and no longer counts towards MRR" (billing analytics glossary).
- */
-export function countsInMrr(status: Stripe.Subscription.Status): boolean {
-  return status === 'active' || status === 'past_due';
-}
-
-/**
- * Whether a subscription adds to MRR: it counts, and its collection is not paused for good. Stripe
- * says only that pausing collection "can affect accounting data, such as monthly recurring revenue"
- * (docs.stripe.com/billing/subscriptions/pause-payment). The sync's rule, stated in the README:
- * `void` and `mark_uncollectible` ("offer services for free") count zero while paused;
- * `keep_as_draft` ("collect payment later") counts, since its invoices are still to be collected.
- */
-export function earnsMrr(subscription: Pick<Stripe.Subscription, 'status'> & Partial<Pick<Stripe.Subscription, 'pause_collection'>>): boolean {
-  const paused = subscription.pause_collection?.behavior;
-  return countsInMrr(subscription.status) && paused !== 'void' && paused !== 'mark_uncollectible';
-}
-
-/** Months per billing interval: Stripe's MRR normalisation (month 1/n, year 1/12n, week 52/12n, day 365/12n). */
-export function monthlyFactor(interval: Stripe.Price.Recurring.Interval, intervalCount: number): number {
-  const perYear: Record<string, number> = { day: 365, week: 52, month: 12, year: 1 };
-  return (perYear[interval] ?? 12) / 12 / intervalCount;
-}
-
-/**
- * What one billing period of `quantity` units costs at a tiered price, in minor units (fractional):
- * graduated prices charge each tier's units at that tier's price (plus the flat amount of every tier
- * reached); volume prices charge every unit at the price of the tier the quantity falls in (plus its
- * flat amount). Stripe's price docs: billing_scheme, tiers_mode, tiers. Null when it cannot be
- * priced: no tiers at all, or a tier without a price.
- */
-export function tieredAmountMinor(tiers: readonly Stripe.Price.Tier[], mode: Stripe.Price.TiersMode, quantity: number): number | null {
-  if (tiers.length === 0) return null;
-  if (quantity <= 0) return 0;
-  const unitOf = (tier: Stripe.Price.Tier) => tier.unit_amount ?? (tier.unit_amount_decimal === null ? 0 : Number(String(tier.unit_amount_decimal)));
-  const flatOf = (tier: Stripe.Price.Tier) => tier.flat_amount ?? (tier.flat_amount_decimal === null ? 0 : Number(String(tier.flat_amount_decimal)));
-  if (tiers.some((t) => !Number.isFinite(unitOf(t)) || !Number.isFinite(flatOf(t)))) return null;
-  if (mode === 'volume') {
-    const tier = tiers.find((t) => t.up_to === null || quantity <= t.up_to);
-    return tier ? quantity * unitOf(tier) + flatOf(tier) : null;
-  }
-  let amount = 0;
-  let below = 0;
-  for (const tier of tiers) {
-    const upTo = tier.up_to ?? Infinity;
-    const units = Math.min(quantity, upTo) - below;
-    if (units <= 0) break;
-    amount += units * unitOf(tier) + flatOf(tier);
-    below = upTo;
-  }
-  return amount;
-}
-
-/**
- * The quantity a per-unit price bills: `transform_quantity` ("Apply a transformation to the reported
- * usage or set quantity before computing the amount billed", Price.d.ts) divides it by `divide_by`
- * and rounds `up` or `down`: 12 seats at "10.00 per 5, round up" bill 3 packages.
- */
-export function billedQuantity(quantity: number, transform: Stripe.Price.TransformQuantity | null): number {
-  if (!transform || !(transform.divide_by > 0)) return quantity;
-  const divided = quantity / transform.divide_by;
-  return transform.round === 'down' ? Math.floor(divided) : Math.ceil(divided);
-}
-
-/** What a price's retrieve adds to the price a listing embeds: tiers and currency options, which come only when expanded. */
-export interface PriceDetails {
-  tiers?: readonly Stripe.Price.Tier[];
-  currencyOptions?: Record<string, Stripe.Price.CurrencyOptions>;
-}
-
-type PriceForMrr = Pick<Stripe.Price, 'id' | 'currency' | 'billing_scheme' | 'tiers_mode' | 'unit_amount' | 'unit_amount_decimal' | 'transform_quantity' | 'tax_behavior'>;
-
-/**
- * A price's amounts in the subscription's currency: "each purchase uses one of the multi-currency
- * Price's supported currencies" (docs.stripe.com/products-prices/manage-prices), so a subscription
- * in another currency than the price's default is billed at its currency option there
- * (`currency_options[currency]`, with its own tiers and tax behaviour). Null when that is not known.
- */
-export function priceAmountsIn(price: PriceForMrr, currency: string, details: PriceDetails | undefined) {
-  if (price.currency.toLowerCase() === currency) return { unit: price.unit_amount, decimal: price.unit_amount_decimal, tiers: details?.tiers, taxBehavior: price.tax_behavior };
-  const option = details?.currencyOptions?.[currency];
-  if (!option) return null;
-  return { unit: option.unit_amount, decimal: option.unit_amount_decimal, tiers: option.tiers, taxBehavior: option.tax_behavior ?? price.tax_behavior };
-}
-
-/**
- * One billing period of a licensed item in the subscription's currency, in minor units (fractional),
- * or null when it cannot be priced: per unit from `unit_amount` (or `unit_amount_decimal` when the
- * price has only that) times the billed quantity; tiered from the tiers (a listing cannot expand
- * them: `details` holds what the price's retrieve read).
- */
-export function itemAmountMinor(price: PriceForMrr, quantity: number, currency: string, details: PriceDetails | undefined): number | null {
-  const amounts = priceAmountsIn(price, currency, details);
-  if (!amounts) return null;
-  if (price.billing_scheme === 'tiered') return amounts.tiers ? tieredAmountMinor(amounts.tiers, price.tiers_mode ?? 'graduated', quantity) : null;
-  const unit = amounts.unit ?? (amounts.decimal === null ? null : Number(String(amounts.decimal)));
-  return unit === null || !Number.isFinite(unit) ? null : unit * billedQuantity(quantity, price.transform_quantity);
-}
-
-/** Whether a discount's coupon lowers MRR under the account's switches (see MrrDiscounts). */
-export function couponLowersMrr(coupon: Pick<Stripe.Coupon, 'duration'>, counted: MrrDiscounts): boolean {
-  return coupon.duration === 'once' ? counted.oneTime : counted.recurring;
-}
-
-/**
- * Applies discounts to an amount in their order: a percent-off scales it, an amount-off in the same
- * currency (per billing period, times `amountOffScale` to bring it to the amount's period) is
- * subtracted. Returns the new amount and how many could not be applied (coupon not expanded, or an
- * amount-off in another currency).
- */
-export function applyDiscounts(
-  amountMinor: number,
-  discounts: ReadonlyArray<string | Stripe.Discount> | null | undefined,
-  currency: string,
-  counted: MrrDiscounts,
-  amountOffScale = 1,
-): { amountMinor: number; unapplied: number } {
-  let amount = amountMinor;
-  let unapplied = 0;
-  for (const discount of discounts ?? []) {
-    const coupon = typeof discount === 'object' ? discount.source?.coupon : null;
-    if (!coupon || typeof coupon !== 'object') {
-      unapplied += 1;
-      continue;
-    }
-    if (!couponLowersMrr(coupon, counted)) continue;
-    if (coupon.percent_off != null) amount *= 1 - coupon.percent_off / 100;
-    else if (coupon.amount_off != null && coupon.currency?.toLowerCase() === currency) amount -= coupon.amount_off * amountOffScale;
-    else unapplied += 1;
-  }
-  return { amountMinor: Math.max(0, amount), unapplied };
-}
-
-/**
- * Inclusive tax rates' percentage on an item: its own `tax_rates`, else the subscription's
- * `default_tax_rates` ("When set, the default_tax_rates do not apply to this item", Subscriptions.d.ts).
- * Only inclusive percentage rates are inside the price (TaxRate.d.ts `inclusive`); exclusive ones
- * are added on top and never were in the amount.
- */
-export function inclusiveTaxPercent(
-  item: { tax_rates?: readonly Pick<Stripe.TaxRate, 'inclusive' | 'percentage' | 'rate_type'>[] | null },
-  subscription: { default_tax_rates?: readonly Pick<Stripe.TaxRate, 'inclusive' | 'percentage' | 'rate_type'>[] | null },
-): number {
-  const rates = item.tax_rates?.length ? item.tax_rates : (subscription.default_tax_rates ?? []);
-  return rates.filter((rate) => rate.inclusive && rate.rate_type !== 'flat_amount').reduce((sum, rate) => sum + rate.percentage, 0);
-}
-
-/**
- * Under Stripe Tax the rate is not on the subscription; its latest invoice holds the tax: the
- * inclusive tax is `subtotal − subtotal_excluding_tax` (Invoice.d.ts: `subtotal` is "before any
- * invoice level discount or exclusive tax", `subtotal_excluding_tax` "before any invoice level
- * discount or tax"), spread over what the tax-inclusive items bill a period. The share of that
- * amount that is not tax, or null when the invoice cannot tell.
- */
-export function taxFreeShare(invoice: Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'> | undefined, inclusiveMinor: number): number | null {
-  if (!invoice || invoice.subtotal_excluding_tax === null || !(inclusiveMinor > 0)) return null;
-  return Math.min(1, Math.max(0, 1 - (invoice.subtotal - invoice.subtotal_excluding_tax) / inclusiveMinor));
-}
-
-/** A subscription with no discounts of its own: its MRR before discounts, so the customer's discount can be applied once read. */
-export interface InheritingMrr {
-  currency: string;
-  mrrMinor: number;
-  /** Months one invoice covers (the shortest item interval): an amount-off is per invoice. */
-  monthsPerInvoice: number;
-}
-
-export interface SubscriptionMrr {
-  currency: string;
-  /** Monthly amount in minor units, fractional (rounded only when converted to major units). */
-  mrrMinor: number;
-  unpricedItems: number;
-  unappliedDiscounts: number;
-  /** Under Stripe Tax with tax-inclusive items, the latest invoice could not tell the tax (counted with it). */
-  taxUnknown: boolean;
-  inheriting?: InheritingMrr;
-}
-
-/** What pricing a subscription needs besides the subscription: the switches, the clock, and what was read for it. */
-export interface MrrContext {
-  discounts: MrrDiscounts;
-  nowUnix: number;
-  detailsOf: (priceId: string) => PriceDetails | undefined;
-  /** The subscription's latest invoice, read when it is under Stripe Tax with tax-inclusive items. */
-  latestInvoice?: Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'>;
-}
-
-type SubscriptionForMrr = Pick<Stripe.Subscription, 'status' | 'currency' | 'discounts'> &
-  Partial<Pick<Stripe.Subscription, 'pause_collection' | 'default_tax_rates' | 'automatic_tax'>>;
-type ItemForMrr = Pick<Stripe.SubscriptionItem, 'price' | 'quantity' | 'discounts'> & Partial<Pick<Stripe.SubscriptionItem, 'tax_rates' | 'current_trial'>>;
-
-/** Whether an item is in a trial of its own now (`SubscriptionItem.current_trial`): Stripe's MRR excludes trials. */
-export function inItemTrial(item: Pick<ItemForMrr, 'current_trial'>, nowUnix: number): boolean {
-  return Boolean(item.current_trial && item.current_trial.end_date > nowUnix);
-}
-
-/** Whether an item's price may hold tax under Stripe Tax: anything but `exclusive` (unspecified follows the account's default, which the sync does not read). */
-function mayIncludeTax(item: ItemForMrr, currency: string, details: PriceDetails | undefined): boolean {
-  return priceAmountsIn(item.price, currency, details)?.taxBehavior !== 'exclusive';
-}
-
-/**
- * A subscription's contribution to MRR, as Stripe's billing analytics defines it (glossary): active
- * and past_due subscriptions whose collection is not paused for good (earnsMrr); each licensed item
- * not in a trial of its own, priced in the subscription's currency for its billed quantity over its
- * billing period, less its own discounts and any tax inside the price, normalised to a month and
- * summed; less the subscription's discounts ("Subscription item discounts are applied before
- * subscription discounts", Subscriptions.d.ts), an amount-off spread over the months one invoice
- * covers (the shortest item interval, as mixed intervals bill under flexible billing mode). Without
- * discounts of its own a subscription "inherits the discount from the subscription's customer"
- * (SubscriptionCreateParams.discounts): `inheriting` says so, applyCustomerDiscount applies it.
- */
-export function subscriptionMrr(subscription: SubscriptionForMrr, items: readonly ItemForMrr[], context: MrrContext): SubscriptionMrr {
-  const currency = subscription.currency.toLowerCase();
-  const result: SubscriptionMrr = { currency, mrrMinor: 0, unpricedItems: 0, unappliedDiscounts: 0, taxUnknown: false };
-  if (!earnsMrr(subscription)) return result;
-  const automaticTax = subscription.automatic_tax?.enabled === true;
-  const lines: Array<{ periodMinor: number; factor: number; taxed: boolean }> = [];
-  let monthsPerInvoice: number | null = null;
-  for (const item of items) {
-    const recurring = item.price.recurring;
-    if (!recurring || recurring.usage_type === 'metered' || inItemTrial(item, context.nowUnix)) continue;
-    const factor = monthlyFactor(recurring.interval, recurring.interval_count);
-    monthsPerInvoice = Math.min(monthsPerInvoice ?? Infinity, 1 / factor);
-    const details = context.detailsOf(item.price.id);
-    const amount = itemAmountMinor(item.price, item.quantity ?? 1, currency, details);
-    if (amount === null) {
-      result.unpricedItems += 1;
-      continue;
-    }
-    const discounted = applyDiscounts(amount, item.discounts, currency, context.discounts);
-    result.unappliedDiscounts += discounted.unapplied;
-    const withRates = discounted.amountMinor / (1 + inclusiveTaxPercent(item, subscription) / 100);
-    lines.push({ periodMinor: automaticTax ? discounted.amountMinor : withRates, factor, taxed: automaticTax && mayIncludeTax(item, currency, details) });
-  }
-  if (monthsPerInvoice === null) return result;
-  const taxedMinor = lines.filter((l) => l.taxed).reduce((sum, l) => sum + l.periodMinor, 0);
-  const share = taxedMinor > 0 ? taxFreeShare(context.latestInvoice, taxedMinor) : 1;
-  result.taxUnknown = share === null;
-  const monthlyMinor = lines.reduce((sum, l) => sum + l.periodMinor * (l.taxed ? (share ?? 1) : 1) * l.factor, 0);
-  if (subscription.discounts.length === 0) {
-    result.mrrMinor = monthlyMinor;
-    result.inheriting = { currency, mrrMinor: monthlyMinor, monthsPerInvoice };
-    return result;
-  }
-  const discounted = applyDiscounts(monthlyMinor, subscription.discounts, currency, context.discounts, 1 / monthsPerInvoice);
-  result.unappliedDiscounts += discounted.unapplied;
-  result.mrrMinor = discounted.amountMinor;
-  return result;
-}
-
-/** Applies the customer's own discount to the subscriptions that inherit it; returns how many could not be applied. */
-export function applyCustomerDiscount(facts: CustomerFacts, counted: MrrDiscounts): number {
-  const inheriting = facts.inheriting ?? [];
-  delete facts.inheriting;
-  if (!facts.discount) return 0;
-  let unapplied = 0;
-  for (const sub of inheriting) {
-    const discounted = applyDiscounts(sub.mrrMinor, [facts.discount], sub.currency, counted, 1 / sub.monthsPerInvoice);
-    facts.mrrMinor[sub.currency] = (facts.mrrMinor[sub.currency] ?? 0) - sub.mrrMinor + discounted.amountMinor;
-    unapplied += discounted.unapplied;
-  }
-  return unapplied;
-}
-
-/**
- * When a subscription is set to end: `cancel_at` (which Stripe also sets when `cancel_at_period_end`
- * is true: docs "billing mode compare"), else with `cancel_at_period_end` the earliest period end of
- * its items ("always resolves to the earliest item period end", changelog 2025-07-30). Null when it renews.
- */
-export function scheduledEndUnix(
-  subscription: Pick<Stripe.Subscription, 'cancel_at' | 'cancel_at_period_end'>,
-  items: readonly Pick<Stripe.SubscriptionItem, 'current_period_end'>[],
-): number | null {
-  if (subscription.cancel_at) return subscription.cancel_at;
-  if (!subscription.cancel_at_period_end || items.length === 0) return null;
-  return Math.min(...items.map((item) => item.current_period_end));
-}
-
-/** The product ids and quantities a subscription is on (quantity 1 for an item without one, e.g. metered; none for quantity 0). */
-export function planOf(items: readonly Pick<Stripe.SubscriptionItem, 'price' | 'quantity'>[]): Array<{ productId: string; quantity: number }> {
-  return items
-    .filter((item) => item.quantity !== 0)
-    .map((item) => ({
-      productId: typeof item.price.product === 'string' ? item.price.product : item.price.product.id,
-      quantity: item.quantity ?? 1,
-    }));
-}
-
-export function addSubscription(
-  facts: CustomerFacts,
-  subscription: Stripe.Subscription,
-  items: readonly Stripe.SubscriptionItem[],
-  mrr: SubscriptionMrr,
-): void {
-  facts.subscriptionStatuses.push(subscription.status);
-  if (countsInMrr(subscription.status)) {
-    // Product ids for now; readStripe turns them into names once each product is read.
-    const plan = (facts.plan ??= {});
-    for (const { productId, quantity } of planOf(items)) plan[productId] = (plan[productId] ?? 0) + quantity;
-    (facts.scheduledEndsUnix ??= []).push(scheduledEndUnix(subscription, items));
-  }
-  if (mrr.mrrMinor !== 0) facts.mrrMinor[mrr.currency] = (facts.mrrMinor[mrr.currency] ?? 0) + mrr.mrrMinor;
-  if (mrr.inheriting && mrr.inheriting.mrrMinor !== 0) (facts.inheriting ??= []).push(mrr.inheriting);
-}
 
 /** Charges cannot predate Stripe; the oldest listing window starts here. */
 const STRIPE_EPOCH_UNIX = Date.UTC(2010, 0, 1) / 1000;
@@ -1097,515 +638,9 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
   stop.signal.throwIfAborted();
 }
 
-/**
- * How many of `ids` belong to the account the key reads: a deleted customer is still there (retrieved
- * as `deleted: true`), a customer of another account, or of the other mode, is a 404.
- */
-export async function probeCustomers(retrieve: (id: string) => Promise<unknown>, ids: readonly string[]): Promise<number> {
-  let here = 0;
-  for (const id of ids) {
-    try {
-      await retrieve(id);
-      here += 1;
-    } catch (error) {
-      if (!(error instanceof ApiError && error.status === 404)) throw error;
-    }
-  }
-  return here;
-}
-
-/**
- * Whether the linked companies look like another account's: none of their customers was listed, or
- * at least 10 are linked and 90% are missing. (Deleted customers are missing too; a probe tells.)
- */
-export function looksLikeAnotherAccount(linked: number, missing: number): boolean {
-  return linked > 0 && (missing === linked || (linked >= 10 && missing >= 0.9 * linked));
-}
-
-/**
- * Turns any error of the Stripe SDK into an ApiError the retry policy understands. Its default
- * policy (isTransient) does not retry a 401: Stripe documents it as "No valid API key provided".
- * A connection error keeps its cause (ECONNREFUSED, ENOTFOUND: the SDK's `detail`), which names the host.
- */
-export function stripeApiError(error: unknown): ApiError {
-  if (error instanceof ApiError) return error;
-  if (error instanceof Stripe.errors.StripeError) {
-    const answered = error.type !== 'StripeConnectionError' && typeof error.statusCode === 'number' && error.statusCode >= 300;
-    const retryAfter = (error.headers as Record<string, string> | undefined)?.['retry-after'];
-    const cause = error.type === 'StripeConnectionError' ? (error.detail as Error | undefined) : undefined;
-    const message = cause?.message ? `${error.message} (${cause.message}; host from STRIPE_API_URL)` : error.message;
-    return new ApiError({ service: 'Stripe', message, status: answered ? error.statusCode : undefined, code: error.code, retryAfterMs: parseRetryAfter(retryAfter, Date.now()), cause });
-  }
-  return new ApiError({ service: 'Stripe', message: (error as Error)?.message ?? String(error) });
-}
-
-export type StripeEndpoint = 'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes' | 'invoices';
-
-/**
- * The pacers of each endpoint: its own at Stripe's per-endpoint limit, behind a share of the overall
- * budget. In live mode the charges listing, the longest, keeps its own share of the budget and the
- * rest share what is left, so the shorter listings never hold it back; in test mode all share one.
- */
-export function stripePacers(limits: typeof STRIPE_LIMITS, testMode: boolean): Record<StripeEndpoint, Pacer[]> {
-  const own = () => new Pacer(limits.perEndpointPerSecond);
-  const shared = new Pacer(testMode ? limits.testPerSecond : limits.livePerSecond - limits.perEndpointPerSecond);
-  const behindShared = () => [shared, own()];
-  return {
-    charges: testMode ? [shared, own()] : [own()],
-    customers: behindShared(),
-    subscriptions: behindShared(),
-    subscription_items: behindShared(),
-    prices: behindShared(),
-    products: behindShared(),
-    disputes: behindShared(),
-    invoices: behindShared(),
-  };
-}
-
-/** The permission a 403 names ("Having the 'rak_charge_read' permission would allow this request to continue"), else the one the request needed. */
-export function missingPermissionOf(error: ApiError, needed: StripePermission): string {
-  return /'rak_([a-z_]+)'/.exec(error.message)?.[1] ?? needed;
-}
-
-/** A 403 that names every permission the key lacks, with where to grant them. */
-export class MissingPermissions extends ApiError {
-  readonly permissions: string[];
-  constructor(permissions: readonly string[]) {
-    const unique = [...new Set(permissions)];
-    const names = unique.map((p) => (p in STRIPE_PERMISSIONS ? `${STRIPE_PERMISSIONS[p as StripePermission].dashboard} (${p})` : p));
-    super({ service: 'Stripe', message: `Read is missing on ${names.join(', ')}; edit the restricted key in the Stripe dashboard (Developers > API keys)`, status: 403, code: 'missing_permissions' });
-    this.permissions = unique;
-  }
-}
-
-/**
- * Runs the first requests of a read at once, as a permission check: when the key lacks any, one
- * error names them all (a 403 for each), before any long listing; any other failure is thrown as is.
- */
-export async function checkPermissions<T extends Record<string, Promise<unknown> | null>>(
-  first: T,
-  needed: Record<keyof T, StripePermission>,
-): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
-  const names = Object.keys(first) as Array<keyof T>;
-  const settled = await Promise.allSettled(names.map((name) => first[name]));
-  const missing = settled.flatMap((r, i) => {
-    if (r.status !== 'rejected' || !(r.reason instanceof ApiError) || r.reason.status !== 403) return [];
-    return r.reason instanceof MissingPermissions ? r.reason.permissions : [missingPermissionOf(r.reason, needed[names[i]!])];
-  });
-  if (missing.length) throw new MissingPermissions(missing);
-  const failed = settled.find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  return Object.fromEntries(names.map((name, i) => [name, (settled[i] as PromiseFulfilledResult<unknown>).value])) as never;
-}
-
-export interface StripeSourceOptions {
-  stripe: Stripe;
-  only: string | null;
-  policy: RetryPolicy;
-  /** Per endpoint, the pacers each request takes in order: shared budgets first, the endpoint's own last. */
-  pacers: Record<StripeEndpoint, Pacer[]>;
-  concurrency: number;
-  nowUnix: number;
-  /** Which discounts lower MRR (STRIPE_MRR_DISCOUNTS). */
-  discounts?: MrrDiscounts;
-  onProgress?: (counts: { customers: number; charges: number; subscriptions: number; pages: number }) => void;
-}
-
-/** What a subscription needs read before it can be priced: nothing for one that cannot earn MRR. */
-function readsFor(subscription: Stripe.Subscription, nowUnix: number) {
-  const first = subscription.items.data;
-  if (!earnsMrr(subscription)) return null;
-  const currency = subscription.currency.toLowerCase();
-  const priced = (items: readonly Stripe.SubscriptionItem[]) =>
-    items.filter((item) => item.price.recurring?.usage_type !== 'metered' && !inItemTrial(item, nowUnix));
-  const detailsOf = (item: Stripe.SubscriptionItem) => {
-    const tiers = item.price.billing_scheme === 'tiered';
-    const options = item.price.currency.toLowerCase() !== currency;
-    return tiers || options ? { priceId: item.price.id, tiers, options } : null;
-  };
-  const itemDiscounts = first.some((item) => item.discounts.length > 0);
-  const needsItems = subscription.items.has_more || itemDiscounts;
-  const invoice = subscription.automatic_tax?.enabled && typeof subscription.latest_invoice === 'string' ? subscription.latest_invoice : null;
-  const needsDetails = priced(first).some((item) => detailsOf(item) !== null);
-  if (!needsItems && !needsDetails && !invoice) return null;
-  return { itemDiscounts, priced, detailsOf, invoice };
-}
-
-/** Reads everything the mapping needs from Stripe. The four listings run at the same time. */
-export async function readStripe(options: StripeSourceOptions): Promise<{ facts: Map<string, CustomerFacts>; notes: SourceNotes }> {
-  const { stripe, policy, pacers } = options;
-  const counted = options.discounts ?? DEFAULT_MRR_DISCOUNTS;
-  // Once one read has failed for good, every other stops too: a partial read is never written, and
-  // the error reported is the first one.
-  const stop = new AbortController();
-  const fail = (error: unknown) => {
-    if (!stop.signal.aborted) stop.abort(error);
-  };
-  const notes = emptySourceNotes();
-  const counts = { customers: 0, charges: 0, subscriptions: 0, pages: 0 };
-  const customers = new Map<string, CustomerFacts>();
-  // Charges and subscriptions arrive before their customer may have; keep their facts aside.
-  const pending = new Map<string, CustomerFacts>();
-  const factsFor = (customerId: string) => {
-    let facts = customers.get(customerId) ?? pending.get(customerId);
-    if (!facts) {
-      facts = emptyFacts({ id: customerId, email: null, name: null, description: null, created: 0 });
-      pending.set(customerId, facts);
-    }
-    return facts;
-  };
-
-  const request = async <T>(endpoint: StripeEndpoint, call: () => Promise<T>): Promise<T> =>
-    withRetry(async () => {
-      if (stop.signal.aborted) throw new Error('stopped: another read failed'); // not retried
-      // The endpoint's own pacer last: a wait for a shared one must not push more than the
-      // endpoint's limit into one second (Stripe's per-endpoint limit is the one it enforces).
-      for (const pacer of pacers[endpoint]) await pacer.take();
-      try {
-        const result = await call();
-        counts.pages += 1;
-        return result;
-      } catch (error) {
-        const apiError = stripeApiError(error);
-        if (apiError.status === 429) {
-          for (const pacer of pacers[endpoint]) pacer.rateLimited(apiError.retryAfterMs);
-        }
-        throw apiError;
-      }
-    }, policy);
-
-  /** Folds a page, then reports the counts so far. */
-  const folding =
-    <T>(fold: (objects: T[]) => void) =>
-    (objects: T[]) => {
-      fold(objects);
-      options.onProgress?.(counts);
-    };
-  const created = (w: CreatedWindow) => ({ limit: 100, created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
-  const customerFilter = options.only ? { customer: options.only } : {};
-  const lister = (firstPage: Stripe.ApiList<never> | undefined) => ({ concurrency: options.concurrency, nowUnix: options.nowUnix, stop, firstPage });
-
-  // The pages every listing starts with, and one request for Products and Prices: together the
-  // permission check (checkPermissions), then the listings go on from them. Expanding needs the
-  // expanded object's permission too: balance transactions (Balance) on charges, coupons (Coupons)
-  // on customers and subscriptions, charges on disputes, default prices (Prices) on products.
-  const customerExpand = ['discount.source.coupon'];
-  const pageOf = {
-    customers: (w: CreatedWindow) => stripe.customers.list({ ...created(w), expand: customerExpand.map((e) => `data.${e}`) }),
-    charges: (w: CreatedWindow) => stripe.charges.list({ ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }),
-    subscriptions: (w: CreatedWindow) => stripe.subscriptions.list({ ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
-    disputes: (w: CreatedWindow) => stripe.disputes.list({ ...created(w), expand: ['data.charge'] }),
-  };
-  const w0 = firstWindow(options.nowUnix);
-  // The newest hundred products with their default prices: the Products and Prices check in one
-  // request, and most accounts' every plan name. Prices is asked apart only when Products is missing.
-  const readCatalogue = () =>
-    request('products', () => stripe.products.list({ limit: 100, expand: ['data.default_price'] })).catch(async (error: unknown) => {
-      if (!(error instanceof ApiError && error.status === 403 && missingPermissionOf(error, 'product_read') === 'product_read')) throw error;
-      const prices = await request('prices', () => stripe.prices.list({ limit: 1 })).then(() => null, (e: unknown) => e);
-      throw new MissingPermissions(prices instanceof ApiError && prices.status === 403 ? ['product_read', missingPermissionOf(prices, 'plan_read')] : ['product_read']);
-    });
-  const first = await checkPermissions(
-    {
-      customer: options.only
-        ? request('customers', () => stripe.customers.retrieve(options.only!, { expand: customerExpand })).catch((error: unknown) => {
-            if (error instanceof ApiError && error.status === 404) return null; // main reports it as not found
-            throw error;
-          })
-        : null,
-      customers: options.only ? null : request('customers', () => pageOf.customers(w0)),
-      charges: request('charges', () => pageOf.charges(w0)),
-      subscriptions: request('subscriptions', () => pageOf.subscriptions(w0)),
-      disputes: request('disputes', () => pageOf.disputes(w0)),
-      catalogue: readCatalogue(),
-    },
-    { customer: 'customer_read', customers: 'customer_read', charges: 'charge_read', subscriptions: 'subscription_read', disputes: 'dispute_read', catalogue: 'product_read' },
-  );
-
-  const acceptCustomer = (customer: Stripe.Customer | Stripe.DeletedCustomer) => {
-    if ('deleted' in customer && customer.deleted) return;
-    const live = customer as Stripe.Customer;
-    const fresh = emptyFacts(live);
-    const facts = pending.get(live.id);
-    // Charges or subscriptions that came first keep their facts; the customer's own fields join them.
-    if (facts) {
-      Object.assign(facts, { email: fresh.email, name: fresh.name, description: fresh.description, createdUnix: fresh.createdUnix, livemode: fresh.livemode, hints: fresh.hints });
-      if (fresh.discount) facts.discount = fresh.discount;
-    }
-    pending.delete(live.id);
-    customers.set(live.id, facts ?? fresh);
-    counts.customers += 1;
-  };
-
-  const readCustomers = async () => {
-    if (options.only) return void (first.customer && acceptCustomer(first.customer));
-    await listByCreatedWindows(
-      (w) => request('customers', () => pageOf.customers(w)),
-      folding((data: Stripe.Customer[]) => data.forEach(acceptCustomer)),
-      lister(first.customers as never),
-    );
-  };
-
-  const readCharges = () =>
-    listByCreatedWindows(
-      (w) => request('charges', () => pageOf.charges(w)),
-      folding((data: Stripe.Charge[]) => {
-        for (const charge of data) {
-          counts.charges += 1;
-          const customerId = typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
-          if (customerId === null) {
-            if (chargeRevenue(charge)) notes.chargesWithoutCustomer += 1;
-            continue;
-          }
-          addCharge(factsFor(customerId), charge, notes);
-        }
-      }),
-      lister(first.charges as never),
-    );
-
-  // A subscription whose page does not hold all it needs (more items, coupons of item discounts,
-  // tiers or currency options of its prices, the latest invoice under Stripe Tax) is folded once
-  // those are read; each runs on its own. One that cannot earn MRR needs nothing more.
-  const laterFolds: Promise<void>[] = [];
-  const foldWhenRead = (subscription: Stripe.Subscription) => {
-    const reads = readsFor(subscription, options.nowUnix);
-    if (!reads) return foldSubscription(subscription, subscription.items.data);
-    const folding = (async () => {
-      // Item discounts' coupons: a listing of subscriptions cannot expand that deep (4 levels at most).
-      const first = subscription.items.data;
-      const items = reads.itemDiscounts ? await readItems(subscription, []) : subscription.items.has_more ? await readItems(subscription, first) : first;
-      const details = reads.priced(items).flatMap((item) => reads.detailsOf(item) ?? []);
-      await Promise.all([...details.map((d) => readPriceDetails(d.priceId, d)), reads.invoice ? readInvoice(reads.invoice) : null]);
-      foldSubscription(subscription, items);
-    })();
-    folding.catch(fail); // awaited at the end with the others; meanwhile the listings stop
-    laterFolds.push(folding);
-  };
-
-  const readSubscriptions = () =>
-    listByCreatedWindows(
-      (w) => request('subscriptions', () => pageOf.subscriptions(w)),
-      folding((data: Stripe.Subscription[]) => {
-        for (const subscription of data) {
-          counts.subscriptions += 1;
-          foldWhenRead(subscription);
-        }
-      }),
-      lister(first.subscriptions as never),
-    );
-
-  /** A subscription's items after `known`, with their discounts' coupons. */
-  const readItems = async (subscription: Stripe.Subscription, known: Stripe.SubscriptionItem[]) => {
-    const items = [...known];
-    for (let more = true; more; ) {
-      const last = items.at(-1)?.id;
-      const next = await request('subscription_items', () =>
-        stripe.subscriptionItems.list({
-          subscription: subscription.id,
-          limit: 100,
-          expand: ['data.discounts.source.coupon'],
-          ...(last ? { starting_after: last } : {}),
-        }),
-      );
-      items.push(...next.data);
-      more = next.has_more && next.data.length > 0;
-    }
-    return items;
-  };
-
-  // Product names, a hundred products a request (`ids`), each product once: a listing of
-  // subscriptions cannot expand data.items.data.price.product (5 levels; Stripe expands at most 4).
-  const productNames = new Map<string, string>(first.catalogue.data.map((product) => [product.id, product.name]));
-  const productsSeen = new Set<string>(productNames.keys());
-  let productsToRead: string[] = [];
-  const productReads: Promise<void>[] = [];
-  const readProductNames = () => {
-    const ids = productsToRead;
-    productsToRead = [];
-    const reading = request('products', () => stripe.products.list({ ids, limit: 100 })).then((page) => {
-      for (const product of page.data) productNames.set(product.id, product.name);
-    });
-    reading.catch(fail);
-    productReads.push(reading);
-  };
-  const readProductName = (productId: string) => {
-    if (productsSeen.has(productId)) return;
-    productsSeen.add(productId);
-    productsToRead.push(productId);
-    if (productsToRead.length === 100) readProductNames();
-  };
-
-  // A price's tiers and currency options, read once per price and kind (a listing cannot expand
-  // them; currency_options "won't [be] include[d] ... by default", docs.stripe.com/products-prices/manage-prices).
-  const detailReads = new Map<string, Promise<void>>();
-  const detailsRead = new Map<string, PriceDetails>();
-  const readPriceDetails = (priceId: string, need: { tiers: boolean; options: boolean }) => {
-    const expand = [...(need.tiers ? ['tiers'] : []), ...(need.options ? ['currency_options'] : [])];
-    const key = `${priceId} ${expand.join(',')}`;
-    if (!detailReads.has(key))
-      detailReads.set(
-        key,
-        request('prices', () => stripe.prices.retrieve(priceId, { expand })).then((price) => {
-          const known = detailsRead.get(priceId) ?? {};
-          detailsRead.set(priceId, { ...known, ...(price.tiers ? { tiers: price.tiers } : {}), ...(price.currency_options ? { currencyOptions: price.currency_options } : {}) });
-        }),
-      );
-    return detailReads.get(key)!;
-  };
-  // Invoices is optional (STRIPE_PERMISSIONS): without it, the tax stays in and a note says so.
-  const invoicesRead = new Map<string, Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'>>();
-  const readInvoice = async (invoiceId: string) => {
-    if (notes.invoicesForbidden) return;
-    try {
-      const invoice = await request('invoices', () => stripe.invoices.retrieve(invoiceId));
-      invoicesRead.set(invoiceId, { subtotal: invoice.subtotal, subtotal_excluding_tax: invoice.subtotal_excluding_tax });
-    } catch (error) {
-      if (!(error instanceof ApiError && error.status === 403)) throw error;
-      notes.invoicesForbidden = true;
-    }
-  };
-
-  const foldSubscription = (subscription: Stripe.Subscription, items: Stripe.SubscriptionItem[]) => {
-    const customerId = typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id;
-    const latest = typeof subscription.latest_invoice === 'string' ? invoicesRead.get(subscription.latest_invoice) : undefined;
-    const mrr = subscriptionMrr(subscription, items, { discounts: counted, nowUnix: options.nowUnix, detailsOf: (id) => detailsRead.get(id), latestInvoice: latest });
-    addTally(notes.unpricedItems, customerId, mrr.unpricedItems);
-    addTally(notes.unappliedDiscounts, customerId, mrr.unappliedDiscounts);
-    if (mrr.taxUnknown) addTally(notes.taxUnknown, customerId);
-    addSubscription(factsFor(customerId), subscription, items, mrr);
-    if (countsInMrr(subscription.status)) for (const { productId } of planOf(items)) readProductName(productId);
-  };
-
-  // Disputes have no customer filter: with --only, every dispute is read and the others skipped.
-  const readDisputes = () =>
-    listByCreatedWindows(
-      (w) => request('disputes', () => pageOf.disputes(w)),
-      folding((data: Stripe.Dispute[]) => {
-        for (const dispute of data) {
-          const charge = typeof dispute.charge === 'object' ? dispute.charge : null;
-          const customerId = typeof charge?.customer === 'string' ? charge.customer : (charge?.customer?.id ?? null);
-          if (customerId === null || (options.only && customerId !== options.only)) continue;
-          if (OPEN_DISPUTE_STATUSES.has(dispute.status)) notes.openDisputes += 1;
-          const loss = disputeLoss(dispute);
-          if (!loss) continue;
-          notes.lostDisputes += 1;
-          addRevenue(factsFor(customerId), loss, -1);
-        }
-      }),
-      lister(first.disputes as never),
-    );
-
-  // Once subscriptions and their later folds are done, every product is known: read the last names
-  // then, while the other listings go on.
-  const subscriptionsRead = readSubscriptions()
-    .then(() => Promise.all(laterFolds)) // all started by now
-    .then(() => productsToRead.length && readProductNames());
-  await Promise.all([readCustomers(), readCharges(), subscriptionsRead, readDisputes()].map((listing) => listing.catch(fail)));
-  await Promise.all(productReads.map((reading) => reading.catch(fail)));
-  stop.signal.throwIfAborted();
-  for (const facts of customers.values()) finishFacts(facts, productNames, counted, notes);
-  // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
-  for (const facts of pending.values()) addTally(notes.chargesOfUnknownCustomers, facts.id, facts.payments);
-  notes.pages = counts.pages;
-  return { facts: customers, notes };
-}
-
-/** Once everything is read: product ids become names, and the customer's own discount applies. */
-function finishFacts(facts: CustomerFacts, productNames: ReadonlyMap<string, string>, counted: MrrDiscounts, notes: SourceNotes): void {
-  addTally(notes.unappliedDiscounts, facts.id, applyCustomerDiscount(facts, counted));
-  if (!facts.plan) return;
-  const byName: Record<string, number> = {};
-  for (const [productId, quantity] of Object.entries(facts.plan)) {
-    // A product name is text from outside like a customer's: cleaned as a company name is.
-    const name = cleanName(productNames.get(productId) ?? null) ?? productId;
-    byName[name] = (byName[name] ?? 0) + quantity;
-  }
-  facts.plan = byName;
-}
-
 // ================================================================================================
-// 4. MAP: Stripe facts -> Attio values (pure)
+// CORE 4. COMPANY HELPERS: a domain from an email address, a name fit for Attio
 // ================================================================================================
-
-export const SUBSCRIPTION_STATUSES = ['Active', 'Past due', 'Trialing', 'Paused', 'Unpaid', 'Canceled', 'None'] as const;
-export type SubscriptionStatusTitle = (typeof SUBSCRIPTION_STATUSES)[number];
-
-/**
- * Stripe's statuses by how far along a customer is; `incomplete` never started, so it says nothing.
- * `unpaid` is churn in Stripe's analytics ("canceled or marked as unpaid ... is considered churn",
- * glossary), so it has its own title, below Paused.
- */
-const STATUS_TITLES: Partial<Record<Stripe.Subscription.Status, SubscriptionStatusTitle>> = {
-  active: 'Active',
-  past_due: 'Past due',
-  unpaid: 'Unpaid',
-  trialing: 'Trialing',
-  paused: 'Paused',
-  canceled: 'Canceled',
-  incomplete_expired: 'Canceled',
-};
-
-/** The most advanced status among a customer's subscriptions (Active > Past due > Trialing > Paused > Unpaid > Canceled > None). */
-export function subscriptionStatusTitle(statuses: readonly Stripe.Subscription.Status[]): SubscriptionStatusTitle {
-  let best = SUBSCRIPTION_STATUSES.indexOf('None');
-  for (const status of statuses) {
-    const title = STATUS_TITLES[status];
-    if (title) best = Math.min(best, SUBSCRIPTION_STATUSES.indexOf(title));
-  }
-  return SUBSCRIPTION_STATUSES[best]!;
-}
-
-const ZERO_DECIMAL = new Set('bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf'.split(' '));
-const THREE_DECIMAL = new Set('bhd jod kwd omr tnd'.split(' '));
-
-/** Digits after the decimal point in a currency's major unit (docs.stripe.com/currencies). */
-export function currencyExponent(currency: string): number {
-  const code = currency.toLowerCase();
-  return ZERO_DECIMAL.has(code) ? 0 : THREE_DECIMAL.has(code) ? 3 : 2;
-}
-
-/** Minor units -> major units with the currency's exponent, at most 4 decimals (Attio's precision). */
-export function minorToMajor(minor: number, currency: string): number {
-  return Math.round((minor / 10 ** currencyExponent(currency)) * 10_000) / 10_000;
-}
-
-/** The Stripe currency (lower case) an Attio currency code stands for: Attio's NTD is Stripe's twd. */
-export function stripeCurrencyOf(attioCode: string): string {
-  return attioCode.toUpperCase() === 'NTD' ? 'twd' : attioCode.toLowerCase();
-}
-
-/** The Attio currency code for a Stripe currency, or null where Attio has none (KWD, BHD, ...). */
-export function attioCurrencyOf(stripeCurrency: string): string | null {
-  const code = stripeCurrency.toUpperCase() === 'TWD' ? 'NTD' : stripeCurrency.toUpperCase();
-  return ATTIO_CURRENCY_CODES.includes(code) ? code : null;
-}
-
-/**
- * A customer's revenue and MRR in the target currency: what was charged in it, plus what Stripe
- * settled into it from other currencies. The rest stays per currency: it is left out (and listed),
- * never added at a guessed rate.
- */
-export function inCurrency(
-  facts: Pick<CustomerFacts, 'revenueMinor' | 'settledMinor' | 'mrrMinor'>,
-  targetCurrency: string,
-): { revenueMinor: number; mrrMinor: number; otherRevenueMinor: Record<string, number>; otherMrrMinor: Record<string, number> } {
-  const target = targetCurrency.toLowerCase();
-  let revenueMinor = facts.revenueMinor[target] ?? 0;
-  const otherRevenueMinor: Record<string, number> = {};
-  for (const [currency, minor] of Object.entries(facts.revenueMinor)) {
-    if (currency === target) continue;
-    const settled = facts.settledMinor?.[`${currency}>${target}`];
-    revenueMinor += settled?.settled ?? 0;
-    const left = minor - (settled?.charged ?? 0);
-    if (left !== 0) otherRevenueMinor[currency] = left;
-  }
-  const otherMrrMinor = Object.fromEntries(Object.entries(facts.mrrMinor).filter(([currency]) => currency !== target));
-  return { revenueMinor, mrrMinor: facts.mrrMinor[target] ?? 0, otherRevenueMinor, otherMrrMinor };
-}
-
-export function unixToDate(unix: number | null): string | null {
-  return unix === null ? null : new Date(unix * 1000).toISOString().slice(0, 10);
-}
 
 /** Mail providers whose domain says nothing about the customer's company. */
 export const FREE_MAIL_DOMAINS = new Set([
@@ -1699,404 +734,10 @@ export function companyName(facts: Pick<CustomerFacts, 'id' | 'name' | 'descript
   return cutGraphemes(chosen, MAX_NAME_LENGTH);
 }
 
-/** "Pro ×5, Support add-on": products by name, in a stable order so an unchanged plan never causes a write. */
-export function planText(plan: Record<string, number>): string | null {
-  const names = Object.keys(plan).sort((a, b) => a.localeCompare(b, 'en'));
-  return names.length ? names.map((name) => (plan[name]! > 1 ? `${name} ×${plan[name]}` : name)).join(', ') : null;
-}
-
-/** When the customer's recurring revenue stops: every subscription that counts is set to end, the last of them. */
-export function cancelsOnUnix(scheduledEndsUnix: readonly (number | null)[]): number | null {
-  if (scheduledEndsUnix.length === 0 || scheduledEndsUnix.some((end) => end === null)) return null;
-  return Math.max(...(scheduledEndsUnix as number[]));
-}
-
-/** The customer's page in the Stripe dashboard; test-mode objects live under /test/. */
-export function dashboardUrl(customerId: string, livemode: boolean): string {
-  return `https://dashboard.stripe.com/${livemode ? '' : 'test/'}customers/${customerId}`;
-}
-
-/**
- * Where the customer's Stripe metadata says it belongs: `attio_record_id` (that exact company; a
- * UUID, Attio's record ids) wins over `attio_domain` (a domain to find the company by, instead of the
- * email's). A malformed hint is a problem to report, never ignored.
- */
-export function placementHint(hints: CustomerFacts['hints']): Pick<DesiredRecord, 'hint' | 'problem'> {
-  if (!hints) return {};
-  if (hints.recordId) {
-    const label = 'Stripe metadata attio_record_id';
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(hints.recordId))
-      return { problem: `${label} "${escapeText(hints.recordId)}" is not an Attio record id (a UUID, from the company's URL in Attio)` };
-    return { hint: { recordId: hints.recordId.toLowerCase(), label } };
-  }
-  if (hints.domain) {
-    const label = 'Stripe metadata attio_domain';
-    const domain = companyDomain(`x@${hints.domain.replace(/^https?:\/\//i, '').split('/')[0]}`) ?? null;
-    if (!domain) return { problem: `${label} "${escapeText(hints.domain)}" is not a company domain` };
-    return { hint: { linkValue: domain, label } };
-  }
-  return {};
-}
-
-/** Which customers the sync writes: any payment or subscription, or already linked in Attio. */
-export function shouldSync(facts: CustomerFacts, linkedInAttio: boolean): boolean {
-  return linkedInAttio || facts.payments > 0 || facts.subscriptionStatuses.length > 0;
-}
-
-/** The sync-owned values for one customer, plain (number, string, or null to clear). */
-export function customerValues(facts: CustomerFacts, targetCurrency: string): Record<string, PlainValue> {
-  const money = inCurrency(facts, targetCurrency);
-  return {
-    [ATTRIBUTES.customerId]: facts.id,
-    [ATTRIBUTES.lifetimeRevenue]: minorToMajor(money.revenueMinor, targetCurrency),
-    [ATTRIBUTES.mrr]: minorToMajor(money.mrrMinor, targetCurrency),
-    [ATTRIBUTES.subscriptionStatus]: subscriptionStatusTitle(facts.subscriptionStatuses),
-    [ATTRIBUTES.firstPaymentDate]: unixToDate(facts.firstPaymentUnix),
-    [ATTRIBUTES.lastPaymentDate]: unixToDate(facts.lastPaymentUnix),
-    [ATTRIBUTES.customerSince]: unixToDate(facts.createdUnix),
-    [ATTRIBUTES.plan]: planText(facts.plan ?? {}),
-    [ATTRIBUTES.cancelsOn]: unixToDate(cancelsOnUnix(facts.scheduledEndsUnix ?? [])),
-    [ATTRIBUTES.dashboardUrl]: dashboardUrl(facts.id, facts.livemode),
-  };
-}
-
-/** The attributes the sync needs on `companies`: checked by preflight, created by --setup. */
-export const ATTRIBUTE_SPECS: AttributeSpec[] = [
-  { slug: ATTRIBUTES.customerId, title: 'Stripe customer ID', type: 'text', description: 'Written by the Stripe sync: the match key.' },
-  { slug: ATTRIBUTES.lifetimeRevenue, title: 'Stripe lifetime revenue', type: 'currency', description: 'Written by the Stripe sync: net of refunds.' },
-  { slug: ATTRIBUTES.mrr, title: 'Stripe MRR', type: 'currency', description: 'Written by the Stripe sync: active and past-due subscriptions.' },
-  { slug: ATTRIBUTES.subscriptionStatus, title: 'Stripe subscription status', type: 'select', options: [...SUBSCRIPTION_STATUSES], description: 'Written by the Stripe sync.' },
-  { slug: ATTRIBUTES.firstPaymentDate, title: 'Stripe first payment', type: 'date', description: 'Written by the Stripe sync.' },
-  { slug: ATTRIBUTES.lastPaymentDate, title: 'Stripe last payment', type: 'date', description: 'Written by the Stripe sync.' },
-  { slug: ATTRIBUTES.customerSince, title: 'Stripe customer since', type: 'date', description: 'Written by the Stripe sync.' },
-  { slug: ATTRIBUTES.plan, title: 'Stripe plan', type: 'text', description: 'Written by the Stripe sync: products of active and past-due subscriptions.' },
-  { slug: ATTRIBUTES.cancelsOn, title: 'Stripe cancels on', type: 'date', description: 'Written by the Stripe sync: when every subscription that counts is set to end.' },
-  { slug: ATTRIBUTES.dashboardUrl, title: 'Stripe dashboard', type: 'text', description: 'Written by the Stripe sync: the customer in the Stripe dashboard.' },
-  { slug: ATTRIBUTES.name, title: 'Name', type: 'text', standard: true },
-  { slug: ATTRIBUTES.domains, title: 'Domains', type: 'domain', standard: true },
-];
-
-function formatMinor(byCurrency: Record<string, number>): string {
-  return Object.entries(byCurrency)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([currency, minor]) => `${minorToMajor(minor, currency)} ${currency.toUpperCase()}`)
-    .join(', ');
-}
-
-/** The account as a whole, in the target currency, to hold against Stripe's Billing overview. */
-export interface AccountTotals {
-  mrrMinor: number;
-  lifetimeRevenueMinor: number;
-  /** Active and past-due subscriptions: the ones MRR counts. */
-  activeSubscriptions: number;
-  /** Left out of the two totals above, per currency, and how many customers that is. */
-  otherMrrMinor: Record<string, number>;
-  otherRevenueMinor: Record<string, number>;
-  customersWithOtherMrr: number;
-  customersWithOtherRevenue: number;
-}
-
-/** One pass over every customer: the totals line, the currency notes and the mismatch check all read it. */
-export function accountTotals(facts: Iterable<CustomerFacts>, targetCurrency: string): AccountTotals {
-  const totals: AccountTotals = {
-    mrrMinor: 0,
-    lifetimeRevenueMinor: 0,
-    activeSubscriptions: 0,
-    otherMrrMinor: {},
-    otherRevenueMinor: {},
-    customersWithOtherMrr: 0,
-    customersWithOtherRevenue: 0,
-  };
-  for (const f of facts) {
-    const money = inCurrency(f, targetCurrency);
-    totals.mrrMinor += money.mrrMinor;
-    totals.lifetimeRevenueMinor += money.revenueMinor;
-    totals.activeSubscriptions += f.subscriptionStatuses.filter(countsInMrr).length;
-    const otherMrr = Object.entries(money.otherMrrMinor);
-    const otherRevenue = Object.entries(money.otherRevenueMinor);
-    if (otherMrr.length) totals.customersWithOtherMrr += 1;
-    if (otherRevenue.length) totals.customersWithOtherRevenue += 1;
-    for (const [c, v] of otherMrr) totals.otherMrrMinor[c] = (totals.otherMrrMinor[c] ?? 0) + v;
-    for (const [c, v] of otherRevenue) totals.otherRevenueMinor[c] = (totals.otherRevenueMinor[c] ?? 0) + v;
-  }
-  return totals;
-}
-
-/** Run-wide notes: what the totals leave out, per currency, and why. */
-export function currencyNotes(totals: AccountTotals, source: SourceNotes, targetCurrency: string): string[] {
-  const notes: string[] = [];
-  const target = targetCurrency.toUpperCase();
-  if (totals.customersWithOtherRevenue)
-    notes.push(
-      `revenue not in ${target} and not settled in ${target}, left out of lifetime revenue (${totals.customersWithOtherRevenue} customers): ${formatMinor(totals.otherRevenueMinor)}`,
-    );
-  if (totals.customersWithOtherMrr)
-    notes.push(`MRR of subscriptions billed in other currencies, left out (${totals.customersWithOtherMrr} customers): ${formatMinor(totals.otherMrrMinor)} per month`);
-  if (source.chargesWithoutCustomer) notes.push(`${source.chargesWithoutCustomer} succeeded charges have no customer and belong to no company`);
-  const tallied = (t: Tally, text: string) => t.count && notes.push(`${t.count} ${text} (${namedFew(t)})`);
-  tallied(source.chargesOfUnknownCustomers, 'succeeded charges belong to deleted customers and were skipped');
-  tallied(source.unpricedItems, 'subscription items could not be priced (a tiered price without tiers, or no amount in the subscription\'s currency) and are not in MRR');
-  if (source.lostDisputes) notes.push(`${source.lostDisputes} lost disputes were subtracted from lifetime revenue`);
-  if (source.openDisputes) notes.push(`${source.openDisputes} disputes are still open: their charges count as revenue unless the dispute is lost`);
-  tallied(source.unappliedDiscounts, 'discounts could not be applied to MRR (coupon not expandable or in another currency)');
-  tallied(source.negativeRefunds, 'charges have a negative amount_refunded, counted as no refund');
-  tallied(
-    source.taxUnknown,
-    source.invoicesForbidden
-      ? 'subscriptions use Stripe Tax with tax-inclusive prices, and the key may not read invoices: their MRR includes the tax (grant Read on Invoices, invoice_read, to leave it out)'
-      : 'subscriptions use Stripe Tax with tax-inclusive prices but have no latest invoice that tells the tax: their MRR includes it',
-  );
-  return notes;
-}
-
-/** "1,234.56 USD": major units with the currency's own decimals, for people to read. */
-export function formatMoney(minor: number, currency: string): string {
-  const digits = currencyExponent(currency);
-  const major = minorToMajor(minor, currency).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  return `${major} ${currency.toUpperCase()}`;
-}
-
-/** "customer cus_A" or "customers cus_A, cus_B, cus_C, …": the first few customers a tally names. */
-function namedFew(t: Tally): string {
-  return `${t.customers.length === 1 ? 'customer' : 'customers'} ${t.customers.map((id) => escapeText(id)).join(', ')}${t.more ? ', …' : ''}`;
-}
-
-/** One line with the account's totals, and what they leave out. */
-export function totalsLine(totals: AccountTotals, targetCurrency: string): string {
-  const money = (byCurrency: Record<string, number>) =>
-    Object.entries(byCurrency)
-      .filter(([, minor]) => minor !== 0)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([c, minor]) => formatMoney(minor, c))
-      .join(', ');
-  const leftOut = [
-    money(totals.otherMrrMinor) && `MRR ${money(totals.otherMrrMinor)}`,
-    money(totals.otherRevenueMinor) && `revenue ${money(totals.otherRevenueMinor)}`,
-  ].filter(Boolean);
-  return (
-    `Stripe totals: MRR ${formatMoney(totals.mrrMinor, targetCurrency)}, ${totals.activeSubscriptions} active subscriptions, ` +
-    `lifetime revenue ${formatMoney(totals.lifetimeRevenueMinor, targetCurrency)}` +
-    (leftOut.length ? `; left out, in other currencies: ${leftOut.join('; ')}` : '')
-  );
-}
-
-/**
- * When nothing at all is in (or settled in) the attributes' currency but revenue exists in others,
- * the attributes were set up in the wrong currency: writing would zero every company.
- */
-export function currencyMismatch(totals: AccountTotals, targetCurrency: string): string | null {
-  const inTarget = totals.lifetimeRevenueMinor + totals.mrrMinor;
-  const others = new Set<string>();
-  for (const [currency, minor] of [...Object.entries(totals.otherRevenueMinor), ...Object.entries(totals.otherMrrMinor)]) if (minor > 0) others.add(currency);
-  if (inTarget > 0 || others.size === 0) return null;
-  const seen = [...others].sort();
-  const target = targetCurrency.toUpperCase();
-  const supported = seen.map(attioCurrencyOf).find((code) => code !== null);
-  return (
-    `The revenue attributes are in ${target}, but no charge or subscription is in ${target} or settled in it ` +
-    `(Stripe has ${seen.map((c) => c.toUpperCase()).join(', ')}): every company would get 0. Nothing was written.\n` +
-    (supported
-      ? `Fix: in Attio, change the currency of "${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" to the one your Stripe account settles in, ` +
-        `or delete both and run: npx tsx sync.ts --setup --currency ${supported}`
-      : `Attio has no currency attribute for ${seen.map((c) => c.toUpperCase()).join(', ')}: set the Stripe account's settlement currency to one Attio supports (${ATTIO_CURRENCY_CODES.join(' ')}).`)
-  );
-}
-
-/** The Stripe source's settings, from its environment variables. */
-export interface StripeSettings {
-  key: string;
-  url: URL;
-  testMode: boolean;
-  discounts: MrrDiscounts;
-}
-
-/** STRIPE_MRR_DISCOUNTS: `recurring`, `one-time`, both (comma-separated) or `none`; unset: the default. */
-export function parseMrrDiscounts(value: string | undefined, problems: string[]): MrrDiscounts {
-  const words = (value ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
-  if (words.length === 0) return DEFAULT_MRR_DISCOUNTS;
-  const bad = words.filter((w) => !['recurring', 'one-time', 'none'].includes(w) || (w === 'none' && words.length > 1));
-  if (bad.length) problems.push(`STRIPE_MRR_DISCOUNTS takes recurring, one-time, recurring,one-time or none (as set in Stripe's Billing overview > Configure), got "${value}".`);
-  return { recurring: words.includes('recurring'), oneTime: words.includes('one-time') };
-}
-
-/** What reading Stripe leaves for mapping: the facts, the run notes, and the client (for look-ups). */
-export interface StripeData {
-  facts: Map<string, CustomerFacts>;
-  notes: SourceNotes;
-  stripe: Stripe;
-}
-
-/**
- * The Stripe source, as main sees it: its settings and their problems, reading (section 3), and
- * mapping to records for Attio (this section), with the checks that stop a run before any write.
- */
-export const stripeSource: Source<StripeSettings, StripeData> = {
-  name: 'Stripe',
-  keyVariable: 'STRIPE_API_KEY',
-  // Stripe's own error messages include a key's last characters: scrub anything key-shaped.
-  secretShape: /\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*_]*/g,
-  usage: `Stripe (the source):
-  STRIPE_API_KEY     required: sk_... or rk_... (a restricted read-only key is recommended)
-  STRIPE_API_URL     default ${DEFAULT_STRIPE_API_URL}
-  STRIPE_MRR_DISCOUNTS
-                     which discounts lower MRR, as set in Stripe's Billing overview > Configure:
-                     recurring (default), one-time, recurring,one-time, or none
-  --only cus_...     one customer`,
-
-  configure(env, only) {
-    const problems: string[] = [];
-    const key = (env.STRIPE_API_KEY ?? '').trim();
-    if (!key) problems.push('STRIPE_API_KEY is not set: create a restricted key in the Stripe dashboard (Developers > API keys).');
-    else if (!/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/.test(key)) problems.push('STRIPE_API_KEY does not look like a Stripe secret (sk_...) or restricted (rk_...) key.');
-    const url = parseUrl('STRIPE_API_URL', env.STRIPE_API_URL || DEFAULT_STRIPE_API_URL, problems);
-    if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${escapeText(only)}".`);
-    const discounts = parseMrrDiscounts(env.STRIPE_MRR_DISCOUNTS, problems);
-    return { settings: { key, url: url ?? new URL(DEFAULT_STRIPE_API_URL), testMode: /^(sk|rk)_test_/.test(key), discounts }, problems, secrets: [key] };
-  },
-
-  async read(settings, context) {
-    const limits = { ...STRIPE_LIMITS, ...context.limits };
-    const stripe = new Stripe(settings.key, {
-      host: settings.url.hostname,
-      port: Number(settings.url.port || (settings.url.protocol === 'https:' ? 443 : 80)),
-      protocol: settings.url.protocol === 'https:' ? 'https' : 'http',
-      maxNetworkRetries: 0, // the retry helper is the one retry policy
-      timeout: context.timeoutMs,
-      telemetry: false,
-    });
-    const started = context.now();
-    const { facts, notes } = await readStripe({
-      stripe,
-      only: context.only,
-      policy: context.policy,
-      pacers: stripePacers(limits, settings.testMode),
-      concurrency: limits.concurrencyPerListing,
-      nowUnix: Math.floor(context.now() / 1000),
-      discounts: settings.discounts,
-      onProgress: (c) =>
-        context.progress(
-          `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, context.now() - started).toFixed(1)} pages/s)`,
-        ),
-    });
-    return { data: { facts, notes, stripe }, summary: `${facts.size} Stripe customers (${notes.pages} pages)`, requests: notes.pages };
-  },
-
-  async map(settings, { facts, notes, stripe }, target, context) {
-    if (context.only && !facts.has(context.only)) return stop(`Customer ${context.only} was not found in Stripe (or is deleted).`);
-    if (!target.currency) return stop(`"${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" need a currency: run with --setup.`);
-    const targetCurrency = stripeCurrencyOf(target.currency);
-
-    // Another Stripe account, or the other mode, would create a second set of companies.
-    const missing = [...target.linkedKeys].filter((key) => !facts.has(key));
-    if (!context.only && !target.allowAccountMismatch && looksLikeAnotherAccount(target.linkedKeys.size, missing.length)) {
-      const retrieve = (id: string) => withRetry(() => stripe.customers.retrieve(id).catch((e: unknown) => Promise.reject(stripeApiError(e))), context.policy);
-      const checked = missing.slice(0, 5);
-      if ((await probeCustomers(retrieve, checked)) === 0) return stop(wrongAccountMessage(target.linkedKeys.size, missing.length, checked, settings.testMode));
-    }
-    const totals = accountTotals(facts.values(), targetCurrency);
-    const mismatch = context.only ? null : currencyMismatch(totals, targetCurrency);
-    if (mismatch) return stop(mismatch);
-
-    const records: DesiredRecord[] = [];
-    const noDomain: string[] = []; // new customers whose email's domain is not a domain
-    for (const f of facts.values()) {
-      if (!shouldSync(f, target.linkedKeys.has(f.id))) continue;
-      const domain = companyDomain(f.email);
-      if (!target.linkedKeys.has(f.id) && !f.hints && hasUnusableDomain(f.email)) noDomain.push(f.id);
-      records.push({
-        key: f.id,
-        values: customerValues(f, targetCurrency),
-        onCreate: { [ATTRIBUTES.name]: companyName(f), [ATTRIBUTES.domains]: domain },
-        linkValue: domain,
-        ...placementHint(f.hints),
-        howToPlace: 'set attio_record_id or attio_domain in its Stripe metadata',
-        claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
-      });
-    }
-    const domainNote = noDomain.length
-      ? [
-          `${noDomain.length} customers have an email address with no valid domain after the @ (${fewKeys(noDomain)}): ` +
-            'their companies get no domain, as for free mail; set attio_record_id or attio_domain in a customer\'s Stripe metadata to link it to an existing company',
-        ]
-      : [];
-    return {
-      records,
-      notes: [...currencyNotes(totals, notes, targetCurrency), ...domainNote],
-      totals: context.only ? null : totalsLine(totals, targetCurrency),
-      stop: null,
-    };
-  },
-};
-
-function stop(reason: string): SourcePlan {
-  return { records: [], notes: [], totals: null, stop: reason };
-}
-
-function wrongAccountMessage(linked: number, missing: number, checked: readonly string[], testMode: boolean): string {
-  const mode = testMode ? 'test' : 'live';
-  return (
-    `None of the ${linked} Attio companies linked to Stripe customers ${missing === linked ? 'has its customer' : `but ${linked - missing} has its customer`} ` +
-    `in the Stripe account that STRIPE_API_KEY reads (${mode} mode). Looked up ${checked.length} of the ${missing} missing ids (${fewKeys(checked, 5)}): ` +
-    `0 found, not even as deleted customers.\n` +
-    `Likely cause: the key belongs to another Stripe account, or is a ${testMode ? 'test-mode key while the companies came from live mode' : 'live-mode key while the companies came from test mode'}` +
-    `${linked < 10 ? `; or, with so few linked, an id was typed or pasted into ${ATTRIBUTES.customerId} by hand and is wrong` : ''}. ` +
-    `Writing would create a second set of companies. Nothing was written.\n` +
-    `Fix: use the key of the account the companies came from${linked < 10 ? `, or correct or clear ${ATTRIBUTES.customerId} on the companies holding those ids in Attio` : ''}. ` +
-    `To sync this account anyway, run again with --allow-account-mismatch.`
-  );
-}
-
-/** Stripe customers into Attio companies, found by their domains when not linked yet. */
-export const COMPANIES: Target = {
-  object: ATTIO_OBJECT,
-  specs: ATTRIBUTE_SPECS,
-  key: { slug: ATTRIBUTES.customerId, prefix: STRIPE_CUSTOMER_ID_PREFIX },
-  linkBy: { slug: ATTRIBUTES.domains, property: 'domain' },
-};
-
-/** The sync main runs: a copy of this template plugs its own source and target in here. */
-export const SYNC = { source: stripeSource, target: COMPANIES };
-
 // ================================================================================================
-// 5. SINK: ATTIO (reusable: knows Attio, not the source)
+// CORE 5. SINK: ATTIO (knows Attio, not the source)
 // Preflight, setup, loading what the sync wrote before, the plan (a diff), and the writes.
 // ================================================================================================
-
-export type PlainValue = string | number | boolean | null;
-
-export interface AttributeSpec {
-  slug: string;
-  title: string;
-  description?: string;
-  type: 'text' | 'number' | 'currency' | 'date' | 'select' | 'checkbox' | 'domain' | 'email-address';
-  options?: string[];
-  /** A standard attribute of the object: checked, never created. */
-  standard?: boolean;
-}
-
-/** One record the source wants in Attio. */
-export interface DesiredRecord {
-  /** The value of the matching attribute: one record per key (Attio may or may not enforce it). */
-  key: string;
-  /** Values the sync owns: written whenever they differ. Includes the matching attribute. */
-  values: Record<string, PlainValue>;
-  /** Values written only when the sync creates the record (a company's name and domains), never after. */
-  onCreate: Record<string, PlainValue>;
-  /** The value an existing, unlinked record is found by (see `linkBy`: a company's domain), or null. */
-  linkValue: string | null;
-  /**
-   * Where the source says the record belongs, instead of `linkValue`: an exact record, or another
-   * value to find it by. A hint that points nowhere, or at another key's record, is reported.
-   * `label` names the hint in messages (where the user set it).
-   */
-  hint?: { recordId: string; label: string } | { linkValue: string; label: string };
-  /** A reason the source already knows this record cannot be placed (a malformed hint): reported. */
-  problem?: string;
-  /** How to tell the source where the record belongs (`hint`), added to the conflicts a hint resolves: "set … in its metadata". */
-  howToPlace?: string;
-  /** Orders claims on a shared domain or record (older first), so every run picks the same winner. */
-  claimOrder: string;
-}
 
 /** What a new record claims: the record its hint names, else the value it would be found (or created) by. */
 function claimOf(record: DesiredRecord): string | null {
@@ -2934,67 +1575,9 @@ export async function writePlan(
 }
 
 // ================================================================================================
-// 6. REPORT AND MAIN
+// CORE 6. RUN AND REPORT
+// main: parse, setup, preflight and read, map and plan, write, report.
 // ================================================================================================
-
-/** What a source hands main while reading: how to retry and pace, and where to report progress. */
-export interface ReadContext {
-  policy: RetryPolicy;
-  timeoutMs: number;
-  now: () => number;
-  /** --only: one key, or null for everything. */
-  only: string | null;
-  /** Pacing overrides (the tests turn pacing off); the source's own limits otherwise. */
-  limits?: Record<string, number>;
-  /** A line saying how far reading has got; shown at most a few times a second. */
-  progress: (line: string) => void;
-}
-
-/** The source's records for the target, with what the run should say, or why it must not write. */
-export interface SourcePlan {
-  records: DesiredRecord[];
-  /** What was left out and why, for the output and the job summary. */
-  notes: string[];
-  /** Totals to check against the source itself (null: not a full run). */
-  totals: string | null;
-  /** A reason to write nothing at all (exit 2), e.g. a key for another account. */
-  stop: string | null;
-}
-
-/**
- * Everything main knows of a source: to sync something else into Attio, write an object of this
- * shape (test/template.test.ts has one in 50 lines) and a `Target`, and pass both to main.
- */
-export interface Source<Settings, Data> {
-  /** Its name in messages, and the `service` of its ApiErrors. */
-  name: string;
-  /** Its lines for --help: the environment variables (and --only keys) it takes. */
-  usage: string;
-  /** The variable holding its key: named when the key is rejected. */
-  keyVariable: string;
-  /** Text shaped like one of its secrets, scrubbed from all output even when masked. */
-  secretShape?: RegExp;
-  /** Reads its settings from the environment: problems name each variable and the fix. */
-  configure(env: Record<string, string | undefined>, only: string | null): SourceSettings<Settings>;
-  /** Reads everything, while Attio is checked. `summary` ends up in "Read <summary> and …". */
-  read(settings: Settings, context: ReadContext): Promise<{ data: Data; summary: string; requests: number }>;
-  /** The records to write, once the target is known: its currency and the keys it already holds. */
-  map(
-    settings: Settings,
-    data: Data,
-    target: { currency: string | null; linkedKeys: ReadonlySet<string>; allowAccountMismatch: boolean },
-    context: ReadContext,
-  ): Promise<SourcePlan>;
-}
-
-/** Where records go: the Attio object, its attributes, the key attribute, and how unlinked records are found. */
-export interface Target {
-  object: string;
-  specs: readonly AttributeSpec[];
-  /** The owned attribute holding the source's key, and the prefix every key starts with (to load the linked records). */
-  key: { slug: string; prefix: string };
-  linkBy: AttioWriterOptions['linkBy'];
-}
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
@@ -3622,6 +2205,1461 @@ export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): strin
 }
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+
+// ---- replace everything below this line ----
+
+// ================================================================================================
+// SOURCE: STRIPE 1. SETTINGS, LIMITS AND PERMISSIONS
+// ================================================================================================
+
+import Stripe from 'stripe';
+
+const DEFAULT_STRIPE_API_URL = 'https://api.stripe.com';
+
+/** Every Stripe customer id starts so: linked companies are loaded by this prefix (a documented text filter). */
+export const STRIPE_CUSTOMER_ID_PREFIX = 'cus_';
+
+/**
+ * Stripe's documented limits: 25 requests/s per endpoint; 100/s overall in live mode, 25/s in test
+ * mode (docs.stripe.com/rate-limits). The sync stays just below per endpoint and takes only half of
+ * the live limit overall: your own app shares it (many read Stripe on every page load), and the
+ * sync rarely needs more than two listings at full speed. Raise `livePerSecond` towards 90 only if
+ * nothing else uses the account's API while the sync runs.
+ */
+export const STRIPE_LIMITS = { perEndpointPerSecond: 24, livePerSecond: 50, testPerSecond: 24, concurrencyPerListing: 8 };
+
+/**
+ * Which discounts lower MRR: the two switches of Stripe's Billing overview (Configure): "You can
+ * decide to subtract recurring discounts from MRR, subtract one-time discounts from MRR, or both.
+ * These settings apply to subscription-level coupons, line-item-level coupons, and stacked coupons"
+ * (support.stripe.com/questions/metric-configurations). Recurring: coupons of duration `forever` or
+ * `repeating` (they apply invoice after invoice); one-time: `once`. Stripe does not document the
+ * defaults; recurring only is the sync's default, because Stripe's earlier article made forever
+ * coupons (and only those) lower MRR. STRIPE_MRR_DISCOUNTS sets them (README, "Coupons").
+ */
+export interface MrrDiscounts {
+  recurring: boolean;
+  oneTime: boolean;
+}
+export const DEFAULT_MRR_DISCOUNTS: MrrDiscounts = { recurring: true, oneTime: false };
+
+/**
+ * The read permissions of a restricted key that the sync uses, named as Stripe's 403 names them
+ * ("Having the 'rak_charge_read' permission would allow this request to continue"; the names are the
+ * permissions reference's, docs.stripe.com/stripe-apps/reference/permissions), with the dashboard's
+ * name for each (Developers > API keys > restricted key) and what the sync reads with it. Every
+ * endpoint and every expansion needs its object's permission (docs.stripe.com/keys#limit-access).
+ */
+export const STRIPE_PERMISSIONS = {
+  customer_read: { dashboard: 'Customers', reads: 'customers: name, email, metadata hints, customer discounts' },
+  charge_read: { dashboard: 'Charges', reads: 'charges and refunds: lifetime revenue, payment dates; the charges of disputes' },
+  balance_read: { dashboard: 'Balance', reads: 'balance transactions expanded on charges: what Stripe settled in another currency' },
+  dispute_read: { dashboard: 'Disputes', reads: 'disputes: lost ones are subtracted from revenue' },
+  subscription_read: { dashboard: 'Subscriptions', reads: 'subscriptions and their items: MRR, status, plan, cancel date' },
+  coupon_read: { dashboard: 'Coupons', reads: 'coupons expanded on discounts: which discounts lower MRR, and by how much' },
+  plan_read: { dashboard: 'Prices', reads: 'tiers and currency options of the prices subscriptions use' },
+  product_read: { dashboard: 'Products', reads: 'product names for stripe_plan' },
+  // Optional: without it such a subscription's MRR keeps its tax, and a note says so.
+  invoice_read: { dashboard: 'Invoices', reads: 'the latest invoice of a subscription under Stripe Tax with tax-inclusive prices: its tax', optional: true },
+} as const;
+export type StripePermission = keyof typeof STRIPE_PERMISSIONS;
+
+/** The Stripe source's settings, from its environment variables. */
+export interface StripeSettings {
+  key: string;
+  url: URL;
+  testMode: boolean;
+  discounts: MrrDiscounts;
+}
+
+/** STRIPE_MRR_DISCOUNTS: `recurring`, `one-time`, both (comma-separated) or `none`; unset: the default. */
+export function parseMrrDiscounts(value: string | undefined, problems: string[]): MrrDiscounts {
+  const words = (value ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+  if (words.length === 0) return DEFAULT_MRR_DISCOUNTS;
+  const bad = words.filter((w) => !['recurring', 'one-time', 'none'].includes(w) || (w === 'none' && words.length > 1));
+  if (bad.length) problems.push(`STRIPE_MRR_DISCOUNTS takes recurring, one-time, recurring,one-time or none (as set in Stripe's Billing overview > Configure), got "${value}".`);
+  return { recurring: words.includes('recurring'), oneTime: words.includes('one-time') };
+}
+
+// ================================================================================================
+// SOURCE: STRIPE 2. REQUESTS: errors, pacing, the permission check
+// ================================================================================================
+
+/**
+ * Turns any error of the Stripe SDK into an ApiError the retry policy understands. Its default
+ * policy (isTransient) does not retry a 401: Stripe documents it as "No valid API key provided".
+ * A connection error keeps its cause (ECONNREFUSED, ENOTFOUND: the SDK's `detail`), which names the host.
+ */
+export function stripeApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof Stripe.errors.StripeError) {
+    const answered = error.type !== 'StripeConnectionError' && typeof error.statusCode === 'number' && error.statusCode >= 300;
+    const retryAfter = (error.headers as Record<string, string> | undefined)?.['retry-after'];
+    const cause = error.type === 'StripeConnectionError' ? (error.detail as Error | undefined) : undefined;
+    const message = cause?.message ? `${error.message} (${cause.message}; host from STRIPE_API_URL)` : error.message;
+    return new ApiError({ service: 'Stripe', message, status: answered ? error.statusCode : undefined, code: error.code, retryAfterMs: parseRetryAfter(retryAfter, Date.now()), cause });
+  }
+  return new ApiError({ service: 'Stripe', message: (error as Error)?.message ?? String(error) });
+}
+
+export type StripeEndpoint = 'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes' | 'invoices';
+
+/**
+ * The pacers of each endpoint: its own at Stripe's per-endpoint limit, behind a share of the overall
+ * budget. In live mode the charges listing, the longest, keeps its own share of the budget and the
+ * rest share what is left, so the shorter listings never hold it back; in test mode all share one.
+ */
+export function stripePacers(limits: typeof STRIPE_LIMITS, testMode: boolean): Record<StripeEndpoint, Pacer[]> {
+  const own = () => new Pacer(limits.perEndpointPerSecond);
+  const shared = new Pacer(testMode ? limits.testPerSecond : limits.livePerSecond - limits.perEndpointPerSecond);
+  const behindShared = () => [shared, own()];
+  return {
+    charges: testMode ? [shared, own()] : [own()],
+    customers: behindShared(),
+    subscriptions: behindShared(),
+    subscription_items: behindShared(),
+    prices: behindShared(),
+    products: behindShared(),
+    disputes: behindShared(),
+    invoices: behindShared(),
+  };
+}
+
+/** The permission a 403 names ("Having the 'rak_charge_read' permission would allow this request to continue"), else the one the request needed. */
+export function missingPermissionOf(error: ApiError, needed: StripePermission): string {
+  return /'rak_([a-z_]+)'/.exec(error.message)?.[1] ?? needed;
+}
+
+/** A 403 that names every permission the key lacks, with where to grant them. */
+export class MissingPermissions extends ApiError {
+  readonly permissions: string[];
+  constructor(permissions: readonly string[]) {
+    const unique = [...new Set(permissions)];
+    const names = unique.map((p) => (p in STRIPE_PERMISSIONS ? `${STRIPE_PERMISSIONS[p as StripePermission].dashboard} (${p})` : p));
+    super({ service: 'Stripe', message: `Read is missing on ${names.join(', ')}; edit the restricted key in the Stripe dashboard (Developers > API keys)`, status: 403, code: 'missing_permissions' });
+    this.permissions = unique;
+  }
+}
+
+/**
+ * Runs the first requests of a read at once, as a permission check: when the key lacks any, one
+ * error names them all (a 403 for each), before any long listing; any other failure is thrown as is.
+ */
+export async function checkPermissions<T extends Record<string, Promise<unknown> | null>>(
+  first: T,
+  needed: Record<keyof T, StripePermission>,
+): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  const names = Object.keys(first) as Array<keyof T>;
+  const settled = await Promise.allSettled(names.map((name) => first[name]));
+  const missing = settled.flatMap((r, i) => {
+    if (r.status !== 'rejected' || !(r.reason instanceof ApiError) || r.reason.status !== 403) return [];
+    return r.reason instanceof MissingPermissions ? r.reason.permissions : [missingPermissionOf(r.reason, needed[names[i]!])];
+  });
+  if (missing.length) throw new MissingPermissions(missing);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return Object.fromEntries(names.map((name, i) => [name, (settled[i] as PromiseFulfilledResult<unknown>).value])) as never;
+}
+
+// ================================================================================================
+// SOURCE: STRIPE 3. READING
+// Customers, charges, subscriptions and disputes, page by page, into small per-customer facts
+// (memory grows with customers, never with charges).
+// ================================================================================================
+
+/**
+ * What the mapping needs to know about one Stripe customer: plain facts, no API objects, and no
+ * target currency: money is kept per currency, with what Stripe settled into other currencies, so
+ * reading needs nothing from Attio and the target currency is chosen when mapping.
+ */
+export interface CustomerFacts {
+  id: string;
+  email: string | null;
+  name: string | null;
+  description: string | null;
+  createdUnix: number;
+  livemode: boolean;
+  /** Where the customer belongs in Attio, from its Stripe metadata (`attio_domain`, `attio_record_id`). */
+  hints: { domain: string | null; recordId: string | null } | null;
+  /** Net revenue (captured − refunded − lost disputes) per currency charged, in minor units. */
+  revenueMinor: Record<string, number>;
+  /** Of that, what Stripe settled in another currency: "eur>usd" -> charged (eur) and settled (usd) minor units. */
+  settledMinor?: Record<string, { charged: number; settled: number }>;
+  firstPaymentUnix: number | null;
+  lastPaymentUnix: number | null;
+  payments: number;
+  /** Monthly recurring revenue per subscription currency, minor units (fractional until rounded). */
+  mrrMinor: Record<string, number>;
+  subscriptionStatuses: Stripe.Subscription.Status[];
+  /** What the active and past-due subscriptions are on: product name -> quantity (names resolved after reading). */
+  plan?: Record<string, number>;
+  /** For each active or past-due subscription, when it is set to end (unix), or null if it renews. */
+  scheduledEndsUnix?: Array<number | null>;
+  /** The customer's own discount (`Customer.discount`), only where it has one: subscriptions without discounts of their own inherit it. */
+  discount?: Stripe.Discount;
+  /** What the customer's discount would apply to: each counting subscription without discounts of its own. */
+  inheriting?: InheritingMrr[];
+}
+
+/** How many times something happened, and the first few customers it happened to (for a note that names them). */
+export interface Tally {
+  count: number;
+  customers: string[];
+  /** Other customers too, beyond the first three. */
+  more: boolean;
+}
+
+/** Run-wide notes from reading: what was left out and why, so the summary can say so. */
+export interface SourceNotes {
+  chargesWithoutCustomer: number;
+  /** Succeeded charges of customers that no longer exist (deleted) or were never listed. */
+  chargesOfUnknownCustomers: Tally;
+  /** Items whose price could not be priced (no tiers, no option in the subscription's currency): left out of MRR. */
+  unpricedItems: Tally;
+  unappliedDiscounts: Tally;
+  /** Charges whose `amount_refunded` was below zero: counted as no refund. */
+  negativeRefunds: Tally;
+  /** Subscriptions under Stripe Tax with tax-inclusive prices whose latest invoice could not tell the tax: counted with it. */
+  taxUnknown: Tally;
+  /** The key may not read invoices (Invoices is optional): the tax of those subscriptions stays in. */
+  invoicesForbidden?: boolean;
+  /** Lost disputes, subtracted from lifetime revenue. */
+  lostDisputes: number;
+  /** Disputes not decided yet: their charges still count as revenue until a dispute is lost. */
+  openDisputes: number;
+  pages: number;
+}
+
+export function emptySourceNotes(): SourceNotes {
+  return {
+    chargesWithoutCustomer: 0,
+    chargesOfUnknownCustomers: tally(),
+    unpricedItems: tally(),
+    unappliedDiscounts: tally(),
+    negativeRefunds: tally(),
+    taxUnknown: tally(),
+    lostDisputes: 0,
+    openDisputes: 0,
+    pages: 0,
+  };
+}
+
+export function tally(): Tally {
+  return { count: 0, customers: [], more: false };
+}
+
+/** Counts `n` more for `customerId`, keeping the first three customers by name. */
+export function addTally(t: Tally, customerId: string, n = 1): void {
+  if (n <= 0) return;
+  t.count += n;
+  if (t.customers.includes(customerId)) return;
+  if (t.customers.length < 3) t.customers.push(customerId);
+  else t.more = true;
+}
+
+export function emptyFacts(
+  customer: Pick<Stripe.Customer, 'id' | 'email' | 'name' | 'description' | 'created'> & Partial<Pick<Stripe.Customer, 'livemode' | 'metadata' | 'discount'>>,
+): CustomerFacts {
+  const facts: CustomerFacts = {
+    id: customer.id,
+    email: customer.email ?? null,
+    name: customer.name ?? null,
+    description: customer.description ?? null,
+    createdUnix: customer.created,
+    livemode: customer.livemode ?? false,
+    hints: customer.metadata?.attio_domain || customer.metadata?.attio_record_id ? { domain: customer.metadata.attio_domain?.trim() || null, recordId: customer.metadata.attio_record_id?.trim() || null } : null,
+    revenueMinor: {},
+    firstPaymentUnix: null,
+    lastPaymentUnix: null,
+    payments: 0,
+    mrrMinor: {},
+    subscriptionStatuses: [],
+  };
+  if (customer.discount) facts.discount = customer.discount;
+  return facts;
+}
+
+export interface StripeSourceOptions {
+  stripe: Stripe;
+  only: string | null;
+  policy: RetryPolicy;
+  /** Per endpoint, the pacers each request takes in order: shared budgets first, the endpoint's own last. */
+  pacers: Record<StripeEndpoint, Pacer[]>;
+  concurrency: number;
+  nowUnix: number;
+  /** Which discounts lower MRR (STRIPE_MRR_DISCOUNTS). */
+  discounts?: MrrDiscounts;
+  onProgress?: (counts: { customers: number; charges: number; subscriptions: number; pages: number }) => void;
+}
+
+/** What a subscription needs read before it can be priced: nothing for one that cannot earn MRR. */
+function readsFor(subscription: Stripe.Subscription, nowUnix: number) {
+  const first = subscription.items.data;
+  if (!earnsMrr(subscription)) return null;
+  const currency = subscription.currency.toLowerCase();
+  const priced = (items: readonly Stripe.SubscriptionItem[]) =>
+    items.filter((item) => item.price.recurring?.usage_type !== 'metered' && !inItemTrial(item, nowUnix));
+  const detailsOf = (item: Stripe.SubscriptionItem) => {
+    const tiers = item.price.billing_scheme === 'tiered';
+    const options = item.price.currency.toLowerCase() !== currency;
+    return tiers || options ? { priceId: item.price.id, tiers, options } : null;
+  };
+  const itemDiscounts = first.some((item) => item.discounts.length > 0);
+  const needsItems = subscription.items.has_more || itemDiscounts;
+  const invoice = subscription.automatic_tax?.enabled && typeof subscription.latest_invoice === 'string' ? subscription.latest_invoice : null;
+  const needsDetails = priced(first).some((item) => detailsOf(item) !== null);
+  if (!needsItems && !needsDetails && !invoice) return null;
+  return { itemDiscounts, priced, detailsOf, invoice };
+}
+
+/** Reads everything the mapping needs from Stripe. The four listings run at the same time. */
+export async function readStripe(options: StripeSourceOptions): Promise<{ facts: Map<string, CustomerFacts>; notes: SourceNotes }> {
+  const { stripe, policy, pacers } = options;
+  const counted = options.discounts ?? DEFAULT_MRR_DISCOUNTS;
+  // Once one read has failed for good, every other stops too: a partial read is never written, and
+  // the error reported is the first one.
+  const stop = new AbortController();
+  const fail = (error: unknown) => {
+    if (!stop.signal.aborted) stop.abort(error);
+  };
+  const notes = emptySourceNotes();
+  const counts = { customers: 0, charges: 0, subscriptions: 0, pages: 0 };
+  const customers = new Map<string, CustomerFacts>();
+  // Charges and subscriptions arrive before their customer may have; keep their facts aside.
+  const pending = new Map<string, CustomerFacts>();
+  const factsFor = (customerId: string) => {
+    let facts = customers.get(customerId) ?? pending.get(customerId);
+    if (!facts) {
+      facts = emptyFacts({ id: customerId, email: null, name: null, description: null, created: 0 });
+      pending.set(customerId, facts);
+    }
+    return facts;
+  };
+
+  const request = async <T>(endpoint: StripeEndpoint, call: () => Promise<T>): Promise<T> =>
+    withRetry(async () => {
+      if (stop.signal.aborted) throw new Error('stopped: another read failed'); // not retried
+      // The endpoint's own pacer last: a wait for a shared one must not push more than the
+      // endpoint's limit into one second (Stripe's per-endpoint limit is the one it enforces).
+      for (const pacer of pacers[endpoint]) await pacer.take();
+      try {
+        const result = await call();
+        counts.pages += 1;
+        return result;
+      } catch (error) {
+        const apiError = stripeApiError(error);
+        if (apiError.status === 429) {
+          for (const pacer of pacers[endpoint]) pacer.rateLimited(apiError.retryAfterMs);
+        }
+        throw apiError;
+      }
+    }, policy);
+
+  /** Folds a page, then reports the counts so far. */
+  const folding =
+    <T>(fold: (objects: T[]) => void) =>
+    (objects: T[]) => {
+      fold(objects);
+      options.onProgress?.(counts);
+    };
+  const created = (w: CreatedWindow) => ({ limit: 100, created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
+  const customerFilter = options.only ? { customer: options.only } : {};
+  const lister = (firstPage: Stripe.ApiList<never> | undefined) => ({ concurrency: options.concurrency, nowUnix: options.nowUnix, stop, firstPage });
+
+  // The pages every listing starts with, and one request for Products and Prices: together the
+  // permission check (checkPermissions), then the listings go on from them. Expanding needs the
+  // expanded object's permission too: balance transactions (Balance) on charges, coupons (Coupons)
+  // on customers and subscriptions, charges on disputes, default prices (Prices) on products.
+  const customerExpand = ['discount.source.coupon'];
+  const pageOf = {
+    customers: (w: CreatedWindow) => stripe.customers.list({ ...created(w), expand: customerExpand.map((e) => `data.${e}`) }),
+    charges: (w: CreatedWindow) => stripe.charges.list({ ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }),
+    subscriptions: (w: CreatedWindow) => stripe.subscriptions.list({ ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
+    disputes: (w: CreatedWindow) => stripe.disputes.list({ ...created(w), expand: ['data.charge'] }),
+  };
+  const w0 = firstWindow(options.nowUnix);
+  // The newest hundred products with their default prices: the Products and Prices check in one
+  // request, and most accounts' every plan name. Prices is asked apart only when Products is missing.
+  const readCatalogue = () =>
+    request('products', () => stripe.products.list({ limit: 100, expand: ['data.default_price'] })).catch(async (error: unknown) => {
+      if (!(error instanceof ApiError && error.status === 403 && missingPermissionOf(error, 'product_read') === 'product_read')) throw error;
+      const prices = await request('prices', () => stripe.prices.list({ limit: 1 })).then(() => null, (e: unknown) => e);
+      throw new MissingPermissions(prices instanceof ApiError && prices.status === 403 ? ['product_read', missingPermissionOf(prices, 'plan_read')] : ['product_read']);
+    });
+  const first = await checkPermissions(
+    {
+      customer: options.only
+        ? request('customers', () => stripe.customers.retrieve(options.only!, { expand: customerExpand })).catch((error: unknown) => {
+            if (error instanceof ApiError && error.status === 404) return null; // main reports it as not found
+            throw error;
+          })
+        : null,
+      customers: options.only ? null : request('customers', () => pageOf.customers(w0)),
+      charges: request('charges', () => pageOf.charges(w0)),
+      subscriptions: request('subscriptions', () => pageOf.subscriptions(w0)),
+      disputes: request('disputes', () => pageOf.disputes(w0)),
+      catalogue: readCatalogue(),
+    },
+    { customer: 'customer_read', customers: 'customer_read', charges: 'charge_read', subscriptions: 'subscription_read', disputes: 'dispute_read', catalogue: 'product_read' },
+  );
+
+  const acceptCustomer = (customer: Stripe.Customer | Stripe.DeletedCustomer) => {
+    if ('deleted' in customer && customer.deleted) return;
+    const live = customer as Stripe.Customer;
+    const fresh = emptyFacts(live);
+    const facts = pending.get(live.id);
+    // Charges or subscriptions that came first keep their facts; the customer's own fields join them.
+    if (facts) {
+      Object.assign(facts, { email: fresh.email, name: fresh.name, description: fresh.description, createdUnix: fresh.createdUnix, livemode: fresh.livemode, hints: fresh.hints });
+      if (fresh.discount) facts.discount = fresh.discount;
+    }
+    pending.delete(live.id);
+    customers.set(live.id, facts ?? fresh);
+    counts.customers += 1;
+  };
+
+  const readCustomers = async () => {
+    if (options.only) return void (first.customer && acceptCustomer(first.customer));
+    await listByCreatedWindows(
+      (w) => request('customers', () => pageOf.customers(w)),
+      folding((data: Stripe.Customer[]) => data.forEach(acceptCustomer)),
+      lister(first.customers as never),
+    );
+  };
+
+  const readCharges = () =>
+    listByCreatedWindows(
+      (w) => request('charges', () => pageOf.charges(w)),
+      folding((data: Stripe.Charge[]) => {
+        for (const charge of data) {
+          counts.charges += 1;
+          const customerId = typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
+          if (customerId === null) {
+            if (chargeRevenue(charge)) notes.chargesWithoutCustomer += 1;
+            continue;
+          }
+          addCharge(factsFor(customerId), charge, notes);
+        }
+      }),
+      lister(first.charges as never),
+    );
+
+  // A subscription whose page does not hold all it needs (more items, coupons of item discounts,
+  // tiers or currency options of its prices, the latest invoice under Stripe Tax) is folded once
+  // those are read; each runs on its own. One that cannot earn MRR needs nothing more.
+  const laterFolds: Promise<void>[] = [];
+  const foldWhenRead = (subscription: Stripe.Subscription) => {
+    const reads = readsFor(subscription, options.nowUnix);
+    if (!reads) return foldSubscription(subscription, subscription.items.data);
+    const folding = (async () => {
+      // Item discounts' coupons: a listing of subscriptions cannot expand that deep (4 levels at most).
+      const first = subscription.items.data;
+      const items = reads.itemDiscounts ? await readItems(subscription, []) : subscription.items.has_more ? await readItems(subscription, first) : first;
+      const details = reads.priced(items).flatMap((item) => reads.detailsOf(item) ?? []);
+      await Promise.all([...details.map((d) => readPriceDetails(d.priceId, d)), reads.invoice ? readInvoice(reads.invoice) : null]);
+      foldSubscription(subscription, items);
+    })();
+    folding.catch(fail); // awaited at the end with the others; meanwhile the listings stop
+    laterFolds.push(folding);
+  };
+
+  const readSubscriptions = () =>
+    listByCreatedWindows(
+      (w) => request('subscriptions', () => pageOf.subscriptions(w)),
+      folding((data: Stripe.Subscription[]) => {
+        for (const subscription of data) {
+          counts.subscriptions += 1;
+          foldWhenRead(subscription);
+        }
+      }),
+      lister(first.subscriptions as never),
+    );
+
+  /** A subscription's items after `known`, with their discounts' coupons. */
+  const readItems = async (subscription: Stripe.Subscription, known: Stripe.SubscriptionItem[]) => {
+    const items = [...known];
+    for (let more = true; more; ) {
+      const last = items.at(-1)?.id;
+      const next = await request('subscription_items', () =>
+        stripe.subscriptionItems.list({
+          subscription: subscription.id,
+          limit: 100,
+          expand: ['data.discounts.source.coupon'],
+          ...(last ? { starting_after: last } : {}),
+        }),
+      );
+      items.push(...next.data);
+      more = next.has_more && next.data.length > 0;
+    }
+    return items;
+  };
+
+  // Product names, a hundred products a request (`ids`), each product once: a listing of
+  // subscriptions cannot expand data.items.data.price.product (5 levels; Stripe expands at most 4).
+  const productNames = new Map<string, string>(first.catalogue.data.map((product) => [product.id, product.name]));
+  const productsSeen = new Set<string>(productNames.keys());
+  let productsToRead: string[] = [];
+  const productReads: Promise<void>[] = [];
+  const readProductNames = () => {
+    const ids = productsToRead;
+    productsToRead = [];
+    const reading = request('products', () => stripe.products.list({ ids, limit: 100 })).then((page) => {
+      for (const product of page.data) productNames.set(product.id, product.name);
+    });
+    reading.catch(fail);
+    productReads.push(reading);
+  };
+  const readProductName = (productId: string) => {
+    if (productsSeen.has(productId)) return;
+    productsSeen.add(productId);
+    productsToRead.push(productId);
+    if (productsToRead.length === 100) readProductNames();
+  };
+
+  // A price's tiers and currency options, read once per price and kind (a listing cannot expand
+  // them; currency_options "won't [be] include[d] ... by default", docs.stripe.com/products-prices/manage-prices).
+  const detailReads = new Map<string, Promise<void>>();
+  const detailsRead = new Map<string, PriceDetails>();
+  const readPriceDetails = (priceId: string, need: { tiers: boolean; options: boolean }) => {
+    const expand = [...(need.tiers ? ['tiers'] : []), ...(need.options ? ['currency_options'] : [])];
+    const key = `${priceId} ${expand.join(',')}`;
+    if (!detailReads.has(key))
+      detailReads.set(
+        key,
+        request('prices', () => stripe.prices.retrieve(priceId, { expand })).then((price) => {
+          const known = detailsRead.get(priceId) ?? {};
+          detailsRead.set(priceId, { ...known, ...(price.tiers ? { tiers: price.tiers } : {}), ...(price.currency_options ? { currencyOptions: price.currency_options } : {}) });
+        }),
+      );
+    return detailReads.get(key)!;
+  };
+  // Invoices is optional (STRIPE_PERMISSIONS): without it, the tax stays in and a note says so.
+  const invoicesRead = new Map<string, Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'>>();
+  const readInvoice = async (invoiceId: string) => {
+    if (notes.invoicesForbidden) return;
+    try {
+      const invoice = await request('invoices', () => stripe.invoices.retrieve(invoiceId));
+      invoicesRead.set(invoiceId, { subtotal: invoice.subtotal, subtotal_excluding_tax: invoice.subtotal_excluding_tax });
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 403)) throw error;
+      notes.invoicesForbidden = true;
+    }
+  };
+
+  const foldSubscription = (subscription: Stripe.Subscription, items: Stripe.SubscriptionItem[]) => {
+    const customerId = typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id;
+    const latest = typeof subscription.latest_invoice === 'string' ? invoicesRead.get(subscription.latest_invoice) : undefined;
+    const mrr = subscriptionMrr(subscription, items, { discounts: counted, nowUnix: options.nowUnix, detailsOf: (id) => detailsRead.get(id), latestInvoice: latest });
+    addTally(notes.unpricedItems, customerId, mrr.unpricedItems);
+    addTally(notes.unappliedDiscounts, customerId, mrr.unappliedDiscounts);
+    if (mrr.taxUnknown) addTally(notes.taxUnknown, customerId);
+    addSubscription(factsFor(customerId), subscription, items, mrr);
+    if (countsInMrr(subscription.status)) for (const { productId } of planOf(items)) readProductName(productId);
+  };
+
+  // Disputes have no customer filter: with --only, every dispute is read and the others skipped.
+  const readDisputes = () =>
+    listByCreatedWindows(
+      (w) => request('disputes', () => pageOf.disputes(w)),
+      folding((data: Stripe.Dispute[]) => {
+        for (const dispute of data) {
+          const charge = typeof dispute.charge === 'object' ? dispute.charge : null;
+          const customerId = typeof charge?.customer === 'string' ? charge.customer : (charge?.customer?.id ?? null);
+          if (customerId === null || (options.only && customerId !== options.only)) continue;
+          if (OPEN_DISPUTE_STATUSES.has(dispute.status)) notes.openDisputes += 1;
+          const loss = disputeLoss(dispute);
+          if (!loss) continue;
+          notes.lostDisputes += 1;
+          addRevenue(factsFor(customerId), loss, -1);
+        }
+      }),
+      lister(first.disputes as never),
+    );
+
+  // Once subscriptions and their later folds are done, every product is known: read the last names
+  // then, while the other listings go on.
+  const subscriptionsRead = readSubscriptions()
+    .then(() => Promise.all(laterFolds)) // all started by now
+    .then(() => productsToRead.length && readProductNames());
+  await Promise.all([readCustomers(), readCharges(), subscriptionsRead, readDisputes()].map((listing) => listing.catch(fail)));
+  await Promise.all(productReads.map((reading) => reading.catch(fail)));
+  stop.signal.throwIfAborted();
+  for (const facts of customers.values()) finishFacts(facts, productNames, counted, notes);
+  // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
+  for (const facts of pending.values()) addTally(notes.chargesOfUnknownCustomers, facts.id, facts.payments);
+  notes.pages = counts.pages;
+  return { facts: customers, notes };
+}
+
+/** Once everything is read: product ids become names, and the customer's own discount applies. */
+function finishFacts(facts: CustomerFacts, productNames: ReadonlyMap<string, string>, counted: MrrDiscounts, notes: SourceNotes): void {
+  addTally(notes.unappliedDiscounts, facts.id, applyCustomerDiscount(facts, counted));
+  if (!facts.plan) return;
+  const byName: Record<string, number> = {};
+  for (const [productId, quantity] of Object.entries(facts.plan)) {
+    // A product name is text from outside like a customer's: cleaned as a company name is.
+    const name = cleanName(productNames.get(productId) ?? null) ?? productId;
+    byName[name] = (byName[name] ?? 0) + quantity;
+  }
+  facts.plan = byName;
+}
+
+// ================================================================================================
+// SOURCE: STRIPE 4. REVENUE AND MRR ARITHMETIC (pure)
+// ================================================================================================
+
+/** Money in one currency, and what Stripe settled it as in another (when it did). */
+export interface Money {
+  currency: string;
+  minor: number;
+  settled?: { currency: string; minor: number };
+}
+
+/**
+ * A charge's net revenue (captured minus refunded), or null when it moved no money: it failed, it
+ * is an authorisation never captured (`succeeded` but `captured: false`), or it captured nothing (a
+ * 0-amount charge is no payment). A refund is at least 0 and at most what was captured. When Stripe
+ * settled the charge in another currency, its balance transaction holds Stripe's own conversion of
+ * the captured amount, scaled here by the share not refunded.
+ */
+export function chargeRevenue(
+  charge: Pick<Stripe.Charge, 'status' | 'captured' | 'currency' | 'amount_captured' | 'amount_refunded' | 'balance_transaction'>,
+): Money | null {
+  if (charge.status !== 'succeeded' || !charge.captured || !(charge.amount_captured > 0)) return null;
+  const minor = Math.max(0, charge.amount_captured - Math.max(0, charge.amount_refunded));
+  const currency = charge.currency.toLowerCase();
+  const settlement = charge.balance_transaction;
+  if (!settlement || typeof settlement !== 'object' || settlement.currency.toLowerCase() === currency) return { currency, minor };
+  return { currency, minor, settled: { currency: settlement.currency.toLowerCase(), minor: Math.round((settlement.amount * minor) / charge.amount_captured) } };
+}
+
+/**
+ * What a lost dispute took back, or null: open and won disputes, and inquiries, take nothing back
+ * (yet). In another settlement currency, what Stripe withdrew there (its balance transactions).
+ */
+export function disputeLoss(dispute: Pick<Stripe.Dispute, 'status' | 'amount' | 'currency' | 'balance_transactions'>): Money | null {
+  if (dispute.status !== 'lost') return null;
+  const currency = dispute.currency.toLowerCase();
+  const elsewhere = (dispute.balance_transactions ?? []).filter((t) => t.currency.toLowerCase() !== currency);
+  if (!elsewhere.length) return { currency, minor: dispute.amount };
+  return { currency, minor: dispute.amount, settled: { currency: elsewhere[0]!.currency.toLowerCase(), minor: -elsewhere.reduce((sum, t) => sum + t.amount, 0) } };
+}
+
+/** Adds money (a negative `sign` subtracts it) to the customer's revenue, with what was settled where. */
+export function addRevenue(facts: CustomerFacts, money: Money, sign: 1 | -1 = 1): void {
+  facts.revenueMinor[money.currency] = (facts.revenueMinor[money.currency] ?? 0) + sign * money.minor;
+  if (!money.settled) return;
+  const pair = ((facts.settledMinor ??= {})[`${money.currency}>${money.settled.currency}`] ??= { charged: 0, settled: 0 });
+  pair.charged += sign * money.minor;
+  pair.settled += sign * money.settled.minor;
+}
+
+/** Adds a charge to its customer's facts; a negative `amount_refunded` (counted as none) is noted. */
+export function addCharge(facts: CustomerFacts, charge: Stripe.Charge, notes?: Pick<SourceNotes, 'negativeRefunds'>): void {
+  const revenue = chargeRevenue(charge);
+  if (!revenue) return;
+  if (charge.amount_refunded < 0 && notes) addTally(notes.negativeRefunds, facts.id);
+  addRevenue(facts, revenue);
+  facts.payments += 1;
+  facts.firstPaymentUnix = facts.firstPaymentUnix === null ? charge.created : Math.min(facts.firstPaymentUnix, charge.created);
+  facts.lastPaymentUnix = facts.lastPaymentUnix === null ? charge.created : Math.max(facts.lastPaymentUnix, charge.created);
+}
+
+/** Dispute statuses still undecided: the charge counts until the dispute is lost. */
+export const OPEN_DISPUTE_STATUSES: ReadonlySet<string> = new Set([
+  'warning_needs_response',
+  'warning_under_review',
+  'needs_response',
+  'under_review',
+  'appeal_needs_response',
+  'appeal_under_review',
+]);
+
+/**
+ * Whether a subscription counts as a customer's (for MRR, the plan and the cancel date): `active` or
+ * `past_due`. "When a subscriber's subscription is canceled or marked as unpaid, then the
+ * subscription is considered churn and no longer counts towards MRR" (billing analytics glossary).
+ */
+export function countsInMrr(status: Stripe.Subscription.Status): boolean {
+  return status === 'active' || status === 'past_due';
+}
+
+/**
+ * Whether a subscription adds to MRR: it counts, and its collection is not paused for good. Stripe
+ * says only that pausing collection "can affect accounting data, such as monthly recurring revenue"
+ * (docs.stripe.com/billing/subscriptions/pause-payment). The sync's rule, stated in the README:
+ * `void` and `mark_uncollectible` ("offer services for free") count zero while paused;
+ * `keep_as_draft` ("collect payment later") counts, since its invoices are still to be collected.
+ */
+export function earnsMrr(subscription: Pick<Stripe.Subscription, 'status'> & Partial<Pick<Stripe.Subscription, 'pause_collection'>>): boolean {
+  const paused = subscription.pause_collection?.behavior;
+  return countsInMrr(subscription.status) && paused !== 'void' && paused !== 'mark_uncollectible';
+}
+
+/** Months per billing interval: Stripe's MRR normalisation (month 1/n, year 1/12n, week 52/12n, day 365/12n). */
+export function monthlyFactor(interval: Stripe.Price.Recurring.Interval, intervalCount: number): number {
+  const perYear: Record<string, number> = { day: 365, week: 52, month: 12, year: 1 };
+  return (perYear[interval] ?? 12) / 12 / intervalCount;
+}
+
+/**
+ * What one billing period of `quantity` units costs at a tiered price, in minor units (fractional):
+ * graduated prices charge each tier's units at that tier's price (plus the flat amount of every tier
+ * reached); volume prices charge every unit at the price of the tier the quantity falls in (plus its
+ * flat amount). Stripe's price docs: billing_scheme, tiers_mode, tiers. Null when it cannot be
+ * priced: no tiers at all, or a tier without a price.
+ */
+export function tieredAmountMinor(tiers: readonly Stripe.Price.Tier[], mode: Stripe.Price.TiersMode, quantity: number): number | null {
+  if (tiers.length === 0) return null;
+  if (quantity <= 0) return 0;
+  const unitOf = (tier: Stripe.Price.Tier) => tier.unit_amount ?? (tier.unit_amount_decimal === null ? 0 : Number(String(tier.unit_amount_decimal)));
+  const flatOf = (tier: Stripe.Price.Tier) => tier.flat_amount ?? (tier.flat_amount_decimal === null ? 0 : Number(String(tier.flat_amount_decimal)));
+  if (tiers.some((t) => !Number.isFinite(unitOf(t)) || !Number.isFinite(flatOf(t)))) return null;
+  if (mode === 'volume') {
+    const tier = tiers.find((t) => t.up_to === null || quantity <= t.up_to);
+    return tier ? quantity * unitOf(tier) + flatOf(tier) : null;
+  }
+  let amount = 0;
+  let below = 0;
+  for (const tier of tiers) {
+    const upTo = tier.up_to ?? Infinity;
+    const units = Math.min(quantity, upTo) - below;
+    if (units <= 0) break;
+    amount += units * unitOf(tier) + flatOf(tier);
+    below = upTo;
+  }
+  return amount;
+}
+
+/**
+ * The quantity a per-unit price bills: `transform_quantity` ("Apply a transformation to the reported
+ * usage or set quantity before computing the amount billed", Price.d.ts) divides it by `divide_by`
+ * and rounds `up` or `down`: 12 seats at "10.00 per 5, round up" bill 3 packages.
+ */
+export function billedQuantity(quantity: number, transform: Stripe.Price.TransformQuantity | null): number {
+  if (!transform || !(transform.divide_by > 0)) return quantity;
+  const divided = quantity / transform.divide_by;
+  return transform.round === 'down' ? Math.floor(divided) : Math.ceil(divided);
+}
+
+/** What a price's retrieve adds to the price a listing embeds: tiers and currency options, which come only when expanded. */
+export interface PriceDetails {
+  tiers?: readonly Stripe.Price.Tier[];
+  currencyOptions?: Record<string, Stripe.Price.CurrencyOptions>;
+}
+
+type PriceForMrr = Pick<Stripe.Price, 'id' | 'currency' | 'billing_scheme' | 'tiers_mode' | 'unit_amount' | 'unit_amount_decimal' | 'transform_quantity' | 'tax_behavior'>;
+
+/**
+ * A price's amounts in the subscription's currency: "each purchase uses one of the multi-currency
+ * Price's supported currencies" (docs.stripe.com/products-prices/manage-prices), so a subscription
+ * in another currency than the price's default is billed at its currency option there
+ * (`currency_options[currency]`, with its own tiers and tax behaviour). Null when that is not known.
+ */
+export function priceAmountsIn(price: PriceForMrr, currency: string, details: PriceDetails | undefined) {
+  if (price.currency.toLowerCase() === currency) return { unit: price.unit_amount, decimal: price.unit_amount_decimal, tiers: details?.tiers, taxBehavior: price.tax_behavior };
+  const option = details?.currencyOptions?.[currency];
+  if (!option) return null;
+  return { unit: option.unit_amount, decimal: option.unit_amount_decimal, tiers: option.tiers, taxBehavior: option.tax_behavior ?? price.tax_behavior };
+}
+
+/**
+ * One billing period of a licensed item in the subscription's currency, in minor units (fractional),
+ * or null when it cannot be priced: per unit from `unit_amount` (or `unit_amount_decimal` when the
+ * price has only that) times the billed quantity; tiered from the tiers (a listing cannot expand
+ * them: `details` holds what the price's retrieve read).
+ */
+export function itemAmountMinor(price: PriceForMrr, quantity: number, currency: string, details: PriceDetails | undefined): number | null {
+  const amounts = priceAmountsIn(price, currency, details);
+  if (!amounts) return null;
+  if (price.billing_scheme === 'tiered') return amounts.tiers ? tieredAmountMinor(amounts.tiers, price.tiers_mode ?? 'graduated', quantity) : null;
+  const unit = amounts.unit ?? (amounts.decimal === null ? null : Number(String(amounts.decimal)));
+  return unit === null || !Number.isFinite(unit) ? null : unit * billedQuantity(quantity, price.transform_quantity);
+}
+
+/** Whether a discount's coupon lowers MRR under the account's switches (see MrrDiscounts). */
+export function couponLowersMrr(coupon: Pick<Stripe.Coupon, 'duration'>, counted: MrrDiscounts): boolean {
+  return coupon.duration === 'once' ? counted.oneTime : counted.recurring;
+}
+
+/**
+ * Applies discounts to an amount in their order: a percent-off scales it, an amount-off in the same
+ * currency (per billing period, times `amountOffScale` to bring it to the amount's period) is
+ * subtracted. Returns the new amount and how many could not be applied (coupon not expanded, or an
+ * amount-off in another currency).
+ */
+export function applyDiscounts(
+  amountMinor: number,
+  discounts: ReadonlyArray<string | Stripe.Discount> | null | undefined,
+  currency: string,
+  counted: MrrDiscounts,
+  amountOffScale = 1,
+): { amountMinor: number; unapplied: number } {
+  let amount = amountMinor;
+  let unapplied = 0;
+  for (const discount of discounts ?? []) {
+    const coupon = typeof discount === 'object' ? discount.source?.coupon : null;
+    if (!coupon || typeof coupon !== 'object') {
+      unapplied += 1;
+      continue;
+    }
+    if (!couponLowersMrr(coupon, counted)) continue;
+    if (coupon.percent_off != null) amount *= 1 - coupon.percent_off / 100;
+    else if (coupon.amount_off != null && coupon.currency?.toLowerCase() === currency) amount -= coupon.amount_off * amountOffScale;
+    else unapplied += 1;
+  }
+  return { amountMinor: Math.max(0, amount), unapplied };
+}
+
+/**
+ * Inclusive tax rates' percentage on an item: its own `tax_rates`, else the subscription's
+ * `default_tax_rates` ("When set, the default_tax_rates do not apply to this item", Subscriptions.d.ts).
+ * Only inclusive percentage rates are inside the price (TaxRate.d.ts `inclusive`); exclusive ones
+ * are added on top and never were in the amount.
+ */
+export function inclusiveTaxPercent(
+  item: { tax_rates?: readonly Pick<Stripe.TaxRate, 'inclusive' | 'percentage' | 'rate_type'>[] | null },
+  subscription: { default_tax_rates?: readonly Pick<Stripe.TaxRate, 'inclusive' | 'percentage' | 'rate_type'>[] | null },
+): number {
+  const rates = item.tax_rates?.length ? item.tax_rates : (subscription.default_tax_rates ?? []);
+  return rates.filter((rate) => rate.inclusive && rate.rate_type !== 'flat_amount').reduce((sum, rate) => sum + rate.percentage, 0);
+}
+
+/**
+ * Under Stripe Tax the rate is not on the subscription; its latest invoice holds the tax: the
+ * inclusive tax is `subtotal − subtotal_excluding_tax` (Invoice.d.ts: `subtotal` is "before any
+ * invoice level discount or exclusive tax", `subtotal_excluding_tax` "before any invoice level
+ * discount or tax"), spread over what the tax-inclusive items bill a period. The share of that
+ * amount that is not tax, or null when the invoice cannot tell.
+ */
+export function taxFreeShare(invoice: Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'> | undefined, inclusiveMinor: number): number | null {
+  if (!invoice || invoice.subtotal_excluding_tax === null || !(inclusiveMinor > 0)) return null;
+  return Math.min(1, Math.max(0, 1 - (invoice.subtotal - invoice.subtotal_excluding_tax) / inclusiveMinor));
+}
+
+/** A subscription with no discounts of its own: its MRR before discounts, so the customer's discount can be applied once read. */
+export interface InheritingMrr {
+  currency: string;
+  mrrMinor: number;
+  /** Months one invoice covers (the shortest item interval): an amount-off is per invoice. */
+  monthsPerInvoice: number;
+}
+
+export interface SubscriptionMrr {
+  currency: string;
+  /** Monthly amount in minor units, fractional (rounded only when converted to major units). */
+  mrrMinor: number;
+  unpricedItems: number;
+  unappliedDiscounts: number;
+  /** Under Stripe Tax with tax-inclusive items, the latest invoice could not tell the tax (counted with it). */
+  taxUnknown: boolean;
+  inheriting?: InheritingMrr;
+}
+
+/** What pricing a subscription needs besides the subscription: the switches, the clock, and what was read for it. */
+export interface MrrContext {
+  discounts: MrrDiscounts;
+  nowUnix: number;
+  detailsOf: (priceId: string) => PriceDetails | undefined;
+  /** The subscription's latest invoice, read when it is under Stripe Tax with tax-inclusive items. */
+  latestInvoice?: Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'>;
+}
+
+type SubscriptionForMrr = Pick<Stripe.Subscription, 'status' | 'currency' | 'discounts'> &
+  Partial<Pick<Stripe.Subscription, 'pause_collection' | 'default_tax_rates' | 'automatic_tax'>>;
+type ItemForMrr = Pick<Stripe.SubscriptionItem, 'price' | 'quantity' | 'discounts'> & Partial<Pick<Stripe.SubscriptionItem, 'tax_rates' | 'current_trial'>>;
+
+/** Whether an item is in a trial of its own now (`SubscriptionItem.current_trial`): Stripe's MRR excludes trials. */
+export function inItemTrial(item: Pick<ItemForMrr, 'current_trial'>, nowUnix: number): boolean {
+  return Boolean(item.current_trial && item.current_trial.end_date > nowUnix);
+}
+
+/** Whether an item's price may hold tax under Stripe Tax: anything but `exclusive` (unspecified follows the account's default, which the sync does not read). */
+function mayIncludeTax(item: ItemForMrr, currency: string, details: PriceDetails | undefined): boolean {
+  return priceAmountsIn(item.price, currency, details)?.taxBehavior !== 'exclusive';
+}
+
+/**
+ * A subscription's contribution to MRR, as Stripe's billing analytics defines it (glossary): active
+ * and past_due subscriptions whose collection is not paused for good (earnsMrr); each licensed item
+ * not in a trial of its own, priced in the subscription's currency for its billed quantity over its
+ * billing period, less its own discounts and any tax inside the price, normalised to a month and
+ * summed; less the subscription's discounts ("Subscription item discounts are applied before
+ * subscription discounts", Subscriptions.d.ts), an amount-off spread over the months one invoice
+ * covers (the shortest item interval, as mixed intervals bill under flexible billing mode). Without
+ * discounts of its own a subscription "inherits the discount from the subscription's customer"
+ * (SubscriptionCreateParams.discounts): `inheriting` says so, applyCustomerDiscount applies it.
+ */
+export function subscriptionMrr(subscription: SubscriptionForMrr, items: readonly ItemForMrr[], context: MrrContext): SubscriptionMrr {
+  const currency = subscription.currency.toLowerCase();
+  const result: SubscriptionMrr = { currency, mrrMinor: 0, unpricedItems: 0, unappliedDiscounts: 0, taxUnknown: false };
+  if (!earnsMrr(subscription)) return result;
+  const automaticTax = subscription.automatic_tax?.enabled === true;
+  const lines: Array<{ periodMinor: number; factor: number; taxed: boolean }> = [];
+  let monthsPerInvoice: number | null = null;
+  for (const item of items) {
+    const recurring = item.price.recurring;
+    if (!recurring || recurring.usage_type === 'metered' || inItemTrial(item, context.nowUnix)) continue;
+    const factor = monthlyFactor(recurring.interval, recurring.interval_count);
+    monthsPerInvoice = Math.min(monthsPerInvoice ?? Infinity, 1 / factor);
+    const details = context.detailsOf(item.price.id);
+    const amount = itemAmountMinor(item.price, item.quantity ?? 1, currency, details);
+    if (amount === null) {
+      result.unpricedItems += 1;
+      continue;
+    }
+    const discounted = applyDiscounts(amount, item.discounts, currency, context.discounts);
+    result.unappliedDiscounts += discounted.unapplied;
+    const withRates = discounted.amountMinor / (1 + inclusiveTaxPercent(item, subscription) / 100);
+    lines.push({ periodMinor: automaticTax ? discounted.amountMinor : withRates, factor, taxed: automaticTax && mayIncludeTax(item, currency, details) });
+  }
+  if (monthsPerInvoice === null) return result;
+  const taxedMinor = lines.filter((l) => l.taxed).reduce((sum, l) => sum + l.periodMinor, 0);
+  const share = taxedMinor > 0 ? taxFreeShare(context.latestInvoice, taxedMinor) : 1;
+  result.taxUnknown = share === null;
+  const monthlyMinor = lines.reduce((sum, l) => sum + l.periodMinor * (l.taxed ? (share ?? 1) : 1) * l.factor, 0);
+  if (subscription.discounts.length === 0) {
+    result.mrrMinor = monthlyMinor;
+    result.inheriting = { currency, mrrMinor: monthlyMinor, monthsPerInvoice };
+    return result;
+  }
+  const discounted = applyDiscounts(monthlyMinor, subscription.discounts, currency, context.discounts, 1 / monthsPerInvoice);
+  result.unappliedDiscounts += discounted.unapplied;
+  result.mrrMinor = discounted.amountMinor;
+  return result;
+}
+
+/** Applies the customer's own discount to the subscriptions that inherit it; returns how many could not be applied. */
+export function applyCustomerDiscount(facts: CustomerFacts, counted: MrrDiscounts): number {
+  const inheriting = facts.inheriting ?? [];
+  delete facts.inheriting;
+  if (!facts.discount) return 0;
+  let unapplied = 0;
+  for (const sub of inheriting) {
+    const discounted = applyDiscounts(sub.mrrMinor, [facts.discount], sub.currency, counted, 1 / sub.monthsPerInvoice);
+    facts.mrrMinor[sub.currency] = (facts.mrrMinor[sub.currency] ?? 0) - sub.mrrMinor + discounted.amountMinor;
+    unapplied += discounted.unapplied;
+  }
+  return unapplied;
+}
+
+/**
+ * When a subscription is set to end: `cancel_at` (which Stripe also sets when `cancel_at_period_end`
+ * is true: docs "billing mode compare"), else with `cancel_at_period_end` the earliest period end of
+ * its items ("always resolves to the earliest item period end", changelog 2025-07-30). Null when it renews.
+ */
+export function scheduledEndUnix(
+  subscription: Pick<Stripe.Subscription, 'cancel_at' | 'cancel_at_period_end'>,
+  items: readonly Pick<Stripe.SubscriptionItem, 'current_period_end'>[],
+): number | null {
+  if (subscription.cancel_at) return subscription.cancel_at;
+  if (!subscription.cancel_at_period_end || items.length === 0) return null;
+  return Math.min(...items.map((item) => item.current_period_end));
+}
+
+/** The product ids and quantities a subscription is on (quantity 1 for an item without one, e.g. metered; none for quantity 0). */
+export function planOf(items: readonly Pick<Stripe.SubscriptionItem, 'price' | 'quantity'>[]): Array<{ productId: string; quantity: number }> {
+  return items
+    .filter((item) => item.quantity !== 0)
+    .map((item) => ({
+      productId: typeof item.price.product === 'string' ? item.price.product : item.price.product.id,
+      quantity: item.quantity ?? 1,
+    }));
+}
+
+export function addSubscription(
+  facts: CustomerFacts,
+  subscription: Stripe.Subscription,
+  items: readonly Stripe.SubscriptionItem[],
+  mrr: SubscriptionMrr,
+): void {
+  facts.subscriptionStatuses.push(subscription.status);
+  if (countsInMrr(subscription.status)) {
+    // Product ids for now; readStripe turns them into names once each product is read.
+    const plan = (facts.plan ??= {});
+    for (const { productId, quantity } of planOf(items)) plan[productId] = (plan[productId] ?? 0) + quantity;
+    (facts.scheduledEndsUnix ??= []).push(scheduledEndUnix(subscription, items));
+  }
+  if (mrr.mrrMinor !== 0) facts.mrrMinor[mrr.currency] = (facts.mrrMinor[mrr.currency] ?? 0) + mrr.mrrMinor;
+  if (mrr.inheriting && mrr.inheriting.mrrMinor !== 0) (facts.inheriting ??= []).push(mrr.inheriting);
+}
+
+// ================================================================================================
+// SOURCE: STRIPE 5. MAPPING: facts -> Attio values, totals, notes, and the checks before any write
+// ================================================================================================
+
+export const SUBSCRIPTION_STATUSES = ['Active', 'Past due', 'Trialing', 'Paused', 'Unpaid', 'Canceled', 'None'] as const;
+export type SubscriptionStatusTitle = (typeof SUBSCRIPTION_STATUSES)[number];
+
+/**
+ * Stripe's statuses by how far along a customer is; `incomplete` never started, so it says nothing.
+ * `unpaid` is churn in Stripe's analytics ("canceled or marked as unpaid ... is considered churn",
+ * glossary), so it has its own title, below Paused.
+ */
+const STATUS_TITLES: Partial<Record<Stripe.Subscription.Status, SubscriptionStatusTitle>> = {
+  active: 'Active',
+  past_due: 'Past due',
+  unpaid: 'Unpaid',
+  trialing: 'Trialing',
+  paused: 'Paused',
+  canceled: 'Canceled',
+  incomplete_expired: 'Canceled',
+};
+
+/** The most advanced status among a customer's subscriptions (Active > Past due > Trialing > Paused > Unpaid > Canceled > None). */
+export function subscriptionStatusTitle(statuses: readonly Stripe.Subscription.Status[]): SubscriptionStatusTitle {
+  let best = SUBSCRIPTION_STATUSES.indexOf('None');
+  for (const status of statuses) {
+    const title = STATUS_TITLES[status];
+    if (title) best = Math.min(best, SUBSCRIPTION_STATUSES.indexOf(title));
+  }
+  return SUBSCRIPTION_STATUSES[best]!;
+}
+
+const ZERO_DECIMAL = new Set('bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf'.split(' '));
+const THREE_DECIMAL = new Set('bhd jod kwd omr tnd'.split(' '));
+
+/** Digits after the decimal point in a currency's major unit (docs.stripe.com/currencies). */
+export function currencyExponent(currency: string): number {
+  const code = currency.toLowerCase();
+  return ZERO_DECIMAL.has(code) ? 0 : THREE_DECIMAL.has(code) ? 3 : 2;
+}
+
+/** Minor units -> major units with the currency's exponent, at most 4 decimals (Attio's precision). */
+export function minorToMajor(minor: number, currency: string): number {
+  return Math.round((minor / 10 ** currencyExponent(currency)) * 10_000) / 10_000;
+}
+
+/** The Stripe currency (lower case) an Attio currency code stands for: Attio's NTD is Stripe's twd. */
+export function stripeCurrencyOf(attioCode: string): string {
+  return attioCode.toUpperCase() === 'NTD' ? 'twd' : attioCode.toLowerCase();
+}
+
+/** The Attio currency code for a Stripe currency, or null where Attio has none (KWD, BHD, ...). */
+export function attioCurrencyOf(stripeCurrency: string): string | null {
+  const code = stripeCurrency.toUpperCase() === 'TWD' ? 'NTD' : stripeCurrency.toUpperCase();
+  return ATTIO_CURRENCY_CODES.includes(code) ? code : null;
+}
+
+/**
+ * A customer's revenue and MRR in the target currency: what was charged in it, plus what Stripe
+ * settled into it from other currencies. The rest stays per currency: it is left out (and listed),
+ * never added at a guessed rate.
+ */
+export function inCurrency(
+  facts: Pick<CustomerFacts, 'revenueMinor' | 'settledMinor' | 'mrrMinor'>,
+  targetCurrency: string,
+): { revenueMinor: number; mrrMinor: number; otherRevenueMinor: Record<string, number>; otherMrrMinor: Record<string, number> } {
+  const target = targetCurrency.toLowerCase();
+  let revenueMinor = facts.revenueMinor[target] ?? 0;
+  const otherRevenueMinor: Record<string, number> = {};
+  for (const [currency, minor] of Object.entries(facts.revenueMinor)) {
+    if (currency === target) continue;
+    const settled = facts.settledMinor?.[`${currency}>${target}`];
+    revenueMinor += settled?.settled ?? 0;
+    const left = minor - (settled?.charged ?? 0);
+    if (left !== 0) otherRevenueMinor[currency] = left;
+  }
+  const otherMrrMinor = Object.fromEntries(Object.entries(facts.mrrMinor).filter(([currency]) => currency !== target));
+  return { revenueMinor, mrrMinor: facts.mrrMinor[target] ?? 0, otherRevenueMinor, otherMrrMinor };
+}
+
+export function unixToDate(unix: number | null): string | null {
+  return unix === null ? null : new Date(unix * 1000).toISOString().slice(0, 10);
+}
+
+/** "Pro ×5, Support add-on": products by name, in a stable order so an unchanged plan never causes a write. */
+export function planText(plan: Record<string, number>): string | null {
+  const names = Object.keys(plan).sort((a, b) => a.localeCompare(b, 'en'));
+  return names.length ? names.map((name) => (plan[name]! > 1 ? `${name} ×${plan[name]}` : name)).join(', ') : null;
+}
+
+/** When the customer's recurring revenue stops: every subscription that counts is set to end, the last of them. */
+export function cancelsOnUnix(scheduledEndsUnix: readonly (number | null)[]): number | null {
+  if (scheduledEndsUnix.length === 0 || scheduledEndsUnix.some((end) => end === null)) return null;
+  return Math.max(...(scheduledEndsUnix as number[]));
+}
+
+/** The customer's page in the Stripe dashboard; test-mode objects live under /test/. */
+export function dashboardUrl(customerId: string, livemode: boolean): string {
+  return `https://dashboard.stripe.com/${livemode ? '' : 'test/'}customers/${customerId}`;
+}
+
+/**
+ * Where the customer's Stripe metadata says it belongs: `attio_record_id` (that exact company; a
+ * UUID, Attio's record ids) wins over `attio_domain` (a domain to find the company by, instead of the
+ * email's). A malformed hint is a problem to report, never ignored.
+ */
+export function placementHint(hints: CustomerFacts['hints']): Pick<DesiredRecord, 'hint' | 'problem'> {
+  if (!hints) return {};
+  if (hints.recordId) {
+    const label = 'Stripe metadata attio_record_id';
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(hints.recordId))
+      return { problem: `${label} "${escapeText(hints.recordId)}" is not an Attio record id (a UUID, from the company's URL in Attio)` };
+    return { hint: { recordId: hints.recordId.toLowerCase(), label } };
+  }
+  if (hints.domain) {
+    const label = 'Stripe metadata attio_domain';
+    const domain = companyDomain(`x@${hints.domain.replace(/^https?:\/\//i, '').split('/')[0]}`) ?? null;
+    if (!domain) return { problem: `${label} "${escapeText(hints.domain)}" is not a company domain` };
+    return { hint: { linkValue: domain, label } };
+  }
+  return {};
+}
+
+/** Which customers the sync writes: any payment or subscription, or already linked in Attio. */
+export function shouldSync(facts: CustomerFacts, linkedInAttio: boolean): boolean {
+  return linkedInAttio || facts.payments > 0 || facts.subscriptionStatuses.length > 0;
+}
+
+/** The sync-owned values for one customer, plain (number, string, or null to clear). */
+export function customerValues(facts: CustomerFacts, targetCurrency: string): Record<string, PlainValue> {
+  const money = inCurrency(facts, targetCurrency);
+  return {
+    [ATTRIBUTES.customerId]: facts.id,
+    [ATTRIBUTES.lifetimeRevenue]: minorToMajor(money.revenueMinor, targetCurrency),
+    [ATTRIBUTES.mrr]: minorToMajor(money.mrrMinor, targetCurrency),
+    [ATTRIBUTES.subscriptionStatus]: subscriptionStatusTitle(facts.subscriptionStatuses),
+    [ATTRIBUTES.firstPaymentDate]: unixToDate(facts.firstPaymentUnix),
+    [ATTRIBUTES.lastPaymentDate]: unixToDate(facts.lastPaymentUnix),
+    [ATTRIBUTES.customerSince]: unixToDate(facts.createdUnix),
+    [ATTRIBUTES.plan]: planText(facts.plan ?? {}),
+    [ATTRIBUTES.cancelsOn]: unixToDate(cancelsOnUnix(facts.scheduledEndsUnix ?? [])),
+    [ATTRIBUTES.dashboardUrl]: dashboardUrl(facts.id, facts.livemode),
+  };
+}
+
+function formatMinor(byCurrency: Record<string, number>): string {
+  return Object.entries(byCurrency)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([currency, minor]) => `${minorToMajor(minor, currency)} ${currency.toUpperCase()}`)
+    .join(', ');
+}
+
+/** The account as a whole, in the target currency, to hold against Stripe's Billing overview. */
+export interface AccountTotals {
+  mrrMinor: number;
+  lifetimeRevenueMinor: number;
+  /** Active and past-due subscriptions: the ones MRR counts. */
+  activeSubscriptions: number;
+  /** Left out of the two totals above, per currency, and how many customers that is. */
+  otherMrrMinor: Record<string, number>;
+  otherRevenueMinor: Record<string, number>;
+  customersWithOtherMrr: number;
+  customersWithOtherRevenue: number;
+}
+
+/** One pass over every customer: the totals line, the currency notes and the mismatch check all read it. */
+export function accountTotals(facts: Iterable<CustomerFacts>, targetCurrency: string): AccountTotals {
+  const totals: AccountTotals = {
+    mrrMinor: 0,
+    lifetimeRevenueMinor: 0,
+    activeSubscriptions: 0,
+    otherMrrMinor: {},
+    otherRevenueMinor: {},
+    customersWithOtherMrr: 0,
+    customersWithOtherRevenue: 0,
+  };
+  for (const f of facts) {
+    const money = inCurrency(f, targetCurrency);
+    totals.mrrMinor += money.mrrMinor;
+    totals.lifetimeRevenueMinor += money.revenueMinor;
+    totals.activeSubscriptions += f.subscriptionStatuses.filter(countsInMrr).length;
+    const otherMrr = Object.entries(money.otherMrrMinor);
+    const otherRevenue = Object.entries(money.otherRevenueMinor);
+    if (otherMrr.length) totals.customersWithOtherMrr += 1;
+    if (otherRevenue.length) totals.customersWithOtherRevenue += 1;
+    for (const [c, v] of otherMrr) totals.otherMrrMinor[c] = (totals.otherMrrMinor[c] ?? 0) + v;
+    for (const [c, v] of otherRevenue) totals.otherRevenueMinor[c] = (totals.otherRevenueMinor[c] ?? 0) + v;
+  }
+  return totals;
+}
+
+/** Run-wide notes: what the totals leave out, per currency, and why. */
+export function currencyNotes(totals: AccountTotals, source: SourceNotes, targetCurrency: string): string[] {
+  const notes: string[] = [];
+  const target = targetCurrency.toUpperCase();
+  if (totals.customersWithOtherRevenue)
+    notes.push(
+      `revenue not in ${target} and not settled in ${target}, left out of lifetime revenue (${totals.customersWithOtherRevenue} customers): ${formatMinor(totals.otherRevenueMinor)}`,
+    );
+  if (totals.customersWithOtherMrr)
+    notes.push(`MRR of subscriptions billed in other currencies, left out (${totals.customersWithOtherMrr} customers): ${formatMinor(totals.otherMrrMinor)} per month`);
+  if (source.chargesWithoutCustomer) notes.push(`${source.chargesWithoutCustomer} succeeded charges have no customer and belong to no company`);
+  const tallied = (t: Tally, text: string) => t.count && notes.push(`${t.count} ${text} (${namedFew(t)})`);
+  tallied(source.chargesOfUnknownCustomers, 'succeeded charges belong to deleted customers and were skipped');
+  tallied(source.unpricedItems, 'subscription items could not be priced (a tiered price without tiers, or no amount in the subscription\'s currency) and are not in MRR');
+  if (source.lostDisputes) notes.push(`${source.lostDisputes} lost disputes were subtracted from lifetime revenue`);
+  if (source.openDisputes) notes.push(`${source.openDisputes} disputes are still open: their charges count as revenue unless the dispute is lost`);
+  tallied(source.unappliedDiscounts, 'discounts could not be applied to MRR (coupon not expandable or in another currency)');
+  tallied(source.negativeRefunds, 'charges have a negative amount_refunded, counted as no refund');
+  tallied(
+    source.taxUnknown,
+    source.invoicesForbidden
+      ? 'subscriptions use Stripe Tax with tax-inclusive prices, and the key may not read invoices: their MRR includes the tax (grant Read on Invoices, invoice_read, to leave it out)'
+      : 'subscriptions use Stripe Tax with tax-inclusive prices but have no latest invoice that tells the tax: their MRR includes it',
+  );
+  return notes;
+}
+
+/** "1,234.56 USD": major units with the currency's own decimals, for people to read. */
+export function formatMoney(minor: number, currency: string): string {
+  const digits = currencyExponent(currency);
+  const major = minorToMajor(minor, currency).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return `${major} ${currency.toUpperCase()}`;
+}
+
+/** "customer cus_A" or "customers cus_A, cus_B, cus_C, …": the first few customers a tally names. */
+function namedFew(t: Tally): string {
+  return `${t.customers.length === 1 ? 'customer' : 'customers'} ${t.customers.map((id) => escapeText(id)).join(', ')}${t.more ? ', …' : ''}`;
+}
+
+/** One line with the account's totals, and what they leave out. */
+export function totalsLine(totals: AccountTotals, targetCurrency: string): string {
+  const money = (byCurrency: Record<string, number>) =>
+    Object.entries(byCurrency)
+      .filter(([, minor]) => minor !== 0)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([c, minor]) => formatMoney(minor, c))
+      .join(', ');
+  const leftOut = [
+    money(totals.otherMrrMinor) && `MRR ${money(totals.otherMrrMinor)}`,
+    money(totals.otherRevenueMinor) && `revenue ${money(totals.otherRevenueMinor)}`,
+  ].filter(Boolean);
+  return (
+    `Stripe totals: MRR ${formatMoney(totals.mrrMinor, targetCurrency)}, ${totals.activeSubscriptions} active subscriptions, ` +
+    `lifetime revenue ${formatMoney(totals.lifetimeRevenueMinor, targetCurrency)}` +
+    (leftOut.length ? `; left out, in other currencies: ${leftOut.join('; ')}` : '')
+  );
+}
+
+/**
+ * When nothing at all is in (or settled in) the attributes' currency but revenue exists in others,
+ * the attributes were set up in the wrong currency: writing would zero every company.
+ */
+export function currencyMismatch(totals: AccountTotals, targetCurrency: string): string | null {
+  const inTarget = totals.lifetimeRevenueMinor + totals.mrrMinor;
+  const others = new Set<string>();
+  for (const [currency, minor] of [...Object.entries(totals.otherRevenueMinor), ...Object.entries(totals.otherMrrMinor)]) if (minor > 0) others.add(currency);
+  if (inTarget > 0 || others.size === 0) return null;
+  const seen = [...others].sort();
+  const target = targetCurrency.toUpperCase();
+  const supported = seen.map(attioCurrencyOf).find((code) => code !== null);
+  return (
+    `The revenue attributes are in ${target}, but no charge or subscription is in ${target} or settled in it ` +
+    `(Stripe has ${seen.map((c) => c.toUpperCase()).join(', ')}): every company would get 0. Nothing was written.\n` +
+    (supported
+      ? `Fix: in Attio, change the currency of "${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" to the one your Stripe account settles in, ` +
+        `or delete both and run: npx tsx sync.ts --setup --currency ${supported}`
+      : `Attio has no currency attribute for ${seen.map((c) => c.toUpperCase()).join(', ')}: set the Stripe account's settlement currency to one Attio supports (${ATTIO_CURRENCY_CODES.join(' ')}).`)
+  );
+}
+
+/**
+ * How many of `ids` belong to the account the key reads: a deleted customer is still there (retrieved
+ * as `deleted: true`), a customer of another account, or of the other mode, is a 404.
+ */
+export async function probeCustomers(retrieve: (id: string) => Promise<unknown>, ids: readonly string[]): Promise<number> {
+  let here = 0;
+  for (const id of ids) {
+    try {
+      await retrieve(id);
+      here += 1;
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+    }
+  }
+  return here;
+}
+
+/**
+ * Whether the linked companies look like another account's: none of their customers was listed, or
+ * at least 10 are linked and 90% are missing. (Deleted customers are missing too; a probe tells.)
+ */
+export function looksLikeAnotherAccount(linked: number, missing: number): boolean {
+  return linked > 0 && (missing === linked || (linked >= 10 && missing >= 0.9 * linked));
+}
+
+function wrongAccountMessage(linked: number, missing: number, checked: readonly string[], testMode: boolean): string {
+  const mode = testMode ? 'test' : 'live';
+  return (
+    `None of the ${linked} Attio companies linked to Stripe customers ${missing === linked ? 'has its customer' : `but ${linked - missing} has its customer`} ` +
+    `in the Stripe account that STRIPE_API_KEY reads (${mode} mode). Looked up ${checked.length} of the ${missing} missing ids (${fewKeys(checked, 5)}): ` +
+    `0 found, not even as deleted customers.\n` +
+    `Likely cause: the key belongs to another Stripe account, or is a ${testMode ? 'test-mode key while the companies came from live mode' : 'live-mode key while the companies came from test mode'}` +
+    `${linked < 10 ? `; or, with so few linked, an id was typed or pasted into ${ATTRIBUTES.customerId} by hand and is wrong` : ''}. ` +
+    `Writing would create a second set of companies. Nothing was written.\n` +
+    `Fix: use the key of the account the companies came from${linked < 10 ? `, or correct or clear ${ATTRIBUTES.customerId} on the companies holding those ids in Attio` : ''}. ` +
+    `To sync this account anyway, run again with --allow-account-mismatch.`
+  );
+}
+
+// ================================================================================================
+// SOURCE: STRIPE 6. THE ATTRIBUTES IT WRITES, AND THE SOURCE OBJECT
+// ================================================================================================
+
+/** The Attio object this sync writes, and the attributes it reads and writes there. Rename here, nowhere else. */
+export const ATTIO_OBJECT = 'companies';
+export const ATTRIBUTES = {
+  customerId: 'stripe_customer_id',
+  lifetimeRevenue: 'stripe_lifetime_revenue',
+  mrr: 'stripe_mrr',
+  subscriptionStatus: 'stripe_subscription_status',
+  firstPaymentDate: 'stripe_first_payment_date',
+  lastPaymentDate: 'stripe_last_payment_date',
+  customerSince: 'stripe_customer_since',
+  plan: 'stripe_plan',
+  cancelsOn: 'stripe_cancels_on',
+  dashboardUrl: 'stripe_dashboard_url',
+  // Standard company attributes, written only when the sync creates the company.
+  name: 'name',
+  domains: 'domains',
+} as const;
+
+/** The attributes the sync needs on `companies`: checked by preflight, created by --setup. */
+export const ATTRIBUTE_SPECS: AttributeSpec[] = [
+  { slug: ATTRIBUTES.customerId, title: 'Stripe customer ID', type: 'text', description: 'Written by the Stripe sync: the match key.' },
+  { slug: ATTRIBUTES.lifetimeRevenue, title: 'Stripe lifetime revenue', type: 'currency', description: 'Written by the Stripe sync: net of refunds.' },
+  { slug: ATTRIBUTES.mrr, title: 'Stripe MRR', type: 'currency', description: 'Written by the Stripe sync: active and past-due subscriptions.' },
+  { slug: ATTRIBUTES.subscriptionStatus, title: 'Stripe subscription status', type: 'select', options: [...SUBSCRIPTION_STATUSES], description: 'Written by the Stripe sync.' },
+  { slug: ATTRIBUTES.firstPaymentDate, title: 'Stripe first payment', type: 'date', description: 'Written by the Stripe sync.' },
+  { slug: ATTRIBUTES.lastPaymentDate, title: 'Stripe last payment', type: 'date', description: 'Written by the Stripe sync.' },
+  { slug: ATTRIBUTES.customerSince, title: 'Stripe customer since', type: 'date', description: 'Written by the Stripe sync.' },
+  { slug: ATTRIBUTES.plan, title: 'Stripe plan', type: 'text', description: 'Written by the Stripe sync: products of active and past-due subscriptions.' },
+  { slug: ATTRIBUTES.cancelsOn, title: 'Stripe cancels on', type: 'date', description: 'Written by the Stripe sync: when every subscription that counts is set to end.' },
+  { slug: ATTRIBUTES.dashboardUrl, title: 'Stripe dashboard', type: 'text', description: 'Written by the Stripe sync: the customer in the Stripe dashboard.' },
+  { slug: ATTRIBUTES.name, title: 'Name', type: 'text', standard: true },
+  { slug: ATTRIBUTES.domains, title: 'Domains', type: 'domain', standard: true },
+];
+
+/** Stripe customers into Attio companies, found by their domains when not linked yet. */
+export const COMPANIES: Target = {
+  object: ATTIO_OBJECT,
+  specs: ATTRIBUTE_SPECS,
+  key: { slug: ATTRIBUTES.customerId, prefix: STRIPE_CUSTOMER_ID_PREFIX },
+  linkBy: { slug: ATTRIBUTES.domains, property: 'domain' },
+};
+
+/** What reading Stripe leaves for mapping: the facts, the run notes, and the client (for look-ups). */
+export interface StripeData {
+  facts: Map<string, CustomerFacts>;
+  notes: SourceNotes;
+  stripe: Stripe;
+}
+
+/**
+ * The Stripe source, as main sees it: its settings and their problems, reading (readStripe), and
+ * mapping to records for Attio, with the checks that stop a run before any write.
+ */
+export const stripeSource: Source<StripeSettings, StripeData> = {
+  name: 'Stripe',
+  keyVariable: 'STRIPE_API_KEY',
+  // Stripe's own error messages include a key's last characters: scrub anything key-shaped.
+  secretShape: /\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*_]*/g,
+  usage: `Stripe (the source):
+  STRIPE_API_KEY     required: sk_... or rk_... (a restricted read-only key is recommended)
+  STRIPE_API_URL     default ${DEFAULT_STRIPE_API_URL}
+  STRIPE_MRR_DISCOUNTS
+                     which discounts lower MRR, as set in Stripe's Billing overview > Configure:
+                     recurring (default), one-time, recurring,one-time, or none
+  --only cus_...     one customer`,
+
+  configure(env, only) {
+    const problems: string[] = [];
+    const key = (env.STRIPE_API_KEY ?? '').trim();
+    if (!key) problems.push('STRIPE_API_KEY is not set: create a restricted key in the Stripe dashboard (Developers > API keys).');
+    else if (!/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/.test(key)) problems.push('STRIPE_API_KEY does not look like a Stripe secret (sk_...) or restricted (rk_...) key.');
+    const url = parseUrl('STRIPE_API_URL', env.STRIPE_API_URL || DEFAULT_STRIPE_API_URL, problems);
+    if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${escapeText(only)}".`);
+    const discounts = parseMrrDiscounts(env.STRIPE_MRR_DISCOUNTS, problems);
+    return { settings: { key, url: url ?? new URL(DEFAULT_STRIPE_API_URL), testMode: /^(sk|rk)_test_/.test(key), discounts }, problems, secrets: [key] };
+  },
+
+  async read(settings, context) {
+    const limits = { ...STRIPE_LIMITS, ...context.limits };
+    const stripe = new Stripe(settings.key, {
+      host: settings.url.hostname,
+      port: Number(settings.url.port || (settings.url.protocol === 'https:' ? 443 : 80)),
+      protocol: settings.url.protocol === 'https:' ? 'https' : 'http',
+      maxNetworkRetries: 0, // the retry helper is the one retry policy
+      timeout: context.timeoutMs,
+      telemetry: false,
+    });
+    const started = context.now();
+    const { facts, notes } = await readStripe({
+      stripe,
+      only: context.only,
+      policy: context.policy,
+      pacers: stripePacers(limits, settings.testMode),
+      concurrency: limits.concurrencyPerListing,
+      nowUnix: Math.floor(context.now() / 1000),
+      discounts: settings.discounts,
+      onProgress: (c) =>
+        context.progress(
+          `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, context.now() - started).toFixed(1)} pages/s)`,
+        ),
+    });
+    return { data: { facts, notes, stripe }, summary: `${facts.size} Stripe customers (${notes.pages} pages)`, requests: notes.pages };
+  },
+
+  async map(settings, { facts, notes, stripe }, target, context) {
+    if (context.only && !facts.has(context.only)) return stop(`Customer ${context.only} was not found in Stripe (or is deleted).`);
+    if (!target.currency) return stop(`"${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" need a currency: run with --setup.`);
+    const targetCurrency = stripeCurrencyOf(target.currency);
+
+    // Another Stripe account, or the other mode, would create a second set of companies.
+    const missing = [...target.linkedKeys].filter((key) => !facts.has(key));
+    if (!context.only && !target.allowAccountMismatch && looksLikeAnotherAccount(target.linkedKeys.size, missing.length)) {
+      const retrieve = (id: string) => withRetry(() => stripe.customers.retrieve(id).catch((e: unknown) => Promise.reject(stripeApiError(e))), context.policy);
+      const checked = missing.slice(0, 5);
+      if ((await probeCustomers(retrieve, checked)) === 0) return stop(wrongAccountMessage(target.linkedKeys.size, missing.length, checked, settings.testMode));
+    }
+    const totals = accountTotals(facts.values(), targetCurrency);
+    const mismatch = context.only ? null : currencyMismatch(totals, targetCurrency);
+    if (mismatch) return stop(mismatch);
+
+    const records: DesiredRecord[] = [];
+    const noDomain: string[] = []; // new customers whose email's domain is not a domain
+    for (const f of facts.values()) {
+      if (!shouldSync(f, target.linkedKeys.has(f.id))) continue;
+      const domain = companyDomain(f.email);
+      if (!target.linkedKeys.has(f.id) && !f.hints && hasUnusableDomain(f.email)) noDomain.push(f.id);
+      records.push({
+        key: f.id,
+        values: customerValues(f, targetCurrency),
+        onCreate: { [ATTRIBUTES.name]: companyName(f), [ATTRIBUTES.domains]: domain },
+        linkValue: domain,
+        ...placementHint(f.hints),
+        howToPlace: 'set attio_record_id or attio_domain in its Stripe metadata',
+        claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
+      });
+    }
+    const domainNote = noDomain.length
+      ? [
+          `${noDomain.length} customers have an email address with no valid domain after the @ (${fewKeys(noDomain)}): ` +
+            'their companies get no domain, as for free mail; set attio_record_id or attio_domain in a customer\'s Stripe metadata to link it to an existing company',
+        ]
+      : [];
+    return {
+      records,
+      notes: [...currencyNotes(totals, notes, targetCurrency), ...domainNote],
+      totals: context.only ? null : totalsLine(totals, targetCurrency),
+      stop: null,
+    };
+  },
+};
+
+function stop(reason: string): SourcePlan {
+  return { records: [], notes: [], totals: null, stop: reason };
+}
+
+// ================================================================================================
+// SYNC: the source and target main runs, and the entry point
+// ================================================================================================
+
+/** The sync main runs: a copy of this template plugs its own source and target in here. */
+export const SYNC = { source: stripeSource, target: COMPANIES };
+
 if (invokedDirectly) {
   dotenv.config({ quiet: true });
   // SIGTERM or SIGINT: no new write starts, the writes under way finish and get their audit lines,
