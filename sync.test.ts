@@ -42,6 +42,7 @@ import {
   emptyFacts,
   stripeCurrencyOf,
   stripeSource,
+  SYNC,
   stripePacers,
   STRIPE_LIMITS,
   companyDomain,
@@ -1222,7 +1223,7 @@ describe('Attio values', () => {
 
 describe('configuration', () => {
   const env = { STRIPE_API_KEY: 'rk_test_abc123', ATTIO_API_KEY: 'attio_key' };
-  const parse = (argv: string[], environment: Record<string, string | undefined>) => parseConfig(argv, environment, stripeSource);
+  const parse = (argv: string[], environment: Record<string, string | undefined>) => parseConfig(argv, environment, SYNC);
   it('names each missing variable', () => {
     expect(() => parse([], {})).toThrow(/STRIPE_API_KEY is not set[\s\S]*ATTIO_API_KEY is not set/);
     expect(() => parse([], { ATTIO_API_KEY: 'x' })).toThrow(ConfigError);

@@ -30,20 +30,20 @@ import dotenv from 'dotenv';
 // CONTRACT: what main needs of a source and a target
 // ================================================================================================
 
-/** The source's part of the configuration: its settings, or the problems with them, and its secrets. */
-export interface SourceSettings<Settings> {
-  settings: Settings;
-  problems: string[];
-  secrets: string[];
-}
-
+/** A value as the plan compares and writes it: one plain value per attribute (null clears it). */
 export type PlainValue = string | number | boolean | null;
 
+/** An attribute the target needs on its object: checked by preflight, created by --setup. */
 export interface AttributeSpec {
+  /** Its api_slug: the name values are written and read by. */
   slug: string;
+  /** The title --setup gives it, as people see it in Attio. */
   title: string;
+  /** The description --setup gives it: say which sync writes it, so nobody edits it by hand. */
   description?: string;
+  /** Its Attio type: preflight refuses an attribute of another type, since its values would not fit. */
   type: 'text' | 'number' | 'currency' | 'date' | 'select' | 'checkbox' | 'domain' | 'email-address';
+  /** A select's options: --setup adds or restores those missing, so every value has an option. */
   options?: string[];
   /** A standard attribute of the object: checked, never created. */
   standard?: boolean;
@@ -73,12 +73,15 @@ export interface DesiredRecord {
   claimOrder: string;
 }
 
-/** What a source hands main while reading: how to retry and pace, and where to report progress. */
+/** What the core hands a source while reading: how to retry and pace, and where to report progress. */
 export interface ReadContext {
+  /** The run's one retry policy: every retry is counted and shown. */
   policy: RetryPolicy;
+  /** How long one request may take before it counts as lost (and is retried). */
   timeoutMs: number;
+  /** The run's clock: the tests move it. */
   now: () => number;
-  /** --only: one key, or null for everything. */
+  /** --only: one key, or null for everything. The core writes only that key whatever the source returns; reading less is the source's choice. */
   only: string | null;
   /** Pacing overrides (the tests turn pacing off); the source's own limits otherwise. */
   limits?: Record<string, number>;
@@ -86,8 +89,17 @@ export interface ReadContext {
   progress: (line: string) => void;
 }
 
+/** What the target tells the source before it maps: what is already in Attio. */
+export interface TargetState {
+  /** The currency of the target's currency attributes (null: none has one), a fact of the workspace. */
+  currency: string | null;
+  /** The keys records already hold (trimmed): a source can tell whether they are its own. */
+  linkedKeys: ReadonlySet<string>;
+}
+
 /** The source's records for the target, with what the run should say, or why it must not write. */
 export interface SourcePlan {
+  /** One per key; with --only the core keeps that key's alone. */
   records: DesiredRecord[];
   /** What was left out and why, for the output and the job summary. */
   notes: string[];
@@ -97,39 +109,67 @@ export interface SourcePlan {
   stop: string | null;
 }
 
+/** A flag a source adds to the core's: parsed with them, and shown in --help with them. */
+export interface SourceFlag {
+  type: 'boolean' | 'string';
+  /** A string flag's value in the synopsis (`--since DATE`). */
+  value?: string;
+  /** Its text in --help, one line per line. */
+  help: string;
+}
+
+/** The source's part of the configuration: its settings, or the problems with them, and its secrets. */
+export interface SourceSettings<Settings> {
+  /** Whatever `read` and `map` need. */
+  settings: Settings;
+  /** Every problem at once, each naming the variable or flag and the fix: the run stops with exit 2. */
+  problems: string[];
+  /** Values never to be printed: scrubbed from every line of output. */
+  secrets: string[];
+}
+
 /**
  * Everything main knows of a source: to sync something else into Attio, write an object of this
- * shape (test/template.test.ts has one in 50 lines) and a `Target`, and pass both to main.
+ * shape (test/template.test.ts has one in 40 lines) and a `Target`, and put both in SYNC.
  */
 export interface Source<Settings, Data> {
   /** Its name in messages, and the `service` of its ApiErrors. */
   name: string;
-  /** Its lines for --help: the environment variables (and --only keys) it takes. */
+  /** Its lines for --help: the environment variables it takes, and what --only takes. */
   usage: string;
+  /** Its own flags, beyond the core's (none if absent). */
+  flags?: Record<string, SourceFlag>;
   /** The variable holding its key: named when the key is rejected. */
   keyVariable: string;
   /** Text shaped like one of its secrets, scrubbed from all output even when masked. */
   secretShape?: RegExp;
-  /** Reads its settings from the environment: problems name each variable and the fix. */
-  configure(env: Record<string, string | undefined>, only: string | null): SourceSettings<Settings>;
-  /** Reads everything, while Attio is checked. `summary` ends up in "Read <summary> and …". */
+  /** Reads its settings from the environment and its flags: problems name each variable and the fix. */
+  configure(env: Record<string, string | undefined>, only: string | null, flags: Record<string, string | boolean | undefined>): SourceSettings<Settings>;
+  /** Reads everything, while Attio is checked. `summary` ends up in "Read <summary> and …"; `requests` in the requests line. */
   read(settings: Settings, context: ReadContext): Promise<{ data: Data; summary: string; requests: number }>;
-  /** The records to write, once the target is known: its currency and the keys it already holds. */
-  map(
-    settings: Settings,
-    data: Data,
-    target: { currency: string | null; linkedKeys: ReadonlySet<string>; allowAccountMismatch: boolean },
-    context: ReadContext,
-  ): Promise<SourcePlan>;
+  /** The records to write, once the target is known. A plain Error thrown here or in `read` is reported in one line. */
+  map(settings: Settings, data: Data, target: TargetState, context: ReadContext): Promise<SourcePlan>;
 }
 
 /** Where records go: the Attio object, its attributes, the key attribute, and how unlinked records are found. */
 export interface Target {
+  /** The Attio object's slug (companies, people, or a custom object). */
   object: string;
+  /** Every attribute written, the key's too: preflight checks them all before anything is read. */
   specs: readonly AttributeSpec[];
   /** The owned attribute holding the source's key, and the prefix every key starts with (to load the linked records). */
   key: { slug: string; prefix: string };
-  linkBy: AttioWriterOptions['linkBy'];
+  /**
+   * The unique attribute an unlinked record is found by, and the property its filter compares
+   * (companies: `domains`, `domain`; people: `email_addresses`, `email_address`); null: never link.
+   */
+  linkBy: { slug: string; property: string } | null;
+}
+
+/** What main runs: a source, and the target its records go to (SYNC, below the marker line). */
+export interface Sync<Settings = unknown, Data = unknown> {
+  source: Source<Settings, Data>;
+  target: Target;
 }
 
 // ================================================================================================
@@ -156,21 +196,28 @@ export const ATTIO_CURRENCY_CODES = 'ARS AUD BRL BEL CAD CLP CNY COP CZK DKK EUR
 
 const DEFAULT_ATTIO_API_URL = 'https://api.attio.com/v2';
 
-/** The flags and variables every sync takes; the source adds its own (`Source.usage`). */
-const USAGE = `Usage: npx tsx sync.ts [--dry-run] [--setup [--currency USD]] [--only KEY] [--max-minutes N] [--audit-log PATH] [--allow-account-mismatch] [--help]
+/** The flags every sync takes, as `parseArgs` reads them; the source adds its own (`Source.flags`). */
+const CORE_FLAGS = {
+  'dry-run': { type: 'boolean' },
+  setup: { type: 'boolean' },
+  only: { type: 'string' },
+  'max-minutes': { type: 'string' },
+  'audit-log': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+/** Taken only where the target has currency attributes: their currency is a fact of Attio, set by --setup. */
+const CURRENCY_FLAG = { currency: { type: 'string' } } as const;
 
-  --dry-run          read everything, print the plan, write nothing (also DRY_RUN=1)
-  --setup            create the missing Attio attributes and select options, then stop
-  --currency CODE    currency of the currency attributes that --setup creates (default USD)
-  --only KEY         sync one record: its key in the source
+const CORE_FLAG_HELP = {
+  dryRun: '  --dry-run          read everything, print the plan, write nothing (also DRY_RUN=1)',
+  setup: '  --setup            create the missing Attio attributes and select options, then stop',
+  currency: '  --currency CODE    currency of the currency attributes that --setup creates (default USD)',
+  rest: `  --only KEY         sync one record: its key in the source
   --max-minutes N    start no new write after N minutes; what is left is written by the next run
-  --audit-log PATH   append a JSON line before and after each write (in a dry run, one per planned write) to PATH
-  --allow-account-mismatch
-                     write even though none of the linked records' keys is in the source
-                     (another account, or test data instead of live)
-  --help             this text
+  --audit-log PATH   append a JSON line before and after each write (in a dry run, one per planned write) to PATH`,
+};
 
-Environment (a .env file is read when present):
+const ENVIRONMENT = `Environment (a .env file is read when present):
   ATTIO_API_KEY      required: an Attio access token
   ATTIO_API_URL      default ${DEFAULT_ATTIO_API_URL}
   DRY_RUN            1 or true: same as --dry-run`;
@@ -179,61 +226,56 @@ const EXIT_CODES = `Exit codes: 0 all written (or left for the next run by --max
 2 configuration or preflight problem (nothing written), 143 (130) stopped by SIGTERM (SIGINT): the writes
 under way finished, the rest is left for the next run.`;
 
-export interface Config {
+export interface Config<Settings = unknown> {
   attioKey: string;
   attioUrl: string;
   dryRun: boolean;
   setup: boolean;
+  /** The currency --setup gives the target's currency attributes. */
   setupCurrency: string;
   only: string | null;
   maxMinutes: number | null;
   auditLog: string | null;
   /** Where the job summary goes: GITHUB_STEP_SUMMARY, set by GitHub Actions. */
   stepSummary: string | null;
-  allowAccountMismatch: boolean;
   help: boolean;
+  /** The source's settings (null for --help, or when no source is given). */
+  source: SourceSettings<Settings> | null;
 }
 
 /** Thrown for anything the user must fix before a run can start: exit code 2. */
 export class ConfigError extends Error {}
 
+/** Whether the target has currency attributes, so --currency means something. */
+function hasCurrency(target: Target | undefined): boolean {
+  return target?.specs.some((spec) => spec.type === 'currency') ?? false;
+}
+
+/** The command line, with the source's flags and (for a target with currency attributes) --currency; a bad one shows the usage. */
+function parseFlags(argv: string[], sync: Sync<unknown, unknown> | undefined): Record<string, string | boolean | undefined> {
+  const sourceFlags = Object.fromEntries(Object.entries(sync?.source.flags ?? {}).map(([name, flag]) => [name, { type: flag.type }]));
+  const options = { ...CORE_FLAGS, ...(hasCurrency(sync?.target) ? CURRENCY_FLAG : {}), ...sourceFlags };
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new ConfigError(`${escapeText((error as Error).message)}\n\n${usageText(sync)}`);
+  }
+}
+
 /**
  * Flags and environment, with the source's own settings (`configure`): every problem at once, each
  * naming the flag or variable and the fix.
  */
-export function parseConfig<Settings = undefined>(
-  argv: string[],
-  env: Record<string, string | undefined>,
-  source?: { usage: string; configure: (env: Record<string, string | undefined>, only: string | null) => SourceSettings<Settings> },
-): Config & { source: SourceSettings<Settings> | null } {
-  const usage = usageText(source);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        'dry-run': { type: 'boolean' },
-        setup: { type: 'boolean' },
-        currency: { type: 'string' },
-        only: { type: 'string' },
-        'max-minutes': { type: 'string' },
-        'audit-log': { type: 'string' },
-        'allow-account-mismatch': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new ConfigError(`${escapeText((error as Error).message)}\n\n${usage}`);
-  }
-  const help = parsed.help ?? false;
-  const none = { dryRun: false, setup: false, setupCurrency: 'USD', only: null, maxMinutes: null, auditLog: null, stepSummary: null, allowAccountMismatch: false };
-  if (help) return { ...none, attioKey: '', attioUrl: '', help, source: null };
+export function parseConfig<Settings = undefined>(argv: string[], env: Record<string, string | undefined>, sync?: Sync<Settings, unknown>): Config<Settings> {
+  const flags = parseFlags(argv, sync);
+  const none = { dryRun: false, setup: false, setupCurrency: 'USD', only: null, maxMinutes: null, auditLog: null, stepSummary: null };
+  if (flags.help) return { ...none, attioKey: '', attioUrl: '', help: true, source: null };
 
-  const only = parsed.only ?? null;
-  const sourceSettings = source?.configure(env, only) ?? null;
-  const problems: string[] = [...(sourceSettings?.problems ?? [])];
+  const text = (name: string) => flags[name] as string | undefined;
+  const only = text('only') ?? null;
+  const sourceFlags = Object.fromEntries(Object.keys(sync?.source.flags ?? {}).map((name) => [name, flags[name]]));
+  const source = sync?.source.configure(env, only, sourceFlags) ?? null;
+  const problems: string[] = [...(source?.problems ?? [])];
   const attioKey = (env.ATTIO_API_KEY ?? '').trim();
   if (!attioKey) problems.push('ATTIO_API_KEY is not set: create an access token in Attio (Workspace settings > Developers).');
   else if (/\s/.test(attioKey)) problems.push('ATTIO_API_KEY contains white space.');
@@ -242,35 +284,44 @@ export function parseConfig<Settings = undefined>(
   const dryRunEnv = (env.DRY_RUN ?? '').trim().toLowerCase();
   if (!['', '0', 'false', '1', 'true'].includes(dryRunEnv)) problems.push('DRY_RUN must be 1, true, 0 or false.');
 
-  const setupCurrency = (parsed.currency ?? none.setupCurrency).toUpperCase();
-  if (!ATTIO_CURRENCY_CODES.includes(setupCurrency)) problems.push(unsupportedCurrency(parsed.currency ?? ''));
-  if (parsed.currency !== undefined && !parsed.setup) problems.push('--currency only applies with --setup.');
-  if (only !== null && parsed.setup) problems.push('--only cannot be combined with --setup.');
-  const maxMinutes = parsed['max-minutes'] === undefined ? null : Number(parsed['max-minutes']);
-  if (maxMinutes !== null && !(maxMinutes > 0)) problems.push(`--max-minutes takes a number of minutes above 0, got "${escapeText(parsed['max-minutes']!)}".`);
-  const auditLog = parsed['audit-log'] || null;
+  const setupCurrency = (text('currency') ?? none.setupCurrency).toUpperCase();
+  if (!ATTIO_CURRENCY_CODES.includes(setupCurrency)) problems.push(unsupportedCurrency(text('currency') ?? ''));
+  if (text('currency') !== undefined && !flags.setup) problems.push('--currency only applies with --setup.');
+  if (only !== null && flags.setup) problems.push('--only cannot be combined with --setup.');
+  const maxMinutes = text('max-minutes') === undefined ? null : Number(text('max-minutes'));
+  if (maxMinutes !== null && !(maxMinutes > 0)) problems.push(`--max-minutes takes a number of minutes above 0, got "${escapeText(text('max-minutes')!)}".`);
+  const auditLog = text('audit-log') || null;
   const stepSummary = env.GITHUB_STEP_SUMMARY || null;
   problems.push(...outputFileProblems(auditLog, stepSummary));
 
   if (problems.length) throw new ConfigError(problems.join('\n'));
-  return {
-    attioKey,
-    attioUrl: attioUrl!.href.replace(/\/+$/, ''),
-    dryRun: (parsed['dry-run'] ?? false) || dryRunEnv === '1' || dryRunEnv === 'true',
-    setup: parsed.setup ?? false,
-    setupCurrency,
-    only,
-    maxMinutes,
-    auditLog,
-    stepSummary,
-    allowAccountMismatch: parsed['allow-account-mismatch'] ?? false,
-    help,
-    source: sourceSettings,
-  };
+  const dryRun = flags['dry-run'] === true || dryRunEnv === '1' || dryRunEnv === 'true';
+  return { attioKey, attioUrl: attioUrl!.href.replace(/\/+$/, ''), dryRun, setup: flags.setup === true, setupCurrency, only, maxMinutes, auditLog, stepSummary, help: false, source };
 }
 
-export function usageText(source?: { usage: string }): string {
-  return source ? `${USAGE}\n\n${source.usage}\n\n${EXIT_CODES}` : `${USAGE}\n\n${EXIT_CODES}`;
+/** `--name VALUE` and its help, in the columns of the core's flags. */
+function flagHelp(name: string, flag: SourceFlag): { synopsis: string; lines: string } {
+  const synopsis = `--${name}${flag.value ? ` ${flag.value}` : ''}`;
+  const [first, ...rest] = flag.help.split('\n');
+  const indent = ' '.repeat(21);
+  const head = synopsis.length <= 16 ? `  ${synopsis.padEnd(19)}${first}` : `  ${synopsis}\n${indent}${first}`;
+  return { synopsis, lines: [head, ...rest.map((line) => `${indent}${line}`)].join('\n') };
+}
+
+/** --help: the core's flags and variables, the source's flags among them and its variables after them, and the exit codes. */
+export function usageText(sync?: Sync<unknown, unknown>): string {
+  const currency = hasCurrency(sync?.target);
+  const own = Object.entries(sync?.source.flags ?? {}).map(([name, flag]) => flagHelp(name, flag));
+  const synopsis = [
+    '[--dry-run]',
+    currency ? '[--setup [--currency USD]]' : '[--setup]',
+    '[--only KEY] [--max-minutes N] [--audit-log PATH]',
+    ...own.map((f) => `[${f.synopsis}]`),
+    '[--help]',
+  ].join(' ');
+  const flags = [CORE_FLAG_HELP.dryRun, CORE_FLAG_HELP.setup, ...(currency ? [CORE_FLAG_HELP.currency] : []), CORE_FLAG_HELP.rest, ...own.map((f) => f.lines)];
+  const usage = `Usage: npx tsx sync.ts ${synopsis}\n\n${flags.join('\n')}\n  --help             this text\n\n${ENVIRONMENT}`;
+  return sync ? `${usage}\n\n${sync.source.usage}\n\n${EXIT_CODES}` : `${usage}\n\n${EXIT_CODES}`;
 }
 
 function unsupportedCurrency(code: string): string {
@@ -498,8 +549,14 @@ export async function mapConcurrent<T, R>(items: readonly T[], concurrency: numb
 // CORE 3. LISTING BY CREATED WINDOWS (any paged list, newest first, with a `created` filter)
 // ================================================================================================
 
-/** Charges cannot predate Stripe; the oldest listing window starts here. */
-const STRIPE_EPOCH_UNIX = Date.UTC(2010, 0, 1) / 1000;
+/** Where the oldest window starts unless the source says otherwise (`sinceUnix`): 2010, before the APIs a sync meets. */
+const LISTING_EPOCH_UNIX = Date.UTC(2010, 0, 1) / 1000;
+
+/** A page of a list, newest first, as Stripe-style APIs answer: `has_more` when older objects follow. */
+export interface ListPage<T> {
+  data: T[];
+  has_more: boolean;
+}
 
 /**
  * The fan-out after the first page: windows of this many pages each (at that page's density) going
@@ -516,8 +573,8 @@ const SPLIT_ABOVE_SHARE = 1.25;
 const MIN_PAGES_TO_SPLIT = 2;
 
 /** Step 1 of a listing: everything, newest first. */
-export function firstWindow(nowUnix: number): CreatedWindow {
-  return { gte: STRIPE_EPOCH_UNIX, lt: nowUnix + 1 };
+export function firstWindow(nowUnix: number, sinceUnix = LISTING_EPOCH_UNIX): CreatedWindow {
+  return { gte: sinceUnix, lt: nowUnix + 1 };
 }
 
 export interface CreatedWindow {
@@ -532,7 +589,7 @@ interface Sized extends CreatedWindow {
 }
 
 /**
- * Lists every object of one Stripe list endpoint, reading `created` windows in parallel so that a
+ * Lists every object of one list endpoint (Stripe's, or any of its shape), reading `created` windows in parallel so that a
  * large account is read at the rate limit instead of one round trip per page:
  *
  *   1. One page of everything: a small account ends here.
@@ -545,15 +602,15 @@ interface Sized extends CreatedWindow {
  * One failure (a page, or `onPage`) aborts `stop`, which ends every listing that shares it.
  */
 export async function listByCreatedWindows<T extends { id: string; created: number }>(
-  fetchPage: (window: CreatedWindow) => Promise<Stripe.ApiList<T>>,
+  fetchPage: (window: CreatedWindow) => Promise<ListPage<T>>,
   onPage: (objects: T[]) => void,
-  options: { concurrency: number; nowUnix: number; stop?: AbortController; firstPage?: Stripe.ApiList<T> },
+  options: { concurrency: number; nowUnix: number; sinceUnix?: number; stop?: AbortController; firstPage?: ListPage<T> },
 ): Promise<void> {
   const stop = options.stop ?? new AbortController();
-  const first: Sized = { ...firstWindow(options.nowUnix), pagesLeft: Infinity };
+  const first: Sized = { ...firstWindow(options.nowUnix, options.sinceUnix), pagesLeft: Infinity };
   const queue: Sized[] = options.firstPage ? [] : [first];
   const running = new Set<Sized>();
-  let dataStartsAfter = STRIPE_EPOCH_UNIX; // every window below this came back empty
+  let dataStartsAfter = first.gte; // every window below this came back empty
   const emptyWindows: CreatedWindow[] = [];
 
   const fanOut = (window: Sized, oldest: T, span: number) => {
@@ -587,7 +644,7 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
     queue.push({ gte: window.gte, lt: window.lt, startingAfter: oldest.id, pagesLeft });
   };
 
-  const afterPage = (window: Sized, page: Stripe.ApiList<T>) => {
+  const afterPage = (window: Sized, page: ListPage<T>) => {
     const newest = page.data[0];
     const oldest = page.data.at(-1);
     if (!newest || !oldest) {
@@ -727,8 +784,8 @@ export function cutGraphemes(text: string, max: number): string {
   return graphemes.length > max ? `${graphemes.slice(0, max - 1).join('')}…` : text;
 }
 
-/** The name a new company gets: customer name, else description, else email domain, else the id (each as cleanName leaves it). */
-export function companyName(facts: Pick<CustomerFacts, 'id' | 'name' | 'description' | 'email'>): string {
+/** The name a new company gets: its name, else description, else email domain, else the id (each as cleanName leaves it). */
+export function companyName(facts: { id: string; name: string | null; description: string | null; email: string | null }): string {
   const candidates = [facts.name, facts.description, companyDomain(facts.email), facts.id];
   const chosen = candidates.map(cleanName).find((c) => c !== null) ?? facts.id;
   return cutGraphemes(chosen, MAX_NAME_LENGTH);
@@ -1299,11 +1356,7 @@ export interface AttioWriterOptions {
    * (updates by record id, creates once).
    */
   keyIsUnique: boolean;
-  /**
-   * The unique attribute an unlinked record is found by, and the property its filter compares
-   * (companies: `domains`, `domain`; people: `email_addresses`, `email_address`); null: never link.
-   */
-  linkBy: { slug: string; property: string } | null;
+  linkBy: Target['linkBy'];
   specs: readonly AttributeSpec[];
   dryRun: boolean;
   /** Told when a create's answer was lost, and whether a look-up found that it had landed. */
@@ -1415,7 +1468,10 @@ async function afterCreate(recordId: string, desired: DesiredRecord, options: At
   const holders = (await recordsHolding(options.attio, options, key)).filter((h) => h.match === 'exact').map((h) => h.record);
   const first = firstCreated(holders)[0];
   if (!first || holders.length < 2) return created;
-  if (first.id.record_id === recordId) return options.onConcurrentCreate?.('won'), created;
+  if (first.id.record_id === recordId) {
+    options.onConcurrentCreate?.('won');
+    return created;
+  }
   try {
     await options.attio('DELETE', `/objects/${options.object}/records/${recordId}`);
   } catch (error) {
@@ -1604,6 +1660,15 @@ export function stoppedExitCode(signal: unknown): number {
   return signal === 'SIGINT' ? 130 : 143;
 }
 
+/** How a run ends early: its exit code, and the message that says why. The steps throw it; main turns it into the exit code. */
+class Exit extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 const STOPPED = Symbol('stopped');
 
 /** What `work` resolves to, or STOPPED as soon as `stop` is aborted (the work is left to end on its own). */
@@ -1611,65 +1676,132 @@ function unlessStopped<T>(work: Promise<T>, stop: AbortSignal | undefined): Prom
   if (!stop) return work;
   return new Promise((resolve, reject) => {
     const stopped = () => resolve(STOPPED);
-    if (stop.aborted) return work.catch(() => {}), stopped();
+    if (stop.aborted) {
+      work.catch(() => {});
+      return stopped();
+    }
     stop.addEventListener('abort', stopped, { once: true });
     const done = () => stop.removeEventListener('abort', stopped);
-    work.then((value) => (done(), resolve(value)), (error: unknown) => (done(), reject(error)));
+    work.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
   });
 }
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Runs a sync and returns the exit code: 0 all written, 1 some records failed, 2 config/preflight. */
-export async function main<Settings, Data>(
-  argv: string[],
-  options: RunOptions = {},
-  sync: { source: Source<Settings, Data>; target: Target } = SYNC as never,
-): Promise<number> {
-  const { source, target } = sync;
-  const env = options.env ?? process.env;
-  const io = startOutput(options, source.secretShape);
-  let config: ReturnType<typeof parseConfig<Settings>>;
+/** Runs a sync (SYNC unless told otherwise) and returns the exit code: 0 all written, 1 some records failed, 2 config/preflight. */
+export async function main(argv: string[], options: RunOptions = {}, sync: Sync = SYNC): Promise<number> {
+  const io = startOutput(options, sync.source.secretShape);
   try {
-    config = parseConfig(argv, env, source);
+    return await runSteps(argv, options, sync, io);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    io.errLine(`Configuration error:\n${error.message}`);
-    return 2;
+    if (!(error instanceof Exit)) throw error;
+    io.errLine(error.message);
+    return error.code;
   }
-  if (config.help) return io.out(usageText(source)), 0;
+}
+
+/** The pipeline, each step's value the next one's input: configure, then setup, or preflight and read, map and plan, write, report. */
+async function runSteps(argv: string[], options: RunOptions, sync: Sync, io: Io): Promise<number> {
+  const { source, target } = sync;
+  const config = configure(argv, options.env ?? process.env, sync);
+  if (config.help) {
+    io.out(usageText(sync));
+    return 0;
+  }
   io.scrub([config.attioKey, ...config.source!.secrets]);
   const run = startRun(config, options, io, source);
-
   if (config.setup) {
-    const code = await setup(run, target); // a few requests, and safe to run again
-    return options.stop?.aborted ? stoppedExitCode(options.stop.reason) : code;
+    await setup(run, target); // a few requests, and safe to run again
+    return exitCode(run, 0);
   }
-  const ready = await unlessStopped(preflightAndRead(run, source, config.source!.settings, target), options.stop);
-  if (ready === STOPPED) return stoppedBeforeWriting(run);
-  if (typeof ready === 'number') return ready;
-  const planned = await unlessStopped(mapAndPlan(run, source, config.source!.settings, target, ready), options.stop);
-  if (planned === STOPPED) return stoppedBeforeWriting(run);
-  if (typeof planned === 'number') return planned;
-  const results = await write(run, target, planned);
-  const code = report(run, source, target, ready, planned, results);
-  return options.stop?.aborted ? stoppedExitCode(options.stop.reason) : code;
+  const ready = await beforeWriting(run, preflightAndRead(run, source, target));
+  const planned = await beforeWriting(run, mapAndPlan(run, source, target, ready));
+  const written = await write(run, target, planned);
+  return exitCode(run, report(run, source, target, ready, planned, written));
 }
 
-function stoppedBeforeWriting(run: Run): number {
+/** Flags and environment, or Exit 2 with every problem. */
+function configure(argv: string[], env: Record<string, string | undefined>, sync: Sync): Config {
+  try {
+    return parseConfig(argv, env, sync);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new Exit(2, `Configuration error:\n${error.message}`);
+  }
+}
+
+/** `code`, unless the run was stopped (`RunOptions.stop`): then the signal's. */
+function exitCode(run: Run, code: number): number {
+  return run.stop?.aborted ? stoppedExitCode(run.stop.reason) : code;
+}
+
+/** What a step before the writes resolves to; stopped meanwhile, the run ends at once, having written nothing. */
+async function beforeWriting<T>(run: Run, step: Promise<T>): Promise<T> {
+  const result = await unlessStopped(step, run.stop);
+  if (result !== STOPPED) return result;
   run.progress.finish();
-  run.io.errLine('Stopped before any write: nothing was written.');
-  return stoppedExitCode(run.stop!.reason);
+  throw new Exit(stoppedExitCode(run.stop!.reason), 'Stopped before any write: nothing was written.');
 }
 
-type Io = ReturnType<typeof startOutput>;
-type Run = ReturnType<typeof startRun>;
+/** Output that never shows a secret (see startOutput). */
+interface Io {
+  /** A line of results, on stdout. */
+  out(line: string): void;
+  /** Progress and problems, on stderr, as they come (no newline added). */
+  err(text: string): void;
+  errLine(line: string): void;
+  /** Text with every secret removed, for the files the run writes. */
+  redact(text: string): string;
+  /** From now on, these are the secrets (once the configuration names them). */
+  scrub(secrets: string[]): void;
+}
+
+/** Requests and retries, for the requests line and the notes. */
+interface RequestCounts {
+  retries: number;
+  /** Retries by what answered ("Attio 429", "Stripe no answer"). */
+  retriedFor: Record<string, number>;
+  attioReads: number;
+  attioWrites: number;
+}
+
+/** Everything a run's steps share. */
+interface Run {
+  config: Config;
+  io: Io;
+  now: () => number;
+  startedAt: number;
+  stop: AbortSignal | undefined;
+  progress: Progress;
+  /** A progress line, with the latest retry for 5 s after it. */
+  showProgress: (line: string) => void;
+  /** The one retry policy of every request, every retry counted and shown. */
+  policy: RetryPolicy;
+  attio: AttioClient;
+  counts: RequestCounts;
+  limits: typeof ATTIO_LIMITS;
+  /** What a key problem means for every request alike, or null for any other error. */
+  keyRejected: (error: unknown) => string | null;
+  /** An error in one line of output. */
+  describe: (error: unknown) => string;
+  /** What the source is handed for reading and mapping. */
+  readContext: ReadContext;
+}
 
 /**
  * Output that never shows a secret and that data cannot steer (every line through escapeText):
  * stdout for results, stderr for progress and problems.
  */
-function startOutput(options: RunOptions, secretShape?: RegExp) {
+function startOutput(options: RunOptions, secretShape?: RegExp): Io {
   const raw = options.output ?? { out: (l: string) => process.stdout.write(`${l}\n`), err: (l: string) => process.stderr.write(l) };
   const env = options.env ?? process.env;
   // Until the configuration is read, every *_KEY variable counts as a secret.
@@ -1685,103 +1817,114 @@ function startOutput(options: RunOptions, secretShape?: RegExp) {
 }
 
 /** Everything a run shares: its clock, retry policy (every retry shown), Attio client and counters. */
-function startRun<Settings, Data>(config: Config, options: RunOptions, io: Io, source: Source<Settings, Data>) {
+function startRun(config: Config, options: RunOptions, io: Io, source: Source<unknown, unknown>): Run {
   const now = options.now ?? Date.now;
   const isTTY = options.isTTY ?? Boolean(process.stderr.isTTY);
   const progress = new Progress(io.err, isTTY, now);
-  /** `retriedFor`: retries by what answered ("Attio 429", "Stripe no answer"), for the notes. */
-  const counts = { retries: 0, retriedFor: {} as Record<string, number>, attioReads: 0, attioWrites: 0 };
-  let lastRetry = { line: '', atMs: -Infinity, printedAtMs: -Infinity, unprinted: 0 };
-  const policy: RetryPolicy = {
-    retries: options.retries ?? RETRY.retries,
-    baseDelayMs: RETRY.baseDelayMs,
-    sleep: options.sleep ?? realSleep,
-    random: options.random ?? Math.random,
-    // On a terminal the latest retry shows in the progress line; otherwise as a line, at most every 10 s.
-    onRetry: (error, attempt, delayMs) => {
-      counts.retries += 1;
-      const why = `${error.service} ${error.status ?? 'no answer'}`;
-      counts.retriedFor[why] = (counts.retriedFor[why] ?? 0) + 1;
-      const line = `retrying ${error.service} ${error.status ?? 'request'}${error.code ? ` ${escapeText(error.code)}` : ''} (${escapeText(error.message)}): retry ${attempt + 1} of ${policy.retries} in ${(delayMs / 1000).toFixed(1)}s`;
-      lastRetry = { ...lastRetry, line, atMs: now() };
-      if (isTTY) return;
-      if (now() - lastRetry.printedAtMs < 10_000) return void (lastRetry.unprinted += 1);
-      progress.print(`${line}${lastRetry.unprinted ? ` (and ${lastRetry.unprinted} more retries since the last such line)` : ''}`);
-      lastRetry = { ...lastRetry, printedAtMs: now(), unprinted: 0 };
-    },
-  };
+  const counts: RequestCounts = { retries: 0, retriedFor: {}, attioReads: 0, attioWrites: 0 };
+  const retries = options.retries ?? RETRY.retries;
+  const reporter = retryReporter(progress, isTTY, now, counts, retries);
+  const policy: RetryPolicy = { retries, baseDelayMs: RETRY.baseDelayMs, sleep: options.sleep ?? realSleep, random: options.random ?? Math.random, onRetry: reporter.onRetry };
   const limits = { ...ATTIO_LIMITS, ...options.limits };
+  const timeoutMs = options.timeoutMs ?? RETRY.requestTimeoutMs;
   const attio = createAttioClient({
     baseUrl: config.attioUrl,
     baseUrlVariable: 'ATTIO_API_URL',
     apiKey: config.attioKey,
-    timeoutMs: options.timeoutMs ?? RETRY.requestTimeoutMs,
+    timeoutMs,
     policy,
     readPacer: new Pacer(limits.readsPerSecond),
     writePacer: new Pacer(limits.writesPerSecond),
     onRequest: (kind) => (kind === 'read' ? counts.attioReads++ : counts.attioWrites++),
   });
-  /** A key problem fails every request alike: say which key and how to fix it. */
-  const keyRejected = (error: unknown): string | null => {
-    if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) return null;
-    const variable = error.service === source.name ? source.keyVariable : 'ATTIO_API_KEY';
-    // Only the Attio client retries a 401 (attioTransient); the source's 401 is final at once.
-    const retried = error.service === source.name ? '' : ` after ${policy.retries} retries`;
-    return error.status === 401
-      ? `${error.service} rejected the key in ${variable} (401${retried}): check that it is current and has the permissions the README lists.`
-      : `The key in ${variable} lacks a permission (${error.service} 403${error.code ? ` ${escapeText(error.code)}` : ''}: ${escapeText(error.message)}): grant the permissions the README lists.`;
+  const readContext: ReadContext = { policy, timeoutMs, now, only: config.only, limits: options.limits, progress: reporter.show };
+  const run = { config, io, now, startedAt: now(), stop: options.stop, progress, showProgress: reporter.show, policy, attio, counts, limits, readContext };
+  return { ...run, keyRejected: (error) => keyRejected(error, source, retries), describe: (error) => describeError(error, source, retries) };
+}
+
+/** Tells of every retry: counted by what answered; shown in the progress line on a terminal, otherwise as a line at most every 10 s. */
+function retryReporter(progress: Progress, isTTY: boolean, now: () => number, counts: RequestCounts, retries: number) {
+  let lastRetry = { line: '', atMs: -Infinity, printedAtMs: -Infinity, unprinted: 0 };
+  const onRetry = (error: ApiError, attempt: number, delayMs: number) => {
+    counts.retries += 1;
+    const why = `${error.service} ${error.status ?? 'no answer'}`;
+    counts.retriedFor[why] = (counts.retriedFor[why] ?? 0) + 1;
+    const line = `retrying ${error.service} ${error.status ?? 'request'}${error.code ? ` ${escapeText(error.code)}` : ''} (${escapeText(error.message)}): retry ${attempt + 1} of ${retries} in ${(delayMs / 1000).toFixed(1)}s`;
+    lastRetry = { ...lastRetry, line, atMs: now() };
+    if (isTTY) return;
+    if (now() - lastRetry.printedAtMs < 10_000) {
+      lastRetry.unprinted += 1;
+      return;
+    }
+    progress.print(`${line}${lastRetry.unprinted ? ` (and ${lastRetry.unprinted} more retries since the last such line)` : ''}`);
+    lastRetry = { ...lastRetry, printedAtMs: now(), unprinted: 0 };
   };
-  const describe = (error: unknown) =>
-    keyRejected(error) ??
-    (error instanceof AuditLogError ? error.message : null) ??
-    (error instanceof ApiError
-      ? `${error.service}${error.status ? ` ${error.status}` : ''}${error.code ? ` ${escapeText(error.code)}` : ''}: ${escapeText(error.message)}`
-      : String((error as Error)?.stack ?? error));
-  /** A progress line, with the latest retry for 5 s after it. */
-  const showProgress = (line: string) => progress.update(() => (now() - lastRetry.atMs < 5000 ? `${line} · ${lastRetry.line}` : line));
-  const readContext: ReadContext = {
-    policy,
-    timeoutMs: options.timeoutMs ?? RETRY.requestTimeoutMs,
-    now,
-    only: config.only,
-    limits: options.limits,
-    progress: showProgress,
-  };
-  return { config, io, now, startedAt: now(), stop: options.stop, progress, showProgress, policy, attio, counts, limits, keyRejected, describe, readContext };
+  const show = (line: string) => progress.update(() => (now() - lastRetry.atMs < 5000 ? `${line} · ${lastRetry.line}` : line));
+  return { onRetry, show };
+}
+
+/** A key problem fails every request alike: say which key and how to fix it. Null for any other error. */
+function keyRejected(error: unknown, source: Source<unknown, unknown>, retries: number): string | null {
+  if (!(error instanceof ApiError) || (error.status !== 401 && error.status !== 403)) return null;
+  const variable = error.service === source.name ? source.keyVariable : 'ATTIO_API_KEY';
+  // Only the Attio client retries a 401 (attioTransient); the source's 401 is final at once.
+  const retried = error.service === source.name ? '' : ` after ${retries} retries`;
+  return error.status === 401
+    ? `${error.service} rejected the key in ${variable} (401${retried}): check that it is current and has the permissions the README lists.`
+    : `The key in ${variable} lacks a permission (${error.service} 403${error.code ? ` ${escapeText(error.code)}` : ''}: ${escapeText(error.message)}): grant the permissions the README lists.`;
+}
+
+/** An error in one line: a rejected key with its fix, an API's answer, or any other error's message (a source's own Error, say), never a stack. */
+function describeError(error: unknown, source: Source<unknown, unknown>, retries: number): string {
+  const rejected = keyRejected(error, source, retries);
+  if (rejected) return rejected;
+  if (error instanceof AuditLogError) return error.message;
+  if (error instanceof ApiError) return `${error.service}${error.status ? ` ${error.status}` : ''}${error.code ? ` ${escapeText(error.code)}` : ''}: ${escapeText(error.message)}`;
+  return escapeText(error instanceof Error ? error.message : String(error));
 }
 
 const notReady = (object: string, checked: PreflightResult) =>
   `Attio is not ready for the sync (object "${object}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`;
 
 /** --setup: create what is missing, check, stop. Never reads the source. */
-async function setup(run: Run, target: Target): Promise<number> {
+async function setup(run: Run, target: Target): Promise<void> {
+  let checked: PreflightResult;
   try {
     const done = await setupAttributes(run.attio, target.object, target.specs, run.config.setupCurrency);
     run.io.out(done.length ? `Setup:\n${done.map((d) => `  ${d}`).join('\n')}` : 'Setup: every attribute and option already exists; nothing to do.');
-    const checked = await preflight(run.attio, target.object, target.specs);
-    if (checked.problems.length) return run.io.errLine(notReady(target.object, checked)), 2;
-    run.io.out(`Attio is ready${checked.currency ? `; currency attributes are in ${escapeText(checked.currency)}` : ''}. Next: npx tsx sync.ts --dry-run`);
-    return 0;
+    checked = await preflight(run.attio, target.object, target.specs);
   } catch (error) {
-    run.io.errLine(`Setup failed: ${run.describe(error)}`);
-    return 2;
+    throw new Exit(exitCode(run, 2), `Setup failed: ${run.describe(error)}`);
   }
+  if (checked.problems.length) throw new Exit(exitCode(run, 2), notReady(target.object, checked));
+  run.io.out(`Attio is ready${checked.currency ? `; currency attributes are in ${escapeText(checked.currency)}` : ''}. Next: npx tsx sync.ts --dry-run`);
+}
+
+/** What preflight and reading leave for mapping. */
+interface Ready {
+  checked: PreflightResult;
+  keyIsUnique: boolean;
+  read: { data: unknown; summary: string; requests: number };
+  linkedRecords: LinkedRecord[];
+  loadNotes: string[];
+}
+
+/** Reading failed for good, nothing was written: a rejected key is a configuration problem (2), anything else exit 1. */
+function readFailed(run: Run, error: unknown): Exit {
+  return new Exit(run.keyRejected(error) ? 2 : 1, `Reading failed, nothing was written: ${run.describe(error)}`);
 }
 
 /** Checks Attio while the source is read, then loads the records linked before. */
-async function preflightAndRead<Settings, Data>(run: Run, source: Source<Settings, Data>, settings: Settings, target: Target) {
+async function preflightAndRead(run: Run, source: Source<unknown, unknown>, target: Target): Promise<Ready> {
   const { io, now } = run;
   const readStarted = now();
   const checking = preflight(run.attio, target.object, target.specs);
-  const reading = source.read(settings, run.readContext);
+  const reading = source.read(run.config.source!.settings, run.readContext);
   reading.catch(() => {}); // awaited below, once preflight has passed
-  let checked: PreflightResult;
-  try {
-    checked = await checking;
-  } catch (error) {
-    return io.errLine(`Preflight failed: ${run.describe(error)}`), 2;
-  }
-  if (checked.problems.length) return io.errLine(notReady(target.object, checked)), 2;
+  const checked = await checking.catch((error: unknown) => {
+    throw new Exit(2, `Preflight failed: ${run.describe(error)}`);
+  });
+  if (checked.problems.length) throw new Exit(2, notReady(target.object, checked));
   const keyIsUnique = checked.unique.includes(target.key.slug);
   io.out(
     keyIsUnique
@@ -1798,35 +1941,50 @@ async function preflightAndRead<Settings, Data>(run: Run, source: Source<Setting
     return { checked, keyIsUnique, read, linkedRecords: state.records, loadNotes: state.notes };
   } catch (error) {
     run.progress.finish();
-    io.errLine(`Reading failed, nothing was written: ${run.describe(error)}`);
-    return run.keyRejected(error) ? 2 : 1;
+    throw readFailed(run, error);
   }
 }
-type Ready<Data> = Exclude<Awaited<ReturnType<typeof preflightAndRead<unknown, Data>>>, number>;
 
-/** The source's records for this target, and the plan: what to leave, update, or add. */
-async function mapAndPlan<Settings, Data>(run: Run, source: Source<Settings, Data>, settings: Settings, target: Target, ready: Ready<Data>) {
-  let mapped: SourcePlan;
-  try {
-    const linkedKeys = new Set(ready.linkedRecords.map((r) => String(r.values[target.key.slug]).trim()));
-    mapped = await source.map(settings, ready.read.data as Data, { currency: ready.checked.currency, linkedKeys, allowAccountMismatch: run.config.allowAccountMismatch }, run.readContext);
-  } catch (error) {
-    run.io.errLine(`Reading failed, nothing was written: ${run.describe(error)}`);
-    return run.keyRejected(error) ? 2 : 1;
-  }
-  if (mapped.stop) return run.io.errLine(mapped.stop), 2;
-  const state = matchLinkedRecords(ready.linkedRecords, mapped.records.map((r) => r.key), target.key.slug);
-  const plan = planRecords(mapped.records, state.linked, state.duplicates, state.nearMisses);
-  const notes = [...mapped.notes, ...ready.loadNotes, ...state.notes];
-  return { ...mapped, notes, plan, orphans: state.orphans, desiredByKey: new Map(mapped.records.map((d) => [d.key, d])), keyIsUnique: ready.keyIsUnique };
+/** The source's plan, and the core's: what to leave, update, or add, per key. */
+interface Planned extends SourcePlan {
+  plan: PlannedAction[];
+  /** Keys held in Attio that the source no longer has. */
+  orphans: string[];
+  desiredByKey: Map<string, DesiredRecord>;
+  keyIsUnique: boolean;
 }
-type Planned = Exclude<Awaited<ReturnType<typeof mapAndPlan>>, number>;
+
+/** The source's records for this target (with --only, that key's alone), and the plan: what to leave, update, or add. */
+async function mapAndPlan(run: Run, source: Source<unknown, unknown>, target: Target, ready: Ready): Promise<Planned> {
+  const linkedKeys = new Set(ready.linkedRecords.map((r) => String(r.values[target.key.slug]).trim()));
+  const state: TargetState = { currency: ready.checked.currency, linkedKeys };
+  const mapped = await source.map(run.config.source!.settings, ready.read.data, state, run.readContext).catch((error: unknown) => {
+    throw readFailed(run, error);
+  });
+  if (mapped.stop) throw new Exit(2, mapped.stop);
+  // --only is the core's promise, whatever the source returns: one key planned, nothing else created.
+  const only = run.config.only;
+  const records = only === null ? mapped.records : mapped.records.filter((record) => record.key === only);
+  const matched = matchLinkedRecords(ready.linkedRecords, records.map((r) => r.key), target.key.slug);
+  const plan = planRecords(records, matched.linked, matched.duplicates, matched.nearMisses);
+  const notes = [...mapped.notes, ...ready.loadNotes, ...matched.notes];
+  return { ...mapped, records, notes, plan, orphans: matched.orphans, desiredByKey: new Map(records.map((d) => [d.key, d])), keyIsUnique: ready.keyIsUnique };
+}
+
+/** What the writes did, for the report. */
+interface Written {
+  results: WriteResult[];
+  counts: Record<WriteOutcome, number>;
+  lostCreates: { landed: number; resent: number };
+  concurrentCreates: { found: number; won: number; lost: number };
+  auditFailed: boolean;
+}
 
 /**
  * Writes the plan (in a dry run, resolves what would be written), within the time budget and until
  * the run is stopped (`RunOptions.stop`): then no new write starts and those under way finish.
  */
-async function write(run: Run, target: Target, planned: Planned) {
+async function write(run: Run, target: Target, planned: Planned): Promise<Written> {
   const { config, io, now } = run;
   if (config.dryRun) io.out('DRY RUN: reading and planning only, nothing will be written.');
   const counts: Record<WriteOutcome, number> = { created: 0, linked: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0, deferred: 0 };
@@ -1917,7 +2075,7 @@ function startAuditLog(path: string | null, matchSlug: string, dryRun: boolean, 
 }
 
 /** The report: on stdout, in the job summary, and as the exit code. */
-function report<Settings, Data>(run: Run, source: Source<Settings, Data>, target: Target, ready: Ready<Data>, planned: Planned, written: Awaited<ReturnType<typeof write>>): number {
+function report(run: Run, source: Source<unknown, unknown>, target: Target, ready: Ready, planned: Planned, written: Written): number {
   const { config, io, counts: requests } = run;
   const { results, counts, lostCreates, concurrentCreates: concurrent } = written;
   const notes = [...planned.notes];
@@ -2204,7 +2362,43 @@ export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): strin
   return `${lines.join('\n')}\n`;
 }
 
+/** Whether this file was started as the program (`npx tsx sync.ts`), not imported (by the tests). */
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+
+/**
+ * The command line: reads .env, runs `sync`, exits with its code. SIGTERM or SIGINT: no new write
+ * starts, the writes under way finish and get their audit lines, the report is printed, exit 143
+ * (130). Bounded: after DRAIN_MS, or when the same signal comes again (Ctrl-C twice), exit at once;
+ * each write still out has its intent line. A cancelled GitHub job gets SIGINT, SIGTERM 7.5 s later
+ * and SIGKILL 2.5 s after that (actions/runner src/Runner.Sdk/ProcessInvoker.cs): that SIGTERM does
+ * not cut the drain short.
+ */
+function runCommandLine(sync: Sync): void {
+  dotenv.config({ quiet: true });
+  const DRAIN_MS = 10_000;
+  const stop = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.on(signal, () => {
+      const code = stoppedExitCode(stop.signal.reason ?? signal);
+      if (stop.signal.reason === signal) process.exit(code);
+      if (stop.signal.aborted) return;
+      process.stderr.write(`\nStopped by ${signal}: no new write starts; writes under way finish and are logged (at most ${DRAIN_MS / 1000} s).\n`);
+      stop.abort(signal);
+      setTimeout(() => {
+        process.stderr.write(`Writes still under way after ${DRAIN_MS / 1000} s: exiting; the audit log has an intent line for each.\n`);
+        process.exit(code);
+      }, DRAIN_MS).unref();
+    });
+  main(process.argv.slice(2), { stop: stop.signal }, sync).then(
+    // Exit at once: after a failed read, requests still under way have nothing left to add.
+    (code) => process.exit(code),
+    (error: unknown) => {
+      const keys = Object.entries(process.env).flatMap(([name, value]) => (/_KEY$/.test(name) && value ? [value.trim()] : []));
+      process.stderr.write(`${logSafe(redactor(keys, sync.source.secretShape)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`))}\n`);
+      process.exit(1); // at once, as above: reads or writes still under way must not keep a failed run going
+    },
+  );
+}
 
 // ---- replace everything below this line ----
 
@@ -2215,6 +2409,9 @@ const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pat
 import Stripe from 'stripe';
 
 const DEFAULT_STRIPE_API_URL = 'https://api.stripe.com';
+
+/** Charges cannot predate Stripe; the oldest listing window starts here. */
+const STRIPE_EPOCH_UNIX = Date.UTC(2010, 0, 1) / 1000;
 
 /** Every Stripe customer id starts so: linked companies are loaded by this prefix (a documented text filter). */
 export const STRIPE_CUSTOMER_ID_PREFIX = 'cus_';
@@ -2270,6 +2467,8 @@ export interface StripeSettings {
   url: URL;
   testMode: boolean;
   discounts: MrrDiscounts;
+  /** --allow-account-mismatch: write even though the linked companies look like another account's. */
+  allowAccountMismatch: boolean;
 }
 
 /** STRIPE_MRR_DISCOUNTS: `recurring`, `one-time`, both (comma-separated) or `none`; unset: the default. */
@@ -2564,7 +2763,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     };
   const created = (w: CreatedWindow) => ({ limit: 100, created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
   const customerFilter = options.only ? { customer: options.only } : {};
-  const lister = (firstPage: Stripe.ApiList<never> | undefined) => ({ concurrency: options.concurrency, nowUnix: options.nowUnix, stop, firstPage });
+  const lister = (firstPage: Stripe.ApiList<never> | undefined) => ({ concurrency: options.concurrency, nowUnix: options.nowUnix, sinceUnix: STRIPE_EPOCH_UNIX, stop, firstPage });
 
   // The pages every listing starts with, and one request for Products and Prices: together the
   // permission check (checkPermissions), then the listings go on from them. Expanding needs the
@@ -2577,7 +2776,7 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
     subscriptions: (w: CreatedWindow) => stripe.subscriptions.list({ ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
     disputes: (w: CreatedWindow) => stripe.disputes.list({ ...created(w), expand: ['data.charge'] }),
   };
-  const w0 = firstWindow(options.nowUnix);
+  const w0 = firstWindow(options.nowUnix, STRIPE_EPOCH_UNIX);
   // The newest hundred products with their default prices: the Products and Prices check in one
   // request, and most accounts' every plan name. Prices is asked apart only when Products is missing.
   const readCatalogue = () =>
@@ -3563,8 +3762,14 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
                      which discounts lower MRR, as set in Stripe's Billing overview > Configure:
                      recurring (default), one-time, recurring,one-time, or none
   --only cus_...     one customer`,
+  flags: {
+    'allow-account-mismatch': {
+      type: 'boolean',
+      help: "write even though none of the linked records' keys is in the source\n(another account, or test data instead of live)",
+    },
+  },
 
-  configure(env, only) {
+  configure(env, only, flags) {
     const problems: string[] = [];
     const key = (env.STRIPE_API_KEY ?? '').trim();
     if (!key) problems.push('STRIPE_API_KEY is not set: create a restricted key in the Stripe dashboard (Developers > API keys).');
@@ -3572,7 +3777,8 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     const url = parseUrl('STRIPE_API_URL', env.STRIPE_API_URL || DEFAULT_STRIPE_API_URL, problems);
     if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${escapeText(only)}".`);
     const discounts = parseMrrDiscounts(env.STRIPE_MRR_DISCOUNTS, problems);
-    return { settings: { key, url: url ?? new URL(DEFAULT_STRIPE_API_URL), testMode: /^(sk|rk)_test_/.test(key), discounts }, problems, secrets: [key] };
+    const settings = { key, url: url ?? new URL(DEFAULT_STRIPE_API_URL), testMode: /^(sk|rk)_test_/.test(key), discounts, allowAccountMismatch: flags['allow-account-mismatch'] === true };
+    return { settings, problems, secrets: [key] };
   },
 
   async read(settings, context) {
@@ -3609,7 +3815,7 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
 
     // Another Stripe account, or the other mode, would create a second set of companies.
     const missing = [...target.linkedKeys].filter((key) => !facts.has(key));
-    if (!context.only && !target.allowAccountMismatch && looksLikeAnotherAccount(target.linkedKeys.size, missing.length)) {
+    if (!context.only && !settings.allowAccountMismatch && looksLikeAnotherAccount(target.linkedKeys.size, missing.length)) {
       const retrieve = (id: string) => withRetry(() => stripe.customers.retrieve(id).catch((e: unknown) => Promise.reject(stripeApiError(e))), context.policy);
       const checked = missing.slice(0, 5);
       if ((await probeCustomers(retrieve, checked)) === 0) return stop(wrongAccountMessage(target.linkedKeys.size, missing.length, checked, settings.testMode));
@@ -3658,36 +3864,6 @@ function stop(reason: string): SourcePlan {
 // ================================================================================================
 
 /** The sync main runs: a copy of this template plugs its own source and target in here. */
-export const SYNC = { source: stripeSource, target: COMPANIES };
+export const SYNC: Sync<StripeSettings, StripeData> = { source: stripeSource, target: COMPANIES };
 
-if (invokedDirectly) {
-  dotenv.config({ quiet: true });
-  // SIGTERM or SIGINT: no new write starts, the writes under way finish and get their audit lines,
-  // the report is printed, exit 143 (130). Bounded: after DRAIN_MS, or when the same signal comes
-  // again (Ctrl-C twice), exit at once; each write still out has its intent line. A cancelled GitHub
-  // job gets SIGINT, SIGTERM 7.5 s later and SIGKILL 2.5 s after that (actions/runner
-  // src/Runner.Sdk/ProcessInvoker.cs): that SIGTERM does not cut the drain short.
-  const DRAIN_MS = 10_000;
-  const stop = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.on(signal, () => {
-      const code = stoppedExitCode(stop.signal.reason ?? signal);
-      if (stop.signal.reason === signal) process.exit(code);
-      if (stop.signal.aborted) return;
-      process.stderr.write(`\nStopped by ${signal}: no new write starts; writes under way finish and are logged (at most ${DRAIN_MS / 1000} s).\n`);
-      stop.abort(signal);
-      setTimeout(() => {
-        process.stderr.write(`Writes still under way after ${DRAIN_MS / 1000} s: exiting; the audit log has an intent line for each.\n`);
-        process.exit(code);
-      }, DRAIN_MS).unref();
-    });
-  main(process.argv.slice(2), { stop: stop.signal }).then(
-    // Exit at once: after a failed read, requests still under way have nothing left to add.
-    (code) => process.exit(code),
-    (error: unknown) => {
-      const keys = Object.entries(process.env).flatMap(([name, value]) => (/_KEY$/.test(name) && value ? [value.trim()] : []));
-      process.stderr.write(`${logSafe(redactor(keys, SYNC.source.secretShape)(`Unexpected error: ${(error as Error)?.stack ?? String(error)}`))}\n`);
-      process.exit(1); // at once, as above: reads or writes still under way must not keep a failed run going
-    },
-  );
-}
+if (invokedDirectly) runCommandLine(SYNC);

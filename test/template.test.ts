@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main, type AttributeSpec, type RunOptions, type Source, type Target } from '../sync.ts';
+import { main, usageText, type AttributeSpec, type RunOptions, type Source, type Target } from '../sync.ts';
 import { startFakeAttio, type FakeAttio } from './fake-attio.ts';
 import { ATTIO_KEY, NO_LIMITS } from './harness.ts';
 
@@ -92,6 +92,65 @@ describe('the template, with another source', () => {
     expect(out).toContain('created=0 linked=0 updated=0 unchanged=2');
     expect(attio.stats().writes).toBe(0);
     expect(out + err).not.toMatch(/stripe/i);
+  });
+
+  it('--only writes that one account, whatever the source returns, and creates nothing else', async () => {
+    attio = await startFakeAttio({ apiKey: ATTIO_KEY });
+    const file = join(mkdtempSync(join(tmpdir(), 'accounts-')), 'accounts.json');
+    const accounts: Account[] = ['acct_1', 'acct_2', 'acct_3'].map((id, i) => ({ id, name: `Co ${i}`, domain: `co${i}.example`, plan: 'Pro', seats: i, renews: '2027-01-31' }));
+    writeFileSync(file, JSON.stringify(accounts));
+    let out = '';
+    const options: RunOptions = { env: { ATTIO_API_KEY: ATTIO_KEY, ATTIO_API_URL: attio.url, ACCOUNTS_FILE: file }, output: { out: (line) => (out += `${line}\n`), err: () => {} }, limits: NO_LIMITS };
+    const sync = { source: accountsSource, target: accountsToCompanies };
+    expect(await main(['--setup'], options, sync)).toBe(0);
+    expect(await main(['--only', 'acct_2'], options, sync)).toBe(0);
+    expect(out).toContain('created=1 linked=0 updated=0 unchanged=0 conflicts=0 failed=0');
+    expect(attio.companies().map((c) => c.values.account_id)).toEqual(['acct_2']);
+  });
+
+  it('reports a plain Error from the source in one line, not a stack', async () => {
+    attio = await startFakeAttio({ apiKey: ATTIO_KEY });
+    const failing: Source<{ file: string }, Account[]> = {
+      ...accountsSource,
+      read: async () => {
+        throw new Error('ACCOUNTS_FILE holds no JSON array');
+      },
+    };
+    let err = '';
+    const options: RunOptions = { env: { ATTIO_API_KEY: ATTIO_KEY, ATTIO_API_URL: attio.url, ACCOUNTS_FILE: 'x.json' }, output: { out: () => {}, err: (t) => (err += t) }, limits: NO_LIMITS };
+    expect(await main(['--setup'], options, { source: accountsSource, target: accountsToCompanies })).toBe(0);
+    expect(await main([], options, { source: failing, target: accountsToCompanies })).toBe(1);
+    expect(err).toBe('Reading failed, nothing was written: ACCOUNTS_FILE holds no JSON array\n');
+  });
+
+  it('--help shows the source\'s flags and variables and the core\'s, and no --currency for a target without currency attributes', async () => {
+    let out = '';
+    expect(await main(['--help'], { env: {}, output: { out: (line) => (out += line), err: () => {} } }, { source: accountsSource, target: accountsToCompanies })).toBe(0);
+    expect(out).toBe(usageText({ source: accountsSource, target: accountsToCompanies }));
+    expect(out).toContain('ACCOUNTS_FILE      required: a JSON array of accounts');
+    expect(out).toContain('--only KEY');
+    expect(out).not.toMatch(/currency|stripe|allow-account-mismatch/i);
+    const code = await main(['--setup', '--currency', 'EUR'], { env: {}, output: { out: () => {}, err: () => {} } }, { source: accountsSource, target: accountsToCompanies });
+    expect(code).toBe(2); // an unknown flag here
+  });
+
+  it('parses a flag the source declares and hands it to configure', async () => {
+    const seen: Array<string | boolean | undefined> = [];
+    const flagged: Source<{ file: string }, Account[]> = {
+      ...accountsSource,
+      flags: { since: { type: 'string', value: 'DATE', help: 'read accounts changed since DATE\n(an ISO date)' } },
+      configure: (env, only, flags) => {
+        seen.push(flags.since);
+        return accountsSource.configure(env, only, flags);
+      },
+    };
+    let out = '';
+    const sync = { source: flagged, target: accountsToCompanies };
+    expect(await main(['--help'], { env: {}, output: { out: (line) => (out += line), err: () => {} } }, sync)).toBe(0);
+    expect(out).toContain('[--audit-log PATH] [--since DATE] [--help]');
+    expect(out).toContain('  --since DATE       read accounts changed since DATE\n                     (an ISO date)\n  --help             this text');
+    await main(['--since', '2026-01-01', '--dry-run'], { env: {}, output: { out: () => {}, err: () => {} } }, sync);
+    expect(seen).toEqual(['2026-01-01']);
   });
 
   it('names the source\'s missing variable, as it does Attio\'s', async () => {
