@@ -588,9 +588,25 @@ interface Sized extends CreatedWindow {
   pagesLeft: number;
 }
 
+/** What a listing needs of an object: its id (the cursor) and when it was created (the windows). */
+type Listed = { id: string; created: number };
+
+/** The windows of one listing: those waiting and those being read, and what the empty ones showed. */
+interface Windows {
+  /** Step 1's window: everything. */
+  first: Sized;
+  queue: Sized[];
+  running: Set<Sized>;
+  concurrency: number;
+  /** Every window below this came back empty. */
+  dataStartsAfter: number;
+  emptyWindows: CreatedWindow[];
+}
+
 /**
- * Lists every object of one list endpoint (Stripe's, or any of its shape), reading `created` windows in parallel so that a
- * large account is read at the rate limit instead of one round trip per page:
+ * Lists every object of one list endpoint (Stripe's, or any of its shape), reading `created`
+ * windows in parallel so that a large account is read at the rate limit instead of one round trip
+ * per page:
  *
  *   1. One page of everything: a small account ends here.
  *   2. Fan out: the rest goes to windows of a few pages, then more and more, back in time.
@@ -601,87 +617,38 @@ interface Sized extends CreatedWindow {
  * Empty windows at the old end show where the data starts, so nothing older is split off again.
  * One failure (a page, or `onPage`) aborts `stop`, which ends every listing that shares it.
  */
-export async function listByCreatedWindows<T extends { id: string; created: number }>(
+export async function listByCreatedWindows<T extends Listed>(
   fetchPage: (window: CreatedWindow) => Promise<ListPage<T>>,
   onPage: (objects: T[]) => void,
   options: { concurrency: number; nowUnix: number; sinceUnix?: number; stop?: AbortController; firstPage?: ListPage<T> },
 ): Promise<void> {
   const stop = options.stop ?? new AbortController();
   const first: Sized = { ...firstWindow(options.nowUnix, options.sinceUnix), pagesLeft: Infinity };
-  const queue: Sized[] = options.firstPage ? [] : [first];
-  const running = new Set<Sized>();
-  let dataStartsAfter = first.gte; // every window below this came back empty
-  const emptyWindows: CreatedWindow[] = [];
-
-  const fanOut = (window: Sized, oldest: T, span: number) => {
-    const edges = [window.lt];
-    for (let i = 0, back = 0; i < Math.min(FAN_OUT_PAGES.length, options.concurrency - 1); i++) {
-      back += FAN_OUT_PAGES[i]!;
-      const edge = oldest.created - span * back;
-      if (edge <= window.gte) break;
-      edges.push(edge);
-    }
-    edges.push(window.gte);
-    // The first window keeps its cursor and the newest few pages; each older one holds more.
-    queue.push({ gte: edges[1]!, lt: window.lt, startingAfter: oldest.id, pagesLeft: (oldest.created - edges[1]!) / span });
-    for (let i = 2; i < edges.length; i++) queue.push({ gte: edges[i]!, lt: edges[i - 1]!, pagesLeft: Infinity });
-  };
-
-  const continueOrSplit = (window: Sized, oldest: T, span: number) => {
-    const from = Math.max(window.gte, dataStartsAfter);
-    const pagesLeft = Math.max(0, (oldest.created - from) / span);
-    let allPagesLeft = pagesLeft;
-    for (const w of [...queue, ...running]) allPagesLeft += w.pagesLeft;
-    const share = allPagesLeft / options.concurrency; // Infinity while some window is not sized yet
-    if (pagesLeft >= MIN_PAGES_TO_SPLIT && pagesLeft > share * SPLIT_ABOVE_SHARE) {
-      const keep = Math.max(1, share);
-      const split = Math.floor(oldest.created - span * keep);
-      if (split > from && split < oldest.created) {
-        queue.push({ gte: split, lt: window.lt, startingAfter: oldest.id, pagesLeft: keep }, { gte: from, lt: split, pagesLeft: pagesLeft - keep });
-        return;
-      }
-    }
-    queue.push({ gte: window.gte, lt: window.lt, startingAfter: oldest.id, pagesLeft });
-  };
-
-  const afterPage = (window: Sized, page: ListPage<T>) => {
-    const newest = page.data[0];
-    const oldest = page.data.at(-1);
-    if (!newest || !oldest) {
-      if (window.startingAfter) return;
-      emptyWindows.push(window);
-      for (const w of emptyWindows.sort((a, b) => a.gte - b.gte)) if (w.gte <= dataStartsAfter) dataStartsAfter = Math.max(dataStartsAfter, w.lt);
-      return;
-    }
-    if (!page.has_more) return;
-    const span = Math.max(1, newest.created - oldest.created); // seconds of history one page holds here
-    if (window === first) fanOut(window, oldest, span);
-    else continueOrSplit(window, oldest, span);
-  };
-
-  const takeBiggest = (): Sized => {
-    let biggest = 0;
-    for (let i = 1; i < queue.length; i++) if (queue[i]!.pagesLeft > queue[biggest]!.pagesLeft) biggest = i;
-    return queue.splice(biggest, 1)[0]!;
-  };
-
+  const windows: Windows = { first, queue: options.firstPage ? [] : [first], running: new Set(), concurrency: options.concurrency, dataStartsAfter: first.gte, emptyWindows: [] };
   // Step 1 may have been read already (as a permission check): go on from it.
   if (options.firstPage) {
     onPage(options.firstPage.data);
-    afterPage(first, options.firstPage);
+    afterPage(windows, first, options.firstPage);
   }
-  await new Promise<void>((resolve) => {
+  await readWindows(windows, fetchPage, onPage, stop);
+  stop.signal.throwIfAborted();
+}
+
+/** Reads the windows, at most `concurrency` at once and the biggest first, until none is left or `stop` is aborted. */
+function readWindows<T extends Listed>(windows: Windows, fetchPage: (window: CreatedWindow) => Promise<ListPage<T>>, onPage: (objects: T[]) => void, stop: AbortController): Promise<void> {
+  const { queue, running } = windows;
+  return new Promise<void>((resolve) => {
     const pump = () => {
       if (stop.signal.aborted || (queue.length === 0 && running.size === 0)) return resolve();
-      while (!stop.signal.aborted && running.size < options.concurrency && queue.length > 0) {
-        const window = takeBiggest();
+      while (!stop.signal.aborted && running.size < windows.concurrency && queue.length > 0) {
+        const window = takeBiggest(queue);
         running.add(window);
         const { gte, lt, startingAfter } = window;
         fetchPage(startingAfter ? { gte, lt, startingAfter } : { gte, lt })
           .then((page) => {
             running.delete(window);
             onPage(page.data);
-            afterPage(window, page);
+            afterPage(windows, window, page);
           })
           .catch((error: unknown) => {
             running.delete(window);
@@ -692,7 +659,62 @@ export async function listByCreatedWindows<T extends { id: string; created: numb
     };
     pump();
   });
-  stop.signal.throwIfAborted();
+}
+
+function takeBiggest(queue: Sized[]): Sized {
+  let biggest = 0;
+  for (let i = 1; i < queue.length; i++) if (queue[i]!.pagesLeft > queue[biggest]!.pagesLeft) biggest = i;
+  return queue.splice(biggest, 1)[0]!;
+}
+
+/** What a page says about its window: empty (where the data starts), the end of it, or how many pages are left (step 3). */
+function afterPage(windows: Windows, window: Sized, page: ListPage<Listed>): void {
+  const newest = page.data[0];
+  const oldest = page.data.at(-1);
+  if (!newest || !oldest) {
+    if (window.startingAfter) return;
+    windows.emptyWindows.push(window);
+    for (const w of windows.emptyWindows.sort((a, b) => a.gte - b.gte)) if (w.gte <= windows.dataStartsAfter) windows.dataStartsAfter = Math.max(windows.dataStartsAfter, w.lt);
+    return;
+  }
+  if (!page.has_more) return;
+  const span = Math.max(1, newest.created - oldest.created); // seconds of history one page holds here
+  if (window === windows.first) fanOut(windows, window, oldest, span);
+  else continueOrSplit(windows, window, oldest, span);
+}
+
+/** Step 2: the rest of the first window, in windows of more and more pages back in time. */
+function fanOut(windows: Windows, window: Sized, oldest: Listed, span: number): void {
+  const edges = [window.lt];
+  for (let i = 0, back = 0; i < Math.min(FAN_OUT_PAGES.length, windows.concurrency - 1); i++) {
+    back += FAN_OUT_PAGES[i]!;
+    const edge = oldest.created - span * back;
+    if (edge <= window.gte) break;
+    edges.push(edge);
+  }
+  edges.push(window.gte);
+  // The first window keeps its cursor and the newest few pages; each older one holds more.
+  windows.queue.push({ gte: edges[1]!, lt: window.lt, startingAfter: oldest.id, pagesLeft: (oldest.created - edges[1]!) / span });
+  for (let i = 2; i < edges.length; i++) windows.queue.push({ gte: edges[i]!, lt: edges[i - 1]!, pagesLeft: Infinity });
+}
+
+/** Step 4: a window goes on from its cursor, or keeps its share and hands the older rest to a new window. */
+function continueOrSplit(windows: Windows, window: Sized, oldest: Listed, span: number): void {
+  const { queue, running } = windows;
+  const from = Math.max(window.gte, windows.dataStartsAfter);
+  const pagesLeft = Math.max(0, (oldest.created - from) / span);
+  let allPagesLeft = pagesLeft;
+  for (const w of [...queue, ...running]) allPagesLeft += w.pagesLeft;
+  const share = allPagesLeft / windows.concurrency; // Infinity while some window is not sized yet
+  if (pagesLeft >= MIN_PAGES_TO_SPLIT && pagesLeft > share * SPLIT_ABOVE_SHARE) {
+    const keep = Math.max(1, share);
+    const split = Math.floor(oldest.created - span * keep);
+    if (split > from && split < oldest.created) {
+      queue.push({ gte: split, lt: window.lt, startingAfter: oldest.id, pagesLeft: keep }, { gte: from, lt: split, pagesLeft: pagesLeft - keep });
+      return;
+    }
+  }
+  queue.push({ gte: window.gte, lt: window.lt, startingAfter: oldest.id, pagesLeft });
 }
 
 // ================================================================================================
@@ -1537,59 +1559,71 @@ export async function writeAction(
   options: AttioWriterOptions,
   claimed: Set<string>,
 ): Promise<WriteResult> {
-  const { attio, object, matchSlug } = options;
   const key = action.key;
   if (action.kind === 'unchanged') return { key, outcome: 'unchanged' };
   if (action.kind === 'conflict') return { key, outcome: 'conflict', detail: action.reason };
-  const owned = toAttioValues(desired.values, options.specs);
-  const assertPath = `/objects/${object}/records?matching_attribute=${encodeURIComponent(matchSlug)}`;
-  if (action.kind === 'update') {
-    if (!options.dryRun) {
-      // By id when the write corrects the key itself (spaces around it): an assert would match nothing and create.
-      if (options.keyIsUnique && !action.changes.some((c) => c.slug === matchSlug)) await attio('PUT', assertPath, { data: { values: owned } });
-      else await attio('PATCH', `/objects/${object}/records/${action.recordId}`, { data: { values: owned } });
-    }
-    return { key, outcome: 'updated', recordId: action.recordId, changes: action.changes };
-  }
-
-  const link = async (record: AttioRecord, found: string): Promise<WriteResult> => {
-    const recordId = record.id.record_id;
-    const otherKey = plainValue(record.values[matchSlug], 'text');
-    if (otherKey && otherKey !== key)
-      return { key, outcome: 'conflict', detail: placementConflict(desired, `${found} is record ${escapeText(recordId)}, already linked to ${escapeText(String(otherKey))}`) };
-    if (claimed.has(recordId) && otherKey !== key)
-      return { key, outcome: 'conflict', detail: placementConflict(desired, `record ${escapeText(recordId)} (${found}) was linked to another record in this run`) };
-    claimed.add(recordId);
-    const before = plainValues(record, options.specs.filter((spec) => spec.slug in desired.values));
-    if (!options.dryRun) await attio('PATCH', `/objects/${object}/records/${recordId}`, { data: { values: owned } });
-    return { key, outcome: 'linked', detail: `record ${recordId} (${found})`, recordId, changes: diffValues(desired.values, before) };
-  };
-  const linkOrConflict = async (): Promise<WriteResult | null> => {
-    const hint = desired.hint;
-    if (hint && 'recordId' in hint) {
-      try {
-        const found = await attio<{ data: AttioRecord }>('GET', `/objects/${object}/records/${encodeURIComponent(hint.recordId)}`);
-        return await link(found.data, `${hint.label} ${hint.recordId}`);
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 404) return { key, outcome: 'conflict', detail: `${hint.label} ${hint.recordId} is no record in Attio` };
-        throw error;
-      }
-    }
-    const value = hint?.linkValue ?? desired.linkValue;
-    if (!value || !options.linkBy) return null;
-    const { slug, property } = options.linkBy;
-    const found = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, {
-      filter: { [slug]: { [property]: { $eq: value } } },
-      limit: 2,
-    });
-    if (found.data[0]) return link(found.data[0], `${property} ${value}`);
-    return hint ? { key, outcome: 'conflict', detail: `${hint.label} ${value} matches no record in Attio: add it to the right record, or remove the hint` } : null;
-  };
-
+  if (action.kind === 'update') return updateRecord(action, desired, options);
+  const linkOrConflict = () => findAndLink(desired, options, claimed);
   const linked = await linkOrConflict();
   if (linked) return linked;
   if (options.dryRun) return { key, outcome: 'created', changes: action.changes };
   return createNew(action, desired, options, linkOrConflict);
+}
+
+/** An update: by key (Attio's assert) where the key is unique, else by record id. */
+async function updateRecord(action: Extract<PlannedAction, { kind: 'update' }>, desired: DesiredRecord, options: AttioWriterOptions): Promise<WriteResult> {
+  const { attio, object, matchSlug } = options;
+  if (!options.dryRun) {
+    const owned = toAttioValues(desired.values, options.specs);
+    // By id when the write corrects the key itself (spaces around it): an assert would match nothing and create.
+    if (options.keyIsUnique && !action.changes.some((c) => c.slug === matchSlug))
+      await attio('PUT', `/objects/${object}/records?matching_attribute=${encodeURIComponent(matchSlug)}`, { data: { values: owned } });
+    else await attio('PATCH', `/objects/${object}/records/${action.recordId}`, { data: { values: owned } });
+  }
+  return { key: action.key, outcome: 'updated', recordId: action.recordId, changes: action.changes };
+}
+
+/**
+ * For a new key: the record its hint names, or the unlinked record its link value (the hint's, else
+ * its own) finds, linked; a conflict where the hint finds nothing. Null: nothing to link, create it.
+ */
+async function findAndLink(desired: DesiredRecord, options: AttioWriterOptions, claimed: Set<string>): Promise<WriteResult | null> {
+  const { attio, object } = options;
+  const key = desired.key;
+  const hint = desired.hint;
+  if (hint && 'recordId' in hint) {
+    try {
+      const found = await attio<{ data: AttioRecord }>('GET', `/objects/${object}/records/${encodeURIComponent(hint.recordId)}`);
+      return await linkRecord(found.data, `${hint.label} ${hint.recordId}`, desired, options, claimed);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return { key, outcome: 'conflict', detail: `${hint.label} ${hint.recordId} is no record in Attio` };
+      throw error;
+    }
+  }
+  const value = hint?.linkValue ?? desired.linkValue;
+  if (!value || !options.linkBy) return null;
+  const { slug, property } = options.linkBy;
+  const found = await attio<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, {
+    filter: { [slug]: { [property]: { $eq: value } } },
+    limit: 2,
+  });
+  if (found.data[0]) return linkRecord(found.data[0], `${property} ${value}`, desired, options, claimed);
+  return hint ? { key, outcome: 'conflict', detail: `${hint.label} ${value} matches no record in Attio: add it to the right record, or remove the hint` } : null;
+}
+
+/** Writes the owned values to a found record by id, unless it holds another key or this run linked it to another already. */
+async function linkRecord(record: AttioRecord, found: string, desired: DesiredRecord, options: AttioWriterOptions, claimed: Set<string>): Promise<WriteResult> {
+  const key = desired.key;
+  const recordId = record.id.record_id;
+  const otherKey = plainValue(record.values[options.matchSlug], 'text');
+  if (otherKey && otherKey !== key)
+    return { key, outcome: 'conflict', detail: placementConflict(desired, `${found} is record ${escapeText(recordId)}, already linked to ${escapeText(String(otherKey))}`) };
+  if (claimed.has(recordId) && otherKey !== key)
+    return { key, outcome: 'conflict', detail: placementConflict(desired, `record ${escapeText(recordId)} (${found}) was linked to another record in this run`) };
+  claimed.add(recordId);
+  const before = plainValues(record, options.specs.filter((spec) => spec.slug in desired.values));
+  if (!options.dryRun) await options.attio('PATCH', `/objects/${options.object}/records/${recordId}`, { data: { values: toAttioValues(desired.values, options.specs) } });
+  return { key, outcome: 'linked', detail: `record ${recordId} (${found})`, recordId, changes: diffValues(desired.values, before) };
 }
 
 /**
@@ -2691,6 +2725,268 @@ export interface StripeSourceOptions {
   onProgress?: (counts: { customers: number; charges: number; subscriptions: number; pages: number }) => void;
 }
 
+/** The client every Stripe request goes through (stripeRequest): the SDK, the run's retry policy, the endpoints' pacers. */
+type StripeClient = Pick<StripeSourceOptions, 'stripe' | 'policy' | 'pacers'>;
+
+/**
+ * One Stripe request, paced and retried: reading and the account check alike. The endpoint's own
+ * pacer comes last: a wait for a shared one must not push more than the endpoint's limit into one
+ * second (Stripe's per-endpoint limit is the one it enforces). A 429 holds the endpoint's pacers.
+ * Within a read, `read.stop` ends it once another request has failed for good (not retried), and
+ * `read.onAnswer` counts the pages.
+ */
+function stripeRequest<T>(client: StripeClient, endpoint: StripeEndpoint, call: (stripe: Stripe) => Promise<T>, read?: { stop: AbortSignal; onAnswer: () => void }): Promise<T> {
+  return withRetry(async () => {
+    if (read?.stop.aborted) throw new Error('stopped: another read failed'); // not retried
+    for (const pacer of client.pacers[endpoint]) await pacer.take();
+    try {
+      const result = await call(client.stripe);
+      read?.onAnswer();
+      return result;
+    } catch (error) {
+      const apiError = stripeApiError(error);
+      if (apiError.status === 429) {
+        for (const pacer of client.pacers[endpoint]) pacer.rateLimited(apiError.retryAfterMs);
+      }
+      throw apiError;
+    }
+  }, client.policy);
+}
+
+/** One read of Stripe: what the listings' folds and look-ups share, from the first pages to the facts. */
+interface StripeRead {
+  options: StripeSourceOptions;
+  counted: MrrDiscounts;
+  /** This read's requests (stripeRequest); once one has failed for good, `stop` ends every other: a partial read is never written. */
+  request: <T>(endpoint: StripeEndpoint, call: (stripe: Stripe) => Promise<T>) => Promise<T>;
+  stop: AbortController;
+  counts: { customers: number; charges: number; subscriptions: number; pages: number };
+  notes: SourceNotes;
+  customers: Map<string, CustomerFacts>;
+  /** Facts of customers not listed (yet): charges and subscriptions may arrive before their customer. */
+  pending: Map<string, CustomerFacts>;
+  /** Folds of subscriptions that wait for more reads (items, price details, an invoice). */
+  laterFolds: Promise<void>[];
+  /** Product names, read a hundred a request, each product once. */
+  products: { names: Map<string, string>; seen: Set<string>; toRead: string[]; reads: Promise<void>[] };
+  /** Price tiers and currency options, read once per price and kind. */
+  prices: { reads: Map<string, Promise<void>>; details: Map<string, PriceDetails> };
+  /** Latest invoices of Stripe Tax subscriptions with tax-inclusive prices: their tax. */
+  invoices: Map<string, Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'>>;
+}
+
+/** Ends the read with its first failure (the one reported); every listing sharing `stop` ends too. */
+function failRead(read: StripeRead, error: unknown): void {
+  if (!read.stop.signal.aborted) read.stop.abort(error);
+}
+
+function startRead(options: StripeSourceOptions): StripeRead {
+  const stop = new AbortController();
+  const counts = { customers: 0, charges: 0, subscriptions: 0, pages: 0 };
+  const answered = { stop: stop.signal, onAnswer: () => void (counts.pages += 1) };
+  return {
+    options,
+    counted: options.discounts ?? DEFAULT_MRR_DISCOUNTS,
+    request: (endpoint, call) => stripeRequest(options, endpoint, call, answered),
+    stop,
+    counts,
+    notes: emptySourceNotes(),
+    customers: new Map(),
+    pending: new Map(),
+    laterFolds: [],
+    products: { names: new Map(), seen: new Set(), toRead: [], reads: [] },
+    prices: { reads: new Map(), details: new Map() },
+    invoices: new Map(),
+  };
+}
+
+/** A listing's parameters for one window; `list` is the SDK's own, so its types check each listing. */
+type ListParams = { limit: number; created: { gte: number; lt: number }; starting_after?: string; customer?: string; status?: 'all'; expand: string[] };
+
+/**
+ * A Stripe listing the sync reads, as singer-io tap-stripe tables its streams: the endpoint, its
+ * parameters and expansions, the permission it needs, and how a page folds into the facts.
+ */
+interface Listing<T> {
+  endpoint: StripeEndpoint;
+  permission: StripePermission;
+  list: (stripe: Stripe, params: ListParams) => Promise<Stripe.ApiList<T>>;
+  /** Parameters of every page besides its window, cursor and --only's customer. */
+  params: { status?: 'all' };
+  /** Expansions of each object (`data.` is added for the listing). Each needs its object's permission too. */
+  expand: string[];
+  /** Whether --only narrows the listing to the customer (`customer=`): disputes cannot be listed by customer. */
+  byCustomer: boolean;
+  fold: (read: StripeRead, objects: T[]) => void;
+}
+
+/**
+ * The four listings, read at the same time. Expanding needs the expanded object's permission:
+ * balance transactions (Balance) on charges, coupons (Coupons) on customers and subscriptions,
+ * charges on disputes.
+ */
+const LISTINGS: {
+  customers: Listing<Stripe.Customer>;
+  charges: Listing<Stripe.Charge>;
+  subscriptions: Listing<Stripe.Subscription>;
+  disputes: Listing<Stripe.Dispute>;
+} = {
+  customers: { endpoint: 'customers', permission: 'customer_read', list: (s, p) => s.customers.list(p), params: {}, expand: ['discount.source.coupon'], byCustomer: false, fold: foldCustomers },
+  charges: { endpoint: 'charges', permission: 'charge_read', list: (s, p) => s.charges.list(p), params: {}, expand: ['balance_transaction'], byCustomer: true, fold: foldCharges },
+  subscriptions: {
+    endpoint: 'subscriptions',
+    permission: 'subscription_read',
+    list: (s, p) => s.subscriptions.list(p),
+    params: { status: 'all' }, // canceled ones too: they say a customer churned
+    expand: ['discounts.source.coupon'],
+    byCustomer: true,
+    fold: foldSubscriptions,
+  },
+  disputes: { endpoint: 'disputes', permission: 'dispute_read', list: (s, p) => s.disputes.list(p), params: {}, expand: ['charge'], byCustomer: false, fold: foldDisputes },
+};
+
+/** One page of a listing: a window of `created`, from its cursor on. */
+function listPage<T>(read: StripeRead, listing: Listing<T>, w: CreatedWindow): Promise<Stripe.ApiList<T>> {
+  const only = listing.byCustomer && read.options.only ? { customer: read.options.only } : {};
+  const cursor = w.startingAfter ? { starting_after: w.startingAfter } : {};
+  const params = { limit: 100, created: { gte: w.gte, lt: w.lt }, ...cursor, ...only, ...listing.params, expand: listing.expand.map((e) => `data.${e}`) };
+  return read.request(listing.endpoint, (stripe) => listing.list(stripe, params));
+}
+
+/** The rest of a listing after its first page, folded page by page, with the counts so far reported after each. */
+function listAll<T extends { id: string; created: number }>(read: StripeRead, listing: Listing<T>, firstPage: ListPage<T> | null): Promise<void> {
+  const { concurrency, nowUnix, onProgress } = read.options;
+  const onPage = (objects: T[]) => {
+    listing.fold(read, objects);
+    onProgress?.(read.counts);
+  };
+  return listByCreatedWindows((w) => listPage(read, listing, w), onPage, { concurrency, nowUnix, sinceUnix: STRIPE_EPOCH_UNIX, stop: read.stop, firstPage: firstPage ?? undefined });
+}
+
+/**
+ * The pages every listing starts with (with --only, the customer instead of the customers), and one
+ * request for Products and Prices: together the permission check (checkPermissions), then the
+ * listings go on from them.
+ */
+function firstPages(read: StripeRead) {
+  const { only, nowUnix } = read.options;
+  const w0 = firstWindow(nowUnix, STRIPE_EPOCH_UNIX);
+  const customer = (id: string) =>
+    read.request('customers', (stripe) => stripe.customers.retrieve(id, { expand: LISTINGS.customers.expand })).catch((error: unknown) => {
+      if (error instanceof ApiError && error.status === 404) return null; // main reports it as not found
+      throw error;
+    });
+  const { customers, charges, subscriptions, disputes } = LISTINGS;
+  return checkPermissions(
+    {
+      customer: only ? customer(only) : null,
+      customers: only ? null : listPage(read, customers, w0),
+      charges: listPage(read, charges, w0),
+      subscriptions: listPage(read, subscriptions, w0),
+      disputes: listPage(read, disputes, w0),
+      catalogue: readCatalogue(read),
+    },
+    { customer: 'customer_read', customers: customers.permission, charges: charges.permission, subscriptions: subscriptions.permission, disputes: disputes.permission, catalogue: 'product_read' },
+  );
+}
+
+/**
+ * The newest hundred products with their default prices: the Products and Prices check in one
+ * request, and most accounts' every plan name. Prices is asked apart only when Products is missing.
+ */
+function readCatalogue(read: StripeRead): Promise<Stripe.ApiList<Stripe.Product>> {
+  return read.request('products', (stripe) => stripe.products.list({ limit: 100, expand: ['data.default_price'] })).catch(async (error: unknown) => {
+    if (!(error instanceof ApiError && error.status === 403 && missingPermissionOf(error, 'product_read') === 'product_read')) throw error;
+    const prices = await read.request('prices', (stripe) => stripe.prices.list({ limit: 1 })).then(() => null, (e: unknown) => e);
+    throw new MissingPermissions(prices instanceof ApiError && prices.status === 403 ? ['product_read', missingPermissionOf(prices, 'plan_read')] : ['product_read']);
+  });
+}
+
+/** Reads everything the mapping needs from Stripe: the first pages (the permission check), then the four listings at the same time. */
+export async function readStripe(options: StripeSourceOptions): Promise<{ facts: Map<string, CustomerFacts>; notes: SourceNotes }> {
+  const read = startRead(options);
+  const first = await firstPages(read);
+  for (const product of first.catalogue.data) read.products.names.set(product.id, product.name);
+  for (const id of read.products.names.keys()) read.products.seen.add(id);
+  // Once subscriptions and their later folds are done, every product is known: read the last names
+  // then, while the other listings go on.
+  const subscriptionsRead = listAll(read, LISTINGS.subscriptions, first.subscriptions)
+    .then(() => Promise.all(read.laterFolds)) // all started by now
+    .then(() => read.products.toRead.length && readProductNames(read));
+  const customersRead = (async () => (options.only ? void (first.customer && acceptCustomer(read, first.customer)) : listAll(read, LISTINGS.customers, first.customers)))();
+  const listings = [customersRead, listAll(read, LISTINGS.charges, first.charges), subscriptionsRead, listAll(read, LISTINGS.disputes, first.disputes)];
+  await Promise.all(listings.map((listing) => listing.catch((error: unknown) => failRead(read, error))));
+  await Promise.all(read.products.reads.map((reading) => reading.catch((error: unknown) => failRead(read, error))));
+  read.stop.signal.throwIfAborted();
+  for (const facts of read.customers.values()) finishFacts(facts, read.products.names, read.counted, read.notes);
+  // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
+  for (const facts of read.pending.values()) addTally(read.notes.chargesOfUnknownCustomers, facts.id, facts.payments);
+  read.notes.pages = read.counts.pages;
+  return { facts: read.customers, notes: read.notes };
+}
+
+/** A customer's facts, created empty (and kept aside) when a charge or subscription comes first. */
+function factsFor(read: StripeRead, customerId: string): CustomerFacts {
+  let facts = read.customers.get(customerId) ?? read.pending.get(customerId);
+  if (!facts) {
+    facts = emptyFacts({ id: customerId, email: null, name: null, description: null, created: 0 });
+    read.pending.set(customerId, facts);
+  }
+  return facts;
+}
+
+function foldCustomers(read: StripeRead, customers: Stripe.Customer[]): void {
+  customers.forEach((customer) => acceptCustomer(read, customer));
+}
+
+function acceptCustomer(read: StripeRead, customer: Stripe.Customer | Stripe.DeletedCustomer): void {
+  if ('deleted' in customer && customer.deleted) return;
+  const live = customer as Stripe.Customer;
+  const fresh = emptyFacts(live);
+  const facts = read.pending.get(live.id);
+  // Charges or subscriptions that came first keep their facts; the customer's own fields join them.
+  if (facts) {
+    Object.assign(facts, { email: fresh.email, name: fresh.name, description: fresh.description, createdUnix: fresh.createdUnix, livemode: fresh.livemode, hints: fresh.hints });
+    if (fresh.discount) facts.discount = fresh.discount;
+  }
+  read.pending.delete(live.id);
+  read.customers.set(live.id, facts ?? fresh);
+  read.counts.customers += 1;
+}
+
+function foldCharges(read: StripeRead, charges: Stripe.Charge[]): void {
+  for (const charge of charges) {
+    read.counts.charges += 1;
+    const customerId = typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
+    if (customerId === null) {
+      if (chargeRevenue(charge)) read.notes.chargesWithoutCustomer += 1;
+      continue;
+    }
+    addCharge(factsFor(read, customerId), charge, read.notes);
+  }
+}
+
+/** Disputes have no customer filter: with --only, every dispute is read and the others skipped. */
+function foldDisputes(read: StripeRead, disputes: Stripe.Dispute[]): void {
+  for (const dispute of disputes) {
+    const charge = typeof dispute.charge === 'object' ? dispute.charge : null;
+    const customerId = typeof charge?.customer === 'string' ? charge.customer : (charge?.customer?.id ?? null);
+    if (customerId === null || (read.options.only && customerId !== read.options.only)) continue;
+    if (OPEN_DISPUTE_STATUSES.has(dispute.status)) read.notes.openDisputes += 1;
+    const loss = disputeLoss(dispute);
+    if (!loss) continue;
+    read.notes.lostDisputes += 1;
+    addRevenue(factsFor(read, customerId), loss, -1);
+  }
+}
+
+function foldSubscriptions(read: StripeRead, subscriptions: Stripe.Subscription[]): void {
+  for (const subscription of subscriptions) {
+    read.counts.subscriptions += 1;
+    foldWhenRead(read, subscription);
+  }
+}
+
 /** What a subscription needs read before it can be priced: nothing for one that cannot earn MRR. */
 function readsFor(subscription: Stripe.Subscription, nowUnix: number) {
   const first = subscription.items.data;
@@ -2711,283 +3007,112 @@ function readsFor(subscription: Stripe.Subscription, nowUnix: number) {
   return { itemDiscounts, priced, detailsOf, invoice };
 }
 
-/** Reads everything the mapping needs from Stripe. The four listings run at the same time. */
-export async function readStripe(options: StripeSourceOptions): Promise<{ facts: Map<string, CustomerFacts>; notes: SourceNotes }> {
-  const { stripe, policy, pacers } = options;
-  const counted = options.discounts ?? DEFAULT_MRR_DISCOUNTS;
-  // Once one read has failed for good, every other stops too: a partial read is never written, and
-  // the error reported is the first one.
-  const stop = new AbortController();
-  const fail = (error: unknown) => {
-    if (!stop.signal.aborted) stop.abort(error);
-  };
-  const notes = emptySourceNotes();
-  const counts = { customers: 0, charges: 0, subscriptions: 0, pages: 0 };
-  const customers = new Map<string, CustomerFacts>();
-  // Charges and subscriptions arrive before their customer may have; keep their facts aside.
-  const pending = new Map<string, CustomerFacts>();
-  const factsFor = (customerId: string) => {
-    let facts = customers.get(customerId) ?? pending.get(customerId);
-    if (!facts) {
-      facts = emptyFacts({ id: customerId, email: null, name: null, description: null, created: 0 });
-      pending.set(customerId, facts);
-    }
-    return facts;
-  };
+/**
+ * A subscription whose page does not hold all it needs (more items, coupons of item discounts,
+ * tiers or currency options of its prices, the latest invoice under Stripe Tax) is folded once
+ * those are read; each runs on its own. One that cannot earn MRR needs nothing more.
+ */
+function foldWhenRead(read: StripeRead, subscription: Stripe.Subscription): void {
+  const reads = readsFor(subscription, read.options.nowUnix);
+  if (!reads) {
+    foldSubscription(read, subscription, subscription.items.data);
+    return;
+  }
+  const folding = (async () => {
+    // Item discounts' coupons: a listing of subscriptions cannot expand that deep (4 levels at most).
+    const first = subscription.items.data;
+    const items = reads.itemDiscounts ? await readItems(read, subscription, []) : subscription.items.has_more ? await readItems(read, subscription, first) : first;
+    const details = reads.priced(items).flatMap((item) => reads.detailsOf(item) ?? []);
+    await Promise.all([...details.map((d) => readPriceDetails(read, d.priceId, d)), reads.invoice ? readInvoice(read, reads.invoice) : null]);
+    foldSubscription(read, subscription, items);
+  })();
+  folding.catch((error: unknown) => failRead(read, error)); // awaited at the end with the others; meanwhile the listings stop
+  read.laterFolds.push(folding);
+}
 
-  const request = async <T>(endpoint: StripeEndpoint, call: () => Promise<T>): Promise<T> =>
-    withRetry(async () => {
-      if (stop.signal.aborted) throw new Error('stopped: another read failed'); // not retried
-      // The endpoint's own pacer last: a wait for a shared one must not push more than the
-      // endpoint's limit into one second (Stripe's per-endpoint limit is the one it enforces).
-      for (const pacer of pacers[endpoint]) await pacer.take();
-      try {
-        const result = await call();
-        counts.pages += 1;
-        return result;
-      } catch (error) {
-        const apiError = stripeApiError(error);
-        if (apiError.status === 429) {
-          for (const pacer of pacers[endpoint]) pacer.rateLimited(apiError.retryAfterMs);
-        }
-        throw apiError;
-      }
-    }, policy);
+function foldSubscription(read: StripeRead, subscription: Stripe.Subscription, items: Stripe.SubscriptionItem[]): void {
+  const customerId = typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id;
+  const latest = typeof subscription.latest_invoice === 'string' ? read.invoices.get(subscription.latest_invoice) : undefined;
+  const context = { discounts: read.counted, nowUnix: read.options.nowUnix, detailsOf: (id: string) => read.prices.details.get(id), latestInvoice: latest };
+  const mrr = subscriptionMrr(subscription, items, context);
+  addTally(read.notes.unpricedItems, customerId, mrr.unpricedItems);
+  addTally(read.notes.unappliedDiscounts, customerId, mrr.unappliedDiscounts);
+  if (mrr.taxUnknown) addTally(read.notes.taxUnknown, customerId);
+  addSubscription(factsFor(read, customerId), subscription, items, mrr);
+  if (countsInMrr(subscription.status)) for (const { productId } of planOf(items)) readProductName(read, productId);
+}
 
-  /** Folds a page, then reports the counts so far. */
-  const folding =
-    <T>(fold: (objects: T[]) => void) =>
-    (objects: T[]) => {
-      fold(objects);
-      options.onProgress?.(counts);
-    };
-  const created = (w: CreatedWindow) => ({ limit: 100, created: { gte: w.gte, lt: w.lt }, ...(w.startingAfter ? { starting_after: w.startingAfter } : {}) });
-  const customerFilter = options.only ? { customer: options.only } : {};
-  const lister = (firstPage: Stripe.ApiList<never> | undefined) => ({ concurrency: options.concurrency, nowUnix: options.nowUnix, sinceUnix: STRIPE_EPOCH_UNIX, stop, firstPage });
-
-  // The pages every listing starts with, and one request for Products and Prices: together the
-  // permission check (checkPermissions), then the listings go on from them. Expanding needs the
-  // expanded object's permission too: balance transactions (Balance) on charges, coupons (Coupons)
-  // on customers and subscriptions, charges on disputes, default prices (Prices) on products.
-  const customerExpand = ['discount.source.coupon'];
-  const pageOf = {
-    customers: (w: CreatedWindow) => stripe.customers.list({ ...created(w), expand: customerExpand.map((e) => `data.${e}`) }),
-    charges: (w: CreatedWindow) => stripe.charges.list({ ...created(w), ...customerFilter, expand: ['data.balance_transaction'] }),
-    subscriptions: (w: CreatedWindow) => stripe.subscriptions.list({ ...created(w), ...customerFilter, status: 'all', expand: ['data.discounts.source.coupon'] }),
-    disputes: (w: CreatedWindow) => stripe.disputes.list({ ...created(w), expand: ['data.charge'] }),
-  };
-  const w0 = firstWindow(options.nowUnix, STRIPE_EPOCH_UNIX);
-  // The newest hundred products with their default prices: the Products and Prices check in one
-  // request, and most accounts' every plan name. Prices is asked apart only when Products is missing.
-  const readCatalogue = () =>
-    request('products', () => stripe.products.list({ limit: 100, expand: ['data.default_price'] })).catch(async (error: unknown) => {
-      if (!(error instanceof ApiError && error.status === 403 && missingPermissionOf(error, 'product_read') === 'product_read')) throw error;
-      const prices = await request('prices', () => stripe.prices.list({ limit: 1 })).then(() => null, (e: unknown) => e);
-      throw new MissingPermissions(prices instanceof ApiError && prices.status === 403 ? ['product_read', missingPermissionOf(prices, 'plan_read')] : ['product_read']);
-    });
-  const first = await checkPermissions(
-    {
-      customer: options.only
-        ? request('customers', () => stripe.customers.retrieve(options.only!, { expand: customerExpand })).catch((error: unknown) => {
-            if (error instanceof ApiError && error.status === 404) return null; // main reports it as not found
-            throw error;
-          })
-        : null,
-      customers: options.only ? null : request('customers', () => pageOf.customers(w0)),
-      charges: request('charges', () => pageOf.charges(w0)),
-      subscriptions: request('subscriptions', () => pageOf.subscriptions(w0)),
-      disputes: request('disputes', () => pageOf.disputes(w0)),
-      catalogue: readCatalogue(),
-    },
-    { customer: 'customer_read', customers: 'customer_read', charges: 'charge_read', subscriptions: 'subscription_read', disputes: 'dispute_read', catalogue: 'product_read' },
-  );
-
-  const acceptCustomer = (customer: Stripe.Customer | Stripe.DeletedCustomer) => {
-    if ('deleted' in customer && customer.deleted) return;
-    const live = customer as Stripe.Customer;
-    const fresh = emptyFacts(live);
-    const facts = pending.get(live.id);
-    // Charges or subscriptions that came first keep their facts; the customer's own fields join them.
-    if (facts) {
-      Object.assign(facts, { email: fresh.email, name: fresh.name, description: fresh.description, createdUnix: fresh.createdUnix, livemode: fresh.livemode, hints: fresh.hints });
-      if (fresh.discount) facts.discount = fresh.discount;
-    }
-    pending.delete(live.id);
-    customers.set(live.id, facts ?? fresh);
-    counts.customers += 1;
-  };
-
-  const readCustomers = async () => {
-    if (options.only) return void (first.customer && acceptCustomer(first.customer));
-    await listByCreatedWindows(
-      (w) => request('customers', () => pageOf.customers(w)),
-      folding((data: Stripe.Customer[]) => data.forEach(acceptCustomer)),
-      lister(first.customers as never),
-    );
-  };
-
-  const readCharges = () =>
-    listByCreatedWindows(
-      (w) => request('charges', () => pageOf.charges(w)),
-      folding((data: Stripe.Charge[]) => {
-        for (const charge of data) {
-          counts.charges += 1;
-          const customerId = typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
-          if (customerId === null) {
-            if (chargeRevenue(charge)) notes.chargesWithoutCustomer += 1;
-            continue;
-          }
-          addCharge(factsFor(customerId), charge, notes);
-        }
+/** A subscription's items after `known`, with their discounts' coupons. */
+async function readItems(read: StripeRead, subscription: Stripe.Subscription, known: Stripe.SubscriptionItem[]): Promise<Stripe.SubscriptionItem[]> {
+  const items = [...known];
+  for (let more = true; more; ) {
+    const last = items.at(-1)?.id;
+    const next = await read.request('subscription_items', (stripe) =>
+      stripe.subscriptionItems.list({
+        subscription: subscription.id,
+        limit: 100,
+        expand: ['data.discounts.source.coupon'],
+        ...(last ? { starting_after: last } : {}),
       }),
-      lister(first.charges as never),
     );
+    items.push(...next.data);
+    more = next.has_more && next.data.length > 0;
+  }
+  return items;
+}
 
-  // A subscription whose page does not hold all it needs (more items, coupons of item discounts,
-  // tiers or currency options of its prices, the latest invoice under Stripe Tax) is folded once
-  // those are read; each runs on its own. One that cannot earn MRR needs nothing more.
-  const laterFolds: Promise<void>[] = [];
-  const foldWhenRead = (subscription: Stripe.Subscription) => {
-    const reads = readsFor(subscription, options.nowUnix);
-    if (!reads) return foldSubscription(subscription, subscription.items.data);
-    const folding = (async () => {
-      // Item discounts' coupons: a listing of subscriptions cannot expand that deep (4 levels at most).
-      const first = subscription.items.data;
-      const items = reads.itemDiscounts ? await readItems(subscription, []) : subscription.items.has_more ? await readItems(subscription, first) : first;
-      const details = reads.priced(items).flatMap((item) => reads.detailsOf(item) ?? []);
-      await Promise.all([...details.map((d) => readPriceDetails(d.priceId, d)), reads.invoice ? readInvoice(reads.invoice) : null]);
-      foldSubscription(subscription, items);
-    })();
-    folding.catch(fail); // awaited at the end with the others; meanwhile the listings stop
-    laterFolds.push(folding);
-  };
+/**
+ * Product names, a hundred products a request (`ids`), each product once: a listing of
+ * subscriptions cannot expand data.items.data.price.product (5 levels; Stripe expands at most 4).
+ */
+function readProductName(read: StripeRead, productId: string): void {
+  const { products } = read;
+  if (products.seen.has(productId)) return;
+  products.seen.add(productId);
+  products.toRead.push(productId);
+  if (products.toRead.length === 100) readProductNames(read);
+}
 
-  const readSubscriptions = () =>
-    listByCreatedWindows(
-      (w) => request('subscriptions', () => pageOf.subscriptions(w)),
-      folding((data: Stripe.Subscription[]) => {
-        for (const subscription of data) {
-          counts.subscriptions += 1;
-          foldWhenRead(subscription);
-        }
+function readProductNames(read: StripeRead): void {
+  const { products } = read;
+  const ids = products.toRead;
+  products.toRead = [];
+  const reading = read.request('products', (stripe) => stripe.products.list({ ids, limit: 100 })).then((page) => {
+    for (const product of page.data) products.names.set(product.id, product.name);
+  });
+  reading.catch((error: unknown) => failRead(read, error));
+  products.reads.push(reading);
+}
+
+/**
+ * A price's tiers and currency options, read once per price and kind (a listing cannot expand
+ * them; currency_options "won't [be] include[d] ... by default", docs.stripe.com/products-prices/manage-prices).
+ */
+function readPriceDetails(read: StripeRead, priceId: string, need: { tiers: boolean; options: boolean }): Promise<void> {
+  const { prices } = read;
+  const expand = [...(need.tiers ? ['tiers'] : []), ...(need.options ? ['currency_options'] : [])];
+  const key = `${priceId} ${expand.join(',')}`;
+  if (!prices.reads.has(key))
+    prices.reads.set(
+      key,
+      read.request('prices', (stripe) => stripe.prices.retrieve(priceId, { expand })).then((price) => {
+        const known = prices.details.get(priceId) ?? {};
+        prices.details.set(priceId, { ...known, ...(price.tiers ? { tiers: price.tiers } : {}), ...(price.currency_options ? { currencyOptions: price.currency_options } : {}) });
       }),
-      lister(first.subscriptions as never),
     );
+  return prices.reads.get(key)!;
+}
 
-  /** A subscription's items after `known`, with their discounts' coupons. */
-  const readItems = async (subscription: Stripe.Subscription, known: Stripe.SubscriptionItem[]) => {
-    const items = [...known];
-    for (let more = true; more; ) {
-      const last = items.at(-1)?.id;
-      const next = await request('subscription_items', () =>
-        stripe.subscriptionItems.list({
-          subscription: subscription.id,
-          limit: 100,
-          expand: ['data.discounts.source.coupon'],
-          ...(last ? { starting_after: last } : {}),
-        }),
-      );
-      items.push(...next.data);
-      more = next.has_more && next.data.length > 0;
-    }
-    return items;
-  };
-
-  // Product names, a hundred products a request (`ids`), each product once: a listing of
-  // subscriptions cannot expand data.items.data.price.product (5 levels; Stripe expands at most 4).
-  const productNames = new Map<string, string>(first.catalogue.data.map((product) => [product.id, product.name]));
-  const productsSeen = new Set<string>(productNames.keys());
-  let productsToRead: string[] = [];
-  const productReads: Promise<void>[] = [];
-  const readProductNames = () => {
-    const ids = productsToRead;
-    productsToRead = [];
-    const reading = request('products', () => stripe.products.list({ ids, limit: 100 })).then((page) => {
-      for (const product of page.data) productNames.set(product.id, product.name);
-    });
-    reading.catch(fail);
-    productReads.push(reading);
-  };
-  const readProductName = (productId: string) => {
-    if (productsSeen.has(productId)) return;
-    productsSeen.add(productId);
-    productsToRead.push(productId);
-    if (productsToRead.length === 100) readProductNames();
-  };
-
-  // A price's tiers and currency options, read once per price and kind (a listing cannot expand
-  // them; currency_options "won't [be] include[d] ... by default", docs.stripe.com/products-prices/manage-prices).
-  const detailReads = new Map<string, Promise<void>>();
-  const detailsRead = new Map<string, PriceDetails>();
-  const readPriceDetails = (priceId: string, need: { tiers: boolean; options: boolean }) => {
-    const expand = [...(need.tiers ? ['tiers'] : []), ...(need.options ? ['currency_options'] : [])];
-    const key = `${priceId} ${expand.join(',')}`;
-    if (!detailReads.has(key))
-      detailReads.set(
-        key,
-        request('prices', () => stripe.prices.retrieve(priceId, { expand })).then((price) => {
-          const known = detailsRead.get(priceId) ?? {};
-          detailsRead.set(priceId, { ...known, ...(price.tiers ? { tiers: price.tiers } : {}), ...(price.currency_options ? { currencyOptions: price.currency_options } : {}) });
-        }),
-      );
-    return detailReads.get(key)!;
-  };
-  // Invoices is optional (STRIPE_PERMISSIONS): without it, the tax stays in and a note says so.
-  const invoicesRead = new Map<string, Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'>>();
-  const readInvoice = async (invoiceId: string) => {
-    if (notes.invoicesForbidden) return;
-    try {
-      const invoice = await request('invoices', () => stripe.invoices.retrieve(invoiceId));
-      invoicesRead.set(invoiceId, { subtotal: invoice.subtotal, subtotal_excluding_tax: invoice.subtotal_excluding_tax });
-    } catch (error) {
-      if (!(error instanceof ApiError && error.status === 403)) throw error;
-      notes.invoicesForbidden = true;
-    }
-  };
-
-  const foldSubscription = (subscription: Stripe.Subscription, items: Stripe.SubscriptionItem[]) => {
-    const customerId = typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id;
-    const latest = typeof subscription.latest_invoice === 'string' ? invoicesRead.get(subscription.latest_invoice) : undefined;
-    const mrr = subscriptionMrr(subscription, items, { discounts: counted, nowUnix: options.nowUnix, detailsOf: (id) => detailsRead.get(id), latestInvoice: latest });
-    addTally(notes.unpricedItems, customerId, mrr.unpricedItems);
-    addTally(notes.unappliedDiscounts, customerId, mrr.unappliedDiscounts);
-    if (mrr.taxUnknown) addTally(notes.taxUnknown, customerId);
-    addSubscription(factsFor(customerId), subscription, items, mrr);
-    if (countsInMrr(subscription.status)) for (const { productId } of planOf(items)) readProductName(productId);
-  };
-
-  // Disputes have no customer filter: with --only, every dispute is read and the others skipped.
-  const readDisputes = () =>
-    listByCreatedWindows(
-      (w) => request('disputes', () => pageOf.disputes(w)),
-      folding((data: Stripe.Dispute[]) => {
-        for (const dispute of data) {
-          const charge = typeof dispute.charge === 'object' ? dispute.charge : null;
-          const customerId = typeof charge?.customer === 'string' ? charge.customer : (charge?.customer?.id ?? null);
-          if (customerId === null || (options.only && customerId !== options.only)) continue;
-          if (OPEN_DISPUTE_STATUSES.has(dispute.status)) notes.openDisputes += 1;
-          const loss = disputeLoss(dispute);
-          if (!loss) continue;
-          notes.lostDisputes += 1;
-          addRevenue(factsFor(customerId), loss, -1);
-        }
-      }),
-      lister(first.disputes as never),
-    );
-
-  // Once subscriptions and their later folds are done, every product is known: read the last names
-  // then, while the other listings go on.
-  const subscriptionsRead = readSubscriptions()
-    .then(() => Promise.all(laterFolds)) // all started by now
-    .then(() => productsToRead.length && readProductNames());
-  await Promise.all([readCustomers(), readCharges(), subscriptionsRead, readDisputes()].map((listing) => listing.catch(fail)));
-  await Promise.all(productReads.map((reading) => reading.catch(fail)));
-  stop.signal.throwIfAborted();
-  for (const facts of customers.values()) finishFacts(facts, productNames, counted, notes);
-  // Facts left pending belong to customers that no longer exist (deleted) or were never listed.
-  for (const facts of pending.values()) addTally(notes.chargesOfUnknownCustomers, facts.id, facts.payments);
-  notes.pages = counts.pages;
-  return { facts: customers, notes };
+/** A latest invoice's tax. Invoices is optional (STRIPE_PERMISSIONS): without it, the tax stays in and a note says so. */
+async function readInvoice(read: StripeRead, invoiceId: string): Promise<void> {
+  if (read.notes.invoicesForbidden) return;
+  try {
+    const invoice = await read.request('invoices', (stripe) => stripe.invoices.retrieve(invoiceId));
+    read.invoices.set(invoiceId, { subtotal: invoice.subtotal, subtotal_excluding_tax: invoice.subtotal_excluding_tax });
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 403)) throw error;
+    read.notes.invoicesForbidden = true;
+  }
 }
 
 /** Once everything is read: product ids become names, and the customer's own discount applies. */
@@ -3743,7 +3868,7 @@ export const COMPANIES: Target = {
 export interface StripeData {
   facts: Map<string, CustomerFacts>;
   notes: SourceNotes;
-  stripe: Stripe;
+  client: StripeClient;
 }
 
 /**
@@ -3792,11 +3917,10 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
       telemetry: false,
     });
     const started = context.now();
+    const client: StripeClient = { stripe, policy: context.policy, pacers: stripePacers(limits, settings.testMode) };
     const { facts, notes } = await readStripe({
-      stripe,
+      ...client,
       only: context.only,
-      policy: context.policy,
-      pacers: stripePacers(limits, settings.testMode),
       concurrency: limits.concurrencyPerListing,
       nowUnix: Math.floor(context.now() / 1000),
       discounts: settings.discounts,
@@ -3805,41 +3929,19 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
           `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, context.now() - started).toFixed(1)} pages/s)`,
         ),
     });
-    return { data: { facts, notes, stripe }, summary: `${facts.size} Stripe customers (${notes.pages} pages)`, requests: notes.pages };
+    return { data: { facts, notes, client }, summary: `${facts.size} Stripe customers (${notes.pages} pages)`, requests: notes.pages };
   },
 
-  async map(settings, { facts, notes, stripe }, target, context) {
+  async map(settings, { facts, notes, client }, target, context) {
     if (context.only && !facts.has(context.only)) return stop(`Customer ${context.only} was not found in Stripe (or is deleted).`);
     if (!target.currency) return stop(`"${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" need a currency: run with --setup.`);
     const targetCurrency = stripeCurrencyOf(target.currency);
-
-    // Another Stripe account, or the other mode, would create a second set of companies.
-    const missing = [...target.linkedKeys].filter((key) => !facts.has(key));
-    if (!context.only && !settings.allowAccountMismatch && looksLikeAnotherAccount(target.linkedKeys.size, missing.length)) {
-      const retrieve = (id: string) => withRetry(() => stripe.customers.retrieve(id).catch((e: unknown) => Promise.reject(stripeApiError(e))), context.policy);
-      const checked = missing.slice(0, 5);
-      if ((await probeCustomers(retrieve, checked)) === 0) return stop(wrongAccountMessage(target.linkedKeys.size, missing.length, checked, settings.testMode));
-    }
+    const wrongAccount = !context.only && !settings.allowAccountMismatch ? await anotherAccount(client, facts, target.linkedKeys, settings.testMode) : null;
+    if (wrongAccount) return stop(wrongAccount);
     const totals = accountTotals(facts.values(), targetCurrency);
     const mismatch = context.only ? null : currencyMismatch(totals, targetCurrency);
     if (mismatch) return stop(mismatch);
-
-    const records: DesiredRecord[] = [];
-    const noDomain: string[] = []; // new customers whose email's domain is not a domain
-    for (const f of facts.values()) {
-      if (!shouldSync(f, target.linkedKeys.has(f.id))) continue;
-      const domain = companyDomain(f.email);
-      if (!target.linkedKeys.has(f.id) && !f.hints && hasUnusableDomain(f.email)) noDomain.push(f.id);
-      records.push({
-        key: f.id,
-        values: customerValues(f, targetCurrency),
-        onCreate: { [ATTRIBUTES.name]: companyName(f), [ATTRIBUTES.domains]: domain },
-        linkValue: domain,
-        ...placementHint(f.hints),
-        howToPlace: 'set attio_record_id or attio_domain in its Stripe metadata',
-        claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
-      });
-    }
+    const { records, noDomain } = companyRecords(facts, target.linkedKeys, targetCurrency);
     const domainNote = noDomain.length
       ? [
           `${noDomain.length} customers have an email address with no valid domain after the @ (${fewKeys(noDomain)}): ` +
@@ -3857,6 +3959,40 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
 
 function stop(reason: string): SourcePlan {
   return { records: [], notes: [], totals: null, stop: reason };
+}
+
+/**
+ * Why the key looks like another Stripe account's (or the other mode's), which would create a second
+ * set of companies: the linked companies' customers are missing, and a look-up of a few (with the
+ * one paced, retried Stripe request) finds none of them, not even deleted. Null when all is well.
+ */
+async function anotherAccount(client: StripeClient, facts: ReadonlyMap<string, CustomerFacts>, linkedKeys: ReadonlySet<string>, testMode: boolean): Promise<string | null> {
+  const missing = [...linkedKeys].filter((key) => !facts.has(key));
+  if (!looksLikeAnotherAccount(linkedKeys.size, missing.length)) return null;
+  const retrieve = (id: string) => stripeRequest(client, 'customers', (stripe) => stripe.customers.retrieve(id));
+  const checked = missing.slice(0, 5);
+  return (await probeCustomers(retrieve, checked)) === 0 ? wrongAccountMessage(linkedKeys.size, missing.length, checked, testMode) : null;
+}
+
+/** A company record per customer the sync writes; and the new ones whose email's domain is not a domain (for a note). */
+function companyRecords(facts: ReadonlyMap<string, CustomerFacts>, linkedKeys: ReadonlySet<string>, targetCurrency: string): { records: DesiredRecord[]; noDomain: string[] } {
+  const records: DesiredRecord[] = [];
+  const noDomain: string[] = [];
+  for (const f of facts.values()) {
+    if (!shouldSync(f, linkedKeys.has(f.id))) continue;
+    const domain = companyDomain(f.email);
+    if (!linkedKeys.has(f.id) && !f.hints && hasUnusableDomain(f.email)) noDomain.push(f.id);
+    records.push({
+      key: f.id,
+      values: customerValues(f, targetCurrency),
+      onCreate: { [ATTRIBUTES.name]: companyName(f), [ATTRIBUTES.domains]: domain },
+      linkValue: domain,
+      ...placementHint(f.hints),
+      howToPlace: 'set attio_record_id or attio_domain in its Stripe metadata',
+      claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}`,
+    });
+  }
+  return { records, noDomain };
 }
 
 // ================================================================================================
