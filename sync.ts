@@ -192,7 +192,7 @@ export const RETRY = {
 };
 
 /** The codes Attio's currency attributes accept: `default_currency_code` in Attio's OpenAPI spec. */
-export const ATTIO_CURRENCY_CODES = 'ARS AUD BRL BEL CAD CLP CNY COP CZK DKK EUR HKD ISK INR ILS JPY KRW MYR MXN NTD NZD NGN NOK XPF PEN PHP PLN GBP RWF SAR SGD ZAR SEK CHF AED UYU USD'.split(' ');
+const ATTIO_CURRENCY_CODES = 'ARS AUD BRL BEL CAD CLP CNY COP CZK DKK EUR HKD ISK INR ILS JPY KRW MYR MXN NTD NZD NGN NOK XPF PEN PHP PLN GBP RWF SAR SGD ZAR SEK CHF AED UYU USD'.split(' ');
 
 const DEFAULT_ATTIO_API_URL = 'https://api.attio.com/v2';
 
@@ -226,7 +226,7 @@ const EXIT_CODES = `Exit codes: 0 all written (or left for the next run by --max
 2 configuration or preflight problem (nothing written), 143 (130) stopped by SIGTERM (SIGINT): the writes
 under way finished, the rest is left for the next run.`;
 
-export interface Config<Settings = unknown> {
+interface Config<Settings = unknown> {
   attioKey: string;
   attioUrl: string;
   dryRun: boolean;
@@ -330,7 +330,7 @@ function unsupportedCurrency(code: string): string {
   return `--currency ${escapeText(code)} is not a currency Attio's currency attributes support.${hint} Attio supports: ${ATTIO_CURRENCY_CODES.join(' ')}.`;
 }
 
-export function parseUrl(name: string, value: string, problems: string[]): URL | undefined {
+function parseUrl(name: string, value: string, problems: string[]): URL | undefined {
   try {
     const url = new URL(value);
     if (url.protocol === 'http:' || url.protocol === 'https:') return url;
@@ -373,7 +373,7 @@ export function appendableProblem(path: string): string | null {
 }
 
 /** What a file system error says about the path, in words. */
-export function fileProblem(error: unknown): string {
+function fileProblem(error: unknown): string {
   switch ((error as NodeJS.ErrnoException | undefined)?.code) {
     case 'ENOENT':
       return 'its folder does not exist';
@@ -423,7 +423,7 @@ export function isTransient(error: ApiError): boolean {
 }
 
 /** The shortest wait a Retry-After date can ask for (see parseRetryAfter). */
-export const RETRY_AFTER_FLOOR_MS = 1000;
+const RETRY_AFTER_FLOOR_MS = 1000;
 
 /**
  * `Retry-After` in either form: delay-seconds, or an HTTP date. A date has one-second resolution and
@@ -573,7 +573,7 @@ const SPLIT_ABOVE_SHARE = 1.25;
 const MIN_PAGES_TO_SPLIT = 2;
 
 /** Step 1 of a listing: everything, newest first. */
-export function firstWindow(nowUnix: number, sinceUnix = LISTING_EPOCH_UNIX): CreatedWindow {
+function firstWindow(nowUnix: number, sinceUnix = LISTING_EPOCH_UNIX): CreatedWindow {
   return { gte: sinceUnix, lt: nowUnix + 1 };
 }
 
@@ -722,7 +722,7 @@ function continueOrSplit(windows: Windows, window: Sized, oldest: Listed, span: 
 // ================================================================================================
 
 /** Mail providers whose domain says nothing about the customer's company. */
-export const FREE_MAIL_DOMAINS = new Set([
+const FREE_MAIL_DOMAINS = new Set([
   'gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'hotmail.co.uk', 'live.com', 'msn.com',
   'yahoo.com', 'yahoo.co.uk', 'yahoo.fr', 'ymail.com', 'icloud.com', 'me.com', 'mac.com', 'aol.com',
   'proton.me', 'protonmail.com', 'pm.me', 'gmx.com', 'gmx.de', 'gmx.net', 'web.de', 'mail.com',
@@ -830,7 +830,7 @@ function placementConflict(record: DesiredRecord, reason: string): string {
   return record.howToPlace ? `${reason}; to place ${record.key} elsewhere, ${record.howToPlace}` : reason;
 }
 
-export interface AttioClientOptions {
+interface AttioClientOptions {
   baseUrl: string;
   /** The variable `baseUrl` came from, named when the host cannot be reached. */
   baseUrlVariable?: string;
@@ -843,7 +843,7 @@ export interface AttioClientOptions {
 }
 
 /** Sends one request, paced and retried until it succeeds or fails for good. */
-export interface AttioClient {
+interface AttioClient {
   <T>(method: string, path: string, body?: unknown): Promise<T>;
   /** The same request sent once, paced but not retried: for a create that must look before it retries. */
   once<T>(method: string, path: string, body?: unknown): Promise<T>;
@@ -873,7 +873,7 @@ function noAnswer(error: unknown, headersArrived: boolean, options: Pick<AttioCl
 }
 
 /** A fetch-based Attio client: JSON in and out, Attio's error envelope, pacing and retries. */
-export function createAttioClient(options: AttioClientOptions): AttioClient {
+function createAttioClient(options: AttioClientOptions): AttioClient {
   const policy: RetryPolicy = { ...options.policy, transient: attioTransient };
   const once = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const kind = method === 'GET' || path.endsWith('/records/query') ? 'read' : 'write';
@@ -939,7 +939,7 @@ interface AttioValue {
   email_address?: string;
 }
 
-export interface AttioRecord {
+interface AttioRecord {
   id: { record_id: string };
   values: Record<string, AttioValue[] | undefined>;
 }
@@ -968,7 +968,7 @@ async function listOptions(attio: AttioClient, object: string, slug: string): Pr
   return { active, archived };
 }
 
-export interface PreflightResult {
+interface PreflightResult {
   problems: string[];
   /** The currency all currency attributes share (the first one's default currency). */
   currency: string | null;
@@ -981,7 +981,7 @@ export interface PreflightResult {
 }
 
 /** Checks that every attribute the sync writes exists with the right type and options. */
-export async function preflight(attio: AttioClient, object: string, specs: readonly AttributeSpec[]): Promise<PreflightResult> {
+async function preflight(attio: AttioClient, object: string, specs: readonly AttributeSpec[]): Promise<PreflightResult> {
   const bySlug = new Map((await listAttributes(attio, object)).map((a) => [a.api_slug, a]));
   const result: PreflightResult = { problems: [], currency: null, missing: [], missingOptions: [], archivedOptions: [], unique: [] };
   for (const spec of specs) {
@@ -1037,7 +1037,7 @@ export async function preflight(attio: AttioClient, object: string, specs: reado
  * Attributes are created without a unique constraint: Attio refuses custom unique attributes on
  * companies and people (docs.attio.com/docs/standard-objects/standard-objects-companies).
  */
-export async function setupAttributes(attio: AttioClient, object: string, specs: readonly AttributeSpec[], currency: string): Promise<string[]> {
+async function setupAttributes(attio: AttioClient, object: string, specs: readonly AttributeSpec[], currency: string): Promise<string[]> {
   const before = await preflight(attio, object, specs);
   const done: string[] = [];
   for (const spec of before.missing) {
@@ -1124,7 +1124,7 @@ export function plainValue(values: AttioValue[] | undefined, type: AttributeSpec
 }
 
 /** A record's values for `specs`, in the plain form the plan compares. */
-export function plainValues(record: AttioRecord, specs: readonly AttributeSpec[]): Record<string, PlainValue> {
+function plainValues(record: AttioRecord, specs: readonly AttributeSpec[]): Record<string, PlainValue> {
   const values: Record<string, PlainValue> = {};
   for (const spec of specs) values[spec.slug] = plainValue(record.values[spec.slug], spec.type);
   return values;
@@ -1136,7 +1136,7 @@ export interface LinkedRecord {
 }
 
 /** A key as people may type it: without the spaces around it, in lower case. */
-export function normalKey(key: string): string {
+function normalKey(key: string): string {
   return key.trim().toLowerCase();
 }
 
@@ -1145,7 +1145,7 @@ export function normalKey(key: string): string {
  * pasted so); the same but for case (Stripe's ids are case-sensitive, so it may be another id, and
  * it is never taken as this key's without a person saying so); or another key (null).
  */
-export type KeyMatch = 'exact' | 'spaced' | 'cased';
+type KeyMatch = 'exact' | 'spaced' | 'cased';
 export function keyMatch(stored: string, key: string): KeyMatch | null {
   if (stored === key) return 'exact';
   if (stored.trim() === key) return 'spaced';
@@ -1162,7 +1162,7 @@ export function keyMatch(stored: string, key: string): KeyMatch | null {
  * make that safe), then pages of a fifth the size (the docs do not say the page size counts; it
  * cannot hurt). The last step is retried like any request.
  */
-export const LOAD_QUERY_STEPS = [
+const LOAD_QUERY_STEPS = [
   { sorted: true, pageShare: 1, says: '' },
   { sorted: false, pageShare: 1, says: 'without its sort' },
   { sorted: false, pageShare: 0.2, says: 'without its sort, in smaller pages' },
@@ -1178,7 +1178,7 @@ export const LOAD_QUERY_STEPS = [
  * the pages load can come twice (kept once, by record id) or be missed (the look-up before each
  * create finds it). matchLinkedRecords then sorts the records out per key.
  */
-export async function loadLinkedRecords(
+async function loadLinkedRecords(
   attio: AttioClient,
   object: string,
   matchSlug: string,
@@ -1221,7 +1221,7 @@ export async function loadLinkedRecords(
 }
 
 /** The loaded records per source key: which to update, which keys to leave, and what to say. */
-export interface LinkedState {
+interface LinkedState {
   /** The record each key is written to: one holding it exactly, or with spaces around it (writing corrects it). */
   linked: Map<string, LinkedRecord>;
   /** Keys held by more than one record (near-misses included), with the records: reported, none written. */
@@ -1276,7 +1276,7 @@ function otherCaseReason(recordId: string, stored: string, key: string, matchSlu
   );
 }
 
-export interface ValueChange {
+interface ValueChange {
   slug: string;
   before: PlainValue;
   after: PlainValue;
@@ -1356,9 +1356,9 @@ export function toAttioValues(values: Record<string, PlainValue>, specs: readonl
 }
 
 /** `deferred`: not started because the run's time budget was spent; the next run writes it. */
-export type WriteOutcome = 'created' | 'linked' | 'updated' | 'unchanged' | 'conflict' | 'failed' | 'deferred';
+type WriteOutcome = 'created' | 'linked' | 'updated' | 'unchanged' | 'conflict' | 'failed' | 'deferred';
 
-export interface WriteResult {
+interface WriteResult {
   key: string;
   outcome: WriteOutcome;
   detail?: string;
@@ -1368,7 +1368,7 @@ export interface WriteResult {
   changes?: ValueChange[];
 }
 
-export interface AttioWriterOptions {
+interface AttioWriterOptions {
   attio: AttioClient;
   object: string;
   matchSlug: string;
@@ -1553,7 +1553,7 @@ async function createNew(
  * and so is a hint that finds nothing. Otherwise the record is created with `onCreate` (createNew).
  * `claimed` holds the records this run has linked, so two keys never link the same one.
  */
-export async function writeAction(
+async function writeAction(
   action: PlannedAction,
   desired: DesiredRecord,
   options: AttioWriterOptions,
@@ -1630,7 +1630,7 @@ async function linkRecord(record: AttioRecord, found: string, desired: DesiredRe
  * Carries out the plan's writes with at most `concurrency` at once. A failed record never stops
  * the others, except where `explain` says a failure will repeat for every record (a rejected key).
  */
-export async function writePlan(
+async function writePlan(
   plan: readonly PlannedAction[],
   desiredByKey: ReadonlyMap<string, DesiredRecord>,
   options: AttioWriterOptions & {
@@ -2070,7 +2070,7 @@ function writtenLine(counts: Record<WriteOutcome, number>, toWrite: number, dryR
 }
 
 /** The audit log could not be written: no further write is sent (a write with no line could land unrecorded). */
-export class AuditLogError extends Error {}
+class AuditLogError extends Error {}
 
 /**
  * The audit log (`--audit-log`): an intent line before each write that may land is sent, an outcome
@@ -2270,7 +2270,7 @@ export class Progress {
   }
 }
 
-export function perSecond(done: number, elapsedMs: number): number {
+function perSecond(done: number, elapsedMs: number): number {
   return elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
 }
 
@@ -2282,7 +2282,7 @@ export function formatRate(done: number, total: number, elapsedMs: number): stri
   return `${rate.toFixed(1)}/s${eta}`;
 }
 
-export interface RunSummary {
+interface RunSummary {
   /** "<source> → Attio sync" */
   title: string;
   counts: Record<WriteOutcome, number>;
@@ -2369,13 +2369,13 @@ export function auditIntentLine(action: PlannedAction, matchSlug: string, time: 
   });
 }
 
-export function summaryLine(counts: Record<WriteOutcome, number>): string {
+function summaryLine(counts: Record<WriteOutcome, number>): string {
   const line = `created=${counts.created} linked=${counts.linked} updated=${counts.updated} unchanged=${counts.unchanged} conflicts=${counts.conflict} failed=${counts.failed}`;
   return counts.deferred ? `${line} left=${counts.deferred}` : line;
 }
 
 /** The job summary, in Markdown: every text in it through escapeText (its `markdown` form), so no value can add markup, a line or a table cell. */
-export function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): string {
+function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): string {
   const c = summary.counts;
   const md = (text: string) => escapeText(text, 'markdown');
   const lines = [
@@ -2448,7 +2448,7 @@ const DEFAULT_STRIPE_API_URL = 'https://api.stripe.com';
 const STRIPE_EPOCH_UNIX = Date.UTC(2010, 0, 1) / 1000;
 
 /** Every Stripe customer id starts so: linked companies are loaded by this prefix (a documented text filter). */
-export const STRIPE_CUSTOMER_ID_PREFIX = 'cus_';
+const STRIPE_CUSTOMER_ID_PREFIX = 'cus_';
 
 /**
  * Stripe's documented limits: 25 requests/s per endpoint; 100/s overall in live mode, 25/s in test
@@ -2468,7 +2468,7 @@ export const STRIPE_LIMITS = { perEndpointPerSecond: 24, livePerSecond: 50, test
  * defaults; recurring only is the sync's default, because Stripe's earlier article made forever
  * coupons (and only those) lower MRR. STRIPE_MRR_DISCOUNTS sets them (README, "Coupons").
  */
-export interface MrrDiscounts {
+interface MrrDiscounts {
   recurring: boolean;
   oneTime: boolean;
 }
@@ -2493,10 +2493,10 @@ export const STRIPE_PERMISSIONS = {
   // Optional: without it such a subscription's MRR keeps its tax, and a note says so.
   invoice_read: { dashboard: 'Invoices', reads: 'the latest invoice of a subscription under Stripe Tax with tax-inclusive prices: its tax', optional: true },
 } as const;
-export type StripePermission = keyof typeof STRIPE_PERMISSIONS;
+type StripePermission = keyof typeof STRIPE_PERMISSIONS;
 
 /** The Stripe source's settings, from its environment variables. */
-export interface StripeSettings {
+interface StripeSettings {
   key: string;
   url: URL;
   testMode: boolean;
@@ -2523,7 +2523,7 @@ export function parseMrrDiscounts(value: string | undefined, problems: string[])
  * policy (isTransient) does not retry a 401: Stripe documents it as "No valid API key provided".
  * A connection error keeps its cause (ECONNREFUSED, ENOTFOUND: the SDK's `detail`), which names the host.
  */
-export function stripeApiError(error: unknown): ApiError {
+function stripeApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof Stripe.errors.StripeError) {
     const answered = error.type !== 'StripeConnectionError' && typeof error.statusCode === 'number' && error.statusCode >= 300;
@@ -2535,7 +2535,7 @@ export function stripeApiError(error: unknown): ApiError {
   return new ApiError({ service: 'Stripe', message: (error as Error)?.message ?? String(error) });
 }
 
-export type StripeEndpoint = 'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes' | 'invoices';
+type StripeEndpoint = 'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes' | 'invoices';
 
 /**
  * The pacers of each endpoint: its own at Stripe's per-endpoint limit, behind a share of the overall
@@ -2564,7 +2564,7 @@ export function missingPermissionOf(error: ApiError, needed: StripePermission): 
 }
 
 /** A 403 that names every permission the key lacks, with where to grant them. */
-export class MissingPermissions extends ApiError {
+class MissingPermissions extends ApiError {
   readonly permissions: string[];
   constructor(permissions: readonly string[]) {
     const unique = [...new Set(permissions)];
@@ -2605,7 +2605,7 @@ export async function checkPermissions<T extends Record<string, Promise<unknown>
  * target currency: money is kept per currency, with what Stripe settled into other currencies, so
  * reading needs nothing from Attio and the target currency is chosen when mapping.
  */
-export interface CustomerFacts {
+interface CustomerFacts {
   id: string;
   email: string | null;
   name: string | null;
@@ -2635,7 +2635,7 @@ export interface CustomerFacts {
 }
 
 /** How many times something happened, and the first few customers it happened to (for a note that names them). */
-export interface Tally {
+interface Tally {
   count: number;
   customers: string[];
   /** Other customers too, beyond the first three. */
@@ -2643,7 +2643,7 @@ export interface Tally {
 }
 
 /** Run-wide notes from reading: what was left out and why, so the summary can say so. */
-export interface SourceNotes {
+interface SourceNotes {
   chargesWithoutCustomer: number;
   /** Succeeded charges of customers that no longer exist (deleted) or were never listed. */
   chargesOfUnknownCustomers: Tally;
@@ -2677,7 +2677,7 @@ export function emptySourceNotes(): SourceNotes {
   };
 }
 
-export function tally(): Tally {
+function tally(): Tally {
   return { count: 0, customers: [], more: false };
 }
 
@@ -2712,7 +2712,7 @@ export function emptyFacts(
   return facts;
 }
 
-export interface StripeSourceOptions {
+interface StripeSourceOptions {
   stripe: Stripe;
   only: string | null;
   policy: RetryPolicy;
@@ -3133,7 +3133,7 @@ function finishFacts(facts: CustomerFacts, productNames: ReadonlyMap<string, str
 // ================================================================================================
 
 /** Money in one currency, and what Stripe settled it as in another (when it did). */
-export interface Money {
+interface Money {
   currency: string;
   minor: number;
   settled?: { currency: string; minor: number };
@@ -3204,7 +3204,7 @@ export const OPEN_DISPUTE_STATUSES: ReadonlySet<string> = new Set([
  * `past_due`. "When a subscriber's subscription is canceled or marked as unpaid, then the
  * subscription is considered churn and no longer counts towards MRR" (billing analytics glossary).
  */
-export function countsInMrr(status: Stripe.Subscription.Status): boolean {
+function countsInMrr(status: Stripe.Subscription.Status): boolean {
   return status === 'active' || status === 'past_due';
 }
 
@@ -3267,7 +3267,7 @@ export function billedQuantity(quantity: number, transform: Stripe.Price.Transfo
 }
 
 /** What a price's retrieve adds to the price a listing embeds: tiers and currency options, which come only when expanded. */
-export interface PriceDetails {
+interface PriceDetails {
   tiers?: readonly Stripe.Price.Tier[];
   currencyOptions?: Record<string, Stripe.Price.CurrencyOptions>;
 }
@@ -3280,7 +3280,7 @@ type PriceForMrr = Pick<Stripe.Price, 'id' | 'currency' | 'billing_scheme' | 'ti
  * in another currency than the price's default is billed at its currency option there
  * (`currency_options[currency]`, with its own tiers and tax behaviour). Null when that is not known.
  */
-export function priceAmountsIn(price: PriceForMrr, currency: string, details: PriceDetails | undefined) {
+function priceAmountsIn(price: PriceForMrr, currency: string, details: PriceDetails | undefined) {
   if (price.currency.toLowerCase() === currency) return { unit: price.unit_amount, decimal: price.unit_amount_decimal, tiers: details?.tiers, taxBehavior: price.tax_behavior };
   const option = details?.currencyOptions?.[currency];
   if (!option) return null;
@@ -3302,7 +3302,7 @@ export function itemAmountMinor(price: PriceForMrr, quantity: number, currency: 
 }
 
 /** Whether a discount's coupon lowers MRR under the account's switches (see MrrDiscounts). */
-export function couponLowersMrr(coupon: Pick<Stripe.Coupon, 'duration'>, counted: MrrDiscounts): boolean {
+function couponLowersMrr(coupon: Pick<Stripe.Coupon, 'duration'>, counted: MrrDiscounts): boolean {
   return coupon.duration === 'once' ? counted.oneTime : counted.recurring;
 }
 
@@ -3362,14 +3362,14 @@ export function taxFreeShare(invoice: Pick<Stripe.Invoice, 'subtotal' | 'subtota
 }
 
 /** A subscription with no discounts of its own: its MRR before discounts, so the customer's discount can be applied once read. */
-export interface InheritingMrr {
+interface InheritingMrr {
   currency: string;
   mrrMinor: number;
   /** Months one invoice covers (the shortest item interval): an amount-off is per invoice. */
   monthsPerInvoice: number;
 }
 
-export interface SubscriptionMrr {
+interface SubscriptionMrr {
   currency: string;
   /** Monthly amount in minor units, fractional (rounded only when converted to major units). */
   mrrMinor: number;
@@ -3394,7 +3394,7 @@ type SubscriptionForMrr = Pick<Stripe.Subscription, 'status' | 'currency' | 'dis
 type ItemForMrr = Pick<Stripe.SubscriptionItem, 'price' | 'quantity' | 'discounts'> & Partial<Pick<Stripe.SubscriptionItem, 'tax_rates' | 'current_trial'>>;
 
 /** Whether an item is in a trial of its own now (`SubscriptionItem.current_trial`): Stripe's MRR excludes trials. */
-export function inItemTrial(item: Pick<ItemForMrr, 'current_trial'>, nowUnix: number): boolean {
+function inItemTrial(item: Pick<ItemForMrr, 'current_trial'>, nowUnix: number): boolean {
   return Boolean(item.current_trial && item.current_trial.end_date > nowUnix);
 }
 
@@ -3491,7 +3491,7 @@ export function planOf(items: readonly Pick<Stripe.SubscriptionItem, 'price' | '
     }));
 }
 
-export function addSubscription(
+function addSubscription(
   facts: CustomerFacts,
   subscription: Stripe.Subscription,
   items: readonly Stripe.SubscriptionItem[],
@@ -3512,8 +3512,8 @@ export function addSubscription(
 // SOURCE: STRIPE 5. MAPPING: facts -> Attio values, totals, notes, and the checks before any write
 // ================================================================================================
 
-export const SUBSCRIPTION_STATUSES = ['Active', 'Past due', 'Trialing', 'Paused', 'Unpaid', 'Canceled', 'None'] as const;
-export type SubscriptionStatusTitle = (typeof SUBSCRIPTION_STATUSES)[number];
+const SUBSCRIPTION_STATUSES = ['Active', 'Past due', 'Trialing', 'Paused', 'Unpaid', 'Canceled', 'None'] as const;
+type SubscriptionStatusTitle = (typeof SUBSCRIPTION_STATUSES)[number];
 
 /**
  * Stripe's statuses by how far along a customer is; `incomplete` never started, so it says nothing.
@@ -3544,7 +3544,7 @@ const ZERO_DECIMAL = new Set('bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vu
 const THREE_DECIMAL = new Set('bhd jod kwd omr tnd'.split(' '));
 
 /** Digits after the decimal point in a currency's major unit (docs.stripe.com/currencies). */
-export function currencyExponent(currency: string): number {
+function currencyExponent(currency: string): number {
   const code = currency.toLowerCase();
   return ZERO_DECIMAL.has(code) ? 0 : THREE_DECIMAL.has(code) ? 3 : 2;
 }
@@ -3588,7 +3588,7 @@ export function inCurrency(
   return { revenueMinor, mrrMinor: facts.mrrMinor[target] ?? 0, otherRevenueMinor, otherMrrMinor };
 }
 
-export function unixToDate(unix: number | null): string | null {
+function unixToDate(unix: number | null): string | null {
   return unix === null ? null : new Date(unix * 1000).toISOString().slice(0, 10);
 }
 
@@ -3661,7 +3661,7 @@ function formatMinor(byCurrency: Record<string, number>): string {
 }
 
 /** The account as a whole, in the target currency, to hold against Stripe's Billing overview. */
-export interface AccountTotals {
+interface AccountTotals {
   mrrMinor: number;
   lifetimeRevenueMinor: number;
   /** Active and past-due subscriptions: the ones MRR counts. */
@@ -3727,7 +3727,7 @@ export function currencyNotes(totals: AccountTotals, source: SourceNotes, target
 }
 
 /** "1,234.56 USD": major units with the currency's own decimals, for people to read. */
-export function formatMoney(minor: number, currency: string): string {
+function formatMoney(minor: number, currency: string): string {
   const digits = currencyExponent(currency);
   const major = minorToMajor(minor, currency).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
   return `${major} ${currency.toUpperCase()}`;
@@ -3783,7 +3783,7 @@ export function currencyMismatch(totals: AccountTotals, targetCurrency: string):
  * How many of `ids` belong to the account the key reads: a deleted customer is still there (retrieved
  * as `deleted: true`), a customer of another account, or of the other mode, is a 404.
  */
-export async function probeCustomers(retrieve: (id: string) => Promise<unknown>, ids: readonly string[]): Promise<number> {
+async function probeCustomers(retrieve: (id: string) => Promise<unknown>, ids: readonly string[]): Promise<number> {
   let here = 0;
   for (const id of ids) {
     try {
@@ -3823,8 +3823,8 @@ function wrongAccountMessage(linked: number, missing: number, checked: readonly 
 // ================================================================================================
 
 /** The Attio object this sync writes, and the attributes it reads and writes there. Rename here, nowhere else. */
-export const ATTIO_OBJECT = 'companies';
-export const ATTRIBUTES = {
+const ATTIO_OBJECT = 'companies';
+const ATTRIBUTES = {
   customerId: 'stripe_customer_id',
   lifetimeRevenue: 'stripe_lifetime_revenue',
   mrr: 'stripe_mrr',
@@ -3857,7 +3857,7 @@ export const ATTRIBUTE_SPECS: AttributeSpec[] = [
 ];
 
 /** Stripe customers into Attio companies, found by their domains when not linked yet. */
-export const COMPANIES: Target = {
+const COMPANIES: Target = {
   object: ATTIO_OBJECT,
   specs: ATTRIBUTE_SPECS,
   key: { slug: ATTRIBUTES.customerId, prefix: STRIPE_CUSTOMER_ID_PREFIX },
@@ -3865,7 +3865,7 @@ export const COMPANIES: Target = {
 };
 
 /** What reading Stripe leaves for mapping: the facts, the run notes, and the client (for look-ups). */
-export interface StripeData {
+interface StripeData {
   facts: Map<string, CustomerFacts>;
   notes: SourceNotes;
   client: StripeClient;
