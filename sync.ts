@@ -721,7 +721,8 @@ function continueOrSplit(windows: Windows, window: Sized, oldest: Listed, span: 
 // CORE 4. COMPANY HELPERS: a domain from an email address, a name fit for Attio
 // ================================================================================================
 
-/** Mail providers whose domain says nothing about the customer's company. */
+/** Mail providers whose domain says nothing about the customer's company (a table, laid out by hand). */
+// prettier-ignore
 const FREE_MAIL_DOMAINS = new Set([
   'gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'hotmail.co.uk', 'live.com', 'msn.com',
   'yahoo.com', 'yahoo.co.uk', 'yahoo.fr', 'ymail.com', 'icloud.com', 'me.com', 'mac.com', 'aol.com',
@@ -748,10 +749,7 @@ export function hostDomain(host: string): string | null {
   const domain = ascii.replace(/^www\.(?=[^.]*\.)/, ''); // www.acme.com is acme.com; www.com stays
   const labels = domain.split('.');
   const valid =
-    domain.length <= 253 &&
-    labels.length >= 2 &&
-    labels.every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label)) &&
-    /^(?:[a-z]{2,}|xn--[a-z0-9-]+)$/.test(labels.at(-1)!);
+    domain.length <= 253 && labels.length >= 2 && labels.every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label)) && /^(?:[a-z]{2,}|xn--[a-z0-9-]+)$/.test(labels.at(-1)!);
   return valid ? domain : null;
 }
 
@@ -959,10 +957,7 @@ async function listAttributes(attio: AttioClient, object: string): Promise<Attio
  * `show_archived=true`, and an archived option must be restored, not created a second time.
  */
 async function listOptions(attio: AttioClient, object: string, slug: string): Promise<{ active: Set<string>; archived: Map<string, string> }> {
-  const page = await attio<{ data: Array<{ id: { option_id: string }; title: string; is_archived?: boolean }> }>(
-    'GET',
-    `/objects/${object}/attributes/${slug}/options?show_archived=true`,
-  );
+  const page = await attio<{ data: Array<{ id: { option_id: string }; title: string; is_archived?: boolean }> }>('GET', `/objects/${object}/attributes/${slug}/options?show_archived=true`);
   const active = new Set(page.data.filter((o) => !o.is_archived).map((o) => o.title));
   const archived = new Map(page.data.filter((o) => o.is_archived && !active.has(o.title)).map((o) => [o.title, o.id.option_id]));
   return { active, archived };
@@ -1004,8 +999,7 @@ async function preflight(attio: AttioClient, object: string, specs: readonly Att
       continue;
     }
     if (attribute.is_unique) result.unique.push(spec.slug);
-    if (!spec.standard && attribute.is_multiselect)
-      result.problems.push(`"${spec.slug}" must hold a single value but allows many: delete it in Attio and run --setup.`);
+    if (!spec.standard && attribute.is_multiselect) result.problems.push(`"${spec.slug}" must hold a single value but allows many: delete it in Attio and run --setup.`);
     if (spec.type === 'currency') {
       const code = attribute.config?.currency?.default_currency_code?.toUpperCase() ?? null;
       if (!code) result.problems.push(`"${spec.slug}" has no default currency: set one in Attio.`);
@@ -1057,7 +1051,7 @@ async function setupAttributes(attio: AttioClient, object: string, specs: readon
 
 /** What a 409 on a setup create means: which create answered it (see createSetupObject). */
 const SETUP_CONFLICT = {
-  landed: 'the first attempt\'s answer was lost, but it had landed (409 on the retry)',
+  landed: "the first attempt's answer was lost, but it had landed (409 on the retry)",
   existed: 'it already existed when created (409: made meanwhile by someone else)',
 } as const;
 
@@ -1088,8 +1082,7 @@ async function ensureOptions(attio: AttioClient, object: string, slug: string, w
   const done: string[] = [];
   const quoted = (titles: string[]) => titles.map((t) => `"${t}"`).join(', ');
   const restore = wanted.filter((t) => !active.has(t) && archived.has(t));
-  for (const title of restore)
-    await attio('PATCH', `/objects/${object}/attributes/${slug}/options/${encodeURIComponent(archived.get(title)!)}`, { data: { is_archived: false } });
+  for (const title of restore) await attio('PATCH', `/objects/${object}/attributes/${slug}/options/${encodeURIComponent(archived.get(title)!)}`, { data: { is_archived: false } });
   if (restore.length) done.push(`restored the archived option(s) ${quoted(restore)} of "${slug}"`);
   const create = wanted.filter((t) => !active.has(t) && !archived.has(t));
   const conflicts: string[] = [];
@@ -1215,7 +1208,9 @@ async function loadLinkedRecords(
     offset += page.limit;
   }
   const notes = refused
-    ? [`the query for the linked records answered 429 ${refused} times (Attio's rate limit or its per-query score limit: the answer does not say which)${step ? `, so it was sent ${LOAD_QUERY_STEPS[step]!.says}` : ''}`]
+    ? [
+        `the query for the linked records answered 429 ${refused} times (Attio's rate limit or its per-query score limit: the answer does not say which)${step ? `, so it was sent ${LOAD_QUERY_STEPS[step]!.says}` : ''}`,
+      ]
     : [];
   return { records: [...byId.values()], notes };
 }
@@ -1249,12 +1244,18 @@ export function matchLinkedRecords(records: readonly LinkedRecord[], keys: reado
   }
   for (const [key, holders] of held) {
     const only = holders[0]!;
-    if (holders.length > 1) state.duplicates.set(key, holders.map((h) => holderLabel(h.record.recordId, h.match, h.stored)));
+    if (holders.length > 1)
+      state.duplicates.set(
+        key,
+        holders.map((h) => holderLabel(h.record.recordId, h.match, h.stored)),
+      );
     else if (only.match === 'cased') state.nearMisses.set(key, otherCaseReason(only.record.recordId, only.stored, key, matchSlug));
     else {
       state.linked.set(key, only.record);
       if (only.match === 'spaced')
-        state.notes.push(`record ${only.record.recordId} holds ${JSON.stringify(only.stored)}, ${key} with spaces around it: taken as ${key}'s company; writing it sets ${matchSlug} to exactly ${key}`);
+        state.notes.push(
+          `record ${only.record.recordId} holds ${JSON.stringify(only.stored)}, ${key} with spaces around it: taken as ${key}'s company; writing it sets ${matchSlug} to exactly ${key}`,
+        );
     }
   }
   return state;
@@ -1453,7 +1454,13 @@ export function firstCreated<R extends { created_at?: string; id: { record_id: s
 /** Writes the owned values to a record that already holds the key, if any differ. */
 async function writeToHolder(record: AttioRecord, desired: DesiredRecord, options: AttioWriterOptions, detail: string): Promise<WriteResult> {
   const recordId = record.id.record_id;
-  const changes = diffValues(desired.values, plainValues(record, options.specs.filter((spec) => spec.slug in desired.values)));
+  const changes = diffValues(
+    desired.values,
+    plainValues(
+      record,
+      options.specs.filter((spec) => spec.slug in desired.values),
+    ),
+  );
   if (changes.length) await options.attio('PATCH', `/objects/${options.object}/records/${recordId}`, { data: { values: toAttioValues(desired.values, options.specs) } });
   return { key: desired.key, outcome: changes.length ? 'updated' : 'unchanged', recordId, detail, changes };
 }
@@ -1553,12 +1560,7 @@ async function createNew(
  * and so is a hint that finds nothing. Otherwise the record is created with `onCreate` (createNew).
  * `claimed` holds the records this run has linked, so two keys never link the same one.
  */
-async function writeAction(
-  action: PlannedAction,
-  desired: DesiredRecord,
-  options: AttioWriterOptions,
-  claimed: Set<string>,
-): Promise<WriteResult> {
+async function writeAction(action: PlannedAction, desired: DesiredRecord, options: AttioWriterOptions, claimed: Set<string>): Promise<WriteResult> {
   const key = action.key;
   if (action.kind === 'unchanged') return { key, outcome: 'unchanged' };
   if (action.kind === 'conflict') return { key, outcome: 'conflict', detail: action.reason };
@@ -1621,7 +1623,10 @@ async function linkRecord(record: AttioRecord, found: string, desired: DesiredRe
   if (claimed.has(recordId) && otherKey !== key)
     return { key, outcome: 'conflict', detail: placementConflict(desired, `record ${escapeText(recordId)} (${found}) was linked to another record in this run`) };
   claimed.add(recordId);
-  const before = plainValues(record, options.specs.filter((spec) => spec.slug in desired.values));
+  const before = plainValues(
+    record,
+    options.specs.filter((spec) => spec.slug in desired.values),
+  );
   if (!options.dryRun) await options.attio('PATCH', `/objects/${options.object}/records/${recordId}`, { data: { values: toAttioValues(desired.values, options.specs) } });
   return { key, outcome: 'linked', detail: `record ${recordId} (${found})`, recordId, changes: diffValues(desired.values, before) };
 }
@@ -1839,7 +1844,10 @@ function startOutput(options: RunOptions, secretShape?: RegExp): Io {
   const raw = options.output ?? { out: (l: string) => process.stdout.write(`${l}\n`), err: (l: string) => process.stderr.write(l) };
   const env = options.env ?? process.env;
   // Until the configuration is read, every *_KEY variable counts as a secret.
-  let redact = redactor(Object.entries(env).flatMap(([name, value]) => (/_KEY$/.test(name) && value ? [value.trim()] : [])), secretShape);
+  let redact = redactor(
+    Object.entries(env).flatMap(([name, value]) => (/_KEY$/.test(name) && value ? [value.trim()] : [])),
+    secretShape,
+  );
   const err = (text: string) => raw.err(logSafe(redact(text)));
   return {
     out: (line: string) => raw.out(logSafe(redact(line))),
@@ -1917,8 +1925,7 @@ function describeError(error: unknown, source: Source<unknown, unknown>, retries
   return escapeText(error instanceof Error ? error.message : String(error));
 }
 
-const notReady = (object: string, checked: PreflightResult) =>
-  `Attio is not ready for the sync (object "${object}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`;
+const notReady = (object: string, checked: PreflightResult) => `Attio is not ready for the sync (object "${object}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`;
 
 /** --setup: create what is missing, check, stop. Never reads the source. */
 async function setup(run: Run, target: Target): Promise<void> {
@@ -1999,7 +2006,11 @@ async function mapAndPlan(run: Run, source: Source<unknown, unknown>, target: Ta
   // --only is the core's promise, whatever the source returns: one key planned, nothing else created.
   const only = run.config.only;
   const records = only === null ? mapped.records : mapped.records.filter((record) => record.key === only);
-  const matched = matchLinkedRecords(ready.linkedRecords, records.map((r) => r.key), target.key.slug);
+  const matched = matchLinkedRecords(
+    ready.linkedRecords,
+    records.map((r) => r.key),
+    target.key.slug,
+  );
   const plan = planRecords(records, matched.linked, matched.duplicates, matched.nearMisses);
   const notes = [...mapped.notes, ...ready.loadNotes, ...matched.notes];
   return { ...mapped, records, notes, plan, orphans: matched.orphans, desiredByKey: new Map(records.map((d) => [d.key, d])), keyIsUnique: ready.keyIsUnique };
@@ -2060,11 +2071,9 @@ async function write(run: Run, target: Target, planned: Planned): Promise<Writte
 /** "Wrote 5 records in 1.2s (of 8 to write: 2 failed, 1 conflicts)": what landed, and apart from it what did not. */
 function writtenLine(counts: Record<WriteOutcome, number>, toWrite: number, dryRun: boolean, elapsedMs: number): string {
   const written = counts.created + counts.linked + counts.updated;
-  const notWritten = [
-    counts.conflict && `${counts.conflict} conflicts`,
-    counts.failed && `${counts.failed} failed`,
-    counts.deferred && `${counts.deferred} left for the next run`,
-  ].filter(Boolean);
+  const notWritten = [counts.conflict && `${counts.conflict} conflicts`, counts.failed && `${counts.failed} failed`, counts.deferred && `${counts.deferred} left for the next run`].filter(
+    Boolean,
+  );
   const rest = notWritten.length ? ` (of ${toWrite} to write: ${notWritten.join(', ')})` : '';
   return `${dryRun ? 'Planned' : 'Wrote'} ${written} records in ${(elapsedMs / 1000).toFixed(1)}s${rest}.`;
 }
@@ -2116,7 +2125,9 @@ function report(run: Run, source: Source<unknown, unknown>, target: Target, read
   if (planned.orphans.length)
     notes.push(`${planned.orphans.length} Attio records hold a ${target.key.slug} that ${source.name} no longer has (${fewKeys(planned.orphans)}); left as they are`);
   if (requests.retries) {
-    const why = Object.entries(requests.retriedFor).sort(([, a], [, b]) => b - a).map(([what, n]) => `${what}: ${n}`);
+    const why = Object.entries(requests.retriedFor)
+      .sort(([, a], [, b]) => b - a)
+      .map(([what, n]) => `${what}: ${n}`);
     notes.push(`${requests.retries} requests were retried (${why.join(', ')})`);
   }
   if (counts.deferred && run.stop?.aborted) notes.push(`stopped by ${escapeText(String(run.stop.reason))}: ${counts.deferred} records were not started and are left for the next run`);
@@ -2162,9 +2173,10 @@ function writeStepSummary(run: Run, markdown: string): void {
 function concurrentCreateNotes(counts: { found: number; won: number; lost: number }, matchSlug: string): string[] {
   const notes: string[] = [];
   if (counts.found)
-    notes.push(`${counts.found} new records had a company by the time they were created (another run at the same time, a person, or a page that moved while loading): found by ${matchSlug} just before the create, written there instead`);
-  if (counts.won)
-    notes.push(`${counts.won} records were created by another run too, at the same time: this run's company was the first and stays (the other run deletes its own)`);
+    notes.push(
+      `${counts.found} new records had a company by the time they were created (another run at the same time, a person, or a page that moved while loading): found by ${matchSlug} just before the create, written there instead`,
+    );
+  if (counts.won) notes.push(`${counts.won} records were created by another run too, at the same time: this run's company was the first and stays (the other run deletes its own)`);
   if (counts.lost)
     notes.push(`${counts.lost} records were created by another run too, at the same time, and first: this run deleted the company it had just created and wrote to the other run's`);
   return notes;
@@ -2218,7 +2230,14 @@ const CLEAR_LINE = '\r\x1b[2K';
 /** Text for stdout or stderr: each of its lines through escapeText (a leading CLEAR_LINE kept). */
 function logSafe(text: string): string {
   const clear = text.startsWith(CLEAR_LINE) ? CLEAR_LINE : '';
-  return clear + text.slice(clear.length).split('\n').map((line) => escapeText(line)).join('\n');
+  return (
+    clear +
+    text
+      .slice(clear.length)
+      .split('\n')
+      .map((line) => escapeText(line))
+      .join('\n')
+  );
 }
 
 /**
@@ -2507,7 +2526,10 @@ interface StripeSettings {
 
 /** STRIPE_MRR_DISCOUNTS: `recurring`, `one-time`, both (comma-separated) or `none`; unset: the default. */
 export function parseMrrDiscounts(value: string | undefined, problems: string[]): MrrDiscounts {
-  const words = (value ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+  const words = (value ?? '')
+    .split(',')
+    .map((w) => w.trim().toLowerCase())
+    .filter(Boolean);
   if (words.length === 0) return DEFAULT_MRR_DISCOUNTS;
   const bad = words.filter((w) => !['recurring', 'one-time', 'none'].includes(w) || (w === 'none' && words.length > 1));
   if (bad.length) problems.push(`STRIPE_MRR_DISCOUNTS takes recurring, one-time, recurring,one-time or none (as set in Stripe's Billing overview > Configure), got "${value}".`);
@@ -2569,7 +2591,12 @@ class MissingPermissions extends ApiError {
   constructor(permissions: readonly string[]) {
     const unique = [...new Set(permissions)];
     const names = unique.map((p) => (p in STRIPE_PERMISSIONS ? `${STRIPE_PERMISSIONS[p as StripePermission].dashboard} (${p})` : p));
-    super({ service: 'Stripe', message: `Read is missing on ${names.join(', ')}; edit the restricted key in the Stripe dashboard (Developers > API keys)`, status: 403, code: 'missing_permissions' });
+    super({
+      service: 'Stripe',
+      message: `Read is missing on ${names.join(', ')}; edit the restricted key in the Stripe dashboard (Developers > API keys)`,
+      status: 403,
+      code: 'missing_permissions',
+    });
     this.permissions = unique;
   }
 }
@@ -2578,10 +2605,7 @@ class MissingPermissions extends ApiError {
  * Runs the first requests of a read at once, as a permission check: when the key lacks any, one
  * error names them all (a 403 for each), before any long listing; any other failure is thrown as is.
  */
-export async function checkPermissions<T extends Record<string, Promise<unknown> | null>>(
-  first: T,
-  needed: Record<keyof T, StripePermission>,
-): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+export async function checkPermissions<T extends Record<string, Promise<unknown> | null>>(first: T, needed: Record<keyof T, StripePermission>): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
   const names = Object.keys(first) as Array<keyof T>;
   const settled = await Promise.allSettled(names.map((name) => first[name]));
   const missing = settled.flatMap((r, i) => {
@@ -2700,7 +2724,10 @@ export function emptyFacts(
     description: customer.description ?? null,
     createdUnix: customer.created,
     livemode: customer.livemode ?? false,
-    hints: customer.metadata?.attio_domain || customer.metadata?.attio_record_id ? { domain: customer.metadata.attio_domain?.trim() || null, recordId: customer.metadata.attio_record_id?.trim() || null } : null,
+    hints:
+      customer.metadata?.attio_domain || customer.metadata?.attio_record_id
+        ? { domain: customer.metadata.attio_domain?.trim() || null, recordId: customer.metadata.attio_record_id?.trim() || null }
+        : null,
     revenueMinor: {},
     firstPaymentUnix: null,
     lastPaymentUnix: null,
@@ -2831,7 +2858,15 @@ const LISTINGS: {
   subscriptions: Listing<Stripe.Subscription>;
   disputes: Listing<Stripe.Dispute>;
 } = {
-  customers: { endpoint: 'customers', permission: 'customer_read', list: (s, p) => s.customers.list(p), params: {}, expand: ['discount.source.coupon'], byCustomer: false, fold: foldCustomers },
+  customers: {
+    endpoint: 'customers',
+    permission: 'customer_read',
+    list: (s, p) => s.customers.list(p),
+    params: {},
+    expand: ['discount.source.coupon'],
+    byCustomer: false,
+    fold: foldCustomers,
+  },
   charges: { endpoint: 'charges', permission: 'charge_read', list: (s, p) => s.charges.list(p), params: {}, expand: ['balance_transaction'], byCustomer: true, fold: foldCharges },
   subscriptions: {
     endpoint: 'subscriptions',
@@ -2872,10 +2907,12 @@ function firstPages(read: StripeRead) {
   const { only, nowUnix } = read.options;
   const w0 = firstWindow(nowUnix, STRIPE_EPOCH_UNIX);
   const customer = (id: string) =>
-    read.request('customers', (stripe) => stripe.customers.retrieve(id, { expand: LISTINGS.customers.expand })).catch((error: unknown) => {
-      if (error instanceof ApiError && error.status === 404) return null; // main reports it as not found
-      throw error;
-    });
+    read
+      .request('customers', (stripe) => stripe.customers.retrieve(id, { expand: LISTINGS.customers.expand }))
+      .catch((error: unknown) => {
+        if (error instanceof ApiError && error.status === 404) return null; // main reports it as not found
+        throw error;
+      });
   const { customers, charges, subscriptions, disputes } = LISTINGS;
   return checkPermissions(
     {
@@ -2886,7 +2923,14 @@ function firstPages(read: StripeRead) {
       disputes: listPage(read, disputes, w0),
       catalogue: readCatalogue(read),
     },
-    { customer: 'customer_read', customers: customers.permission, charges: charges.permission, subscriptions: subscriptions.permission, disputes: disputes.permission, catalogue: 'product_read' },
+    {
+      customer: 'customer_read',
+      customers: customers.permission,
+      charges: charges.permission,
+      subscriptions: subscriptions.permission,
+      disputes: disputes.permission,
+      catalogue: 'product_read',
+    },
   );
 }
 
@@ -2895,11 +2939,18 @@ function firstPages(read: StripeRead) {
  * request, and most accounts' every plan name. Prices is asked apart only when Products is missing.
  */
 function readCatalogue(read: StripeRead): Promise<Stripe.ApiList<Stripe.Product>> {
-  return read.request('products', (stripe) => stripe.products.list({ limit: 100, expand: ['data.default_price'] })).catch(async (error: unknown) => {
-    if (!(error instanceof ApiError && error.status === 403 && missingPermissionOf(error, 'product_read') === 'product_read')) throw error;
-    const prices = await read.request('prices', (stripe) => stripe.prices.list({ limit: 1 })).then(() => null, (e: unknown) => e);
-    throw new MissingPermissions(prices instanceof ApiError && prices.status === 403 ? ['product_read', missingPermissionOf(prices, 'plan_read')] : ['product_read']);
-  });
+  return read
+    .request('products', (stripe) => stripe.products.list({ limit: 100, expand: ['data.default_price'] }))
+    .catch(async (error: unknown) => {
+      if (!(error instanceof ApiError && error.status === 403 && missingPermissionOf(error, 'product_read') === 'product_read')) throw error;
+      const prices = await read
+        .request('prices', (stripe) => stripe.prices.list({ limit: 1 }))
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      throw new MissingPermissions(prices instanceof ApiError && prices.status === 403 ? ['product_read', missingPermissionOf(prices, 'plan_read')] : ['product_read']);
+    });
 }
 
 /** Reads everything the mapping needs from Stripe: the first pages (the permission check), then the four listings at the same time. */
@@ -2992,8 +3043,7 @@ function readsFor(subscription: Stripe.Subscription, nowUnix: number) {
   const first = subscription.items.data;
   if (!earnsMrr(subscription)) return null;
   const currency = subscription.currency.toLowerCase();
-  const priced = (items: readonly Stripe.SubscriptionItem[]) =>
-    items.filter((item) => item.price.recurring?.usage_type !== 'metered' && !inItemTrial(item, nowUnix));
+  const priced = (items: readonly Stripe.SubscriptionItem[]) => items.filter((item) => item.price.recurring?.usage_type !== 'metered' && !inItemTrial(item, nowUnix));
   const detailsOf = (item: Stripe.SubscriptionItem) => {
     const tiers = item.price.billing_scheme === 'tiered';
     const options = item.price.currency.toLowerCase() !== currency;
@@ -3045,7 +3095,7 @@ function foldSubscription(read: StripeRead, subscription: Stripe.Subscription, i
 /** A subscription's items after `known`, with their discounts' coupons. */
 async function readItems(read: StripeRead, subscription: Stripe.Subscription, known: Stripe.SubscriptionItem[]): Promise<Stripe.SubscriptionItem[]> {
   const items = [...known];
-  for (let more = true; more; ) {
+  for (let more = true; more;) {
     const last = items.at(-1)?.id;
     const next = await read.request('subscription_items', (stripe) =>
       stripe.subscriptionItems.list({
@@ -3077,9 +3127,11 @@ function readProductNames(read: StripeRead): void {
   const { products } = read;
   const ids = products.toRead;
   products.toRead = [];
-  const reading = read.request('products', (stripe) => stripe.products.list({ ids, limit: 100 })).then((page) => {
-    for (const product of page.data) products.names.set(product.id, product.name);
-  });
+  const reading = read
+    .request('products', (stripe) => stripe.products.list({ ids, limit: 100 }))
+    .then((page) => {
+      for (const product of page.data) products.names.set(product.id, product.name);
+    });
   reading.catch((error: unknown) => failRead(read, error));
   products.reads.push(reading);
 }
@@ -3095,10 +3147,12 @@ function readPriceDetails(read: StripeRead, priceId: string, need: { tiers: bool
   if (!prices.reads.has(key))
     prices.reads.set(
       key,
-      read.request('prices', (stripe) => stripe.prices.retrieve(priceId, { expand })).then((price) => {
-        const known = prices.details.get(priceId) ?? {};
-        prices.details.set(priceId, { ...known, ...(price.tiers ? { tiers: price.tiers } : {}), ...(price.currency_options ? { currencyOptions: price.currency_options } : {}) });
-      }),
+      read
+        .request('prices', (stripe) => stripe.prices.retrieve(priceId, { expand }))
+        .then((price) => {
+          const known = prices.details.get(priceId) ?? {};
+          prices.details.set(priceId, { ...known, ...(price.tiers ? { tiers: price.tiers } : {}), ...(price.currency_options ? { currencyOptions: price.currency_options } : {}) });
+        }),
     );
   return prices.reads.get(key)!;
 }
@@ -3146,9 +3200,7 @@ interface Money {
  * settled the charge in another currency, its balance transaction holds Stripe's own conversion of
  * the captured amount, scaled here by the share not refunded.
  */
-export function chargeRevenue(
-  charge: Pick<Stripe.Charge, 'status' | 'captured' | 'currency' | 'amount_captured' | 'amount_refunded' | 'balance_transaction'>,
-): Money | null {
+export function chargeRevenue(charge: Pick<Stripe.Charge, 'status' | 'captured' | 'currency' | 'amount_captured' | 'amount_refunded' | 'balance_transaction'>): Money | null {
   if (charge.status !== 'succeeded' || !charge.captured || !(charge.amount_captured > 0)) return null;
   const minor = Math.max(0, charge.amount_captured - Math.max(0, charge.amount_refunded));
   const currency = charge.currency.toLowerCase();
@@ -3389,8 +3441,7 @@ export interface MrrContext {
   latestInvoice?: Pick<Stripe.Invoice, 'subtotal' | 'subtotal_excluding_tax'>;
 }
 
-type SubscriptionForMrr = Pick<Stripe.Subscription, 'status' | 'currency' | 'discounts'> &
-  Partial<Pick<Stripe.Subscription, 'pause_collection' | 'default_tax_rates' | 'automatic_tax'>>;
+type SubscriptionForMrr = Pick<Stripe.Subscription, 'status' | 'currency' | 'discounts'> & Partial<Pick<Stripe.Subscription, 'pause_collection' | 'default_tax_rates' | 'automatic_tax'>>;
 type ItemForMrr = Pick<Stripe.SubscriptionItem, 'price' | 'quantity' | 'discounts'> & Partial<Pick<Stripe.SubscriptionItem, 'tax_rates' | 'current_trial'>>;
 
 /** Whether an item is in a trial of its own now (`SubscriptionItem.current_trial`): Stripe's MRR excludes trials. */
@@ -3491,12 +3542,7 @@ export function planOf(items: readonly Pick<Stripe.SubscriptionItem, 'price' | '
     }));
 }
 
-function addSubscription(
-  facts: CustomerFacts,
-  subscription: Stripe.Subscription,
-  items: readonly Stripe.SubscriptionItem[],
-  mrr: SubscriptionMrr,
-): void {
+function addSubscription(facts: CustomerFacts, subscription: Stripe.Subscription, items: readonly Stripe.SubscriptionItem[], mrr: SubscriptionMrr): void {
   facts.subscriptionStatuses.push(subscription.status);
   if (countsInMrr(subscription.status)) {
     // Product ids for now; readStripe turns them into names once each product is read.
@@ -3712,7 +3758,7 @@ export function currencyNotes(totals: AccountTotals, source: SourceNotes, target
   if (source.chargesWithoutCustomer) notes.push(`${source.chargesWithoutCustomer} succeeded charges have no customer and belong to no company`);
   const tallied = (t: Tally, text: string) => t.count && notes.push(`${t.count} ${text} (${namedFew(t)})`);
   tallied(source.chargesOfUnknownCustomers, 'succeeded charges belong to deleted customers and were skipped');
-  tallied(source.unpricedItems, 'subscription items could not be priced (a tiered price without tiers, or no amount in the subscription\'s currency) and are not in MRR');
+  tallied(source.unpricedItems, "subscription items could not be priced (a tiered price without tiers, or no amount in the subscription's currency) and are not in MRR");
   if (source.lostDisputes) notes.push(`${source.lostDisputes} lost disputes were subtracted from lifetime revenue`);
   if (source.openDisputes) notes.push(`${source.openDisputes} disputes are still open: their charges count as revenue unless the dispute is lost`);
   tallied(source.unappliedDiscounts, 'discounts could not be applied to MRR (coupon not expandable or in another currency)');
@@ -3746,10 +3792,7 @@ export function totalsLine(totals: AccountTotals, targetCurrency: string): strin
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([c, minor]) => formatMoney(minor, c))
       .join(', ');
-  const leftOut = [
-    money(totals.otherMrrMinor) && `MRR ${money(totals.otherMrrMinor)}`,
-    money(totals.otherRevenueMinor) && `revenue ${money(totals.otherRevenueMinor)}`,
-  ].filter(Boolean);
+  const leftOut = [money(totals.otherMrrMinor) && `MRR ${money(totals.otherMrrMinor)}`, money(totals.otherRevenueMinor) && `revenue ${money(totals.otherRevenueMinor)}`].filter(Boolean);
   return (
     `Stripe totals: MRR ${formatMoney(totals.mrrMinor, targetCurrency)}, ${totals.activeSubscriptions} active subscriptions, ` +
     `lifetime revenue ${formatMoney(totals.lifetimeRevenueMinor, targetCurrency)}` +
@@ -3945,7 +3988,7 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     const domainNote = noDomain.length
       ? [
           `${noDomain.length} customers have an email address with no valid domain after the @ (${fewKeys(noDomain)}): ` +
-            'their companies get no domain, as for free mail; set attio_record_id or attio_domain in a customer\'s Stripe metadata to link it to an existing company',
+            "their companies get no domain, as for free mail; set attio_record_id or attio_domain in a customer's Stripe metadata to link it to an existing company",
         ]
       : [];
     return {

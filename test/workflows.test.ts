@@ -221,11 +221,11 @@ describe('the sync workflow', () => {
 });
 
 describe('the CI workflow', () => {
-  it('typechecks and tests on push and pull request, read-only', () => {
+  it('typechecks, checks the formatting and tests on push and pull request, read-only', () => {
     expect(Object.keys(ci.on).sort()).toEqual(['pull_request', 'push']);
     expect(ci.permissions).toEqual({ contents: 'read' });
     const runs = ci.jobs.test.steps.map((s: { run?: string }) => s.run).filter(Boolean);
-    expect(runs).toEqual(['npm ci --no-audit --no-fund', 'npm run typecheck', 'npm test']);
+    expect(runs).toEqual(['npm ci --no-audit --no-fund', 'npm run typecheck', 'npm run format:check', 'npm test']);
   });
 
   it('runs on the oldest Node the package supports and on the Node the sync runs on, each to the end', () => {
