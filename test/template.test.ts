@@ -1,54 +1,15 @@
-// The template, proved: a second source (a JSON file of accounts) built from sync.ts's exported
-// pieces, run through the same main and Attio sink against the fake Attio. README "Make your own
-// sync" walks through exactly this.
+// The template, proved: a second source (a JSON file of accounts, test/accounts-source.ts) on
+// sync.ts's contract, run through the same main and Attio sink against the fake Attio. README "Make
+// your own sync" walks through exactly this. Nothing here imports the fake Stripe: a copy keeps it.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main, usageText, type AttributeSpec, type RunOptions, type Source, type Target } from '../sync.ts';
+import { main, usageText, type RunOptions, type Source } from '../sync.ts';
+import { accountsSource, accountsToCompanies, type Account } from './accounts-source.ts';
+import { ATTIO_KEY, NO_ATTIO_LIMITS as NO_LIMITS } from './attio-harness.ts';
 import { startFakeAttio, type FakeAttio } from './fake-attio.ts';
-import { ATTIO_KEY, NO_LIMITS } from './harness.ts';
 
-// ---- The new source and target: this is all a copier writes (the README shows it). ----
-interface Account { id: string; name: string; domain: string | null; plan: 'Free' | 'Pro'; seats: number; renews: string }
-
-const accountsSource: Source<{ file: string }, Account[]> = {
-  name: 'Accounts',
-  usage: 'Accounts (the source):\n  ACCOUNTS_FILE      required: a JSON array of accounts',
-  keyVariable: 'ACCOUNTS_FILE',
-  configure: (env) => {
-    const file = env.ACCOUNTS_FILE ?? '';
-    return { settings: { file }, problems: file ? [] : ['ACCOUNTS_FILE is not set: the path of a JSON array of accounts.'], secrets: [] };
-  },
-  read: async ({ file }) => {
-    const accounts = JSON.parse(await readFile(file, 'utf8')) as Account[];
-    return { data: accounts, summary: `${accounts.length} accounts`, requests: 1 };
-  },
-  map: async (_settings, accounts) => ({
-    records: accounts.map((a) => ({
-      key: a.id,
-      values: { account_id: a.id, account_plan: a.plan, account_seats: a.seats, account_renews: a.renews },
-      onCreate: { name: a.name, domains: a.domain },
-      linkValue: a.domain,
-      claimOrder: a.id,
-    })),
-    notes: [],
-    totals: null,
-    stop: null,
-  }),
-};
-
-const SPECS: AttributeSpec[] = [
-  { slug: 'account_id', title: 'Account ID', type: 'text' },
-  { slug: 'account_plan', title: 'Plan', type: 'select', options: ['Free', 'Pro'] },
-  { slug: 'account_seats', title: 'Seats', type: 'number' },
-  { slug: 'account_renews', title: 'Renews', type: 'date' },
-  { slug: 'name', title: 'Name', type: 'text', standard: true },
-  { slug: 'domains', title: 'Domains', type: 'domain', standard: true },
-];
-const accountsToCompanies: Target = { object: 'companies', specs: SPECS, key: { slug: 'account_id', prefix: 'acct_' }, linkBy: { slug: 'domains', property: 'domain' } };
-// ---- End of what a copier writes. ----
 
 let attio: FakeAttio | null = null;
 afterEach(async () => {
