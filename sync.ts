@@ -7,19 +7,24 @@
  *   npx tsx sync.ts              sync every customer with revenue or a subscription
  *   npx tsx sync.ts --only cus_X sync one customer
  *
- * HOW TO COPY. The file is also a template for syncing anything into Attio, and reads in the order
- * a copier needs it:
+ * HOW TO COPY. This file is also a template for syncing any source into Attio. It reads in the
+ * order a copier needs it:
  *
- *   CONTRACT   what main needs of a source and a target (`Source`, `Target`, `DesiredRecord`, ...)
- *   CORE       never edited: configuration and CLI, retry and pacing, a parallel lister for any list
- *              with a `created` field, company helpers (domain, name), the Attio sink, the run and report
+ *   CONTRACT   what main needs of a source and a target: `Source`, `Target`, `DesiredRecord`, ...
+ *   CORE 1-6   never edited, naming no source: configuration and CLI, retry and pacing, a parallel
+ *              lister for any list with a `created` filter, company helpers (domain, name), the
+ *              Attio sink (preflight, setup, load, plan, write), the run and its report
  *   the line   // ---- replace everything below this line ----
- *   SOURCE     Stripe: settings, reading, revenue arithmetic, mapping, the attributes it writes
- *   SYNC       `SYNC = { source, target }`, the pair main runs, and the entry point
+ *   SOURCE     Stripe: settings and flags, its listings, revenue and MRR arithmetic, mapping, and
+ *              the attributes it writes
+ *   SYNC       `SYNC = { source, target }`, what main runs, and the entry point
  *
- * To sync something else, replace everything below the marker line with a `Source`, a `Target`
- * and SYNC (test/template.test.ts has one in 50 lines); README "Make your own sync from this
- * template" lists the other files a copy edits.
+ * To sync something else, delete everything below the marker line and write there a `Source`, a
+ * `Target`, `const SYNC: Sync<Settings, Data> = { source, target };` and the entry point
+ * `if (invokedDirectly) runCommandLine(SYNC);` (test/accounts-source.ts is a whole one in 40 lines).
+ * The core gives it every flag but its own, the plan against Attio, creates that never happen
+ * twice, retries, pacing, the audit log, the job summary and the exit codes. README "Make your own
+ * sync from this template" lists the other files a copy edits.
  */
 import { appendFileSync, closeSync, existsSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { domainToASCII, pathToFileURL } from 'node:url';

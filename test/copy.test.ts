@@ -34,10 +34,11 @@ afterAll(() => {
 const openAttio = bedsOfThisFile(() => startFakeAttio({ apiKey: ATTIO_KEY }));
 
 describe('sync.ts cut at the marker line', () => {
-  it('has the marker line once, with the core above it and the source below it', () => {
+  it('has the marker line once, with the core above it, and below it the source, SYNC and the entry point, last', () => {
     expect(syncLines.filter((line) => line === MARKER)).toHaveLength(1);
     expect(syncLines.slice(0, markerAt).some((line) => line.startsWith('async function main(') || line.startsWith('export async function main('))).toBe(true);
-    expect(syncLines.slice(markerAt).some((line) => line.startsWith('const stripeSource') || line.startsWith('export const stripeSource'))).toBe(true);
+    expect(syncLines.slice(markerAt).some((line) => /^(export )?const SYNC\b/.test(line))).toBe(true);
+    expect(syncLines.at(-2)).toBe('if (invokedDirectly) runCommandLine(SYNC);');
   });
 
   it('names no Stripe concept above the marker outside comments: no Stripe, customer, charge or subscription', () => {
@@ -104,9 +105,16 @@ describe('sync.ts cut at the marker line', () => {
   });
 });
 
+describe('the README', () => {
+  it('shows exactly the block a copy has below its marker line, and the entry line after it', () => {
+    const readme = readFileSync(here('../README.md'), 'utf8');
+    expect(readme).toContain(`\`\`\`ts\nimport { readFile } from 'node:fs/promises';\n\n${accountsBlock()}\n\nif (invokedDirectly) runCommandLine(SYNC);\n\`\`\``);
+  });
+});
+
 describe('the tests a copy keeps', () => {
   it('import nothing of the fake Stripe, not even through a harness', () => {
-    const kept = ['core.test.ts', 'template.test.ts', 'copy.test.ts'];
+    const kept = ['core.test.ts', 'core-units.test.ts', 'template.test.ts', 'copy.test.ts'];
     const seen = new Set<string>();
     const visit = (file: string) => {
       if (seen.has(file)) return;
@@ -115,6 +123,6 @@ describe('the tests a copy keeps', () => {
       for (const [, imported] of text.matchAll(/from '\.\/([\w.-]+\.ts)'/g)) visit(imported!);
     };
     kept.forEach(visit);
-    expect([...seen].sort()).toEqual(['accounts-source.ts', 'attio-harness.ts', 'copy.test.ts', 'core.test.ts', 'fake-attio.ts', 'faults.ts', 'template.test.ts']);
+    expect([...seen].sort()).toEqual(['accounts-source.ts', 'attio-harness.ts', 'copy.test.ts', 'core-units.test.ts', 'core.test.ts', 'fake-attio.ts', 'faults.ts', 'hostile.ts', 'template.test.ts']);
   });
 });
