@@ -2620,7 +2620,7 @@ export async function checkPermissions<T extends Record<string, Promise<unknown>
   if (missing.length) throw new MissingPermissions(missing);
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
-  return Object.fromEntries(names.map((name, i) => [name, (settled[i] as PromiseFulfilledResult<unknown>).value])) as never;
+  return Object.fromEntries(names.map((name, i) => [name, (settled[i] as PromiseFulfilledResult<unknown>).value])) as { [K in keyof T]: Awaited<T[K]> };
 }
 
 // ================================================================================================
