@@ -1253,7 +1253,7 @@ describe('price and subscription shapes of real accounts', () => {
     const listed = (await api.subscriptions.list({ customer: c.id })).data[0]!;
     const [pack, trial] = listed.items.data;
     assert.deepEqual([pack!.price.transform_quantity, pack!.plan.transform_usage, pack!.price.tax_behavior], [{ divide_by: 5, round: 'up' }, { divide_by: 5, round: 'up' }, 'exclusive']);
-    assert.deepEqual(pack!.tax_rates!.map((r) => [r.object, r.percentage, r.inclusive, r.rate_type]), [['tax_rate', 7, false, 'percentage']]);
+    assert.deepEqual(pack!.tax_rates!.map((r) => [r.object, r.percentage, r.inclusive, r.rate_type]), [['tax_rate', 7, false, null]]);
     assert.deepEqual(listed.default_tax_rates!.map((r) => [r.percentage, r.inclusive]), [[19, true]]);
     assert.deepEqual([trial!.current_trial?.start_date, trial!.current_trial?.end_date, trial!.current_trial?.trial_offer.startsWith('trof_')], [1, 2, true]);
     assert.equal(trial!.price.tax_behavior, 'unspecified');

@@ -230,8 +230,8 @@
 //   inclusive: true | false. P both; C S "divides inclusive tax rates", N (Iota).
 //   percentage: a number. P; C the same.
 //   rate_type: percentage | flat_amount | null ("only present for TaxRates created by Stripe Tax"; fx: null) | other. P
-//       percentage, flat_amount; ! the fake sends percentage where Stripe sends null. C S "variant table" (null counts,
-//       flat_amount does not); other: a percentage.
+//       null (a manual rate), flat_amount; percentage only Stripe Tax makes. C S "variant table" (null counts,
+//       flat_amount does not), Fs "transform_quantity, tax behaviour"; other: a percentage.
 //   effective_percentage, flat_amount, active: X, not read (Stripe Tax subscriptions are read from their invoice).
 //
 // Product (Products.d.ts) - the catalogue read, readProductNames, finishFacts
@@ -246,15 +246,12 @@
 //   subtotal_excluding_tax: an integer | null. P both; null: C S "variant table" (tax unknown, noted).
 //   (the read): 200 | 403 without invoice_read. P both; C Pm "without the optional Invoices".
 //
-// ! Not handled (sync.ts is the lead's; reported, not changed here)
-//   - Coupon.applies_to and Coupon.currency_options: above.
-//   - An amount-off subscription or customer discount on tax-inclusive prices is taken off after the tax is
-//     (subscriptionMrr, applyCustomerDiscount): Coupons.d.ts amount_off comes "off the subtotal", and Invoices.d.ts
-//     `subtotal` holds inclusive tax ("before any invoice level discount or exclusive tax"), so the tax comes out after
-//     the discount, as for an item's own discounts (inferred from the types' wording).
+// ! Not handled (limits, stated in the README's "What the sync cannot know")
+//   - Coupon.applies_to and Coupon.currency_options: above (only when expanded, and 5 levels deep in a listing).
 //   - Under Stripe Tax, taxFreeShare spreads the latest invoice's tax over one period of every tax-inclusive item; with
 //     mixed intervals (flexible billing mode) or prorations that invoice bills only some of them.
-//   - The fake: TaxRate.rate_type (above).
+// Fixed since the table was made: an amount-off on tax-inclusive prices now comes off before the tax
+// (afterDiscounts; S "takes an amount-off off the billed amount"), and the fake's manual rates carry rate_type null.
 // ---------------------------------------------------------------------------------------------------------------------
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -355,7 +352,7 @@ export interface CustomerInput {
 export interface TaxRateInput {
   percentage: number;
   inclusive: boolean;
-  /** Default 'percentage'; 'flat_amount' carries `flat_amount` instead (types `rate_type`). */
+  /** Default: none (null, as for every rate not made by Stripe Tax); 'flat_amount' carries `flat_amount` instead (types `rate_type`). */
   rate_type?: 'percentage' | 'flat_amount';
 }
 
@@ -1311,7 +1308,9 @@ export class StripeStore {
       livemode: this.livemode,
       metadata: {},
       percentage: spec.percentage,
-      rate_type: flat ? 'flat_amount' : 'percentage',
+      // Types TaxRates.d.ts `rate_type`: "only present for TaxRates created by Stripe Tax" (null in
+      // Stripe's example tax rate): a manual rate has none; 'flat_amount' only when asked for.
+      rate_type: flat ? 'flat_amount' : null,
       state: null,
       tax_type: 'vat',
     };
