@@ -270,7 +270,7 @@ describe('MRR with coupons', () => {
     const facts = emptyFacts({ id: 'cus_d', email: null, name: null, description: null, created: 0, discount: coupon('forever', { percent_off: 50 }) });
     const inheriting = subscriptionMrr(sub([]), [item(10_000, 'month')], context());
     const own = subscriptionMrr(sub([coupon('forever', { percent_off: 10 })]), [item(5_000, 'month')], context());
-    expect(inheriting.inheriting).toEqual({ currency: 'usd', mrrMinor: 10_000, monthsPerInvoice: 1 });
+    expect(inheriting.inheriting).toEqual({ currency: 'usd', mrrMinor: 10_000, billedMinor: 10_000, monthsPerInvoice: 1 });
     expect(own.inheriting).toBeUndefined();
     facts.mrrMinor = { usd: inheriting.mrrMinor + own.mrrMinor };
     facts.inheriting = [inheriting.inheriting!];
@@ -310,6 +310,19 @@ describe('MRR: trials, paused collection, tax', () => {
     expect(inclusiveTaxPercent({ tax_rates: [] }, { default_tax_rates: [rate(10, true), rate(5, false)] })).toBe(10);
     expect(subscriptionMrr(sub(), [item({ tax_rates: [rate(20, true)] })], context).mrrMinor).toBeCloseTo(10_000, 9);
     expect(subscriptionMrr(sub({ default_tax_rates: [rate(20, false)] }), [item()], context).mrrMinor).toBe(12_000);
+  });
+  it('takes an amount-off off the billed amount, inclusive tax in, then the tax out of what is left', () => {
+    // 119.00 at 19% inclusive, 19.00 off each invoice: (119 - 19) / 1.19 = 84.0336..., not 119 / 1.19 - 19 = 81.00.
+    const off = { source: { coupon: { duration: 'repeating', percent_off: null, amount_off: 1_900, currency: 'usd' } } };
+    const inclusive = sub({ default_tax_rates: [rate(19, true)], discounts: [off] });
+    expect(subscriptionMrr(inclusive, [item({}, { unit_amount: 11_900 })], context).mrrMinor).toBeCloseTo(10_000 / 1.19, 6);
+    // The customer's own amount-off, inherited, comes off the same way.
+    const facts = emptyFacts({ id: 'cus_t', email: null, name: null, description: null, created: 0, discount: off as never });
+    const plain = subscriptionMrr(sub({ default_tax_rates: [rate(19, true)] }), [item({}, { unit_amount: 11_900 })], context);
+    facts.mrrMinor = { usd: plain.mrrMinor };
+    facts.inheriting = [plain.inheriting!];
+    applyCustomerDiscount(facts, DEFAULT_MRR_DISCOUNTS);
+    expect(facts.mrrMinor.usd).toBeCloseTo(10_000 / 1.19, 6);
   });
   it('under Stripe Tax takes the inclusive tax from the latest invoice, and says so when it cannot', () => {
     // The latest invoice: subtotal 120.00, of which 20.00 inclusive tax (subtotal_excluding_tax 100.00).

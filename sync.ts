@@ -3422,8 +3422,24 @@ export function taxFreeShare(invoice: Pick<Stripe.Invoice, 'subtotal' | 'subtota
 interface InheritingMrr {
   currency: string;
   mrrMinor: number;
+  /** The same as billed, inclusive tax in: a discount comes off this (see subscriptionMrr). */
+  billedMinor: number;
   /** Months one invoice covers (the shortest item interval): an amount-off is per invoice. */
   monthsPerInvoice: number;
+}
+
+/**
+ * MRR after subscription-level (or inherited customer) discounts. A coupon's `amount_off` is taken
+ * "off the subtotal" (Coupons.d.ts), and an invoice's subtotal still holds inclusive tax
+ * (Invoices.d.ts `subtotal`: "before any invoice level discount or exclusive tax"), so the discount
+ * comes off the billed amount, and the tax-free share of what is left is MRR: 119.00 at 19%
+ * inclusive less 19.00 off is (119 − 19) / 1.19 = 84.03, not 119 / 1.19 − 19. A percent-off gives
+ * the same either way.
+ */
+function afterDiscounts(mrr: Pick<InheritingMrr, 'currency' | 'mrrMinor' | 'billedMinor' | 'monthsPerInvoice'>, discounts: ReadonlyArray<string | Stripe.Discount>, counted: MrrDiscounts) {
+  const discounted = applyDiscounts(mrr.billedMinor, discounts, mrr.currency, counted, 1 / mrr.monthsPerInvoice);
+  const mrrMinor = mrr.billedMinor > 0 ? mrr.mrrMinor * (discounted.amountMinor / mrr.billedMinor) : 0;
+  return { mrrMinor, unapplied: discounted.unapplied };
 }
 
 interface SubscriptionMrr {
@@ -3475,7 +3491,8 @@ export function subscriptionMrr(subscription: SubscriptionForMrr, items: readonl
   const result: SubscriptionMrr = { currency, mrrMinor: 0, unpricedItems: 0, unappliedDiscounts: 0, taxUnknown: false };
   if (!earnsMrr(subscription)) return result;
   const automaticTax = subscription.automatic_tax?.enabled === true;
-  const lines: Array<{ periodMinor: number; factor: number; taxed: boolean }> = [];
+  // Per item: what one period bills (inclusive tax in), its monthly factor, and what of it is not tax.
+  const lines: Array<{ periodMinor: number; factor: number; taxFree: number; taxed: boolean }> = [];
   let monthsPerInvoice: number | null = null;
   for (const item of items) {
     const recurring = item.price.recurring;
@@ -3490,22 +3507,24 @@ export function subscriptionMrr(subscription: SubscriptionForMrr, items: readonl
     }
     const discounted = applyDiscounts(amount, item.discounts, currency, context.discounts);
     result.unappliedDiscounts += discounted.unapplied;
-    const withRates = discounted.amountMinor / (1 + inclusiveTaxPercent(item, subscription) / 100);
-    lines.push({ periodMinor: automaticTax ? discounted.amountMinor : withRates, factor, taxed: automaticTax && mayIncludeTax(item, currency, details) });
+    const taxFree = automaticTax ? 1 : 1 / (1 + inclusiveTaxPercent(item, subscription) / 100);
+    lines.push({ periodMinor: discounted.amountMinor, factor, taxFree, taxed: automaticTax && mayIncludeTax(item, currency, details) });
   }
   if (monthsPerInvoice === null) return result;
   const taxedMinor = lines.filter((l) => l.taxed).reduce((sum, l) => sum + l.periodMinor, 0);
   const share = taxedMinor > 0 ? taxFreeShare(context.latestInvoice, taxedMinor) : 1;
   result.taxUnknown = share === null;
-  const monthlyMinor = lines.reduce((sum, l) => sum + l.periodMinor * (l.taxed ? (share ?? 1) : 1) * l.factor, 0);
+  const billedMinor = lines.reduce((sum, l) => sum + l.periodMinor * l.factor, 0);
+  const monthlyMinor = lines.reduce((sum, l) => sum + l.periodMinor * l.taxFree * (l.taxed ? (share ?? 1) : 1) * l.factor, 0);
+  const mrr = { currency, mrrMinor: monthlyMinor, billedMinor, monthsPerInvoice };
   if (subscription.discounts.length === 0) {
     result.mrrMinor = monthlyMinor;
-    result.inheriting = { currency, mrrMinor: monthlyMinor, monthsPerInvoice };
+    result.inheriting = mrr;
     return result;
   }
-  const discounted = applyDiscounts(monthlyMinor, subscription.discounts, currency, context.discounts, 1 / monthsPerInvoice);
+  const discounted = afterDiscounts(mrr, subscription.discounts, context.discounts);
   result.unappliedDiscounts += discounted.unapplied;
-  result.mrrMinor = discounted.amountMinor;
+  result.mrrMinor = discounted.mrrMinor;
   return result;
 }
 
@@ -3516,8 +3535,8 @@ export function applyCustomerDiscount(facts: CustomerFacts, counted: MrrDiscount
   if (!facts.discount) return 0;
   let unapplied = 0;
   for (const sub of inheriting) {
-    const discounted = applyDiscounts(sub.mrrMinor, [facts.discount], sub.currency, counted, 1 / sub.monthsPerInvoice);
-    facts.mrrMinor[sub.currency] = (facts.mrrMinor[sub.currency] ?? 0) - sub.mrrMinor + discounted.amountMinor;
+    const discounted = afterDiscounts(sub, [facts.discount], counted);
+    facts.mrrMinor[sub.currency] = (facts.mrrMinor[sub.currency] ?? 0) - sub.mrrMinor + discounted.mrrMinor;
     unapplied += discounted.unapplied;
   }
   return unapplied;

@@ -1184,7 +1184,7 @@ describe('restricted keys: every endpoint and expansion needs its permission', (
         [() => api.prices.list({ limit: 1 }), 'plan_read'],
         [() => api.products.list({ limit: 1 }), 'product_read'],
         [() => api.products.list({ limit: 1, expand: ['data.default_price'] }), 'product_read'],
-        [() => api.invoices.list({ limit: 1 }), 'invoice_read'],
+        [() => api.invoices.retrieve('in_any'), 'invoice_read'],
       ] as const)
         assert.match((await rejection(call())).message, new RegExp(`'rak_${permission}'`));
     } finally {
@@ -1207,7 +1207,7 @@ describe('restricted keys: every endpoint and expansion needs its permission', (
   it('a secret key has every permission', async () => {
     const f = await startFakeStripe({ permissions: [] });
     try {
-      assert.equal((await client(f).invoices.list({ limit: 1 })).object, 'list');
+      assert.equal((await rejection(client(f).invoices.retrieve('in_none'))).statusCode, 404);
     } finally {
       await f.close();
     }
@@ -1253,7 +1253,7 @@ describe('price and subscription shapes of real accounts', () => {
     const listed = (await api.subscriptions.list({ customer: c.id })).data[0]!;
     const [pack, trial] = listed.items.data;
     assert.deepEqual([pack!.price.transform_quantity, pack!.plan.transform_usage, pack!.price.tax_behavior], [{ divide_by: 5, round: 'up' }, { divide_by: 5, round: 'up' }, 'exclusive']);
-    assert.deepEqual(pack!.tax_rates!.map((r) => [r.object, r.percentage, r.inclusive, r.rate_type]), [['tax_rate', 7, false, 'percentage']]);
+    assert.deepEqual(pack!.tax_rates!.map((r) => [r.object, r.percentage, r.inclusive, r.rate_type]), [['tax_rate', 7, false, null]]);
     assert.deepEqual(listed.default_tax_rates!.map((r) => [r.percentage, r.inclusive]), [[19, true]]);
     assert.deepEqual([trial!.current_trial?.start_date, trial!.current_trial?.end_date, trial!.current_trial?.trial_offer.startsWith('trof_')], [1, 2, true]);
     assert.equal(trial!.price.tax_behavior, 'unspecified');
@@ -1276,7 +1276,6 @@ describe('price and subscription shapes of real accounts', () => {
     assert.equal(typeof t.latest_invoice, 'string');
     const invoice = await api.invoices.retrieve(t.latest_invoice as string);
     assert.deepEqual([invoice.object, invoice.subtotal, invoice.subtotal_excluding_tax, invoice.currency], ['invoice', 1200, 1000, 'usd']);
-    assert.equal((await api.invoices.list({ limit: 1 })).data.length, 1);
     assert.equal((await rejection(api.invoices.retrieve('in_nope'))).statusCode, 404);
   });
 

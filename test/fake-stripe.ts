@@ -6,8 +6,10 @@
 // expansions rejected with 400, Stripe's error envelopes, masked API keys in 401 messages, per-second
 // rate limits (429), plus injected faults and latency from the shared helpers in ./faults.ts.
 //
-//   GET /v1/customers             limit, starting_after, created[gte], created[lt]
-//   GET /v1/customers/:id         the customer, the deleted stub, or 404 resource_missing (no parameters)
+//   GET /v1/customers             limit, starting_after, created[gte], created[lt],
+//                                 expand: data.discount.source.coupon (the customer's own discount)
+//   GET /v1/customers/:id         the customer, the deleted stub, or 404 resource_missing;
+//                                 expand: discount.source.coupon
 //   GET /v1/charges               limit, starting_after, created[gte], created[lt], customer,
 //                                 expand: data.balance_transaction
 //   GET /v1/subscriptions         limit, starting_after, created[gte], created[lt], customer, status,
@@ -15,17 +17,22 @@
 //                                 (data.items.data.discounts.source.coupon is 6 levels: refused, see below)
 //   GET /v1/subscription_items    subscription (required), limit, starting_after,
 //                                 expand: data.discounts.source.coupon (item-level coupons)
-//   GET /v1/prices/:id            expand: tiers (a tiered price's `tiers`, never sent unless expanded)
-//   GET /v1/products              ids, limit
+//   GET /v1/prices                limit (the sync asks it only when Products is refused)
+//   GET /v1/prices/:id            expand: tiers and/or currency_options (neither sent unless expanded)
+//   GET /v1/products              ids, limit; expand: data.default_price
 //   GET /v1/disputes              limit, starting_after, created[gte], created[lt], expand: data.charge
+//   GET /v1/invoices/:id          a subscription's latest invoice (no parameters)
+//
+// A restricted key (`rk_...`, with `permissions`) needs its permission for every endpoint and every
+// expansion (see "Restricted keys" below); a secret key has them all.
 //
 // Nothing else is served. What the real API accepts on these endpoints but sync.ts never sends
 // answers 400 with code `fake_not_implemented` (each handler lists them): ending_before everywhere,
-// created=N, created[gt] and created[lte], customers' email and expand, a customer retrieve's expand,
-// charges' data.customer, subscriptions' data.discounts and data.customer, subscription items'
-// data.discounts, data.price.product and data.plan.product, a price's product, products' cursors,
-// created, active and expand, disputes' charge filter and data.charge.balance_transaction,
-// data.charge.customer and data.payment_intent, and the filters listed per handler.
+// created=N, created[gt] and created[lte], customers' email, charges' data.customer, subscriptions'
+// data.discounts and data.customer, subscription items' data.discounts, data.price.product and
+// data.plan.product, a price's product, products' cursors, created, active and data.tax_code,
+// disputes' charge filter and data.charge.balance_transaction, data.charge.customer and
+// data.payment_intent, and the filters listed per handler.
 //
 // Every rule below names its source. "types" means the stripe package's own type definitions
 // (node_modules/stripe/cjs/resources/<Resource>.d.ts, v23.1.0, generated from Stripe's OpenAPI spec).
@@ -230,8 +237,8 @@
 //   inclusive: true | false. P both; C S "divides inclusive tax rates", N (Iota).
 //   percentage: a number. P; C the same.
 //   rate_type: percentage | flat_amount | null ("only present for TaxRates created by Stripe Tax"; fx: null) | other. P
-//       percentage, flat_amount; ! the fake sends percentage where Stripe sends null. C S "variant table" (null counts,
-//       flat_amount does not); other: a percentage.
+//       null (a manual rate), flat_amount; percentage only Stripe Tax makes. C S "variant table" (null counts,
+//       flat_amount does not), Fs "transform_quantity, tax behaviour"; other: a percentage.
 //   effective_percentage, flat_amount, active: X, not read (Stripe Tax subscriptions are read from their invoice).
 //
 // Product (Products.d.ts) - the catalogue read, readProductNames, finishFacts
@@ -246,15 +253,12 @@
 //   subtotal_excluding_tax: an integer | null. P both; null: C S "variant table" (tax unknown, noted).
 //   (the read): 200 | 403 without invoice_read. P both; C Pm "without the optional Invoices".
 //
-// ! Not handled (sync.ts is the lead's; reported, not changed here)
-//   - Coupon.applies_to and Coupon.currency_options: above.
-//   - An amount-off subscription or customer discount on tax-inclusive prices is taken off after the tax is
-//     (subscriptionMrr, applyCustomerDiscount): Coupons.d.ts amount_off comes "off the subtotal", and Invoices.d.ts
-//     `subtotal` holds inclusive tax ("before any invoice level discount or exclusive tax"), so the tax comes out after
-//     the discount, as for an item's own discounts (inferred from the types' wording).
+// ! Not handled (limits, stated in the README's "What the sync cannot know")
+//   - Coupon.applies_to and Coupon.currency_options: above (only when expanded, and 5 levels deep in a listing).
 //   - Under Stripe Tax, taxFreeShare spreads the latest invoice's tax over one period of every tax-inclusive item; with
 //     mixed intervals (flexible billing mode) or prorations that invoice bills only some of them.
-//   - The fake: TaxRate.rate_type (above).
+// Fixed since the table was made: an amount-off on tax-inclusive prices now comes off before the tax
+// (afterDiscounts; S "takes an amount-off off the billed amount"), and the fake's manual rates carry rate_type null.
 // ---------------------------------------------------------------------------------------------------------------------
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -355,7 +359,7 @@ export interface CustomerInput {
 export interface TaxRateInput {
   percentage: number;
   inclusive: boolean;
-  /** Default 'percentage'; 'flat_amount' carries `flat_amount` instead (types `rate_type`). */
+  /** Default: none (null, as for every rate not made by Stripe Tax); 'flat_amount' carries `flat_amount` instead (types `rate_type`). */
   rate_type?: 'percentage' | 'flat_amount';
 }
 
@@ -1093,12 +1097,7 @@ export class StripeStore {
     return this.priceListCache;
   }
   private priceListCache: Stripe.Price[] = [];
-  /** @internal Invoices, newest first. */
-  invoiceView(): OrderedView<Stripe.Invoice> {
-    if (this.invoiceListCache.length !== this.invoices.size) this.invoiceListCache = [...this.invoices.values()];
-    return this.view(this.invoiceListCache, () => null);
-  }
-  private invoiceListCache: Stripe.Invoice[] = [];
+
   /** @internal */
   find(id: string): Stripe.Customer | Stripe.Charge | Stripe.Subscription | Stripe.Dispute | undefined {
     return this.byId.get(id);
@@ -1311,7 +1310,9 @@ export class StripeStore {
       livemode: this.livemode,
       metadata: {},
       percentage: spec.percentage,
-      rate_type: flat ? 'flat_amount' : 'percentage',
+      // Types TaxRates.d.ts `rate_type`: "only present for TaxRates created by Stripe Tax" (null in
+      // Stripe's example tax rate): a manual rate has none; 'flat_amount' only when asked for.
+      rate_type: flat ? 'flat_amount' : null,
       state: null,
       tax_type: 'vat',
     };
@@ -1959,7 +1960,7 @@ function retrievePrice({ store, search, params }: Call) {
   return out;
 }
 
-/** GET /v1/prices (types PriceListParams): the sync sends only `limit` (a one-object permission check). */
+/** GET /v1/prices (types PriceListParams): the sync sends only `limit`, to learn whether Prices is missing too when Products is. */
 function listPrices({ store, search }: Call) {
   const query = parseQuery(search, {
     limit: 'integer',
@@ -1975,24 +1976,6 @@ function listPrices({ store, search }: Call) {
     type: 'not_implemented',
   });
   return paginate(sequence(store.priceView(), undefined, query), query, '/v1/prices', () => true, 'price');
-}
-
-/** GET /v1/invoices (types InvoiceListParams): the sync sends only `limit` (a one-object permission check). */
-function listInvoices({ store, search }: Call) {
-  const query = parseQuery(search, {
-    limit: 'integer',
-    starting_after: 'not_implemented',
-    ending_before: 'not_implemented',
-    expand: 'not_implemented',
-    collection_method: 'not_implemented',
-    created: 'not_implemented',
-    customer: 'not_implemented',
-    customer_account: 'not_implemented',
-    due_date: 'not_implemented',
-    status: 'not_implemented',
-    subscription: 'not_implemented',
-  });
-  return paginate(sequence(store.invoiceView(), undefined, query), query, '/v1/invoices', () => true, 'invoice');
 }
 
 /** GET /v1/invoices/:id (types InvoiceRetrieveParams: only `expand`, which the sync does not send). */
@@ -2098,7 +2081,6 @@ const ROUTES: Array<{ pattern: string; handler: Handler }> = [
   { pattern: '/v1/prices/:id', handler: retrievePrice },
   { pattern: '/v1/products', handler: listProducts },
   { pattern: '/v1/disputes', handler: listDisputes },
-  { pattern: '/v1/invoices', handler: listInvoices },
   { pattern: '/v1/invoices/:id', handler: retrieveInvoice },
 ];
 
@@ -2121,7 +2103,6 @@ const ROUTE_PERMISSIONS: Record<string, string> = {
   '/v1/prices/:id': 'plan_read',
   '/v1/products': 'product_read',
   '/v1/disputes': 'dispute_read',
-  '/v1/invoices': 'invoice_read',
   '/v1/invoices/:id': 'invoice_read',
 };
 
