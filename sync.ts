@@ -3043,10 +3043,13 @@ function foldSubscriptions(read: StripeRead, subscriptions: Stripe.Subscription[
   }
 }
 
-/** What a subscription needs read before it can be priced: nothing for one that cannot earn MRR. */
+/** What a subscription needs read before it can be folded: nothing for one that does not count. */
 function readsFor(subscription: Stripe.Subscription, nowUnix: number) {
   const first = subscription.items.data;
-  if (!earnsMrr(subscription)) return null;
+  // One that counts but earns nothing (collection paused for good) still needs all its items for
+  // the plan and the cancel date; one that does not count needs nothing more.
+  if (!earnsMrr(subscription))
+    return countsInMrr(subscription.status) && subscription.items.has_more ? { itemDiscounts: false, priced: () => [], detailsOf: () => null, invoice: null } : null;
   const currency = subscription.currency.toLowerCase();
   const priced = (items: readonly Stripe.SubscriptionItem[]) => items.filter((item) => item.price.recurring?.usage_type !== 'metered' && !inItemTrial(item, nowUnix));
   const detailsOf = (item: Stripe.SubscriptionItem) => {

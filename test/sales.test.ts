@@ -14,6 +14,23 @@ const DAY = 86_400;
 const date = (unix: number) => new Date(unix * 1000).toISOString().slice(0, 10);
 
 describe('plan, cancel date and dashboard link', () => {
+  it('reads all the items of a subscription that counts but earns nothing (collection paused to void), for its plan', async () => {
+    const bed = await open();
+    const s = bed.stripe.store;
+    const c = s.addCustomer({ name: 'Paused', email: 'a@paused-plan.example', created: T0 });
+    // 12 items: more than the 10 a subscriptions listing embeds.
+    s.addSubscription({ customer: c.id, created: T0, pause_collection: { behavior: 'void' }, items: Array.from({ length: 12 }, (_, i) => ({ unit_amount: 100, product_name: `Seat ${String(i).padStart(2, '0')}` })) });
+    const gone = s.addCustomer({ name: 'Gone', email: 'a@gone-plan.example', created: T0 });
+    s.addSubscription({ customer: gone.id, status: 'canceled', created: T0, items: Array.from({ length: 12 }, () => ({ unit_amount: 100 })) });
+    const result = await bed.run();
+    expect(result.code).toBe(0);
+    expect(companyOf(bed.attio, c.id)).toMatchObject({ stripe_mrr: 0, stripe_subscription_status: 'Active' });
+    expect((companyOf(bed.attio, c.id)?.stripe_plan as string).split(', ')).toHaveLength(12);
+    // Its items are read (it counts); the canceled one's are not.
+    const itemReads = bed.stripe.requests.filter((r) => r.path === '/v1/subscription_items');
+    expect(itemReads).toHaveLength(1);
+  });
+
   it('reads the names of products older than the newest hundred a hundred at a time, each once', async () => {
     const bed = await open();
     const s = bed.stripe.store;
