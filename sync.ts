@@ -27,7 +27,7 @@
  * sync from this template" lists the other files a copy edits.
  */
 import { appendFileSync, closeSync, existsSync, openSync, statSync, unlinkSync } from 'node:fs';
-import { domainToASCII, pathToFileURL } from 'node:url';
+import { domainToASCII, domainToUnicode, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import dotenv from 'dotenv';
 
@@ -754,8 +754,21 @@ export function hostDomain(host: string): string | null {
   const domain = ascii.replace(/^www\.(?=[^.]*\.)/, ''); // www.acme.com is acme.com; www.com stays
   const labels = domain.split('.');
   const valid =
-    domain.length <= 253 && labels.length >= 2 && labels.every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label)) && /^(?:[a-z]{2,}|xn--[a-z0-9-]+)$/.test(labels.at(-1)!);
+    domain.length <= 253 &&
+    labels.length >= 2 &&
+    labels.every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label) && (!label.startsWith('xn--') || isPunycodeLabel(label))) &&
+    /^(?:[a-z]{2,}|xn--[a-z0-9-]+)$/.test(labels.at(-1)!);
   return valid ? domain : null;
+}
+
+/**
+ * Whether an `xn--` label is real punycode: it decodes to another label that encodes back to it
+ * (an IDNA A-label, RFC 5890). Checked here because Node's own `domainToASCII` refuses a label like
+ * `xn--zz` on Node 20 but passes it through unchanged on Node 24.
+ */
+function isPunycodeLabel(label: string): boolean {
+  const unicode = domainToUnicode(label);
+  return unicode !== '' && unicode !== label && domainToASCII(unicode) === label;
 }
 
 /** What follows the last `@` of an email address, trimmed; null when nothing does. */
