@@ -3064,7 +3064,7 @@ function readsFor(subscription: Stripe.Subscription, nowUnix: number) {
   if (!earnsMrr(subscription))
     return countsInMrr(subscription.status) && subscription.items.has_more ? { itemDiscounts: false, priced: () => [], detailsOf: () => null, invoice: null } : null;
   const currency = subscription.currency.toLowerCase();
-  const priced = (items: readonly Stripe.SubscriptionItem[]) => items.filter((item) => item.price.recurring?.usage_type !== 'metered' && !inItemTrial(item, nowUnix));
+  const priced = (items: readonly Stripe.SubscriptionItem[]) => items.filter((item) => pricedInMrr(item, nowUnix));
   const detailsOf = (item: Stripe.SubscriptionItem) => {
     const tiers = item.price.billing_scheme === 'tiered';
     const options = item.price.currency.toLowerCase() !== currency;
@@ -3486,6 +3486,12 @@ function inItemTrial(item: Pick<ItemForMrr, 'current_trial'>, nowUnix: number): 
   return Boolean(item.current_trial && item.current_trial.end_date > nowUnix);
 }
 
+/** Whether an item is priced into MRR: recurring, licensed (metered usage is not in MRR), not in a trial of its own. */
+function pricedInMrr(item: Pick<ItemForMrr, 'price' | 'current_trial'>, nowUnix: number): boolean {
+  const recurring = item.price.recurring;
+  return Boolean(recurring) && recurring!.usage_type !== 'metered' && !inItemTrial(item, nowUnix);
+}
+
 /** Whether an item's price may hold tax under Stripe Tax: anything but `exclusive` (unspecified follows the account's default, which the sync does not read). */
 function mayIncludeTax(item: ItemForMrr, currency: string, details: PriceDetails | undefined): boolean {
   return priceAmountsIn(item.price, currency, details)?.taxBehavior !== 'exclusive';
@@ -3511,9 +3517,9 @@ export function subscriptionMrr(subscription: SubscriptionForMrr, items: readonl
   const lines: Array<{ periodMinor: number; factor: number; taxFree: number; taxed: boolean }> = [];
   let monthsPerInvoice: number | null = null;
   for (const item of items) {
-    const recurring = item.price.recurring;
-    if (!recurring || recurring.usage_type === 'metered' || inItemTrial(item, context.nowUnix)) continue;
-    const factor = monthlyFactor(recurring.interval, recurring.interval_count);
+    if (!pricedInMrr(item, context.nowUnix)) continue;
+    const { interval, interval_count } = item.price.recurring!;
+    const factor = monthlyFactor(interval, interval_count);
     monthsPerInvoice = Math.min(monthsPerInvoice ?? Infinity, 1 / factor);
     const details = context.detailsOf(item.price.id);
     const amount = itemAmountMinor(item.price, item.quantity ?? 1, currency, details);
@@ -3821,7 +3827,7 @@ function formatMoney(minor: number, currency: string): string {
 
 /** "customer cus_A" or "customers cus_A, cus_B, cus_C, …": the first few customers a tally names. */
 function namedFew(t: Tally): string {
-  return `${t.customers.length === 1 ? 'customer' : 'customers'} ${t.customers.map((id) => escapeText(id)).join(', ')}${t.more ? ', …' : ''}`;
+  return `${t.customers.length === 1 ? 'customer' : 'customers'} ${fewKeys(t.customers)}${t.more ? ', …' : ''}`;
 }
 
 /** One line with the account's totals, and what they leave out. */
