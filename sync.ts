@@ -47,11 +47,19 @@ export interface AttributeSpec {
   /** The description --setup gives it: say which sync writes it, so nobody edits it by hand. */
   description?: string;
   /** Its Attio type: preflight refuses an attribute of another type, since its values would not fit. */
-  type: 'text' | 'number' | 'currency' | 'date' | 'select' | 'checkbox' | 'domain' | 'email-address';
+  type: 'text' | 'number' | 'currency' | 'date' | 'select' | 'checkbox' | 'domain' | 'email-address' | 'personal-name' | 'record-reference';
   /** A select's options: --setup adds or restores those missing, so every value has an option. */
   options?: string[];
+  /** A record-reference's object: values are record ids of that object. */
+  refersTo?: string;
   /** A standard attribute of the object: checked, never created. */
   standard?: boolean;
+}
+
+/** A record of an earlier target, by its key (a person's company, by the customer id): the core puts in that record's id. */
+export interface RecordRef {
+  object: string;
+  key: string;
 }
 
 /** One record the source wants in Attio. */
@@ -62,6 +70,12 @@ export interface DesiredRecord {
   values: Record<string, PlainValue>;
   /** Values written only when the sync creates the record (a company's name and domains), never after. */
   onCreate: Record<string, PlainValue>;
+  /**
+   * References written only while the record has none (a person's company): a value a person chose
+   * is never replaced, and one that differs is reported. A new record whose reference points at a
+   * record not written (failed, a conflict) waits: it is created by a later run, once that one is.
+   */
+  ifEmpty?: Record<string, RecordRef>;
   /** The value an existing, unlinked record is found by (see `linkBy`: a company's domain), or null. */
   linkValue: string | null;
   /**
@@ -110,8 +124,22 @@ export interface SourcePlan {
   notes: string[];
   /** Totals to check against the source itself (null: not a full run). */
   totals: string | null;
+  /** Records for the targets after the first (`Sync.moreTargets`), by their object. */
+  laterRecords?: Record<string, DesiredRecord[]>;
+  /** Lists for people to act on, at the end of the output and in the job summary ("needs attention"). */
+  attention?: AttentionList[];
   /** A reason to write nothing at all (exit 2), e.g. a key for another account. */
   stop: string | null;
+}
+
+/** A list of records that need a person, e.g. failed payments: at most `limit` rows shown, the total always. */
+export interface AttentionList {
+  title: string;
+  columns: string[];
+  /** Each row's cells, in `columns` order; a cell may be a link (`{ text, url }`). */
+  rows: Array<Array<string | { text: string; url: string }>>;
+  /** The whole list in one line ("3 customers, 1,200.00 USD MRR at stake"). */
+  total: string;
 }
 
 /** A flag a source adds to the core's: parsed with them, and shown in --help with them. */
@@ -162,19 +190,31 @@ export interface Target {
   object: string;
   /** Every attribute written, the key's too: preflight checks them all before anything is read. */
   specs: readonly AttributeSpec[];
-  /** The owned attribute holding the source's key, and the prefix every key starts with (to load the linked records). */
-  key: { slug: string; prefix: string };
+  /**
+   * The attribute holding the source's key. With a `prefix` (every key starts with it), an owned one:
+   * every record holding a key like it is loaded. Without, a standard unique one (people's
+   * `email_addresses`): only the records holding the keys the source has are loaded, and a key
+   * matches whatever its case (email addresses).
+   */
+  key: { slug: string; prefix?: string };
   /**
    * The unique attribute an unlinked record is found by, and the property its filter compares
    * (companies: `domains`, `domain`; people: `email_addresses`, `email_address`); null: never link.
    */
   linkBy: { slug: string; property: string } | null;
+  /** An environment variable that turns this target off (`off`, `false`, `no` or `0`); named in --help. */
+  switchedBy?: string;
 }
 
 /** What main runs: a source, and the target its records go to (SYNC, below the marker line). */
 export interface Sync<Settings = unknown, Data = unknown> {
   source: Source<Settings, Data>;
   target: Target;
+  /**
+   * Targets written after `target`, in order, each from `SourcePlan.laterRecords` (Stripe: people,
+   * after the companies their `ifEmpty` references point at).
+   */
+  moreTargets?: readonly Target[];
 }
 
 // ================================================================================================
@@ -246,6 +286,8 @@ interface Config<Settings = unknown> {
   help: boolean;
   /** The source's settings (null for --help, or when no source is given). */
   source: SourceSettings<Settings> | null;
+  /** The targets written, in order: the first, then the later ones not switched off (Target.switchedBy). */
+  targets: Target[];
 }
 
 /** Thrown for anything the user must fix before a run can start: exit code 2. */
@@ -274,7 +316,7 @@ function parseFlags(argv: string[], sync: Sync<unknown, unknown> | undefined): R
 export function parseConfig<Settings = undefined>(argv: string[], env: Record<string, string | undefined>, sync?: Sync<Settings, unknown>): Config<Settings> {
   const flags = parseFlags(argv, sync);
   const none = { dryRun: false, setup: false, setupCurrency: 'USD', only: null, maxMinutes: null, auditLog: null, stepSummary: null };
-  if (flags.help) return { ...none, attioKey: '', attioUrl: '', help: true, source: null };
+  if (flags.help) return { ...none, attioKey: '', attioUrl: '', help: true, source: null, targets: [] };
 
   const text = (name: string) => flags[name] as string | undefined;
   const only = text('only') ?? null;
@@ -298,10 +340,33 @@ export function parseConfig<Settings = undefined>(argv: string[], env: Record<st
   const auditLog = text('audit-log') || null;
   const stepSummary = env.GITHUB_STEP_SUMMARY || null;
   problems.push(...outputFileProblems(auditLog, stepSummary));
+  const targets = sync ? [sync.target, ...(sync.moreTargets ?? []).filter((target) => switchedOn(target, env, problems))] : [];
 
   if (problems.length) throw new ConfigError(problems.join('\n'));
   const dryRun = flags['dry-run'] === true || dryRunEnv === '1' || dryRunEnv === 'true';
-  return { attioKey, attioUrl: attioUrl!.href.replace(/\/+$/, ''), dryRun, setup: flags.setup === true, setupCurrency, only, maxMinutes, auditLog, stepSummary, help: false, source };
+  return {
+    attioKey,
+    attioUrl: attioUrl!.href.replace(/\/+$/, ''),
+    dryRun,
+    setup: flags.setup === true,
+    setupCurrency,
+    only,
+    maxMinutes,
+    auditLog,
+    stepSummary,
+    help: false,
+    source,
+    targets,
+  };
+}
+
+/** Whether a later target is written: on unless its variable (Target.switchedBy) says off. */
+function switchedOn(target: Target, env: Record<string, string | undefined>, problems: string[]): boolean {
+  if (!target.switchedBy) return true;
+  const value = (env[target.switchedBy] ?? '').trim().toLowerCase();
+  if (['off', 'false', 'no', '0'].includes(value)) return false;
+  if (!['', 'on', 'true', 'yes', '1'].includes(value)) problems.push(`${target.switchedBy} must be on or off (whether ${target.object} are written), got "${escapeText(value)}".`);
+  return true;
 }
 
 /** `--name VALUE` and its help, in the columns of the core's flags. */
@@ -325,7 +390,8 @@ export function usageText(sync?: Sync<unknown, unknown>): string {
     '[--help]',
   ].join(' ');
   const flags = [CORE_FLAG_HELP.dryRun, CORE_FLAG_HELP.setup, ...(currency ? [CORE_FLAG_HELP.currency] : []), CORE_FLAG_HELP.rest, ...own.map((f) => f.lines)];
-  const usage = `Usage: npx tsx sync.ts ${synopsis}\n\n${flags.join('\n')}\n  --help             this text\n\n${ENVIRONMENT}`;
+  const switches = (sync?.moreTargets ?? []).flatMap((t) => (t.switchedBy ? [`  ${t.switchedBy.padEnd(19)}on (default) or off: whether ${t.object} are written too`] : []));
+  const usage = `Usage: npx tsx sync.ts ${synopsis}\n\n${flags.join('\n')}\n  --help             this text\n\n${[ENVIRONMENT, ...switches].join('\n')}`;
   return sync ? `${usage}\n\n${sync.source.usage}\n\n${EXIT_CODES}` : `${usage}\n\n${EXIT_CODES}`;
 }
 
@@ -953,6 +1019,8 @@ interface AttioValue {
   option?: { title?: string };
   domain?: string;
   email_address?: string;
+  full_name?: string;
+  target_record_id?: string;
 }
 
 interface AttioRecord {
@@ -1129,6 +1197,10 @@ export function plainValue(values: AttioValue[] | undefined, type: AttributeSpec
       return current.map((v) => v.domain).join(', ');
     case 'email-address':
       return current.map((v) => v.email_address).join(', ');
+    case 'personal-name':
+      return first.full_name || null;
+    case 'record-reference':
+      return first.target_record_id ?? null;
     default: // text, number, date, checkbox
       return (first.value as PlainValue | undefined) ?? null;
   }
@@ -1233,6 +1305,55 @@ async function loadLinkedRecords(
   return { records: [...byId.values()], notes };
 }
 
+/** The property a filter compares for an attribute of this type (docs: the attribute-type pages). */
+function filterProperty(type: AttributeSpec['type']): string {
+  return type === 'email-address' ? 'email_address' : type === 'domain' ? 'domain' : 'value';
+}
+
+/** The values a record holds for its key (each of a person's email addresses), in lower case. */
+function heldKeys(record: AttioRecord, keySpec: AttributeSpec): string[] {
+  const held = plainValue(record.values[keySpec.slug], keySpec.type);
+  return typeof held === 'string' ? held.split(', ').map((key) => key.trim().toLowerCase()) : [];
+}
+
+const KEYS_PER_QUERY = 50;
+
+/**
+ * For a key in a standard unique attribute (people's `email_addresses`): the records holding any
+ * of `keys`, found 50 keys a query with `$or` of equality filters (docs: filtering and sorting,
+ * whose example filters people by `email_addresses`), paged by offset. Keys compare whatever their
+ * case: Attio keeps an email address "normalized" (docs: attribute-types-email-address) without
+ * saying how. `linked`: the record each key is held by; `duplicates`: keys more than one holds.
+ */
+async function loadRecordsByKeys(attio: AttioClient, target: Target, keys: readonly string[], pageSize = ATTIO_LIMITS.pageSize): Promise<Pick<LinkedState, 'linked' | 'duplicates'>> {
+  const keySpec = target.specs.find((spec) => spec.slug === target.key.slug)!;
+  const property = filterProperty(keySpec.type);
+  const holders = new Map<string, Map<string, LinkedRecord>>();
+  for (let start = 0; start < keys.length; start += KEYS_PER_QUERY) {
+    const batch = keys.slice(start, start + KEYS_PER_QUERY);
+    const wanted = new Set(batch.map((key) => key.toLowerCase()));
+    const filter = { $or: batch.map((key) => ({ [keySpec.slug]: { [property]: { $eq: key } } })) };
+    for (let offset = 0; ; offset += pageSize) {
+      const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${target.object}/records/query`, { filter, limit: pageSize, offset });
+      for (const record of page.data)
+        for (const key of heldKeys(record, keySpec).filter((k) => wanted.has(k)))
+          (holders.get(key) ?? holders.set(key, new Map()).get(key)!).set(record.id.record_id, { recordId: record.id.record_id, values: plainValues(record, target.specs) });
+      if (page.data.length < pageSize) break;
+    }
+  }
+  const state: Pick<LinkedState, 'linked' | 'duplicates'> = { linked: new Map(), duplicates: new Map() };
+  for (const key of keys) {
+    const found = [...(holders.get(key.toLowerCase())?.values() ?? [])];
+    if (found.length === 1) state.linked.set(key, found[0]!);
+    else if (found.length > 1)
+      state.duplicates.set(
+        key,
+        found.map((r) => r.recordId),
+      );
+  }
+  return state;
+}
+
 /** The loaded records per source key: which to update, which keys to leave, and what to say. */
 interface LinkedState {
   /** The record each key is written to: one holding it exactly, or with spaces around it (writing corrects it). */
@@ -1312,11 +1433,49 @@ export function diffValues(desired: Record<string, PlainValue>, current: Record<
   return changes;
 }
 
+/** A reference left as a person set it (`DesiredRecord.ifEmpty`): the record it points at, and the one the source wanted. */
+export interface KeptReference {
+  slug: string;
+  held: string;
+  wanted: string;
+}
+
 export type PlannedAction =
-  | { kind: 'unchanged'; key: string }
-  | { kind: 'update'; key: string; recordId: string; changes: ValueChange[] }
+  | { kind: 'unchanged'; key: string; recordId?: string; kept?: KeptReference[] }
+  | { kind: 'update'; key: string; recordId: string; changes: ValueChange[]; kept?: KeptReference[] }
   | { kind: 'new'; key: string; changes: ValueChange[] } // resolved to create, link or conflict when written
-  | { kind: 'conflict'; key: string; reason: string };
+  | { kind: 'conflict'; key: string; reason: string }
+  | { kind: 'waiting'; key: string; reason: string }; // refers to a record not written: created by a later run
+
+/**
+ * Where an earlier target's key was written: its record id; `new` in a dry run (it would be
+ * created); null where it was not written (failed, a conflict, left for the next run).
+ */
+export type Placed = (ref: RecordRef) => string | 'new' | null;
+
+/** A dry run's stand-in for the id of a record it would create. */
+const newRecordOf = (ref: RecordRef) => `(the new record for ${ref.key})`;
+
+/**
+ * The `ifEmpty` references of a record as changes: filled where the record has none (all of them
+ * for a new record), kept and reported where it points elsewhere. `waiting`: a reference to a
+ * record that was not written, which a new record cannot be created without.
+ */
+export function referenceChanges(record: DesiredRecord, current: LinkedRecord | undefined, placed: Placed): { changes: ValueChange[]; kept: KeptReference[]; waiting: string | null } {
+  const result = { changes: [] as ValueChange[], kept: [] as KeptReference[], waiting: null as string | null };
+  for (const [slug, ref] of Object.entries(record.ifEmpty ?? {})) {
+    const id = placed(ref);
+    const held = current?.values[slug] ?? null;
+    if (id === null) {
+      if (!current) result.waiting ??= `${slug} refers to ${ref.key}, which was not written in ${ref.object}: created once it is`;
+      continue;
+    }
+    const wanted = id === 'new' ? newRecordOf(ref) : id;
+    if (held === null) result.changes.push({ slug, before: null, after: wanted });
+    else if (held !== wanted) result.kept.push({ slug, held: String(held), wanted });
+  }
+  return result;
+}
 
 /**
  * The plan: per desired record, leave it, update it, or add it. A new record's domain may belong to
@@ -1329,6 +1488,7 @@ export function planRecords(
   linked: Map<string, LinkedRecord>,
   duplicates: Map<string, string[]>,
   nearMisses: ReadonlyMap<string, string> = new Map(),
+  placed: Placed = () => null,
 ): PlannedAction[] {
   const claims = new Map<string, DesiredRecord>();
   for (const record of [...desired].sort((a, b) => a.claimOrder.localeCompare(b.claimOrder))) {
@@ -1348,9 +1508,13 @@ export function planRecords(
         key: record.key,
         reason: `${hinted.label} names record ${hinted.recordId}, but ${record.key} is linked to record ${escapeText(current.recordId)}: clear the id on ${escapeText(current.recordId)} in Attio to move it`,
       };
-    const changes = diffValues(record.values, current?.values ?? null);
-    if (current) return changes.length ? { kind: 'update', key: record.key, recordId: current.recordId, changes } : { kind: 'unchanged', key: record.key };
+    const refs = referenceChanges(record, current, placed);
+    const changes = [...diffValues(record.values, current?.values ?? null), ...refs.changes];
+    const kept = refs.kept.length ? { kept: refs.kept } : {};
+    if (current)
+      return changes.length ? { kind: 'update', key: record.key, recordId: current.recordId, changes, ...kept } : { kind: 'unchanged', key: record.key, recordId: current.recordId, ...kept };
     if (record.problem) return { kind: 'conflict', key: record.key, reason: record.problem };
+    if (refs.waiting) return { kind: 'waiting', key: record.key, reason: refs.waiting };
     const claim = claimOf(record);
     const claimant = claim ? claims.get(claim) : undefined;
     if (claimant && claimant.key !== record.key)
@@ -1364,18 +1528,32 @@ export function planRecords(
  * attribute "does not support null values" (docs: attribute-types-currency), so null writes 0.
  */
 export function toAttioValues(values: Record<string, PlainValue>, specs: readonly AttributeSpec[]): Record<string, unknown[]> {
-  const types = new Map(specs.map((s) => [s.slug, s.type]));
+  const bySlug = new Map(specs.map((s) => [s.slug, s]));
   const out: Record<string, unknown[]> = {};
   for (const [slug, value] of Object.entries(values)) {
-    if (types.get(slug) === 'currency') out[slug] = [{ currency_value: value ?? 0 }];
+    const spec = bySlug.get(slug);
+    if (spec?.type === 'currency') out[slug] = [{ currency_value: value ?? 0 }];
     else if (value === null) out[slug] = [];
+    else if (spec?.type === 'personal-name') out[slug] = [personalName(String(value))];
+    else if (spec?.type === 'record-reference') out[slug] = [{ target_object: spec.refersTo, target_record_id: value }];
     else out[slug] = [value];
   }
   return out;
 }
 
+/**
+ * A full name in Attio's object syntax, which the docs recommend ("all three properties must be set";
+ * the string syntax reads "Last, First"): the first word is the first name, the rest the last name.
+ */
+export function personalName(fullName: string): { first_name: string; last_name: string; full_name: string } {
+  const full = fullName.trim().replace(/\s+/g, ' ');
+  const space = full.indexOf(' ');
+  return space < 0 ? { first_name: full, last_name: '', full_name: full } : { first_name: full.slice(0, space), last_name: full.slice(space + 1), full_name: full };
+}
+
 /** `deferred`: not started because the run's time budget was spent; the next run writes it. */
-type WriteOutcome = 'created' | 'linked' | 'updated' | 'unchanged' | 'conflict' | 'failed' | 'deferred';
+/** `waiting`: a new record refers to one that was not written (DesiredRecord.ifEmpty); a later run creates it. */
+type WriteOutcome = 'created' | 'linked' | 'updated' | 'unchanged' | 'conflict' | 'failed' | 'deferred' | 'waiting';
 
 interface WriteResult {
   key: string;
@@ -1398,6 +1576,11 @@ interface AttioWriterOptions {
    */
   keyIsUnique: boolean;
   linkBy: Target['linkBy'];
+  /**
+   * For a key in a standard unique attribute (Target.key without a prefix): the property its filter
+   * compares (`email_address`), and the key compares whatever its case. Null: an owned text key.
+   */
+  keyProperty: string | null;
   specs: readonly AttributeSpec[];
   dryRun: boolean;
   /** Told when a create's answer was lost, and whether a look-up found that it had landed. */
@@ -1416,6 +1599,12 @@ interface AttioWriterOptions {
  * case-insensitively (docs: filtering and sorting); the exact comparison is made here.
  */
 async function recordsHolding(attio: AttioClient, options: AttioWriterOptions, key: string): Promise<Array<{ record: AttioRecord; match: KeyMatch }>> {
+  if (options.keyProperty) {
+    const keySpec = options.specs.find((spec) => spec.slug === options.matchSlug)!;
+    const filter = { [options.matchSlug]: { [options.keyProperty]: { $eq: key } } };
+    const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${options.object}/records/query`, { filter, limit: 25 });
+    return page.data.filter((record) => heldKeys(record, keySpec).includes(key.toLowerCase())).map((record) => ({ record, match: 'exact' as const }));
+  }
   const found: AttioRecord[] = [];
   const limit = 25; // a whole key is contained in one or two records' keys; more pages if not
   for (let offset = 0; ; offset += limit) {
@@ -1469,17 +1658,21 @@ export function firstCreated<R extends { created_at?: string; id: { record_id: s
   return [...records].sort((a, b) => at(a) - at(b) || text(a.created_at ?? '', b.created_at ?? '') || text(a.id.record_id, b.id.record_id));
 }
 
-/** Writes the owned values to a record that already holds the key, if any differ. */
-async function writeToHolder(record: AttioRecord, desired: DesiredRecord, options: AttioWriterOptions, detail: string): Promise<WriteResult> {
+/** The references a planned write fills (DesiredRecord.ifEmpty), from its changes. */
+function fillsOf(desired: DesiredRecord, changes: readonly ValueChange[]): Record<string, PlainValue> {
+  return Object.fromEntries(changes.filter((c) => desired.ifEmpty && c.slug in desired.ifEmpty).map((c) => [c.slug, c.after]));
+}
+
+/** Writes the owned values (and `fills`, where the record has none) to a record that already holds the key, if any differ. */
+async function writeToHolder(record: AttioRecord, desired: DesiredRecord, options: AttioWriterOptions, detail: string, fills: Record<string, PlainValue> = {}): Promise<WriteResult> {
   const recordId = record.id.record_id;
-  const changes = diffValues(
-    desired.values,
-    plainValues(
-      record,
-      options.specs.filter((spec) => spec.slug in desired.values),
-    ),
+  const current = plainValues(
+    record,
+    options.specs.filter((spec) => spec.slug in desired.values || spec.slug in fills),
   );
-  if (changes.length) await options.attio('PATCH', `/objects/${options.object}/records/${recordId}`, { data: { values: toAttioValues(desired.values, options.specs) } });
+  const empty = Object.fromEntries(Object.entries(fills).filter(([slug]) => current[slug] === null));
+  const changes = diffValues({ ...desired.values, ...empty }, current);
+  if (changes.length) await options.attio('PATCH', `/objects/${options.object}/records/${recordId}`, { data: { values: toAttioValues({ ...desired.values, ...empty }, options.specs) } });
   return { key: desired.key, outcome: changes.length ? 'updated' : 'unchanged', recordId, detail, changes };
 }
 
@@ -1488,7 +1681,7 @@ async function writeToHolder(record: AttioRecord, desired: DesiredRecord, option
  * creating it at the same time, a person, or a page the load missed while records moved) is written
  * instead, and a near-miss or a second holder is reported. Null: nothing holds the key, create it.
  */
-async function beforeCreate(desired: DesiredRecord, options: AttioWriterOptions): Promise<WriteResult | null> {
+async function beforeCreate(desired: DesiredRecord, options: AttioWriterOptions, fills: Record<string, PlainValue>): Promise<WriteResult | null> {
   const key = desired.key;
   const holders = await recordsHolding(options.attio, options, key);
   if (!holders.length) return null;
@@ -1500,7 +1693,7 @@ async function beforeCreate(desired: DesiredRecord, options: AttioWriterOptions)
   const stored = plainValue(only.record.values[options.matchSlug], 'text') as string;
   if (only.match === 'cased') return { key, outcome: 'conflict', detail: otherCaseReason(only.record.id.record_id, stored, key, options.matchSlug) };
   options.onConcurrentCreate?.('found');
-  return writeToHolder(only.record, desired, options, `record ${only.record.id.record_id} took ${key} after this run loaded the records: written there, not created again`);
+  return writeToHolder(only.record, desired, options, `record ${only.record.id.record_id} took ${key} after this run loaded the records: written there, not created again`, fills);
 }
 
 /**
@@ -1541,16 +1734,17 @@ async function createNew(
 ): Promise<WriteResult> {
   const { attio, object, matchSlug } = options;
   const key = action.key;
-  const found = await beforeCreate(desired, options);
+  const fills = fillsOf(desired, action.changes);
+  const found = await beforeCreate(desired, options, fills);
   if (found) return found;
   const onCreate = Object.fromEntries(Object.entries(desired.onCreate).filter(([, value]) => value !== null));
-  const createValues = { ...toAttioValues(desired.values, options.specs), ...toAttioValues(onCreate, options.specs) };
+  const createValues = { ...toAttioValues({ ...desired.values, ...fills }, options.specs), ...toAttioValues(onCreate, options.specs) };
   try {
     if (options.keyIsUnique) {
       // Attio's upsert: its uniqueness check is what keeps the key on one record.
       const assertPath = `/objects/${object}/records?matching_attribute=${encodeURIComponent(matchSlug)}`;
       const asserted = await attio<{ data: AttioRecord }>('PUT', assertPath, { data: { values: createValues } });
-      return { key, outcome: 'created', recordId: asserted.data.id.record_id, changes: action.changes };
+      return await keepFills(asserted.data, fills, { key, outcome: 'created', recordId: asserted.data.id.record_id, changes: action.changes }, options);
     }
     const created = await createOnce(attio, options, key, createValues);
     if ('recordId' in created) return await afterCreate(created.recordId, desired, options, action.changes);
@@ -1572,6 +1766,23 @@ async function createNew(
 }
 
 /**
+ * After a create, the references it set (`fills`) as the answer holds them. Attio matches or makes
+ * a company for a new person "based on the domain of the person's email address" (docs: standard
+ * objects, people); the docs do not say whether a company given in the create wins. Where the
+ * answer holds another, the record this run just created is written again by id with its own.
+ */
+async function keepFills(record: AttioRecord, fills: Record<string, PlainValue>, created: WriteResult, options: AttioWriterOptions): Promise<WriteResult> {
+  const held = plainValues(
+    record,
+    options.specs.filter((spec) => spec.slug in fills),
+  );
+  const moved = Object.keys(fills).filter((slug) => held[slug] !== fills[slug]);
+  if (!moved.length) return created;
+  await options.attio('PATCH', `/objects/${options.object}/records/${record.id.record_id}`, { data: { values: toAttioValues(fills, options.specs) } });
+  return { ...created, detail: `Attio set ${moved.join(', ')} to ${moved.map((slug) => escapeText(String(held[slug]))).join(', ')} on create: set to the sync's` };
+}
+
+/**
  * Carries out one planned action with the owned values. An update writes by key (assert) or by
  * record id. A new record goes to the record its hint names, or to the unlinked record its domain
  * (the hint's, else its own) finds, with a PATCH by id; a record linked to another key is a conflict,
@@ -1580,8 +1791,9 @@ async function createNew(
  */
 async function writeAction(action: PlannedAction, desired: DesiredRecord, options: AttioWriterOptions, claimed: Set<string>): Promise<WriteResult> {
   const key = action.key;
-  if (action.kind === 'unchanged') return { key, outcome: 'unchanged' };
+  if (action.kind === 'unchanged') return { key, outcome: 'unchanged', recordId: action.recordId };
   if (action.kind === 'conflict') return { key, outcome: 'conflict', detail: action.reason };
+  if (action.kind === 'waiting') return { key, outcome: 'waiting', detail: action.reason };
   if (action.kind === 'update') return updateRecord(action, desired, options);
   const linkOrConflict = () => findAndLink(desired, options, claimed);
   const linked = await linkOrConflict();
@@ -1594,9 +1806,10 @@ async function writeAction(action: PlannedAction, desired: DesiredRecord, option
 async function updateRecord(action: Extract<PlannedAction, { kind: 'update' }>, desired: DesiredRecord, options: AttioWriterOptions): Promise<WriteResult> {
   const { attio, object, matchSlug } = options;
   if (!options.dryRun) {
-    const owned = toAttioValues(desired.values, options.specs);
-    // By id when the write corrects the key itself (spaces around it): an assert would match nothing and create.
-    if (options.keyIsUnique && !action.changes.some((c) => c.slug === matchSlug))
+    const owned = toAttioValues({ ...desired.values, ...fillsOf(desired, action.changes) }, options.specs);
+    // By id when the write corrects the key itself (spaces around it), where an assert would match
+    // nothing and create, and for a standard key (a person's email), which owned values do not hold.
+    if (options.keyIsUnique && !options.keyProperty && !action.changes.some((c) => c.slug === matchSlug))
       await attio('PUT', `/objects/${object}/records?matching_attribute=${encodeURIComponent(matchSlug)}`, { data: { values: owned } });
     else await attio('PATCH', `/objects/${object}/records/${action.recordId}`, { data: { values: owned } });
   }
@@ -1768,7 +1981,7 @@ export async function main(argv: string[], options: RunOptions = {}, sync: Sync 
 
 /** The pipeline, each step's value the next one's input: configure, then setup, or preflight and read, map and plan, write, report. */
 async function runSteps(argv: string[], options: RunOptions, sync: Sync, io: Io): Promise<number> {
-  const { source, target } = sync;
+  const { source } = sync;
   const config = configure(argv, options.env ?? process.env, sync);
   if (config.help) {
     io.out(usageText(sync));
@@ -1777,13 +1990,26 @@ async function runSteps(argv: string[], options: RunOptions, sync: Sync, io: Io)
   io.scrub([config.attioKey, ...config.source!.secrets]);
   const run = startRun(config, options, io, source);
   if (config.setup) {
-    await setup(run, target); // a few requests, and safe to run again
+    await setup(run, config.targets); // a few requests, and safe to run again
     return exitCode(run, 0);
   }
-  const ready = await beforeWriting(run, preflightAndRead(run, source, target));
+  const [target, ...later] = config.targets as [Target, ...Target[]];
+  const ready = await beforeWriting(run, preflightAndRead(run, source, config.targets));
   const planned = await beforeWriting(run, mapAndPlan(run, source, target, ready));
-  const written = await write(run, target, planned);
-  return exitCode(run, report(run, source, target, ready, planned, written));
+  const steps: Step[] = [{ target, planned, written: await write(run, target, planned) }];
+  // Each later target after the ones before: its references point at records they wrote.
+  for (const [i, next] of later.entries()) {
+    const plannedNext = await planLater(run, next, ready.laterChecks[i]!, planned, steps);
+    steps.push({ target: next, planned: plannedNext, written: await write(run, next, plannedNext) });
+  }
+  return exitCode(run, report(run, source, ready, steps));
+}
+
+/** One target's plan and writes, for the report. */
+interface Step {
+  target: Target;
+  planned: Planned;
+  written: Written;
 }
 
 /** Flags and environment, or Exit 2 with every problem. */
@@ -1945,23 +2171,31 @@ function describeError(error: unknown, source: Source<unknown, unknown>, retries
 
 const notReady = (object: string, checked: PreflightResult) => `Attio is not ready for the sync (object "${object}"):\n${checked.problems.map((p) => `  - ${p}`).join('\n')}`;
 
-/** --setup: create what is missing, check, stop. Never reads the source. */
-async function setup(run: Run, target: Target): Promise<void> {
-  let checked: PreflightResult;
+/** --setup: create what is missing on each target's object, check, stop. Never reads the source. */
+async function setup(run: Run, targets: readonly Target[]): Promise<void> {
+  const done: string[] = [];
+  const checks: PreflightResult[] = [];
   try {
-    const done = await setupAttributes(run.attio, target.object, target.specs, run.config.setupCurrency);
-    run.io.out(done.length ? `Setup:\n${done.map((d) => `  ${d}`).join('\n')}` : 'Setup: every attribute and option already exists; nothing to do.');
-    checked = await preflight(run.attio, target.object, target.specs);
+    for (const target of targets) {
+      const object = targets.length > 1 ? `${target.object}: ` : '';
+      done.push(...(await setupAttributes(run.attio, target.object, target.specs, run.config.setupCurrency)).map((d) => `${object}${d}`));
+      checks.push(await preflight(run.attio, target.object, target.specs));
+    }
   } catch (error) {
     throw new Exit(exitCode(run, 2), `Setup failed: ${run.describe(error)}`);
   }
-  if (checked.problems.length) throw new Exit(exitCode(run, 2), notReady(target.object, checked));
-  run.io.out(`Attio is ready${checked.currency ? `; currency attributes are in ${escapeText(checked.currency)}` : ''}. Next: npx tsx sync.ts --dry-run`);
+  run.io.out(done.length ? `Setup:\n${done.map((d) => `  ${d}`).join('\n')}` : 'Setup: every attribute and option already exists; nothing to do.');
+  const problems = targets.flatMap((target, i) => (checks[i]!.problems.length ? [notReady(target.object, checks[i]!)] : []));
+  if (problems.length) throw new Exit(exitCode(run, 2), problems.join('\n'));
+  const currency = checks.find((c) => c.currency)?.currency;
+  run.io.out(`Attio is ready${currency ? `; currency attributes are in ${escapeText(currency)}` : ''}. Next: npx tsx sync.ts --dry-run`);
 }
 
 /** What preflight and reading leave for mapping. */
 interface Ready {
   checked: PreflightResult;
+  /** The preflight of each later target (Sync.moreTargets), in order. */
+  laterChecks: PreflightResult[];
   keyIsUnique: boolean;
   read: { data: unknown; summary: string; requests: number };
   linkedRecords: LinkedRecord[];
@@ -1974,17 +2208,19 @@ function readFailed(run: Run, error: unknown): Exit {
 }
 
 /** Checks Attio while the source is read, then loads the records linked before. */
-async function preflightAndRead(run: Run, source: Source<unknown, unknown>, target: Target): Promise<Ready> {
+async function preflightAndRead(run: Run, source: Source<unknown, unknown>, targets: readonly Target[]): Promise<Ready> {
   const { io, now } = run;
+  const target = targets[0]!;
   const readStarted = now();
-  const checking = preflight(run.attio, target.object, target.specs);
+  const checking = Promise.all(targets.map((t) => preflight(run.attio, t.object, t.specs)));
   const reading = source.read(run.config.source!.settings, run.readContext);
   reading.catch(() => {}); // awaited below, once preflight has passed
-  const checked = await checking.catch((error: unknown) => {
+  const [checked, ...laterChecks] = await checking.catch((error: unknown) => {
     throw new Exit(2, `Preflight failed: ${run.describe(error)}`);
   });
-  if (checked.problems.length) throw new Exit(2, notReady(target.object, checked));
-  const keyIsUnique = checked.unique.includes(target.key.slug);
+  const problems = targets.flatMap((t, i) => ([checked, ...laterChecks][i]!.problems.length ? [notReady(t.object, [checked, ...laterChecks][i]!)] : []));
+  if (problems.length) throw new Exit(2, problems.join('\n'));
+  const keyIsUnique = checked!.unique.includes(target.key.slug);
   io.out(
     keyIsUnique
       ? `Matching: "${target.key.slug}" is unique in this workspace, so each record is upserted by it (Attio's assert).`
@@ -1994,10 +2230,10 @@ async function preflightAndRead(run: Run, source: Source<unknown, unknown>, targ
   try {
     const [read, state] = await Promise.all([
       reading,
-      loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix, onlyKey: run.config.only }, run.limits.pageSize),
+      loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix ?? '', onlyKey: run.config.only }, run.limits.pageSize),
     ]);
     run.progress.finish(`Read ${read.summary} and ${state.records.length} linked Attio records in ${((now() - readStarted) / 1000).toFixed(1)}s.`);
-    return { checked, keyIsUnique, read, linkedRecords: state.records, loadNotes: state.notes };
+    return { checked: checked!, laterChecks, keyIsUnique, read, linkedRecords: state.records, loadNotes: state.notes };
   } catch (error) {
     run.progress.finish();
     throw readFailed(run, error);
@@ -2011,6 +2247,8 @@ interface Planned extends SourcePlan {
   orphans: string[];
   desiredByKey: Map<string, DesiredRecord>;
   keyIsUnique: boolean;
+  /** Why a later target's records could not be loaded: none is written, and the run fails. */
+  loadFailed?: string;
 }
 
 /** The source's records for this target (with --only, that key's alone), and the plan: what to leave, update, or add. */
@@ -2034,6 +2272,61 @@ async function mapAndPlan(run: Run, source: Source<unknown, unknown>, target: Ta
   return { ...mapped, records, notes, plan, orphans: matched.orphans, desiredByKey: new Map(records.map((d) => [d.key, d])), keyIsUnique: ready.keyIsUnique };
 }
 
+/**
+ * Where the steps so far wrote each key: a record id, `new` for a record a dry run would create,
+ * null for one not written. Unchanged records are in the plan, the rest in the results.
+ */
+function placedBy(steps: readonly Step[]): Placed {
+  const byObject = new Map<string, Map<string, string | 'new' | null>>();
+  const wrote = new Set<WriteOutcome>(['created', 'linked', 'updated', 'unchanged']);
+  for (const { target, planned, written } of steps) {
+    const placed = new Map<string, string | 'new' | null>();
+    for (const action of planned.plan) if (action.kind === 'unchanged') placed.set(action.key, action.recordId ?? null);
+    for (const result of written.results) placed.set(result.key, wrote.has(result.outcome) ? (result.recordId ?? 'new') : null);
+    byObject.set(target.object, placed);
+  }
+  return (ref) => byObject.get(ref.object)?.get(ref.key) ?? null;
+}
+
+/**
+ * A later target's plan (Sync.moreTargets): its records from the source's plan (with --only, those
+ * referring to that key), the records holding their keys, and what to write, with the references
+ * to the records the steps before it wrote. A load that fails leaves this target unwritten.
+ */
+async function planLater(run: Run, target: Target, checked: PreflightResult, first: Planned, steps: readonly Step[]): Promise<Planned> {
+  const only = run.config.only;
+  const all = first.laterRecords?.[target.object] ?? [];
+  const records = only === null ? all : all.filter((r) => Object.values(r.ifEmpty ?? {}).some((ref) => ref.key === only));
+  const planned: Planned = {
+    records,
+    notes: [],
+    totals: null,
+    stop: null,
+    plan: [],
+    orphans: [],
+    desiredByKey: new Map(records.map((d) => [d.key, d])),
+    keyIsUnique: checked.unique.includes(target.key.slug),
+  };
+  try {
+    if (target.key.prefix === undefined) {
+      const { linked, duplicates } = await loadRecordsByKeys(run.attio, target, [...planned.desiredByKey.keys()], run.limits.pageSize);
+      return { ...planned, plan: planRecords(records, linked, duplicates, new Map(), placedBy(steps)) };
+    }
+    const owned = target.specs.filter((spec) => !spec.standard);
+    const state = await loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix, onlyKey: null }, run.limits.pageSize);
+    const matched = matchLinkedRecords(
+      state.records,
+      records.map((r) => r.key),
+      target.key.slug,
+    );
+    const plan = planRecords(records, matched.linked, matched.duplicates, matched.nearMisses, placedBy(steps));
+    return { ...planned, plan, notes: [...state.notes, ...matched.notes], orphans: matched.orphans };
+  } catch (error) {
+    const detail = `loading the ${target.object} records failed: ${run.describe(error)}`;
+    return { ...planned, plan: records.map((r) => ({ kind: 'conflict', key: r.key, reason: detail })), loadFailed: detail };
+  }
+}
+
 /** What the writes did, for the report. */
 interface Written {
   results: WriteResult[];
@@ -2049,8 +2342,8 @@ interface Written {
  */
 async function write(run: Run, target: Target, planned: Planned): Promise<Written> {
   const { config, io, now } = run;
-  if (config.dryRun) io.out('DRY RUN: reading and planning only, nothing will be written.');
-  const counts: Record<WriteOutcome, number> = { created: 0, linked: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0, deferred: 0 };
+  if (config.dryRun && target === config.targets[0]) io.out('DRY RUN: reading and planning only, nothing will be written.');
+  const counts: Record<WriteOutcome, number> = { created: 0, linked: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0, deferred: 0, waiting: 0 };
   const lostCreates = { landed: 0, resent: 0 };
   const concurrentCreates = { found: 0, won: 0, lost: 0 };
   const work = planned.plan.filter((a) => a.kind !== 'unchanged');
@@ -2064,6 +2357,7 @@ async function write(run: Run, target: Target, planned: Planned): Promise<Writte
     matchSlug: target.key.slug,
     keyIsUnique: planned.keyIsUnique,
     linkBy: target.linkBy,
+    keyProperty: target.key.prefix === undefined ? filterProperty(target.specs.find((spec) => spec.slug === target.key.slug)!.type) : null,
     specs: target.specs,
     dryRun: config.dryRun,
     onLostCreate: (landed) => (landed ? lostCreates.landed++ : lostCreates.resent++),
@@ -2136,44 +2430,70 @@ function startAuditLog(path: string | null, matchSlug: string, dryRun: boolean, 
 }
 
 /** The report: on stdout, in the job summary, and as the exit code. */
-function report(run: Run, source: Source<unknown, unknown>, target: Target, ready: Ready, planned: Planned, written: Written): number {
+function report(run: Run, source: Source<unknown, unknown>, ready: Ready, steps: readonly Step[]): number {
   const { config, io, counts: requests } = run;
-  const { results, counts, lostCreates, concurrentCreates: concurrent } = written;
-  const notes = [...planned.notes];
-  if (planned.orphans.length)
-    notes.push(`${planned.orphans.length} Attio records hold a ${target.key.slug} that ${source.name} no longer has (${fewKeys(planned.orphans)}); left as they are`);
+  const [first, ...later] = steps as [Step, ...Step[]];
+  const notes = [...stepNotes(run, source, first), ...later.flatMap((step) => stepNotes(run, source, step).map((note) => `${step.target.object}: ${note}`))];
   if (requests.retries) {
     const why = Object.entries(requests.retriedFor)
       .sort(([, a], [, b]) => b - a)
       .map(([what, n]) => `${what}: ${n}`);
     notes.push(`${requests.retries} requests were retried (${why.join(', ')})`);
   }
+  const results = steps.flatMap((step) => step.written.results);
+  const summary: RunSummary = {
+    title: `${source.name} → Attio sync`,
+    counts: steps.map((step) => ({ object: step.target.object, counts: step.written.counts })),
+    totals: first.planned.totals,
+    notes,
+    failures: results.filter((r) => r.outcome === 'failed'),
+    conflicts: results.filter((r) => r.outcome === 'conflict'),
+    attention: first.planned.attention ?? [],
+  };
+  if (config.dryRun)
+    for (const step of steps)
+      for (const line of plannedChanges(step.planned.plan, step.written.results, step.planned.desiredByKey, step.target.key.slug, 20, step === first ? '' : step.target.object)) io.out(line);
+  for (const conflict of summary.conflicts) io.out(`CONFLICT ${escapeText(conflict.key)}: ${conflict.detail}`);
+  for (const note of notes) io.out(`note: ${note}`);
+  if (summary.totals) io.out(summary.totals);
+  for (const line of attentionLines(summary.attention)) io.out(line);
+  io.out(
+    `requests: ${ready.read.requests} ${source.name} requests, ${requests.attioReads} Attio reads, ${requests.attioWrites} Attio writes, ` +
+      `${requests.retries} retried; ${((run.now() - run.startedAt) / 1000).toFixed(1)}s`,
+  );
+  // The first target's counts last: the line a log ends with.
+  for (const step of later) io.out(`${config.dryRun ? 'DRY RUN (nothing written): ' : ''}${step.target.object}: ${summaryLine(step.written.counts)}`);
+  io.out(`${config.dryRun ? 'DRY RUN (nothing written): ' : ''}${summaryLine(first.written.counts)}`);
+  writeStepSummary(run, stepSummaryMarkdown(summary, config.dryRun));
+  const failed = steps.some((step) => step.written.counts.failed > 0 || step.written.auditFailed || step.planned.loadFailed);
+  return failed ? 1 : 0;
+}
+
+/** What one target's writes leave to say: orphans, the time budget or a stop, lost and concurrent creates, references kept, records waiting. */
+function stepNotes(run: Run, source: Source<unknown, unknown>, { target, planned, written }: Step): string[] {
+  const { counts, lostCreates, concurrentCreates: concurrent } = written;
+  const notes = [...planned.notes];
+  if (planned.loadFailed) notes.push(`none was written: ${planned.loadFailed}`);
+  if (planned.orphans.length)
+    notes.push(`${planned.orphans.length} Attio records hold a ${target.key.slug} that ${source.name} no longer has (${fewKeys(planned.orphans)}); left as they are`);
   if (counts.deferred && run.stop?.aborted) notes.push(`stopped by ${escapeText(String(run.stop.reason))}: ${counts.deferred} records were not started and are left for the next run`);
-  else if (counts.deferred) notes.push(`the time budget (--max-minutes ${config.maxMinutes}) was reached: ${counts.deferred} records are left for the next run`);
+  else if (counts.deferred) notes.push(`the time budget (--max-minutes ${run.config.maxMinutes}) was reached: ${counts.deferred} records are left for the next run`);
   if (lostCreates.landed + lostCreates.resent)
     notes.push(
       `${lostCreates.landed + lostCreates.resent} creates lost their answer: ${lostCreates.landed} had landed (found by ${target.key.slug}, not sent again), ${lostCreates.resent} had not (sent again)`,
     );
   notes.push(...concurrentCreateNotes(concurrent, target.key.slug));
-  const summary: RunSummary = {
-    title: `${source.name} → Attio sync`,
-    counts,
-    totals: planned.totals,
-    notes,
-    failures: results.filter((r) => r.outcome === 'failed'),
-    conflicts: results.filter((r) => r.outcome === 'conflict'),
-  };
-  if (config.dryRun) for (const line of plannedChanges(planned.plan, results, planned.desiredByKey, target.key.slug, 20)) io.out(line);
-  for (const conflict of summary.conflicts) io.out(`CONFLICT ${escapeText(conflict.key)}: ${conflict.detail}`);
-  for (const note of notes) io.out(`note: ${note}`);
-  if (summary.totals) io.out(summary.totals);
-  io.out(
-    `requests: ${ready.read.requests} ${source.name} requests, ${requests.attioReads} Attio reads, ${requests.attioWrites} Attio writes, ` +
-      `${requests.retries} retried; ${((run.now() - run.startedAt) / 1000).toFixed(1)}s`,
-  );
-  io.out(`${config.dryRun ? 'DRY RUN (nothing written): ' : ''}${summaryLine(counts)}`);
-  writeStepSummary(run, stepSummaryMarkdown(summary, config.dryRun));
-  return counts.failed > 0 || written.auditFailed ? 1 : 0;
+  const kept = planned.plan.flatMap((a) => (a.kind === 'update' || a.kind === 'unchanged' ? (a.kept ?? []).map((k) => ({ key: a.key, ...k })) : []));
+  if (kept.length)
+    notes.push(
+      `${kept.length} records already refer elsewhere than the sync would (${kept
+        .slice(0, 3)
+        .map((k) => `${escapeText(k.key)}: ${k.slug} ${escapeText(k.held)}, not ${escapeText(k.wanted)}`)
+        .join('; ')}${kept.length > 3 ? '; …' : ''}): left as a person set them`,
+    );
+  const waiting = written.results.filter((r) => r.outcome === 'waiting');
+  if (waiting.length) notes.push(`${waiting.length} new records wait for a record they refer to, which was not written (${fewKeys(waiting.map((r) => r.key))}): created once it is`);
+  return notes;
 }
 
 /** Appends the job summary; one that cannot be written (checked at the start, so rare) is a warning, not a failed run. */
@@ -2322,12 +2642,14 @@ export function formatRate(done: number, total: number, elapsedMs: number): stri
 interface RunSummary {
   /** "<source> → Attio sync" */
   title: string;
-  counts: Record<WriteOutcome, number>;
+  /** Each target's counts, the first target's first. */
+  counts: Array<{ object: string; counts: Record<WriteOutcome, number> }>;
   /** The source's account-wide totals, for a person to check against the source (null: not a full run). */
   totals: string | null;
   notes: string[];
   failures: WriteResult[];
   conflicts: WriteResult[];
+  attention: AttentionList[];
 }
 
 /** A dry run's report: the first `limit` planned writes, each with its values before and after. */
@@ -2337,8 +2659,9 @@ export function plannedChanges(
   desiredByKey: ReadonlyMap<string, DesiredRecord>,
   matchSlug: string,
   limit: number,
+  object = '',
 ): string[] {
-  const lines = ['DRY RUN: no writes. Planned changes:'];
+  const lines = [`DRY RUN: no writes. Planned changes${object ? ` to ${object}` : ''}:`];
   const planned = plan.filter((a): a is Extract<PlannedAction, { changes: ValueChange[] }> => a.kind === 'update' || a.kind === 'new');
   const outcomes = new Map(results.map((r) => [r.key, r]));
   for (const action of planned.slice(0, limit)) {
@@ -2408,23 +2731,53 @@ export function auditIntentLine(action: PlannedAction, matchSlug: string, time: 
 
 function summaryLine(counts: Record<WriteOutcome, number>): string {
   const line = `created=${counts.created} linked=${counts.linked} updated=${counts.updated} unchanged=${counts.unchanged} conflicts=${counts.conflict} failed=${counts.failed}`;
-  return counts.deferred ? `${line} left=${counts.deferred}` : line;
+  return `${line}${counts.deferred ? ` left=${counts.deferred}` : ''}${counts.waiting ? ` waiting=${counts.waiting}` : ''}`;
+}
+
+/** A cell of an attention list as plain text: a link as its text and address. */
+function cellText(cell: AttentionList['rows'][number][number]): string {
+  return typeof cell === 'string' ? cell : `${cell.text} ${cell.url}`;
+}
+
+/** The attention lists at the end of the output: each its title and total, then its rows. */
+function attentionLines(lists: readonly AttentionList[]): string[] {
+  const lines: string[] = [];
+  for (const list of lists) {
+    lines.push(`Needs attention: ${list.title}: ${list.total}`);
+    for (const row of list.rows) lines.push(`  ${row.map(cellText).join(' · ')}`);
+  }
+  return lines;
+}
+
+/** The attention lists in Markdown: a table each, links as links, every text through escapeText. */
+function attentionMarkdown(lists: readonly AttentionList[], md: (text: string) => string): string[] {
+  const lines: string[] = [];
+  for (const list of lists) {
+    lines.push('', `#### Needs attention: ${md(list.title)}`, '', md(list.total));
+    if (!list.rows.length) continue;
+    lines.push('', `| ${list.columns.map(md).join(' | ')} |`, `| ${list.columns.map(() => '---').join(' | ')} |`);
+    // A link's address is Stripe's or Attio's, built by the source from ids: only its text is escaped; a space would end it.
+    const link = (cell: { text: string; url: string }) =>
+      /^https:\/\//.test(cell.url) ? `[${md(cell.text)}](${encodeURI(cell.url).replace(/[()]/g, encodeURIComponent)})` : md(cellText(cell));
+    for (const row of list.rows) lines.push(`| ${row.map((cell) => (typeof cell === 'string' ? md(cell) : link(cell))).join(' | ')} |`);
+  }
+  return lines;
 }
 
 /** The job summary, in Markdown: every text in it through escapeText (its `markdown` form), so no value can add markup, a line or a table cell. */
 function stepSummaryMarkdown(summary: RunSummary, dryRun: boolean): string {
-  const c = summary.counts;
   const md = (text: string) => escapeText(text, 'markdown');
   const lines = [
     `### ${md(summary.title)}${dryRun ? ' (dry run: no writes)' : ''}`,
     '',
-    '| created | linked | updated | unchanged | conflicts | failed |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| ${c.created} | ${c.linked} | ${c.updated} | ${c.unchanged} | ${c.conflict} | ${c.failed} |`,
+    '| object | created | linked | updated | unchanged | conflicts | failed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...summary.counts.map(({ object, counts: c }) => `| ${md(object)} | ${c.created} | ${c.linked} | ${c.updated} | ${c.unchanged} | ${c.conflict} | ${c.failed} |`),
     '',
   ];
   if (summary.totals) lines.push(md(summary.totals), '');
   for (const note of summary.notes) lines.push(`- ${md(note)}`);
+  lines.push(...attentionMarkdown(summary.attention, md));
   const problems = [...summary.failures, ...summary.conflicts].slice(0, 50);
   if (problems.length) {
     lines.push('', '| key | outcome | detail |', '| --- | --- | --- |');
