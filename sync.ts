@@ -789,7 +789,7 @@ function continueOrSplit(windows: Windows, window: Sized, oldest: Listed, span: 
 }
 
 // ================================================================================================
-// CORE 4. COMPANY HELPERS: a domain from an email address, a name fit for Attio
+// CORE 4. COMPANY AND PERSON HELPERS: a domain from an email address, a name fit for Attio, an email address Attio takes
 // ================================================================================================
 
 /** Mail providers whose domain says nothing about the customer's company (a table, laid out by hand). */
@@ -854,6 +854,23 @@ export function companyDomain(email: string | null): string | null {
 export function hasUnusableDomain(email: string | null): boolean {
   const host = emailHost(email);
   return host !== null && hostDomain(host) === null;
+}
+
+/** RFC 5322's dot-atom: the local part every mail system takes (quoted and non-ASCII local parts are left out). */
+const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+
+/**
+ * An email address as a person's key in Attio, in lower case, or null when Attio may refuse it: it
+ * validates "strictly … valid domain and local part formats" (docs: attribute-types-email-address)
+ * without listing them, so only a dot-atom local part of at most 64 characters (RFC 5321 4.5.3.1)
+ * at an ASCII domain that hostDomain takes is sent, as it is (hostDomain would drop a `www.`).
+ */
+export function usableEmail(email: string | null): string | null {
+  const trimmed = email?.trim().toLowerCase() ?? '';
+  const at = trimmed.lastIndexOf('@');
+  const [local, host] = [trimmed.slice(0, at), trimmed.slice(at + 1)];
+  const valid = at > 0 && local.length <= 64 && DOT_ATOM.test(local) && /^[a-z0-9.-]+$/.test(host) && hostDomain(host) !== null;
+  return valid ? trimmed : null;
 }
 
 const MAX_NAME_LENGTH = 250;
@@ -3027,6 +3044,21 @@ interface CustomerFacts {
   discount?: Stripe.Discount;
   /** What the customer's discount would apply to: each counting subscription without discounts of its own. */
   inheriting?: InheritingMrr[];
+  /** The person's name on the customer (`individual_name`), and the business's (`business_name`), where Stripe has them. */
+  individualName?: string | null;
+  businessName?: string | null;
+  /** `Customer.delinquent`: an invoice's automatic payment failed or its due date passed, and none was paid since. */
+  delinquent?: boolean;
+  /** The earliest `trial_end` of the trialing subscriptions, and what they bill a month once the trial ends, per currency. */
+  trialEndsUnix?: number;
+  trialMrrMinor?: Record<string, number>;
+  /** The earliest period end of the active and past-due subscriptions not set to end. */
+  renewsUnix?: number;
+  /** The latest `ended_at` of the canceled subscriptions. */
+  lastEndedUnix?: number;
+  /** The latest failed charge, and the latest one that succeeded (a payment that went through). */
+  lastFailure?: { unix: number; text: string };
+  lastSucceededUnix?: number;
 }
 
 /** How many times something happened, and the first few customers it happened to (for a note that names them). */
@@ -3086,7 +3118,8 @@ export function addTally(t: Tally, customerId: string, n = 1): void {
 }
 
 export function emptyFacts(
-  customer: Pick<Stripe.Customer, 'id' | 'email' | 'name' | 'description' | 'created'> & Partial<Pick<Stripe.Customer, 'livemode' | 'metadata' | 'discount'>>,
+  customer: Pick<Stripe.Customer, 'id' | 'email' | 'name' | 'description' | 'created'> &
+    Partial<Pick<Stripe.Customer, 'livemode' | 'metadata' | 'discount' | 'delinquent' | 'individual_name' | 'business_name'>>,
 ): CustomerFacts {
   const facts: CustomerFacts = {
     id: customer.id,
@@ -3105,6 +3138,9 @@ export function emptyFacts(
     payments: 0,
     mrrMinor: {},
     subscriptionStatuses: [],
+    individualName: customer.individual_name?.trim() || null,
+    businessName: customer.business_name?.trim() || null,
+    delinquent: customer.delinquent === true,
   };
   if (customer.discount) facts.discount = customer.discount;
   return facts;
@@ -3368,7 +3404,8 @@ function acceptCustomer(read: StripeRead, customer: Stripe.Customer | Stripe.Del
   const facts = read.pending.get(live.id);
   // Charges or subscriptions that came first keep their facts; the customer's own fields join them.
   if (facts) {
-    Object.assign(facts, { email: fresh.email, name: fresh.name, description: fresh.description, createdUnix: fresh.createdUnix, livemode: fresh.livemode, hints: fresh.hints });
+    const { email, name, description, createdUnix, livemode, hints, individualName, businessName, delinquent } = fresh;
+    Object.assign(facts, { email, name, description, createdUnix, livemode, hints, individualName, businessName, delinquent });
     if (fresh.discount) facts.discount = fresh.discount;
   }
   read.pending.delete(live.id);
@@ -3459,6 +3496,9 @@ function foldSubscription(read: StripeRead, subscription: Stripe.Subscription, i
   const latest = typeof subscription.latest_invoice === 'string' ? read.invoices.get(subscription.latest_invoice) : undefined;
   const context = { discounts: read.counted, nowUnix: read.options.nowUnix, detailsOf: (id: string) => read.prices.details.get(id), latestInvoice: latest };
   const mrr = subscriptionMrr(subscription, items, context);
+  // A trial's MRR-to-be, from what is at hand (tiers and other currencies are read only for subscriptions that count).
+  const trialMrr = subscription.status === 'trialing' ? subscriptionMrr({ ...subscription, status: 'active' }, items, context) : null;
+  addLifecycle(factsFor(read, customerId), subscription, items, trialMrr);
   addTally(read.notes.unpricedItems, customerId, mrr.unpricedItems);
   addTally(read.notes.unappliedDiscounts, customerId, mrr.unappliedDiscounts);
   if (mrr.taxUnknown) addTally(read.notes.taxUnknown, customerId);
@@ -3606,6 +3646,7 @@ export function addRevenue(facts: CustomerFacts, money: Money, sign: 1 | -1 = 1)
 
 /** Adds a charge to its customer's facts; a negative `amount_refunded` (counted as none) is noted. */
 export function addCharge(facts: CustomerFacts, charge: Stripe.Charge, notes?: Pick<SourceNotes, 'negativeRefunds'>): void {
+  addPaymentOutcome(facts, charge);
   const revenue = chargeRevenue(charge);
   if (!revenue) return;
   if (charge.amount_refunded < 0 && notes) addTally(notes.negativeRefunds, facts.id);
@@ -3613,6 +3654,34 @@ export function addCharge(facts: CustomerFacts, charge: Stripe.Charge, notes?: P
   facts.payments += 1;
   facts.firstPaymentUnix = facts.firstPaymentUnix === null ? charge.created : Math.min(facts.firstPaymentUnix, charge.created);
   facts.lastPaymentUnix = facts.lastPaymentUnix === null ? charge.created : Math.max(facts.lastPaymentUnix, charge.created);
+}
+
+/**
+ * Keeps the latest failed charge (`status: 'failed'`) and the latest that went through (`succeeded`
+ * and `captured`: an authorisation that was never captured took no money, so it recovers nothing).
+ */
+export function addPaymentOutcome(facts: CustomerFacts, charge: Pick<Stripe.Charge, 'status' | 'captured' | 'created' | 'failure_code' | 'failure_message' | 'outcome'>): void {
+  if (charge.status === 'failed' && charge.created >= (facts.lastFailure?.unix ?? -Infinity)) facts.lastFailure = { unix: charge.created, text: paymentFailureText(charge) };
+  if (charge.status === 'succeeded' && charge.captured) facts.lastSucceededUnix = Math.max(facts.lastSucceededUnix ?? -Infinity, charge.created);
+}
+
+/**
+ * Why a charge failed, for a person: its `failure_code` ("card_declined"; null when Radar blocked
+ * it), the decline code or Radar rule in `outcome.reason` ("insufficient_funds"), and Stripe's
+ * message: `failure_message`, else `outcome.seller_message` (Charge.d.ts). E.g.
+ * "card_declined (insufficient_funds): Your card has insufficient funds."
+ */
+export function paymentFailureText(charge: Pick<Stripe.Charge, 'failure_code' | 'failure_message' | 'outcome'>): string {
+  const code = charge.failure_code ?? charge.outcome?.type ?? 'failed';
+  const reason = charge.outcome?.reason && charge.outcome.reason !== code ? ` (${charge.outcome.reason})` : '';
+  const message = charge.failure_message ?? charge.outcome?.seller_message ?? null;
+  return `${code}${reason}${message ? `: ${message}` : ''}`;
+}
+
+/** The latest failed payment, while no payment went through after it (a payment in the same second counts as after). */
+export function unrecoveredFailure(facts: Pick<CustomerFacts, 'lastFailure' | 'lastSucceededUnix'>): { unix: number; text: string } | null {
+  const failure = facts.lastFailure;
+  return failure && !(failure.unix <= (facts.lastSucceededUnix ?? -Infinity)) ? failure : null;
 }
 
 /** Dispute statuses still undecided: the charge counts until the dispute is lost. */
@@ -3941,6 +4010,38 @@ export function planOf(items: readonly Pick<Stripe.SubscriptionItem, 'price' | '
     }));
 }
 
+/**
+ * The dates a subscription gives its customer: a trial's end (`trial_end`, while `trialing`) and
+ * what it will bill a month then (`trialMrrMinor`, priced as MRR prices an active one); the next
+ * renewal of one that counts and is not set to end (its items' earliest `current_period_end`:
+ * periods live on items since 2025-03-31); and when a canceled one ended (`ended_at`, else
+ * `canceled_at`). Stripe's Subscription.d.ts defines each field.
+ */
+export function addLifecycle(
+  facts: CustomerFacts,
+  subscription: Pick<Stripe.Subscription, 'status' | 'trial_end' | 'ended_at' | 'canceled_at' | 'cancel_at' | 'cancel_at_period_end'>,
+  items: readonly Pick<Stripe.SubscriptionItem, 'current_period_end'>[],
+  trialMrr: { currency: string; mrrMinor: number } | null,
+): void {
+  if (subscription.status === 'trialing' && subscription.trial_end) {
+    facts.trialEndsUnix = Math.min(facts.trialEndsUnix ?? Infinity, subscription.trial_end);
+    if (trialMrr && trialMrr.mrrMinor) (facts.trialMrrMinor ??= {})[trialMrr.currency] = (facts.trialMrrMinor?.[trialMrr.currency] ?? 0) + trialMrr.mrrMinor;
+  }
+  if (countsInMrr(subscription.status) && scheduledEndUnix(subscription, items) === null && items.length)
+    facts.renewsUnix = Math.min(facts.renewsUnix ?? Infinity, ...items.map((item) => item.current_period_end));
+  const ended = subscription.ended_at ?? subscription.canceled_at;
+  if (subscription.status === 'canceled' && ended) facts.lastEndedUnix = Math.max(facts.lastEndedUnix ?? -Infinity, ended);
+}
+
+/** The statuses under which a customer has not churned: a subscription that still runs or is owed. */
+const NOT_CHURNED: ReadonlySet<Stripe.Subscription.Status> = new Set(['active', 'past_due', 'unpaid', 'trialing']);
+
+/** When the customer's last subscription ended, while none is active, past due, unpaid or trialing; null otherwise. */
+export function churnedOnUnix(facts: Pick<CustomerFacts, 'subscriptionStatuses' | 'lastEndedUnix'>): number | null {
+  if (facts.lastEndedUnix === undefined || facts.subscriptionStatuses.some((status) => NOT_CHURNED.has(status))) return null;
+  return facts.lastEndedUnix;
+}
+
 function addSubscription(facts: CustomerFacts, subscription: Stripe.Subscription, items: readonly Stripe.SubscriptionItem[], mrr: SubscriptionMrr): void {
   facts.subscriptionStatuses.push(subscription.status);
   if (countsInMrr(subscription.status)) {
@@ -4054,6 +4155,51 @@ export function dashboardUrl(customerId: string, livemode: boolean): string {
   return `https://dashboard.stripe.com/${livemode ? '' : 'test/'}customers/${customerId}`;
 }
 
+const DAY_SECONDS = 86_400;
+/** How far ahead the attention lists look: trials ending within a week, cancellations within 30 days. */
+export const ATTENTION_WINDOWS = { trialDays: 7, cancelDays: 30, rows: 20 } as const;
+
+/**
+ * What customer success acts on (the job summary's "needs attention"): failed payments not yet
+ * recovered, trials ending within 7 days, cancellations within 30, each with the company, the date,
+ * the MRR at stake (a trial's: what it bills a month once it ends) and the customer in Stripe; the
+ * most MRR first, at most 20 rows each, the total over all of them.
+ */
+export function attentionLists(facts: readonly CustomerFacts[], targetCurrency: string, nowUnix: number): AttentionList[] {
+  const mrrOf = (f: CustomerFacts) => inCurrency(f, targetCurrency).mrrMinor;
+  const within = (unix: number | null, days: number) => unix !== null && unix >= nowUnix && unix <= nowUnix + days * DAY_SECONDS;
+  const failed = facts.flatMap((f) => {
+    const failure = unrecoveredFailure(f);
+    return failure ? [{ f, unix: failure.unix, mrrMinor: mrrOf(f), extra: [failure.text] }] : [];
+  });
+  const trials = facts.flatMap((f) =>
+    within(f.trialEndsUnix ?? null, ATTENTION_WINDOWS.trialDays) ? [{ f, unix: f.trialEndsUnix!, mrrMinor: f.trialMrrMinor?.[targetCurrency] ?? 0, extra: [] }] : [],
+  );
+  const cancels = facts.flatMap((f) => {
+    const unix = cancelsOnUnix(f.scheduledEndsUnix ?? []);
+    return within(unix, ATTENTION_WINDOWS.cancelDays) ? [{ f, unix: unix!, mrrMinor: mrrOf(f), extra: [] }] : [];
+  });
+  return [
+    attentionList('failed payments not yet recovered', ['Company', 'Customer', 'Failed on', 'Failure', 'MRR'], failed, targetCurrency),
+    attentionList(`trials ending in the next ${ATTENTION_WINDOWS.trialDays} days`, ['Company', 'Customer', 'Trial ends', 'MRR after the trial'], trials, targetCurrency),
+    attentionList(`cancellations in the next ${ATTENTION_WINDOWS.cancelDays} days`, ['Company', 'Customer', 'Cancels on', 'MRR'], cancels, targetCurrency),
+  ];
+}
+
+/** One attention list: the most MRR first (then the soonest), the first rows, and the total. */
+function attentionList(title: string, columns: string[], entries: Array<{ f: CustomerFacts; unix: number; mrrMinor: number; extra: string[] }>, currency: string): AttentionList {
+  const sorted = [...entries].sort((a, b) => b.mrrMinor - a.mrrMinor || a.unix - b.unix || a.f.id.localeCompare(b.f.id));
+  const rows = sorted
+    .slice(0, ATTENTION_WINDOWS.rows)
+    .map(({ f, unix, mrrMinor, extra }) => [companyName(f), { text: f.id, url: dashboardUrl(f.id, f.livemode) }, unixToDate(unix)!, ...extra, formatMoney(mrrMinor, currency)]);
+  const atStake = formatMoney(
+    entries.reduce((sum, e) => sum + e.mrrMinor, 0),
+    currency,
+  );
+  const shown = entries.length > rows.length ? ` (the first ${rows.length} shown)` : '';
+  return { title, columns, rows, total: entries.length ? `${entries.length} customers, ${atStake} MRR at stake${shown}` : 'none' };
+}
+
 /**
  * Where the customer's Stripe metadata says it belongs: `attio_record_id` (that exact company; a
  * UUID, Attio's record ids) wins over `attio_domain` (a domain to find the company by, instead of the
@@ -4095,6 +4241,12 @@ export function customerValues(facts: CustomerFacts, targetCurrency: string): Re
     [ATTRIBUTES.plan]: planText(facts.plan ?? {}),
     [ATTRIBUTES.cancelsOn]: unixToDate(cancelsOnUnix(facts.scheduledEndsUnix ?? [])),
     [ATTRIBUTES.dashboardUrl]: dashboardUrl(facts.id, facts.livemode),
+    [ATTRIBUTES.trialEndsOn]: unixToDate(facts.trialEndsUnix ?? null),
+    [ATTRIBUTES.renewsOn]: unixToDate(facts.renewsUnix ?? null),
+    [ATTRIBUTES.churnedOn]: unixToDate(churnedOnUnix(facts)),
+    [ATTRIBUTES.paymentFailedOn]: unixToDate(unrecoveredFailure(facts)?.unix ?? null),
+    [ATTRIBUTES.paymentFailure]: unrecoveredFailure(facts)?.text ?? null,
+    [ATTRIBUTES.delinquent]: facts.delinquent === true,
   };
 }
 
@@ -4277,6 +4429,12 @@ const ATTRIBUTES = {
   plan: 'stripe_plan',
   cancelsOn: 'stripe_cancels_on',
   dashboardUrl: 'stripe_dashboard_url',
+  trialEndsOn: 'stripe_trial_ends_on',
+  renewsOn: 'stripe_renews_on',
+  churnedOn: 'stripe_churned_on',
+  paymentFailedOn: 'stripe_payment_failed_on',
+  paymentFailure: 'stripe_payment_failure',
+  delinquent: 'stripe_delinquent',
   // Standard company attributes, written only when the sync creates the company.
   name: 'name',
   domains: 'domains',
@@ -4294,6 +4452,12 @@ export const ATTRIBUTE_SPECS: AttributeSpec[] = [
   { slug: ATTRIBUTES.plan, title: 'Stripe plan', type: 'text', description: 'Written by the Stripe sync: products of active and past-due subscriptions.' },
   { slug: ATTRIBUTES.cancelsOn, title: 'Stripe cancels on', type: 'date', description: 'Written by the Stripe sync: when every subscription that counts is set to end.' },
   { slug: ATTRIBUTES.dashboardUrl, title: 'Stripe dashboard', type: 'text', description: 'Written by the Stripe sync: the customer in the Stripe dashboard.' },
+  { slug: ATTRIBUTES.trialEndsOn, title: 'Stripe trial ends on', type: 'date', description: 'Written by the Stripe sync: the earliest end of a trialing subscription.' },
+  { slug: ATTRIBUTES.renewsOn, title: 'Stripe renews on', type: 'date', description: 'Written by the Stripe sync: the next period end of the subscriptions that renew.' },
+  { slug: ATTRIBUTES.churnedOn, title: 'Stripe churned on', type: 'date', description: 'Written by the Stripe sync: when the last subscription ended, while none runs.' },
+  { slug: ATTRIBUTES.paymentFailedOn, title: 'Stripe payment failed on', type: 'date', description: 'Written by the Stripe sync: the latest failed payment, until one goes through.' },
+  { slug: ATTRIBUTES.paymentFailure, title: 'Stripe payment failure', type: 'text', description: "Written by the Stripe sync: why that payment failed, in Stripe's words." },
+  { slug: ATTRIBUTES.delinquent, title: 'Stripe delinquent', type: 'checkbox', description: "Written by the Stripe sync: Stripe's delinquent flag on the customer." },
   { slug: ATTRIBUTES.name, title: 'Name', type: 'text', standard: true },
   { slug: ATTRIBUTES.domains, title: 'Domains', type: 'domain', standard: true },
 ];
@@ -4305,6 +4469,66 @@ const COMPANIES: Target = {
   key: { slug: ATTRIBUTES.customerId, prefix: STRIPE_CUSTOMER_ID_PREFIX },
   linkBy: { slug: ATTRIBUTES.domains, property: 'domain' },
 };
+
+/** People's standard attributes the sync writes: the key, and two written only when the person is new or has none. */
+const PEOPLE_ATTRIBUTES = { email: 'email_addresses', name: 'name', company: 'company' } as const;
+
+/**
+ * Each customer's billing contact (its email) as an Attio person, after the companies: asserted by
+ * `email_addresses`, a standard unique attribute (docs: standard objects, people), named only when
+ * created, and placed at the customer's company only while the person has none.
+ */
+const PEOPLE: Target = {
+  object: 'people',
+  specs: [
+    { slug: PEOPLE_ATTRIBUTES.email, title: 'Email addresses', type: 'email-address', standard: true },
+    { slug: PEOPLE_ATTRIBUTES.name, title: 'Name', type: 'personal-name', standard: true },
+    { slug: PEOPLE_ATTRIBUTES.company, title: 'Company', type: 'record-reference', refersTo: ATTIO_OBJECT, standard: true },
+  ],
+  key: { slug: PEOPLE_ATTRIBUTES.email },
+  linkBy: null,
+  switchedBy: 'SYNC_PEOPLE',
+};
+
+/**
+ * The person's name: Stripe's `individual_name`, else `name` ("the customer's full name or business
+ * name", Customer.d.ts) unless it is the `business_name`. Null: Attio shows the email address.
+ */
+export function personName(facts: Pick<CustomerFacts, 'name' | 'individualName' | 'businessName'>): string | null {
+  const name = facts.individualName ?? (facts.name && facts.name.trim() !== facts.businessName ? facts.name : null);
+  const clean = cleanName(name);
+  return clean === null ? null : cutGraphemes(clean, MAX_NAME_LENGTH);
+}
+
+/**
+ * A person per email address among the companies' customers (the oldest customer's, where several
+ * share one), placed at that customer's company; `shared`: the addresses more than one customer has,
+ * `unusable`: customers whose email Attio may refuse.
+ */
+export function personRecords(facts: ReadonlyMap<string, CustomerFacts>, companies: readonly DesiredRecord[]): { records: DesiredRecord[]; shared: string[]; unusable: string[] } {
+  const byEmail = new Map<string, DesiredRecord>();
+  const shared = new Set<string>();
+  const unusable: string[] = [];
+  for (const company of [...companies].sort((a, b) => a.claimOrder.localeCompare(b.claimOrder))) {
+    const f = facts.get(company.key);
+    const email = usableEmail(f?.email ?? null);
+    if (!f || !email) {
+      if (f?.email) unusable.push(f.id);
+      continue;
+    }
+    if (byEmail.has(email)) shared.add(email);
+    else
+      byEmail.set(email, {
+        key: email,
+        values: {},
+        onCreate: { [PEOPLE_ATTRIBUTES.email]: email, [PEOPLE_ATTRIBUTES.name]: personName(f) },
+        ifEmpty: { [PEOPLE_ATTRIBUTES.company]: { object: ATTIO_OBJECT, key: f.id } },
+        linkValue: null,
+        claimOrder: company.claimOrder,
+      });
+  }
+  return { records: [...byEmail.values()], shared: [...shared], unusable };
+}
 
 /** What reading Stripe leaves for mapping: the facts, the run notes, and the client (for look-ups). */
 interface StripeData {
@@ -4390,14 +4614,32 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
             "their companies get no domain, as for free mail; set attio_record_id or attio_domain in a customer's Stripe metadata to link it to an existing company",
         ]
       : [];
+    const people = personRecords(facts, records);
     return {
       records,
-      notes: [...currencyNotes(totals, notes, targetCurrency), ...domainNote],
+      notes: [...currencyNotes(totals, notes, targetCurrency), ...domainNote, ...peopleNotes(people)],
       totals: context.only ? null : totalsLine(totals, targetCurrency),
       stop: null,
+      laterRecords: { [PEOPLE.object]: people.records },
+      attention: attentionLists(
+        records.map((r) => facts.get(r.key)!),
+        targetCurrency,
+        Math.floor(context.now() / 1000),
+      ),
     };
   },
 };
+
+/** What the people's records leave to say: shared billing emails, and emails Attio may refuse. */
+function peopleNotes(people: ReturnType<typeof personRecords>): string[] {
+  const notes: string[] = [];
+  if (people.shared.length)
+    notes.push(
+      `${people.shared.length} email addresses are the billing email of more than one customer (${fewKeys(people.shared)}): each is one person, placed at the oldest customer's company`,
+    );
+  if (people.unusable.length) notes.push(`${people.unusable.length} customers have an email address Attio may refuse (${fewKeys(people.unusable)}): no person is written for them`);
+  return notes;
+}
 
 function stop(reason: string): SourcePlan {
   return { records: [], notes: [], totals: null, stop: reason };
@@ -4441,7 +4683,7 @@ function companyRecords(facts: ReadonlyMap<string, CustomerFacts>, linkedKeys: R
 // SYNC: the source and target main runs, and the entry point
 // ================================================================================================
 
-/** The sync main runs: a copy of this template plugs its own source and target in here. */
-export const SYNC: Sync<StripeSettings, StripeData> = { source: stripeSource, target: COMPANIES };
+/** The sync main runs: a copy of this template plugs its own source and targets in here. */
+export const SYNC: Sync<StripeSettings, StripeData> = { source: stripeSource, target: COMPANIES, moreTargets: [PEOPLE] };
 
 if (invokedDirectly) runCommandLine(SYNC);
