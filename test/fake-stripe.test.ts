@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, it, onTestFailed } from 'vitest';
-import { DEFAULT_API_KEY, startFakeStripe, StripeStore } from './fake-stripe.ts';
-import type { FakeStripe, SubscriptionInput, SubscriptionItemInput } from './fake-stripe.ts';
+import { CHARGE_DECLINES, DEFAULT_API_KEY, startFakeStripe, StripeStore } from './fake-stripe.ts';
+import type { ChargeDecline, FakeStripe, SubscriptionInput, SubscriptionItemInput } from './fake-stripe.ts';
 import { ALL_FAULTS, LANDED_FAULTS, queuedFaults, sleep } from './faults.ts';
 import type { FaultKind } from './faults.ts';
 
@@ -1291,5 +1291,134 @@ describe('price and subscription shapes of real accounts', () => {
     assert.throws(() => s.addSubscription({ customer: c.id, items: [{ unit_amount: 1000 }], discounts: [{ amount_off: 100, duration: 'forever' }] }), /cannot be attached to a subscription/);
     assert.throws(() => s.addSubscription({ customer: c.id, items: [{ unit_amount: 1000, discounts: [{ amount_off: 100 }] }] }), /cannot be attached to a subscription item/);
     assert.equal((await api.prices.list({ limit: 1 })).data.length, 1);
+  });
+});
+
+describe('failed charges, delinquent customers, trials and cancellations (what the sync reads for issue 21)', () => {
+  let f!: FakeStripe;
+  let api!: Stripe;
+  const T = Date.UTC(2025, 0, 1) / 1000;
+  const DAY = 86_400;
+  beforeAll(async () => {
+    f = await startFakeStripe();
+    api = client(f);
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('failed charges carry failure_code, failure_message and the outcome of each documented decline; a Radar block is outcome.type blocked', async () => {
+    const s = f.store;
+    const c = s.addCustomer({ email: 'declines@example.com' });
+    const made = new Map<string, Stripe.Charge>();
+    let t = T;
+    for (const decline of Object.keys(CHARGE_DECLINES) as ChargeDecline[]) {
+      made.set(decline, s.addCharge({ customer: c.id, amount: 1000, currency: 'usd', status: 'failed', decline, created: (t += 60) }));
+    }
+    const plainFailed = s.addCharge({ customer: c.id, amount: 1000, currency: 'usd', status: 'failed', created: (t += 60) });
+    const listed = new Map((await api.charges.list({ customer: c.id, limit: 100 })).data.map((x) => [x.id, x]));
+    const view = (ch: Stripe.Charge) => {
+      const x = listed.get(ch.id)!;
+      return [x.status, x.paid, x.captured, x.amount_captured, x.balance_transaction, x.failure_code, x.failure_message, x.outcome?.type, x.outcome?.reason, x.outcome?.network_status, x.outcome?.risk_level, x.outcome?.seller_message];
+    };
+    const failedPart = ['failed', false, false, 0, null] as const;
+    assert.deepEqual(view(made.get('generic_decline')!), [...failedPart, 'card_declined', 'Your card was declined.', 'issuer_declined', 'generic_decline', 'declined_by_network', 'normal', 'The bank did not return any further details with this decline.']);
+    assert.deepEqual(view(plainFailed), view(made.get('generic_decline')!), 'the default decline is the generic one');
+    assert.deepEqual(view(made.get('insufficient_funds')!), [...failedPart, 'card_declined', 'Your card has insufficient funds.', 'issuer_declined', 'insufficient_funds', 'declined_by_network', 'normal', 'The bank returned the decline code `insufficient_funds`.']);
+    assert.deepEqual(view(made.get('stolen_card')!).slice(5, 9), ['card_declined', 'Your card was declined.', 'issuer_declined', 'stolen_card']);
+    assert.deepEqual(view(made.get('expired_card')!), [...failedPart, 'expired_card', 'Your card has expired.', 'issuer_declined', 'expired_card', 'declined_by_network', 'normal', 'The bank returned the decline code `expired_card`.']);
+    assert.deepEqual(view(made.get('incorrect_cvc')!).slice(5, 9), ['incorrect_cvc', "Your card's security code is incorrect.", 'issuer_declined', 'incorrect_cvc']);
+    assert.deepEqual(view(made.get('radar_block')!), [...failedPart, 'card_declined', 'Your card was declined.', 'blocked', 'highest_risk_level', 'not_sent_to_network', 'highest', 'Stripe blocked this charge as too risky.']);
+    const outcome = listed.get(made.get('expired_card')!.id)!.outcome!;
+    assert.deepEqual([outcome.advice_code, outcome.network_advice_code, outcome.network_decline_code, 'risk_score' in outcome, 'rule' in outcome], [null, null, null, false, false]);
+    assert.throws(() => s.addCharge({ customer: c.id, amount: 1, currency: 'usd', decline: 'expired_card' }), /only a failed charge/);
+    assert.throws(() => s.addCharge({ customer: c.id, amount: 1, currency: 'usd', status: 'failed', risk: 'elevated' }), /risk is for/);
+  });
+
+  it('succeeded and pending charges: no failure, Radar risk outcomes as documented, or no outcome at all', async () => {
+    const s = f.store;
+    const c = s.addCustomer({ email: 'risks@example.com' });
+    const normal = s.addCharge({ customer: c.id, amount: 500, currency: 'usd' });
+    const elevated = s.addCharge({ customer: c.id, amount: 500, currency: 'usd', risk: 'elevated' });
+    const notAssessed = s.addCharge({ customer: c.id, amount: 500, currency: 'usd', risk: 'not_assessed' });
+    const unknown = s.addCharge({ customer: c.id, amount: 500, currency: 'usd', risk: 'unknown' });
+    const pending = s.addCharge({ customer: c.id, amount: 500, currency: 'usd', status: 'pending' });
+    const bare = s.addCharge({ customer: c.id, amount: 500, currency: 'usd', outcome: null });
+    const listed = new Map((await api.charges.list({ customer: c.id, limit: 100 })).data.map((x) => [x.id, x]));
+    const view = (ch: Stripe.Charge) => {
+      const x = listed.get(ch.id)!;
+      return [x.status, x.failure_code, x.failure_message, x.outcome && [x.outcome.type, x.outcome.reason, x.outcome.risk_level, x.outcome.network_status]];
+    };
+    assert.deepEqual(view(normal), ['succeeded', null, null, ['authorized', null, 'normal', 'approved_by_network']]);
+    assert.equal(listed.get(normal.id)!.outcome!.seller_message, 'The charge was authorized.');
+    assert.deepEqual(view(elevated), ['succeeded', null, null, ['manual_review', 'elevated_risk_level', 'elevated', 'approved_by_network']]);
+    assert.deepEqual(view(notAssessed), ['succeeded', null, null, ['authorized', 'not_assessed_risk_level', 'not_assessed', 'approved_by_network']]);
+    assert.deepEqual(view(unknown), ['succeeded', null, null, ['authorized', 'unknown_risk_level', 'unknown', 'approved_by_network']]);
+    assert.deepEqual(view(pending), ['pending', null, null, ['authorized', null, 'normal', 'approved_by_network']]);
+    assert.deepEqual(view(bare), ['succeeded', null, null, null]);
+  });
+
+  it('a failed charge followed by a later succeeded one: both listed newest first, each with its own created', async () => {
+    const s = f.store;
+    const c = s.addCustomer({ email: 'retried@example.com' });
+    const old = s.addCharge({ customer: c.id, amount: 900, currency: 'usd', created: T + DAY });
+    const failed = s.addCharge({ customer: c.id, amount: 900, currency: 'usd', status: 'failed', decline: 'insufficient_funds', created: T + 2 * DAY });
+    const retried = s.addCharge({ customer: c.id, amount: 900, currency: 'usd', created: T + 3 * DAY });
+    const listed = (await api.charges.list({ customer: c.id })).data;
+    assert.deepEqual(listed.map((x) => [x.id, x.status, x.created]), [
+      [retried.id, 'succeeded', T + 3 * DAY],
+      [failed.id, 'failed', T + 2 * DAY],
+      [old.id, 'succeeded', T + DAY],
+    ]);
+  });
+
+  it('customers: delinquent true, false (the default), null, or left out', async () => {
+    const s = f.store;
+    const yes = s.addCustomer({ email: 'late@example.com', delinquent: true });
+    const no = s.addCustomer({ email: 'ontime@example.com' });
+    const unknown = s.addCustomer({ email: 'null@example.com', delinquent: null });
+    const absent = s.addCustomer({ email: 'absent@example.com', delinquent: 'absent' });
+    const listed = new Map((await api.customers.list({ limit: 100 })).data.map((x) => [x.id, x]));
+    assert.deepEqual([yes, no, unknown].map((c) => listed.get(c.id)!.delinquent), [true, false, null]);
+    assert.equal('delinquent' in listed.get(absent.id)!, false);
+    assert.equal(((await api.customers.retrieve(yes.id)) as Stripe.Customer).delinquent, true);
+  });
+
+  it('subscriptions: trials (running, ended, default), ends (ended_at, canceled_at), scheduled ends and the items\' periods', async () => {
+    const s = f.store;
+    const customer = s.addCustomer({ email: 'lifecycle@example.com' }).id;
+    const add = (extra: Partial<SubscriptionInput>, items: SubscriptionItemInput[] = [{ unit_amount: 1000 }]) => s.addSubscription({ customer, created: T, items, ...extra });
+    const defaultTrial = add({ status: 'trialing' });
+    const trial = add({ status: 'trialing', trial: { start: T + DAY, end: T + 8 * DAY } });
+    const afterTrial = add({ status: 'active', trial: { end: T + 7 * DAY } });
+    const plain = add({});
+    const ended = add({ status: 'canceled', ended_at: T + 40 * DAY, canceled_at: T + 10 * DAY });
+    const endedDefault = add({ status: 'canceled' });
+    const scheduled = add({ cancel_at: T + 20 * DAY });
+    const atPeriodEnd = add({ cancel_at_period_end: true });
+    const atPeriodEndClassic = add({ cancel_at_period_end: true, billing_mode: 'classic', current_period_start: T + 5 * DAY });
+    const listed = new Map((await api.subscriptions.list({ customer, status: 'all', limit: 100 })).data.map((x) => [x.id, x]));
+    const view = (sub: Stripe.Subscription) => {
+      const x = listed.get(sub.id)!;
+      return [x.status, x.trial_start, x.trial_end, x.cancel_at_period_end, x.cancel_at, x.canceled_at, x.ended_at];
+    };
+    assert.deepEqual(view(defaultTrial), ['trialing', T, T + 14 * DAY, false, null, null, null]);
+    assert.deepEqual(view(trial), ['trialing', T + DAY, T + 8 * DAY, false, null, null, null]);
+    assert.deepEqual(view(afterTrial), ['active', T, T + 7 * DAY, false, null, null, null]);
+    assert.deepEqual(view(plain), ['active', null, null, false, null, null, null]);
+    assert.deepEqual(view(ended), ['canceled', null, null, false, null, T + 10 * DAY, T + 40 * DAY]);
+    assert.deepEqual(view(endedDefault), ['canceled', null, null, false, null, T + 30 * DAY, T + 30 * DAY]);
+    assert.deepEqual(view(scheduled), ['active', null, null, false, T + 20 * DAY, null, null]);
+    assert.deepEqual(view(atPeriodEnd), ['active', null, null, true, null, null, null], 'flexible billing mode: cancel_at stays null');
+    const classicItem = listed.get(atPeriodEndClassic.id)!.items.data[0]!;
+    assert.deepEqual([classicItem.current_period_start, classicItem.current_period_end], [T + 5 * DAY, Date.UTC(2025, 1, 6) / 1000]);
+    assert.deepEqual(view(atPeriodEndClassic), ['active', null, null, true, Date.UTC(2025, 1, 6) / 1000, null, null], 'classic: cancel_at is the item period end');
+
+    assert.throws(() => add({ status: 'trialing', trial: null }), /trialing subscription has a trial/);
+    assert.throws(() => add({ status: 'trialing', trial: { end: T } }), /ends after it starts/);
+    assert.throws(() => add({ ended_at: T + DAY }), /for status canceled/);
+    assert.throws(() => add({ status: 'canceled', cancel_at: T + DAY, ended_at: T + 2 * DAY }), /equal cancel_at/);
+    assert.throws(() => add({ status: 'canceled', ended_at: T + DAY, canceled_at: T + 2 * DAY }), /between created and ended_at/);
+    assert.throws(() => add({ current_period_start: T - 1 }), /current_period_start/);
   });
 });

@@ -81,10 +81,38 @@
 //       "customers/:id", Ci "does not stop an account whose linked customers were deleted", S "variant table" (--only a
 //       deleted one).
 //   business_name, individual_name: X, not read: `name` is "The customer's full name or business name".
+//   delinquent (issue 21): true | false | null | absent (types `delinquent?: boolean | null`; fx false). P all four
+//       (CustomerInput.delinquent, default false); C F "customers: delinquent true, false".
 //
 // Charge (Charges.d.ts) - chargeRevenue, addCharge, readCharges; and the charge expanded on a dispute
-//   status: succeeded | pending | failed | other. P the three; C S "ignores charges that did not succeed"; other takes
-//       that branch (only succeeded counts).
+//   status: succeeded | pending | failed | other. P the three; C S "ignores charges that did not succeed", F "succeeded
+//       and pending charges" (pending), F "failed charges carry failure_code"; other takes that branch (only succeeded
+//       counts).
+//   failure_code (issue 21): null (succeeded, pending) | card_declined | expired_card | incorrect_cvc | other error codes
+//       (types: "see the errors section"; docs testing lists the codes per decline). P null and the three (CHARGE_DECLINES);
+//       C F "failed charges carry failure_code", F "succeeded and pending charges" (null); other codes X: a failure is
+//       told by status 'failed', the code only describes it.
+//   failure_message: null | a string (types). P both; C F the same two. Its wording X: descriptive text, never matched.
+//   outcome: Outcome | null (types `outcome: Charge.Outcome | null`). P both (ChargeInput.outcome: null); C F
+//       "succeeded and pending charges".
+//   outcome.type: authorized | manual_review | issuer_declined | blocked | invalid | other (types). P authorized,
+//       manual_review (CHARGE_RISKS.elevated), issuer_declined, blocked (CHARGE_DECLINES.radar_block); C F "failed charges
+//       carry failure_code", F "succeeded and pending charges". invalid, other X: NOT produced (no documented example);
+//       a charge's success is its status, and a Radar block is the one type a reader tells apart (docs error-handling).
+//   outcome.reason: null | a decline code (issuer_declined) | highest_risk_level | elevated_risk_level |
+//       not_assessed_risk_level | unknown_risk_level | rule | low_probability_of_authorization | other (types, docs
+//       radar/risk-evaluation). P null, generic_decline, insufficient_funds, stolen_card, expired_card, incorrect_cvc,
+//       highest_risk_level, elevated_risk_level, not_assessed_risk_level, unknown_risk_level; C F the two tests above;
+//       rule, low_probability_of_authorization, other X: NOT produced (no documented shape), descriptive like the rest.
+//   outcome.network_status: approved_by_network | declined_by_network | not_sent_to_network | reversed_after_approval |
+//       null (types). P the first three; C F the same. reversed_after_approval, null X: NOT produced (no documented
+//       example); "blocked by Stripe after bank authorization" still fails the charge (status).
+//   outcome.risk_level: normal | elevated | highest | not_assessed | unknown | absent ("only available with Radar",
+//       types `risk_level?`). P the five; C F the same; absent X: NOT produced, an unevaluated charge is not_assessed.
+//   outcome.seller_message: a string | null. P strings (docs radar/risk-evaluation, CHARGE_DECLINES); C F. null X:
+//       descriptive text, never matched.
+//   outcome.advice_code, network_advice_code, network_decline_code: null here (types nullable; risk_score and rule
+//       left out). X: not read (retry advice for a payer, not a revenue fact).
 //   captured: true | false (succeeded but never captured, API-NOTES). P both; C S "ignores an authorisation that was
 //       never captured", F "charges: an uncaptured authorisation".
 //   amount_captured: = amount | less (a partial capture) | 0. P all; C S "counts a partial capture", "is no payment
@@ -97,7 +125,8 @@
 //       deleted); an object X: never expanded (the fake refuses data.customer).
 //   balance_transaction: id | BalanceTransaction | null. P expanded, null (pending, failed, uncaptured); C S "keeps
 //       what Stripe settled" (an id counts as its own currency), F "charges: balance_transaction id by default".
-//   created: unix seconds. P; C E "sums net revenue" (first and last payment dates).
+//   created: unix seconds. P; C E "sums net revenue" (first and last payment dates), F "a failed charge followed by a
+//       later succeeded one" (a failure's created against a later success's, issue 21).
 //   presentment_details (optional): X, not read: amount and currency are what the account charged; presentment_amount
 //       is "denominated in presentment_currency".
 //
@@ -147,6 +176,16 @@
 //       modes; C S "dates a subscription's end", F "flexible billing mode by default"; billing_mode itself X: not read,
 //       both shapes are handled.
 //   presentment_details (optional): X, not read: MRR is in `currency`, the one its items are priced in.
+//   (issue 21) status trialing with trial_start/trial_end: P (default a 14-day trial from created, or
+//       SubscriptionInput.trial); C F "subscriptions: trials (running, ended, default)".
+//   trial_end, trial_start: null (no trial) | a time ahead (trialing) | a time past (a trial that ended, any status).
+//       P all; C F the same.
+//   canceled_at: null | a time (canceled: when requested; the creation when scheduled with cancel_at). P both; C F the
+//       same, F "scheduled cancellations".
+//   ended_at: null | a time (canceled, incomplete_expired). P both; C F the same (ended_at, canceled_at given or
+//       default).
+//   cancel_at, cancel_at_period_end: see above; C also F "subscriptions: trials" (active with cancel_at, with
+//       cancel_at_period_end in both billing modes).
 //
 // SubscriptionItem (SubscriptionItems.d.ts) - subscriptionMrr, planOf, scheduledEndUnix, readItems
 //   price: a Price, always embedded (not expandable). P; C everywhere.
@@ -156,8 +195,9 @@
 //       discounts", E "lowers MRR by recurring coupons" ("on their items").
 //   tax_rates: TaxRate[] | [] | null. P rates, []; C S "divides inclusive tax rates"; null: S "variant table".
 //   current_trial: null | ending later | ended. P all; C S "counts an item in a trial of its own", N (Lambda).
-//   current_period_end: per item since 2025-03-31 (API-NOTES). P; C S "dates a subscription's end", F "scheduled
-//       cancellations" (the earliest of mixed periods).
+//   current_period_end: per item since 2025-03-31 (API-NOTES). P (from SubscriptionInput.current_period_start, default
+//       created); C S "dates a subscription's end", F "scheduled cancellations" (the earliest of mixed periods), F
+//       "subscriptions: trials" (a period that starts after created).
 //   plan, billed_until: X, not read (the plan mirrors the price, which "replaces the Plans API").
 //
 // Price (Prices.d.ts) - priceAmountsIn, itemAmountMinor, readsFor, readPriceDetails, planOf
@@ -353,7 +393,65 @@ export interface CustomerInput {
    * schedules, invoices, quotes and checkout, not customers (docs.stripe.com/changelog/basil/2025-03-31/restrict-coupon-duration).
    */
   discount?: DiscountInput;
+  /**
+   * Types Customers.d.ts `delinquent?: boolean | null`: "Tracks the most recent state change on any
+   * invoice belonging to the customer. Paying an invoice or marking it uncollectible via the API will
+   * set this field to false. An automatic payment failure or passing the invoice.due_date will set this
+   * field to true." Default false (as in Stripe's example customer, stripe-fixtures3.json). The fake has
+   * no invoices behind it: a test sets the state it wants. 'absent' leaves the field out (the types
+   * mark it optional; when the API leaves it out is not documented).
+   */
+  delinquent?: boolean | null | 'absent';
 }
+
+/**
+ * Why a failed charge failed, as the charge records it: `failure_code` (the error code), `failure_message`
+ * and `outcome`. Sources, per entry below:
+ * - failure_code and the decline code (`outcome.reason` of an issuer decline): docs.stripe.com/testing,
+ *   "Simulate a declined payment": generic decline card_declined/generic_decline, insufficient funds
+ *   card_declined/insufficient_funds, stolen card card_declined/stolen_card, expired card expired_card,
+ *   incorrect CVC incorrect_cvc. docs.stripe.com/declines/codes: "Stripe decline codes".
+ * - outcome.type issuer_declined, network_status declined_by_network, risk_level normal and seller_message
+ *   "The bank returned the decline code `<code>`.": Stripe's docs example of an expired card's outcome (the
+ *   Markdoc docs' code-block example: network_status declined_by_network, reason expired_card, risk_level
+ *   normal, seller_message "The bank returned the decline code `expired_card`.", type issuer_declined); the
+ *   same shape for the other codes, and the generic decline's seller_message "The bank did not return any
+ *   further details with this decline.", are as public captured API responses show them (inferred: not in
+ *   the docs).
+ * - A Radar block: the outcome of docs.stripe.com/radar/risk-evaluation "High risk payments" (network_status
+ *   not_sent_to_network, reason highest_risk_level, risk_level highest, seller_message "Stripe blocked this
+ *   charge as too risky.", type blocked); docs.stripe.com/error-handling tells a block from an issuer
+ *   decline by `outcome.type == 'blocked'` only, checked before the error code. The charge's failure_code
+ *   card_declined and message "Your card was declined." are what public captured responses of blocked
+ *   charges carry (inferred: the docs do not say; read outcome.type, not the code, to tell a block).
+ * - failure_message texts: as public captured API responses carry them (inferred: the docs do not list
+ *   them); the sync must not depend on their wording.
+ * outcome.risk_score (Radar for Fraud Teams only) and outcome.rule (types `rule?`) are left out.
+ */
+export const CHARGE_DECLINES = {
+  generic_decline: { failure_code: 'card_declined', failure_message: 'Your card was declined.', network_status: 'declined_by_network', reason: 'generic_decline', risk_level: 'normal', seller_message: 'The bank did not return any further details with this decline.', type: 'issuer_declined' },
+  insufficient_funds: { failure_code: 'card_declined', failure_message: 'Your card has insufficient funds.', network_status: 'declined_by_network', reason: 'insufficient_funds', risk_level: 'normal', seller_message: 'The bank returned the decline code `insufficient_funds`.', type: 'issuer_declined' },
+  stolen_card: { failure_code: 'card_declined', failure_message: 'Your card was declined.', network_status: 'declined_by_network', reason: 'stolen_card', risk_level: 'normal', seller_message: 'The bank returned the decline code `stolen_card`.', type: 'issuer_declined' },
+  expired_card: { failure_code: 'expired_card', failure_message: 'Your card has expired.', network_status: 'declined_by_network', reason: 'expired_card', risk_level: 'normal', seller_message: 'The bank returned the decline code `expired_card`.', type: 'issuer_declined' },
+  incorrect_cvc: { failure_code: 'incorrect_cvc', failure_message: "Your card's security code is incorrect.", network_status: 'declined_by_network', reason: 'incorrect_cvc', risk_level: 'normal', seller_message: 'The bank returned the decline code `incorrect_cvc`.', type: 'issuer_declined' },
+  radar_block: { failure_code: 'card_declined', failure_message: 'Your card was declined.', network_status: 'not_sent_to_network', reason: 'highest_risk_level', risk_level: 'highest', seller_message: 'Stripe blocked this charge as too risky.', type: 'blocked' },
+} as const;
+export type ChargeDecline = keyof typeof CHARGE_DECLINES;
+
+/**
+ * A charge that went through, by Radar's evaluation: the outcomes of docs.stripe.com/radar/risk-evaluation
+ * ("Normal risk payments", "Elevated risk payments", "Not evaluated", "Unknown risk payments"), verbatim
+ * (risk_score left out: "Provided only with Stripe Radar for Fraud Teams"). An elevated one is
+ * `manual_review` (Radar for Fraud Teams "automatically places elevated risk payments into your review
+ * queue"); the charge's `review` stays null here (not read).
+ */
+export const CHARGE_RISKS = {
+  normal: { network_status: 'approved_by_network', reason: null, risk_level: 'normal', seller_message: 'The charge was authorized.', type: 'authorized' },
+  elevated: { network_status: 'approved_by_network', reason: 'elevated_risk_level', risk_level: 'elevated', seller_message: 'Stripe evaluated this charge as having elevated risk, and placed it in your manual review queue.', type: 'manual_review' },
+  not_assessed: { network_status: 'approved_by_network', reason: 'not_assessed_risk_level', risk_level: 'not_assessed', seller_message: 'Your business has opted out of Radar fraud risk assessments.', type: 'authorized' },
+  unknown: { network_status: 'approved_by_network', reason: 'unknown_risk_level', risk_level: 'unknown', seller_message: 'Something went wrong while evaluating this payment. Our engineers have been notified and we’ll look into this as soon as possible.', type: 'authorized' },
+} as const;
+export type ChargeRisk = keyof typeof CHARGE_RISKS;
 
 /** A tax rate (types TaxRates.d.ts): a percentage, inclusive ("This specifies if the tax rate is inclusive or exclusive") or not. */
 export interface TaxRateInput {
@@ -388,6 +486,15 @@ export interface ChargeInput {
    * given, it is derived from the two amounts in major units.
    */
   settlement?: { currency: string; amount: number; exchange_rate?: number };
+  /** Why a failed charge failed (only with status 'failed'). Default 'generic_decline'. See CHARGE_DECLINES. */
+  decline?: ChargeDecline;
+  /** Radar's evaluation of a succeeded or pending charge. Default 'normal'. See CHARGE_RISKS. */
+  risk?: ChargeRisk;
+  /**
+   * null: a charge without an outcome (types Charges.d.ts `outcome: Charge.Outcome | null`, "Details about
+   * whether the payment was accepted, and why"; when Stripe leaves it null is not documented).
+   */
+  outcome?: null;
 }
 
 /**
@@ -567,6 +674,31 @@ export interface SubscriptionInput {
    * always resolves to the earliest item period end" (docs.stripe.com/changelog/basil/2025-07-30/cancel-at-enums).
    */
   cancel_at_period_end?: boolean;
+  /**
+   * The subscription's trial (types Subscriptions.d.ts `trial_start`: "If the subscription has a trial, the
+   * beginning of that trial"; `trial_end`: "If the subscription has a trial, the end of that trial"). Default:
+   * status 'trialing' has `{start: created, end: created + 14 days}` (a fake choice), every other status none
+   * (both null). Given with another status it is a trial that happened (e.g. an active subscription after
+   * its trial). `start` defaults to `created`; `end` is after `start`. Status 'trialing' needs one.
+   */
+  trial?: { start?: number; end: number } | null;
+  /**
+   * When a canceled subscription ended (types `ended_at`: "If the subscription has ended, the date the
+   * subscription ended"). Only with status 'canceled'; after `created`. Default: `cancel_at` when scheduled
+   * (and then only that value), else created + 30 days (a fake choice).
+   */
+  ended_at?: number;
+  /**
+   * When a canceled subscription was canceled (types `canceled_at`, quoted in addSubscription). Only with
+   * status 'canceled'; from `created` to `ended_at`. Default: `created` when scheduled with cancel_at (the
+   * request that scheduled it), else `ended_at`.
+   */
+  canceled_at?: number;
+  /**
+   * The start of the items' current period (types SubscriptionItems.d.ts `current_period_start`; each item's
+   * `current_period_end` is one of its price's intervals later). Default `created`; not before it.
+   */
+  current_period_start?: number;
 }
 
 /**
@@ -631,7 +763,7 @@ export class StripeStore {
       created,
       currency: null,
       default_source: null,
-      delinquent: false,
+      delinquent: p.delinquent === undefined ? false : p.delinquent === 'absent' ? null : p.delinquent,
       description: p.description ?? null,
       discount: p.discount ? this.buildDiscount(p.discount, null, id, created, 'usd', null, 'customer') : null,
       email: p.email ?? null,
@@ -647,6 +779,7 @@ export class StripeStore {
       tax_exempt: 'none',
       test_clock: null,
     };
+    if (p.delinquent === 'absent') delete customer.delinquent;
     this.allCustomers.push(freezeCreated(customer));
     this.byId.set(id, customer);
     return customer;
@@ -689,6 +822,10 @@ export class StripeStore {
     const amountCaptured = p.amount_captured ?? (status === 'succeeded' && !uncaptured ? p.amount : 0);
     const amountRefunded = p.amount_refunded ?? 0;
     if (amountRefunded > amountCaptured) throw new Error(`fake-stripe: ${id} refunds more than it captured`);
+    if (p.decline !== undefined && status !== 'failed') throw new Error('fake-stripe: only a failed charge has a decline');
+    if (p.decline !== undefined && !Object.hasOwn(CHARGE_DECLINES, p.decline)) throw new Error(`fake-stripe: unknown decline ${p.decline}`);
+    if (p.risk !== undefined && (status === 'failed' || !Object.hasOwn(CHARGE_RISKS, p.risk))) throw new Error('fake-stripe: risk is for a succeeded or pending charge: normal, elevated, not_assessed or unknown');
+    if (p.outcome !== undefined && (p.outcome !== null || p.decline !== undefined || p.risk !== undefined)) throw new Error('fake-stripe: outcome can only be null, without decline or risk');
 
     // The balance transaction describes "the impact of this charge on your account balance" (types
     // Charges.d.ts); an uncaptured authorisation has none, so it gets no balance transaction (inferred).
@@ -722,6 +859,12 @@ export class StripeStore {
     }
 
     const failed = status === 'failed';
+    const decline = failed ? CHARGE_DECLINES[p.decline ?? 'generic_decline'] : null;
+    const { failure_code: failureCode = null, failure_message: failureMessage = null, ...declineOutcome } = decline ?? {};
+    const outcome: Stripe.Charge.Outcome | null =
+      p.outcome === null
+        ? null
+        : { advice_code: null, network_advice_code: null, network_decline_code: null, ...(decline ? declineOutcome : CHARGE_RISKS[p.risk ?? 'normal']) } as Stripe.Charge.Outcome;
     const charge: Stripe.Charge = {
       id,
       object: 'charge',
@@ -741,22 +884,13 @@ export class StripeStore {
       description: null,
       disputed: p.disputed ?? false,
       failure_balance_transaction: null,
-      failure_code: failed ? 'card_declined' : null,
-      failure_message: failed ? 'Your card was declined.' : null,
+      failure_code: failureCode,
+      failure_message: failureMessage,
       fraud_details: {},
       livemode: this.livemode,
       metadata: {},
       on_behalf_of: null,
-      outcome: {
-        advice_code: null,
-        network_advice_code: null,
-        network_decline_code: null,
-        network_status: failed ? 'declined_by_network' : 'approved_by_network',
-        reason: failed ? 'generic_decline' : null,
-        risk_level: 'normal',
-        seller_message: failed ? 'The bank did not return any further details with this decline.' : 'Payment complete.',
-        type: failed ? 'issuer_declined' : 'authorized',
-      },
+      outcome,
       paid: status === 'succeeded',
       payment_intent: null,
       payment_method: null,
@@ -930,7 +1064,9 @@ export class StripeStore {
     const id = this.claimId(undefined, 'sub');
     const currency = (p.currency ?? 'usd').toLowerCase();
     const status = p.status ?? 'active';
-    const items = p.items.map((item) => this.buildItem(item, id, p.customer, created, currency));
+    const periodStart = p.current_period_start ?? created;
+    if (!(Number.isInteger(periodStart) && periodStart >= created)) throw new Error(`fake-stripe: current_period_start must be a unix time from created (${created}) on`);
+    const items = p.items.map((item) => this.buildItem(item, id, p.customer, created, currency, periodStart));
     const discounts = (p.discounts ?? []).map((d) => this.buildDiscount(d, id, p.customer, created, currency, null, 'subscription'));
     const trialing = status === 'trialing';
     const classic = (p.billing_mode ?? 'flexible') === 'classic';
@@ -958,10 +1094,20 @@ export class StripeStore {
     // reflect the time of the most recent update request, not the end of the subscription period"):
     // here the creation, where it was scheduled (SubscriptionCreateParams takes both fields).
     const canceled = status === 'canceled';
-    const canceledAt = canceled ? (cancelAt === null ? created + 30 * DAY : created) : null;
-    const endedAt = canceled ? (cancelAt ?? created + 30 * DAY) : status === 'incomplete_expired' ? created + DAY : null;
-    // Classic billing mode: a cancel_at before trial_end pulls trial_end to it (compare page, quoted above).
-    const trialEnd = trialing ? (classic && cancelAt !== null && cancelAt < created + 14 * DAY ? cancelAt : created + 14 * DAY) : null;
+    if (!canceled && (p.ended_at !== undefined || p.canceled_at !== undefined)) throw new Error('fake-stripe: ended_at and canceled_at are for status canceled');
+    if (p.ended_at !== undefined && (!(Number.isInteger(p.ended_at) && p.ended_at > created) || (cancelAt !== null && p.ended_at !== cancelAt))) {
+      throw new Error(`fake-stripe: ended_at must be after created (${created}), and equal cancel_at when scheduled`);
+    }
+    const endedAt = canceled ? (p.ended_at ?? cancelAt ?? created + 30 * DAY) : status === 'incomplete_expired' ? created + DAY : null;
+    const canceledAt = canceled ? (p.canceled_at ?? (cancelAt === null ? endedAt : created)) : null;
+    if (canceledAt !== null && !(canceledAt >= created && canceledAt <= endedAt!)) throw new Error('fake-stripe: canceled_at must lie between created and ended_at');
+    // The trial (see SubscriptionInput.trial). Classic billing mode: a cancel_at before trial_end pulls
+    // trial_end to it (compare page, quoted above).
+    const trialSpec = p.trial === undefined ? (trialing ? { end: created + 14 * DAY } : null) : p.trial;
+    if (trialing && trialSpec === null) throw new Error('fake-stripe: a trialing subscription has a trial');
+    const trialStart = trialSpec ? (trialSpec.start ?? created) : null;
+    if (trialSpec && !(Number.isInteger(trialSpec.end) && trialSpec.end > trialStart!)) throw new Error('fake-stripe: a trial ends after it starts');
+    const trialEnd = trialSpec ? (trialing && classic && cancelAt !== null && cancelAt < trialSpec.end ? cancelAt : trialSpec.end) : null;
     const latestInvoice = p.latest_invoice ? this.buildInvoice(p.latest_invoice, id, p.customer, created, currency) : null;
 
     const subscription: Stripe.Subscription = {
@@ -1016,7 +1162,7 @@ export class StripeStore {
       transfer_data: null,
       trial_end: trialEnd,
       trial_settings: { end_behavior: { billing_cycle_anchor: null, missing_payment_method: 'create_invoice' } },
-      trial_start: trialing ? created : null,
+      trial_start: trialStart,
     };
     this.itemsBySubscription.set(id, items);
     this.subscriptions.push(freezeCreated(subscription));
@@ -1145,7 +1291,7 @@ export class StripeStore {
     return `${prefix}_fake${String(n).padStart(10, '0')}`;
   }
 
-  private buildItem(spec: SubscriptionItemInput, subscription: string, customer: string, created: number, subCurrency: string): Stripe.SubscriptionItem {
+  private buildItem(spec: SubscriptionItemInput, subscription: string, customer: string, created: number, subCurrency: string, periodStart = created): Stripe.SubscriptionItem {
     const currency = (spec.currency ?? subCurrency).toLowerCase();
     const interval = spec.interval ?? 'month';
     const intervalCount = spec.interval_count ?? 1;
@@ -1232,8 +1378,8 @@ export class StripeStore {
       object: 'subscription_item',
       billing_thresholds: null,
       created,
-      current_period_end: addInterval(created, interval, intervalCount),
-      current_period_start: created,
+      current_period_end: addInterval(periodStart, interval, intervalCount),
+      current_period_start: periodStart,
       current_trial: spec.current_trial ? { ...spec.current_trial, trial_offer: this.claimId(undefined, 'trof') } : null,
       discounts: [],
       metadata: {},
