@@ -4197,7 +4197,7 @@ function attentionList(title: string, columns: string[], entries: Array<{ f: Cus
     currency,
   );
   const shown = entries.length > rows.length ? ` (the first ${rows.length} shown)` : '';
-  return { title, columns, rows, total: entries.length ? `${entries.length} customers, ${atStake} MRR at stake${shown}` : 'none' };
+  return { title, columns, rows, total: entries.length ? `${entries.length} ${entries.length === 1 ? 'customer' : 'customers'}, ${atStake} MRR at stake${shown}` : 'none' };
 }
 
 /**
