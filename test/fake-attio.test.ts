@@ -98,7 +98,7 @@ it('GET attributes: standard attributes with the spec attribute shape', async ()
   assert.equal(domains.is_unique, true);
   assert.equal(domains.is_multiselect, true);
   assert.deepEqual(domains.config, { currency: { default_currency_code: null, display_type: null }, record_reference: { allowed_object_ids: null } });
-  assertError(await api('GET', '/objects/people/attributes'), 404, 'not_found');
+  assertError(await api('GET', '/objects/deals/attributes'), 404, 'not_found');
   assertError(await api('GET', '/lists/companies/attributes'), 404, 'not_found');
 });
 
@@ -299,7 +299,7 @@ it('assert: query-param and body validation', async () => {
   assertError(await api('PUT', '/objects/companies/records?matching_attribute=stripe_customer_id', { data: { values: { name: 'N' } } }), 400, 'missing_value');
   assertError(await api('PUT', '/objects/companies/records?matching_attribute=stripe_customer_id', { data: { values: { stripe_customer_id: [] } } }), 400, 'missing_value');
   assertError(await api('PUT', '/objects/companies/records?matching_attribute=stripe_customer_id', { data: { ...body.data, id: 'x' } }), 400, 'validation_type');
-  assertError(await api('PUT', '/objects/people/records?matching_attribute=stripe_customer_id', body), 404, 'not_found');
+  assertError(await api('PUT', '/objects/deals/records?matching_attribute=stripe_customer_id', body), 404, 'not_found');
 });
 
 let betaId = '';
@@ -509,7 +509,7 @@ it('query filters: anything else is a 400, never "match everything"', async () =
 });
 
 it('unknown object / route -> 404 not_found', async () => {
-  assertError(await api('POST', '/objects/people/records/query', {}), 404, 'not_found');
+  assertError(await api('POST', '/objects/deals/records/query', {}), 404, 'not_found');
   assertError(await api('DELETE', '/objects/companies/records/00000000-0000-4000-8000-000000000000'), 404, 'not_found');
   assertError(await api('GET', '/objects/companies/nothing'), 404, 'not_found');
 });
