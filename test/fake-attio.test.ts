@@ -98,7 +98,7 @@ it('GET attributes: standard attributes with the spec attribute shape', async ()
   assert.equal(domains.is_unique, true);
   assert.equal(domains.is_multiselect, true);
   assert.deepEqual(domains.config, { currency: { default_currency_code: null, display_type: null }, record_reference: { allowed_object_ids: null } });
-  assertError(await api('GET', '/objects/people/attributes'), 404, 'not_found');
+  assertError(await api('GET', '/objects/deals/attributes'), 404, 'not_found');
   assertError(await api('GET', '/lists/companies/attributes'), 404, 'not_found');
 });
 
@@ -299,7 +299,7 @@ it('assert: query-param and body validation', async () => {
   assertError(await api('PUT', '/objects/companies/records?matching_attribute=stripe_customer_id', { data: { values: { name: 'N' } } }), 400, 'missing_value');
   assertError(await api('PUT', '/objects/companies/records?matching_attribute=stripe_customer_id', { data: { values: { stripe_customer_id: [] } } }), 400, 'missing_value');
   assertError(await api('PUT', '/objects/companies/records?matching_attribute=stripe_customer_id', { data: { ...body.data, id: 'x' } }), 400, 'validation_type');
-  assertError(await api('PUT', '/objects/people/records?matching_attribute=stripe_customer_id', body), 404, 'not_found');
+  assertError(await api('PUT', '/objects/deals/records?matching_attribute=stripe_customer_id', body), 404, 'not_found');
 });
 
 let betaId = '';
@@ -509,7 +509,7 @@ it('query filters: anything else is a 400, never "match everything"', async () =
 });
 
 it('unknown object / route -> 404 not_found', async () => {
-  assertError(await api('POST', '/objects/people/records/query', {}), 404, 'not_found');
+  assertError(await api('POST', '/objects/deals/records/query', {}), 404, 'not_found');
   assertError(await api('DELETE', '/objects/companies/records/00000000-0000-4000-8000-000000000000'), 404, 'not_found');
   assertError(await api('GET', '/objects/companies/nothing'), 404, 'not_found');
 });
@@ -854,5 +854,512 @@ it('beforeQuery: a writer between two pages shifts them, since offset paging tak
       );
     writer = (offset) => void (offset === 2 && f.addCompany({ name: 'a', stripe_customer_id: 'cus_a' }));
     assert.deepEqual([...(await page(0)), ...(await page(2))], ['cus_b', 'cus_d', 'cus_d', 'cus_f']); // cus_d twice, cus_h on the next page
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// People (each test on its own fake)
+// ---------------------------------------------------------------------------------------------
+
+const personBody = (values: Record<string, unknown>) => ({ data: { values } });
+const assertPerson = (c: ReturnType<typeof client>, values: Record<string, unknown>) =>
+  c('PUT', '/objects/people/records?matching_attribute=email_addresses', personBody(values));
+const queryPeople = async (c: ReturnType<typeof client>, filter: unknown): Promise<string[]> => {
+  const r = await c('POST', '/objects/people/records/query', { filter });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json.data.map((p: any) => p.values.email_addresses.map((e: any) => e.email_address).join(','));
+};
+const nameOf = (first: string, last: string) => [{ first_name: first, last_name: last, full_name: `${first} ${last}`.trim() }];
+
+it('people attributes: the documented standard ones, company a relationship restricted to companies', async () => {
+  await withFake({}, async (f) => {
+    const r = await client(f)('GET', '/objects/people/attributes');
+    assert.equal(r.status, 200);
+    const by = Object.fromEntries(r.json.data.map((a: any) => [a.api_slug, a]));
+    assert.deepEqual(r.json.data.map((a: any) => [a.api_slug, a.type]), [
+      ['email_addresses', 'email-address'], ['name', 'personal-name'], ['company', 'record-reference'], ['description', 'text'],
+      ['job_title', 'text'], ['phone_numbers', 'phone-number'], ['primary_location', 'location'], ['angellist', 'text'],
+      ['facebook', 'text'], ['instagram', 'text'], ['linkedin', 'text'], ['twitter', 'text'],
+    ]);
+    assert.deepEqual([by.email_addresses.is_unique, by.email_addresses.is_multiselect], [true, true]);
+    assert.deepEqual([by.name.is_unique, by.name.is_multiselect], [false, false]);
+    assert.deepEqual([by.company.is_unique, by.company.is_multiselect], [false, false]);
+    assert.equal(by.phone_numbers.is_multiselect, true);
+    const companiesObject = (await client(f)('GET', '/objects/companies/attributes')).json.data[0].id.object_id;
+    assert.notEqual(by.email_addresses.id.object_id, companiesObject);
+    assert.deepEqual(by.company.config.record_reference.allowed_object_ids, [companiesObject]);
+    assert.equal(by.company.relationship.id.object_id, companiesObject);
+    assert.equal(by.name.relationship, null);
+    // Companies' attributes are unchanged: no `team` unless companyTeam is asked for.
+    assert.deepEqual((await client(f)('GET', '/objects/companies/attributes')).json.data.map((a: any) => a.api_slug), ['name', 'domains', 'description']);
+    // The object is addressable by its ID as well as its slug.
+    assert.equal((await client(f)('GET', `/objects/${by.name.id.object_id}/attributes`)).status, 200);
+  });
+});
+
+it('people assert: creates with typed values (email-address, personal-name, record-reference), then updates the match', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    const acme = f.addCompany({ name: 'Acme', domains: ['acme.com'] });
+    const r = await assertPerson(c, {
+      email_addresses: ['ann.lee@mail.acme.co.uk'], name: nameOf('Ann', 'Lee'),
+      company: [{ target_object: 'companies', target_record_id: acme }], job_title: 'CTO',
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const d = r.json.data;
+    assert.match(d.web_url, /\/person\//);
+    assert.notEqual(d.id.object_id, (await c('GET', `/objects/companies/records/${acme}`)).json.data.id.object_id);
+    const email = d.values.email_addresses[0];
+    assert.deepEqual(
+      [email.attribute_type, email.email_address, email.original_email_address, email.email_domain, email.email_root_domain, email.email_local_specifier],
+      ['email-address', 'ann.lee@mail.acme.co.uk', 'ann.lee@mail.acme.co.uk', 'mail.acme.co.uk', 'acme.co.uk', 'ann.lee'],
+    );
+    assert.equal(email.created_by_actor.type, 'api-token');
+    const name = d.values.name[0];
+    assert.deepEqual([name.attribute_type, name.first_name, name.last_name, name.full_name], ['personal-name', 'Ann', 'Lee', 'Ann Lee']);
+    const company = d.values.company[0];
+    assert.deepEqual([company.attribute_type, company.target_object, company.target_record_id], ['record-reference', 'companies', acme]);
+    assert.equal(d.values.job_title[0].value, 'CTO');
+    assert.deepEqual(d.values.phone_numbers, []);
+    assert.deepEqual(f.people(), [{
+      record_id: d.id.record_id, emails: ['ann.lee@mail.acme.co.uk'], name: { first: 'Ann', last: 'Lee', full: 'Ann Lee' }, company: acme,
+      values: {
+        email_addresses: ['ann.lee@mail.acme.co.uk'], name: { first: 'Ann', last: 'Lee', full: 'Ann Lee' }, company: acme, description: null,
+        job_title: 'CTO', phone_numbers: [], primary_location: null, angellist: null, facebook: null, instagram: null, linkedin: null, twitter: null,
+      },
+    }]);
+    // The same email again: the match is updated in place (name replaced, omitted values untouched).
+    const again = await assertPerson(c, { email_addresses: ['ann.lee@mail.acme.co.uk'], name: 'Lee-Smith, Ann' });
+    assert.equal(again.json.data.id.record_id, d.id.record_id);
+    assert.equal(f.people().length, 1);
+    assert.deepEqual(f.people()[0]!.name, { first: 'Ann', last: 'Lee-Smith', full: 'Ann Lee-Smith' });
+    assert.equal(f.people()[0]!.company, acme);
+    assert.equal(f.people()[0]!.values.job_title, 'CTO');
+    // GET answers the same record.
+    assert.deepEqual((await c('GET', `/objects/people/records/${d.id.record_id}`)).json, again.json);
+    // name is not unique: it cannot be the matching attribute.
+    assertError(await c('PUT', '/objects/people/records?matching_attribute=name', personBody({ name: 'Lee, Ann' })), 400, 'matching_attribute_definition_not_unique');
+  });
+});
+
+it('people assert: the matching multiselect (email_addresses) only gains values; another multiselect is replaced', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    f.addAttribute({ object: 'people', api_slug: 'tags', type: 'select', is_multiselect: true, options: ['vip', 'beta', 'churned'] });
+    const created = await assertPerson(c, { email_addresses: ['a@acme.com', 'b@acme.com'], tags: ['vip', 'beta'] });
+    assert.equal(created.status, 200, JSON.stringify(created.json));
+    const id = created.json.data.id.record_id;
+    // Sending one of its emails keeps the other ("existing values will not be deleted").
+    await assertPerson(c, { email_addresses: ['b@acme.com'], tags: ['churned'] });
+    assert.deepEqual(f.people().map((p) => [p.record_id, p.emails, p.values.tags]), [[id, ['a@acme.com', 'b@acme.com'], ['churned']]]);
+    // A new email alongside a known one is added to the same person.
+    await assertPerson(c, { email_addresses: ['c@acme.com', 'a@acme.com'] });
+    assert.deepEqual(f.people().map((p) => p.emails), [['a@acme.com', 'b@acme.com', 'c@acme.com']]);
+    assert.deepEqual(f.people()[0]!.values.tags, ['churned']); // omitted: untouched
+    // Emails of two different people: ambiguous, refused, nothing written.
+    const other = (await assertPerson(c, { email_addresses: ['z@acme.com'] })).json.data.id.record_id;
+    const before = JSON.stringify(f.people());
+    const both = await assertPerson(c, { email_addresses: ['a@acme.com', 'z@acme.com'] });
+    assertError(both, 400, 'multiple_match_results');
+    assert.match(both.json.message, new RegExp(`${id}.*${other}|${other}.*${id}`));
+    assert.equal(JSON.stringify(f.people()), before);
+    // Without the matching attribute's value: refused.
+    assertError(await assertPerson(c, { name: 'Lee, Ann' }), 400, 'missing_value');
+  });
+});
+
+it('people POST: a taken email is a uniqueness_conflict naming the person, and nothing is written (no company either)', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    const first = await c('POST', '/objects/people/records', personBody({ email_addresses: ['ann@acme.com'] }));
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    assert.deepEqual(first.json.data.values.name, []); // no name given: no value
+    const companies = f.companies().length;
+    const taken = await c('POST', '/objects/people/records', personBody({ email_addresses: ['new@beta.io', 'ann@acme.com'], name: 'Lee, Ann' }));
+    assertError(taken, 400, 'uniqueness_conflict');
+    assert.ok(taken.json.message.includes(first.json.data.id.record_id));
+    assert.equal(f.people().length, 1);
+    assert.equal(f.companies().length, companies); // beta.io got no company: the write did not land
+    // PATCH adding another person's email: the same conflict.
+    const second = (await c('POST', '/objects/people/records', personBody({ email_addresses: ['bo@acme.com'] }))).json.data.id.record_id;
+    assertError(await c('PATCH', `/objects/people/records/${second}`, personBody({ email_addresses: ['ann@acme.com'] })), 400, 'uniqueness_conflict');
+  });
+});
+
+it('people PATCH by id: emails are prepended, name and company replaced, an unknown id is a 404', async () => {
+  await withFake({ autoCompany: false }, async (f) => {
+    const c = client(f);
+    const acme = f.addCompany({ name: 'Acme', domains: ['acme.com'] });
+    const beta = f.addCompany({ name: 'Beta', domains: ['beta.io'] });
+    const id = f.addPerson({ email_addresses: 'ann@acme.com', name: 'Lee, Ann', company: acme });
+    const r = await c('PATCH', `/objects/people/records/${id}`, personBody({
+      email_addresses: ['ann@beta.io'], name: { first_name: 'Ann', last_name: 'Lee', full_name: 'Dr Ann Lee' },
+      company: [{ target_object: 'companies', target_record_id: beta }],
+    }));
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(f.people().map((p) => [p.emails, p.name, p.company]), [[['ann@beta.io', 'ann@acme.com'], { first: 'Ann', last: 'Lee', full: 'Dr Ann Lee' }, beta]]);
+    await c('PATCH', `/objects/people/records/${id}`, personBody({ company: [] }));
+    assert.equal(f.people()[0]!.company, null);
+    assertError(await c('PATCH', '/objects/people/records/00000000-0000-4000-8000-000000000000', personBody({ job_title: 'x' })), 404, 'not_found');
+  });
+});
+
+it('people query: the sync\'s $or of shorthand emails, the verbose form, $and, and every email property and operator', async () => {
+  await withFake({ autoCompany: false }, async (f) => {
+    const c = client(f);
+    f.addPerson({ email_addresses: ['ann@acme.com'], name: 'Lee, Ann' });
+    f.addPerson({ email_addresses: ['bo@beta.io', 'bo@app.beta.co.uk'], name: 'Bo' });
+    f.addPerson({ email_addresses: ['cy@gamma.dev'] });
+    assert.deepEqual(await queryPeople(c, { $or: [{ email_addresses: 'ann@acme.com' }, { email_addresses: 'cy@gamma.dev' }, { email_addresses: 'nobody@x.com' }] }), ['ann@acme.com', 'cy@gamma.dev']);
+    assert.deepEqual(await queryPeople(c, { email_addresses: { email_address: { $eq: 'bo@app.beta.co.uk' } } }), ['bo@beta.io,bo@app.beta.co.uk']);
+    assert.deepEqual(await queryPeople(c, { $or: [{ email_addresses: { email_address: { $eq: 'ann@acme.com' } } }, { email_addresses: 'bo@beta.io' }] }), ['ann@acme.com', 'bo@beta.io,bo@app.beta.co.uk']);
+    assert.deepEqual(await queryPeople(c, { $and: [{ email_addresses: 'ann@acme.com' }, { name: 'Ann Lee' }] }), ['ann@acme.com']);
+    assert.deepEqual(await queryPeople(c, { $and: [{ email_addresses: 'ann@acme.com' }, { name: 'Bo' }] }), []);
+    assert.deepEqual(await queryPeople(c, { $not: { email_addresses: 'ann@acme.com' } }), ['bo@beta.io,bo@app.beta.co.uk', 'cy@gamma.dev']);
+    assert.deepEqual(await queryPeople(c, { email_addresses: { $eq: 'cy@gamma.dev' } }), ['cy@gamma.dev']); // operator on the attribute: email_address
+    assert.deepEqual(await queryPeople(c, { email_addresses: { email_domain: 'app.beta.co.uk' } }), ['bo@beta.io,bo@app.beta.co.uk']);
+    assert.deepEqual(await queryPeople(c, { email_addresses: { email_root_domain: { $eq: 'beta.co.uk' } } }), ['bo@beta.io,bo@app.beta.co.uk']);
+    assert.deepEqual(await queryPeople(c, { email_addresses: { email_local_specifier: { $eq: 'ann' } } }), ['ann@acme.com']);
+    assert.deepEqual(await queryPeople(c, { email_addresses: { email_address: { $contains: 'GAMMA' } } }), ['cy@gamma.dev']);
+    assert.deepEqual(await queryPeople(c, { email_addresses: { email_address: { $starts_with: 'bo@' } } }), ['bo@beta.io,bo@app.beta.co.uk']);
+    assert.deepEqual(await queryPeople(c, { email_addresses: { email_domain: { $ends_with: '.io' } } }), ['bo@beta.io,bo@app.beta.co.uk']);
+    assert.deepEqual(await queryPeople(c, { email_addresses: { email_domain: { $ends_with: '.dev', $starts_with: 'gam' } } }), ['cy@gamma.dev']);
+  });
+});
+
+it('people query: email filters the docs do not list are a 400 filter_error', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    f.addPerson({ email_addresses: ['ann@acme.com'] });
+    const refused = async (filter: unknown) => {
+      const r = await c('POST', '/objects/people/records/query', { filter });
+      assertError(r, 400, 'filter_error');
+    };
+    await refused({ email_addresses: { $in: ['ann@acme.com'] } });
+    await refused({ email_addresses: { email_address: { $in: ['ann@acme.com'] } } });
+    await refused({ email_addresses: { $not_empty: true } });
+    await refused({ email_addresses: { original_email_address: 'ann@acme.com' } });
+    await refused({ email_addresses: { domain: 'acme.com' } });
+    await refused({ email_addresses: { email_address: { $gt: 'a' } } });
+    await refused({ email_addresses: { email_address: { $eq: 7 } } });
+    await refused({ email_addresses: 7 });
+    await refused({ email_addresses: {} });
+    await refused({ $or: { email_addresses: 'ann@acme.com' } });
+    await refused({ phone_numbers: '+15558675309' });
+    assertError(await c('POST', '/objects/people/records/query', { filter: { emails: 'ann@acme.com' } }), 400, 'unknown_filter_attribute_slug');
+  });
+});
+
+it('people emails: kept exactly as written (no documented normalisation), so case counts for $eq, uniqueness and matching', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    const r = await c('POST', '/objects/people/records', personBody({ email_addresses: [{ email_address: 'Ann.Lee@Mail.Example.COM' }] }));
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const e = r.json.data.values.email_addresses[0];
+    assert.deepEqual(
+      [e.email_address, e.original_email_address, e.email_domain, e.email_root_domain, e.email_local_specifier],
+      ['Ann.Lee@Mail.Example.COM', 'Ann.Lee@Mail.Example.COM', 'Mail.Example.COM', 'Example.COM', 'Ann.Lee'],
+    );
+    assert.deepEqual(await queryPeople(c, { email_addresses: 'ann.lee@mail.example.com' }), []);
+    assert.deepEqual(await queryPeople(c, { email_addresses: 'Ann.Lee@Mail.Example.COM' }), ['Ann.Lee@Mail.Example.COM']);
+    assert.deepEqual(await queryPeople(c, { email_addresses: { email_address: { $contains: 'ann.lee@mail' } } }), ['Ann.Lee@Mail.Example.COM']); // $contains: case-insensitive
+    // Another case of the same address is another address to the fake: no conflict, no match.
+    assert.equal((await c('POST', '/objects/people/records', personBody({ email_addresses: ['ann.lee@mail.example.com'] }))).status, 200);
+    await assertPerson(c, { email_addresses: ['ANN.LEE@MAIL.EXAMPLE.COM'] });
+    assert.deepEqual(f.people().map((p) => p.emails), [['Ann.Lee@Mail.Example.COM'], ['ann.lee@mail.example.com'], ['ANN.LEE@MAIL.EXAMPLE.COM']]);
+    // The automatic company compares domains lower-cased: all three share one company.
+    assert.equal(f.companies().length, 1);
+    assert.deepEqual(f.companies()[0]!.values.domains, ['mail.example.com']);
+    assert.deepEqual(new Set(f.people().map((p) => p.company)), new Set([f.companies()[0]!.record_id]));
+  });
+});
+
+it('people emails: what is no valid address is a 400 "is not a valid email address", and writes nothing', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    const bad: unknown[] = [
+      'ann', 'ann@', '@acme.com', 'ann@acme', 'ann@@acme.com', 'ann@acme..com', '.ann@acme.com', 'ann.@acme.com', 'a..b@acme.com',
+      'ann lee@acme.com', ' ann@acme.com', 'ann@acme.com ', '"ann"@acme.com', 'ann@-acme.com', 'ann@acme.c', 'ann@[10.0.0.1]',
+      'ann@acme.com/x', 'anné@acme.com', 'ann@bücher.de', `${'a'.repeat(65)}@acme.com`, 'Ann <ann@acme.com>', 7, null,
+      { email_address: 7 }, { email: 'ann@acme.com' }, { email_address: 'ann@acme.com', email_domain: 'acme.com' },
+    ];
+    for (const v of bad) {
+      const r = await c('POST', '/objects/people/records', personBody({ email_addresses: [v] }));
+      assertError(r, 400, 'validation_type');
+    }
+    assert.match((await c('POST', '/objects/people/records', personBody({ email_addresses: ['ann@acme'] }))).json.message, /"ann@acme" is not a valid email address/);
+    // A multiselect takes an array only.
+    assertError(await c('POST', '/objects/people/records', personBody({ email_addresses: 'ann@acme.com' })), 400, 'validation_type');
+    assert.equal(f.people().length, 0);
+    assert.equal(f.companies().length, 0);
+    // Valid: atext specials, subdomains, punycode, +tags.
+    for (const ok of ["o'neil+stripe@sub.acme.co.uk", 'x_y-z.1@xn--bcher-kva.de', "!#$%&*/=?^`{|}~@acme.io"]) {
+      const r = await c('POST', '/objects/people/records', personBody({ email_addresses: [ok] }));
+      assert.equal(r.status, 200, `${ok}: ${JSON.stringify(r.json)}`);
+      const e = r.json.data.values.email_addresses[0];
+      assert.equal(`${e.email_local_specifier}@${e.email_domain}`, ok);
+    }
+    assert.equal(f.people().length, 3);
+  });
+});
+
+it('people name: object form needs all three parts, the string form is "Last, First"; filters by part', async () => {
+  await withFake({ autoCompany: false }, async (f) => {
+    const c = client(f);
+    const write = (name: unknown, email: string) => c('POST', '/objects/people/records', personBody({ email_addresses: [email], name }));
+    const read = async (name: unknown, email: string) => {
+      const r = await write(name, email);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      const n = r.json.data.values.name[0];
+      return [n.first_name, n.last_name, n.full_name];
+    };
+    assert.deepEqual(await read({ first_name: 'John', last_name: 'Smith', full_name: 'John Smith' }, 'a@a.com'), ['John', 'Smith', 'John Smith']);
+    assert.deepEqual(await read([{ first_name: 'Jo', last_name: '', full_name: 'Jo (CEO)' }], 'b@a.com'), ['Jo', '', 'Jo (CEO)']); // parts as given
+    assert.deepEqual(await read('Smith, John', 'c@a.com'), ['John', 'Smith', 'John Smith']);
+    assert.deepEqual(await read('Cher', 'd@a.com'), ['Cher', '', 'Cher']); // no comma: all first name
+    assert.deepEqual(await read('Smith, John, Jr.', 'e@a.com'), ['John, Jr.', 'Smith', 'John, Jr. Smith']); // further commas: first name
+    assert.deepEqual(await read(['de la Cruz, María'], 'f@a.com'), ['María', 'de la Cruz', 'María de la Cruz']);
+    for (const bad of [
+      { first_name: 'John', last_name: 'Smith' }, { first_name: 'John', full_name: 'John' }, { first_name: 'John', last_name: null, full_name: 'John' },
+      { first_name: 'John', last_name: 'Smith', full_name: 'John Smith', middle_name: 'Q' }, { value: 'John Smith' }, { full_name: 7 }, 7,
+      [{ first_name: 'A', last_name: 'B', full_name: 'A B' }, { first_name: 'C', last_name: 'D', full_name: 'C D' }], null,
+    ]) {
+      assertError(await write(bad, 'bad@a.com'), 400, 'validation_type');
+    }
+    assert.equal(f.people().length, 6);
+    assert.deepEqual(await queryPeople(c, { name: 'John Smith' }), ['a@a.com', 'c@a.com']); // implicit: full_name
+    assert.deepEqual(await queryPeople(c, { name: { first_name: { $starts_with: 'Jo' } } }), ['a@a.com', 'b@a.com', 'c@a.com', 'e@a.com']);
+    assert.deepEqual(await queryPeople(c, { name: { last_name: { $not_empty: false } } }), ['b@a.com', 'd@a.com']);
+    assert.deepEqual(await queryPeople(c, { name: { last_name: { $eq: 'Smith' }, first_name: { $contains: 'JR' } } }), ['e@a.com']);
+    assertError(await c('POST', '/objects/people/records/query', { filter: { name: { first_name: { $in: ['John'] } } } }), 400, 'filter_error');
+    assertError(await c('POST', '/objects/people/records/query', { filter: { name: { middle_name: 'Q' } } }), 400, 'filter_error');
+    // Sorting by a part, as the spec's example does (names of one case: Attio's collation is not documented).
+    const sorted = await c('POST', '/objects/people/records/query', { sorts: [{ attribute: 'name', field: 'first_name', direction: 'desc' }], filter: { name: { last_name: 'Smith' } } });
+    assert.deepEqual(sorted.json.data.map((p: any) => p.values.name[0].first_name), ['John, Jr.', 'John', 'John']);
+  });
+});
+
+it('people company: by id, by domains, by a domain string; a missing record, another object or another form is refused', async () => {
+  await withFake({ autoCompany: false }, async (f) => {
+    const c = client(f);
+    f.addAttribute({ api_slug: 'stripe_customer_id', type: 'text' });
+    const acme = f.addCompany({ name: 'Acme', domains: ['acme.com', 'acme.io'], stripe_customer_id: 'cus_1' });
+    f.addCompany({ name: 'Twin A', stripe_customer_id: 'cus_twin' });
+    f.addCompany({ name: 'Twin B', stripe_customer_id: 'cus_twin' });
+    let n = 0;
+    const write = (company: unknown) => c('POST', '/objects/people/records', personBody({ email_addresses: [`p${++n}@x.com`], company }));
+    const resolves = async (company: unknown) => {
+      const r = await write(company);
+      assert.equal(r.status, 200, `${JSON.stringify(company)}: ${JSON.stringify(r.json)}`);
+      assert.deepEqual(r.json.data.values.company.map((v: any) => [v.target_object, v.target_record_id]), [['companies', acme]]);
+    };
+    await resolves([{ target_object: 'companies', target_record_id: acme }]);
+    await resolves({ target_object: 'companies', target_record_id: acme }); // single-value: bare value
+    await resolves([{ target_object: r0(await c('GET', '/objects/companies/attributes')), target_record_id: acme }]); // object by ID
+    await resolves([{ target_object: 'companies', domains: [{ domain: 'acme.io' }] }]);
+    await resolves([{ target_object: 'companies', domains: ['ACME.com'] }]);
+    await resolves([{ target_object: 'companies', stripe_customer_id: ['cus_1'] }]);
+    await resolves([{ target_object: 'companies', name: ['Acme'] }]); // any text attribute matching exactly one record
+    await resolves('acme.com');
+    await resolves(['https://acme.io/about']);
+
+    const people = f.people().length;
+    const refused = async (company: unknown, pattern?: RegExp) => {
+      const r = await write(company);
+      assertError(r, 400, r.json?.code === 'value_not_found' ? 'value_not_found' : 'validation_type');
+      if (pattern) assert.match(r.json.message, pattern);
+    };
+    // The record must exist ("the write will fail if the target record does not exist").
+    await refused([{ target_object: 'companies', target_record_id: '00000000-0000-4000-8000-000000000000' }], /no companies record\(s\) match record ID/);
+    await refused([{ target_object: 'companies', target_record_id: 'not-a-uuid' }]);
+    await refused([{ target_object: 'companies', domains: [{ domain: 'nobody.com' }] }], /no companies record/);
+    await refused('nobody.com', /no companies record/);
+    await refused([{ target_object: 'companies', stripe_customer_id: ['cus_twin'] }], /2 companies record/); // exactly one must match
+    await refused([{ target_object: 'companies', domains: [{ domain: 'acme.com' }, { domain: 'acme.io' }] }]);
+    await refused([{ target_object: 'companies', domains: { domain: 'acme.com' } }]);
+    await refused([{ target_object: 'companies', nothing: ['x'] }]);
+    await refused([{ target_object: 'companies', name: ['acme'] }], /no companies record/); // text matches exactly
+    await refused([{ target_object: 'companies', description: [7] }]); // a text attribute takes a string
+    await refused([{ target_record_id: acme }], /^Missing target_object on record reference value$/);
+    await refused([{ target_object: 'people', target_record_id: acme }], /only allows records of companies/);
+    await refused([{ target_object: 'deals', target_record_id: acme }]);
+    await refused([{ target_object: 'companies', target_record_id: acme, domains: ['acme.com'] }]);
+    await refused([{ target_object: 'companies', target_record_reference: { match: { domains: 'acme.com' } } }], /not implemented by the fake/);
+    await refused([{ target_object: 'companies', target_record_id: acme }, { target_object: 'companies', domains: ['acme.io'] }], /single-value/);
+    await refused(acme); // a record id string is read as a domain, and is none
+    assert.equal(f.people().length, people);
+    // Filters: target_object and target_record_id by equality, $in on the id; no shorthand.
+    const other = f.addCompany({ name: 'Other' });
+    f.addPerson({ email_addresses: ['o@other.com'], company: other });
+    const byCompany = async (filter: unknown) => (await queryPeople(c, filter)).length;
+    assert.equal(await byCompany({ company: { target_object: 'companies', target_record_id: acme } }), people);
+    assert.equal(await byCompany({ company: { target_object: 'companies', target_record_id: { $in: [acme, other] } } }), people + 1);
+    assert.equal(await byCompany({ company: { target_record_id: { $eq: other } } }), 1);
+    assertError(await c('POST', '/objects/people/records/query', { filter: { company: acme } }), 400, 'filter_error');
+    assertError(await c('POST', '/objects/people/records/query', { filter: { company: { target_record_id: { $contains: 'a' } } } }), 400, 'filter_error');
+    assertError(await c('POST', '/objects/people/records/query', { filter: { company: { $eq: acme } } }), 400, 'filter_error');
+  });
+});
+
+// The companies object's ID, from its attribute list.
+function r0(r: Reply): string {
+  return r.json.data[0].id.object_id;
+}
+
+it('people company: a new person without one gets the company of its email domain, matched or created', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    const acme = f.addCompany({ name: 'Acme', domains: ['other.org', 'acme.com'] });
+    // Matched: a company whose domains hold the email's domain.
+    const ann = await assertPerson(c, { email_addresses: ['ann@acme.com'] });
+    assert.equal(ann.status, 200, JSON.stringify(ann.json));
+    assert.deepEqual(ann.json.data.values.company.map((v: any) => [v.target_object, v.target_record_id, v.created_by_actor.type]), [['companies', acme, 'system']]);
+    assert.equal(f.companies().length, 1);
+    // Created: no company has beta.io, so one is made with that domain only.
+    const bo = await c('POST', '/objects/people/records', personBody({ email_addresses: ['bo@Beta.IO', 'bo@acme.com'], name: 'Bo' }));
+    assert.equal(bo.status, 200, JSON.stringify(bo.json));
+    const beta = f.companies().find((x) => x.record_id !== acme)!;
+    assert.deepEqual(beta.values, { name: null, domains: ['beta.io'], description: null });
+    assert.equal(f.people().find((p) => p.emails[0] === 'bo@Beta.IO')!.company, beta.record_id); // the first email decides
+    const betaJson = (await c('GET', `/objects/companies/records/${beta.record_id}`)).json.data;
+    assert.equal(betaJson.values.domains[0].created_by_actor.type, 'system');
+    // The next beta.io person is matched to it: no second company.
+    await assertPerson(c, { email_addresses: ['cy@beta.io'] });
+    assert.equal(f.companies().length, 2);
+    assert.equal(f.people().find((p) => p.emails[0] === 'cy@beta.io')!.company, beta.record_id);
+    // A subdomain is another domain (exact match only).
+    await assertPerson(c, { email_addresses: ['di@eu.acme.com'] });
+    assert.equal(f.companies().length, 3);
+    assert.deepEqual(f.companies().at(-1)!.values.domains, ['eu.acme.com']);
+    // Personal mailboxes get no company.
+    await assertPerson(c, { email_addresses: ['ed@gmail.com'] });
+    await c('POST', '/objects/people/records', personBody({ email_addresses: ['fy@Outlook.com'] }));
+    assert.equal(f.companies().length, 3);
+    assert.deepEqual(f.people().filter((p) => /gmail|outlook/i.test(p.emails[0]!)).map((p) => p.company), [null, null]);
+    // A person without an email gets none either.
+    await c('POST', '/objects/people/records', personBody({ name: 'Nobody' }));
+    assert.equal(f.people().at(-1)!.company, null);
+    // Updating an existing person never generates one.
+    const gus = f.addPerson({ email_addresses: ['gus@delta.dev'] });
+    await assertPerson(c, { email_addresses: ['gus@delta.dev'], job_title: 'CEO' });
+    await c('PATCH', `/objects/people/records/${gus}`, personBody({ email_addresses: ['gus2@delta.dev'] }));
+    assert.equal(f.companies().length, 3);
+    assert.equal(f.people().find((p) => p.record_id === gus)!.company, null);
+  });
+});
+
+it('people company: given in the write (even empty), or with autoCompany: false, no company is generated or matched', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    const acme = f.addCompany({ name: 'Acme', domains: ['acme.com'] });
+    await assertPerson(c, { email_addresses: ['ann@beta.io'], company: [{ target_object: 'companies', target_record_id: acme }] });
+    await c('POST', '/objects/people/records', personBody({ email_addresses: ['bo@gamma.dev'], company: [] }));
+    await c('POST', '/objects/people/records', personBody({ email_addresses: ['cy@acme.com'], company: [] }));
+    assert.deepEqual(f.people().map((p) => p.company), [acme, null, null]);
+    assert.deepEqual(f.companies().map((x) => x.record_id), [acme]);
+    // Helpers set exactly what they are given.
+    f.addPerson({ email_addresses: ['di@acme.com'] });
+    assert.equal(f.people().at(-1)!.company, null);
+  });
+  await withFake({ autoCompany: false }, async (f) => {
+    const c = client(f);
+    f.addCompany({ name: 'Acme', domains: ['acme.com'] });
+    await assertPerson(c, { email_addresses: ['ann@acme.com'] });
+    await c('POST', '/objects/people/records', personBody({ email_addresses: ['bo@beta.io'] }));
+    assert.deepEqual(f.people().map((p) => p.company), [null, null]);
+    assert.equal(f.companies().length, 1);
+  });
+});
+
+it('companyTeam: companies serve team, the inverse of person.company, kept in step; writing team is refused', async () => {
+  await withFake({ companyTeam: true }, async (f) => {
+    const c = client(f);
+    const attrs = (await c('GET', '/objects/companies/attributes')).json.data;
+    const team = attrs.find((a: any) => a.api_slug === 'team');
+    const company = (await c('GET', '/objects/people/attributes')).json.data.find((a: any) => a.api_slug === 'company');
+    assert.deepEqual([team.type, team.is_multiselect, team.config.record_reference.allowed_object_ids], ['record-reference', true, [company.id.object_id]]);
+    assert.deepEqual(team.relationship.id, company.id);
+    assert.deepEqual(company.relationship.id, team.id);
+    const acme = f.addCompany({ name: 'Acme', domains: ['acme.com'] });
+    const beta = f.addCompany({ name: 'Beta', domains: ['beta.io'] });
+    const ann = (await assertPerson(c, { email_addresses: ['ann@acme.com'] })).json.data.id.record_id; // automatic company
+    const bo = f.addPerson({ email_addresses: ['bo@x.com'], company: acme });
+    const teamOf = (id: string) => f.companies().find((x) => x.record_id === id)!.values.team;
+    assert.deepEqual(teamOf(acme), [ann, bo]);
+    const json = (await c('GET', `/objects/companies/records/${acme}`)).json.data.values.team;
+    assert.deepEqual(json.map((v: any) => [v.attribute_type, v.target_object, v.target_record_id]), [['record-reference', 'people', ann], ['record-reference', 'people', bo]]);
+    await c('PATCH', `/objects/people/records/${ann}`, personBody({ company: [{ target_object: 'companies', target_record_id: beta }] }));
+    assert.deepEqual([teamOf(acme), teamOf(beta)], [[bo], [ann]]);
+    assert.deepEqual(await queryPeople(c, { company: { target_object: 'companies', target_record_id: beta } }), ['ann@acme.com']);
+    const acmes = await c('POST', '/objects/companies/records/query', { filter: { team: { target_object: 'people', target_record_id: bo } } });
+    assert.deepEqual(acmes.json.data.map((x: any) => x.id.record_id), [acme]);
+    f.setPersonValues(bo, { company: null });
+    assert.deepEqual(teamOf(acme), []);
+    assert.equal((await c('DELETE', `/objects/people/records/${ann}`)).status, 200);
+    assert.deepEqual(teamOf(beta), []);
+    for (const teamValue of [[{ target_object: 'people', target_record_id: bo }], []]) {
+      assertError(await c('PATCH', `/objects/companies/records/${acme}`, { data: { values: { team: teamValue } } }), 400, 'validation_type');
+    }
+  });
+});
+
+it('people helpers: addPerson, setPersonValues, people(), deletePerson; deleting a company empties its people\'s company', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    const acme = f.addCompany({ name: 'Acme', domains: ['acme.com'] });
+    const id = f.addPerson({ email_addresses: 'ann@acme.com', name: { first_name: 'Ann', last_name: 'Lee', full_name: 'Ann Lee' }, company: acme, job_title: 'CTO' });
+    const bo = f.addPerson({ email_addresses: ['bo@acme.com'], name: null, company: { target_object: 'companies', target_record_id: acme } });
+    assert.deepEqual(f.people().map((p) => [p.emails, p.name, p.company]), [[['ann@acme.com'], { first: 'Ann', last: 'Lee', full: 'Ann Lee' }, acme], [['bo@acme.com'], null, acme]]);
+    const got = (await c('GET', `/objects/people/records/${id}`)).json.data;
+    assert.equal(got.values.name[0].created_by_actor.type, 'workspace-member');
+    f.setPersonValues(id, { email_addresses: ['ann@beta.io', 'ann@acme.com'], name: 'Lee, Annie' });
+    assert.deepEqual(f.people()[0]!.emails, ['ann@beta.io', 'ann@acme.com']);
+    assert.deepEqual(f.people()[0]!.name, { first: 'Annie', last: 'Lee', full: 'Annie Lee' });
+    assert.equal(f.people()[0]!.values.job_title, 'CTO'); // untouched
+    assert.throws(() => f.addPerson({ email_addresses: ['no-at'] }), /fake-attio: .*not a valid email address/);
+    assert.throws(() => f.addPerson({ company: '00000000-0000-4000-8000-000000000000' }), /fake-attio: .*must exist/);
+    assert.throws(() => f.addPerson({ nickname: 'x' }), /fake-attio: unknown attribute "nickname"/);
+    assert.throws(() => f.setPersonValues('00000000-0000-4000-8000-000000000000', {}), /fake-attio: no person/);
+    // Helpers bypass uniqueness, as the companies ones do.
+    f.addPerson({ email_addresses: ['bo@acme.com'] });
+    assert.equal(f.people().length, 3);
+    f.deletePerson(f.people()[2]!.record_id);
+    assert.equal(f.people().length, 2);
+    // Deleting the company leaves no reference to it.
+    assert.equal((await c('DELETE', `/objects/companies/records/${acme}`)).status, 200);
+    assert.deepEqual(f.people().map((p) => p.company), [null, null]);
+    assert.deepEqual((await c('GET', `/objects/people/records/${bo}`)).json.data.values.company, []);
+    // Not writable through the fake: phone numbers and locations (documented, not modelled).
+    assertError(await c('PATCH', `/objects/people/records/${bo}`, personBody({ phone_numbers: [{ original_phone_number: '+15558675309', country_code: 'US' }] })), 400, 'validation_type');
+    assertError(await c('PATCH', `/objects/people/records/${bo}`, personBody({ primary_location: 'Cupertino' })), 400, 'validation_type');
+    // DELETE a person, then 404.
+    assert.equal((await c('DELETE', `/objects/people/records/${bo}`)).status, 200);
+    assertError(await c('GET', `/objects/people/records/${bo}`), 404, 'not_found');
+  });
+});
+
+it('people requests are logged and counted like companies ones; attributes can be added to people', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    await c('GET', '/objects/people/attributes');
+    await queryPeople(c, { email_addresses: 'x@y.com' });
+    await assertPerson(c, { email_addresses: ['x@y.com'] });
+    await c('POST', '/objects/people/records', personBody({ email_addresses: ['x@y.com'] })); // conflict
+    assert.deepEqual(f.requests.map((r) => [r.method, r.path, r.status]), [
+      ['GET', '/v2/objects/people/attributes', 200], ['POST', '/v2/objects/people/records/query', 200],
+      ['PUT', '/v2/objects/people/records', 200], ['POST', '/v2/objects/people/records', 400],
+    ]);
+    assert.equal(f.requests[2]!.query, 'matching_attribute=email_addresses');
+    assert.deepEqual(f.stats(), { total: 4, reads: 2, writes: 2, rateLimited: 0, faults: 0 });
+    const made = await c('POST', '/objects/people/attributes', {
+      data: { title: 'Stripe customer', description: null, api_slug: 'stripe_customer_id', type: 'text', is_required: false, is_unique: false, is_multiselect: false, config: {} },
+    });
+    assert.equal(made.status, 200, JSON.stringify(made.json));
+    assert.equal(made.json.data.id.object_id, (await c('GET', '/objects/people/attributes')).json.data[0].id.object_id);
+    assert.ok(!f.attributes().some((a) => a.api_slug === 'stripe_customer_id')); // attributes() lists companies'
+    const unique = await c('POST', '/objects/people/attributes', {
+      data: { title: 'U', description: null, api_slug: 'u', type: 'text', is_required: false, is_unique: true, is_multiselect: false, config: {} },
+    });
+    assertError(unique, 400, 'validation_type');
   });
 });

@@ -1,4 +1,4 @@
-// A local, in-memory stand-in for Attio's REST API v2, limited to the `companies` object.
+// A local, in-memory stand-in for Attio's REST API v2, limited to the `companies` and `people` objects.
 //
 // It is deliberately strict: request shapes, value types, filters and uniqueness are checked the way
 // Attio's OpenAPI spec (shared/reference/attio-openapi.json) and docs describe them, and anything the
@@ -7,7 +7,100 @@
 //
 // Order of processing per request: read body -> auth (401) -> rate limit (429) -> JSON parse (400)
 // -> injected fault (`truncated` and `landed_*` run the route first: the work lands, the answer is
-// lost) -> `intercept` hook -> route. Latency is applied before every answer.
+// lost) -> `intercept` hook -> route. Latency is applied before every answer. Every route serves both
+// objects, by slug or by object ID; `requests`, `stats()`, faults and rate limits cover both.
+//
+// ---- People ------------------------------------------------------------------------------------------
+// Sources: "people page" = docs.attio.com/docs/standard-objects/standard-objects-people; "email page",
+// "name page", "reference page" = docs.attio.com/docs/attribute-types/attribute-types-email-address,
+// -personal-name, -record-reference; "guide" = docs.attio.com/rest-api/guides/linking-referenced-records;
+// "spec" = the OpenAPI spec above. (inferred) marks what no source says; each is explained where coded.
+//
+// Attributes (GET /v2/objects/people/attributes): email_addresses (email-address, unique, multiselect),
+//   name (personal-name), company (record-reference, single, allowed object companies, a relationship
+//   whose other half is companies' `team`), description, job_title, angellist, facebook, instagram,
+//   linkedin, twitter (text), phone_numbers (phone-number, multiselect), primary_location (location):
+//   the people page's "Writeable attributes". Custom attributes can be added (POST, or addAttribute
+//   with `object: 'people'`), never unique ones (as for companies). Not served: associated_deals,
+//   associated_users (only with Deals/Users activated) and enriched read-only ones (avatar_url ...).
+// Writes (POST create, PUT assert, PATCH by id, DELETE) follow the same rules as companies' (write,
+//   parseInput): values are arrays (a bare value for single-value attributes), `[]` clears, unknown
+//   slugs are 400.
+//   - assert `?matching_attribute=email_addresses`: "If the matching attribute is a multiselect
+//     attribute, new values will be added and existing values will not be deleted. For any other
+//     multiselect attribute, all values will be either created or deleted as necessary to match the
+//     list of supplied values" (spec, assert endpoint). Emails of two people: 400 multiple_match_results.
+//   - POST "will throw on conflicts of unique attributes, like email_addresses" (docs "Create a person
+//     record"): 400 uniqueness_conflict naming the record, as for domains.
+//   - PATCH: "the values supplied will be created and prepended to the list of values that already
+//     exist" (spec).
+// email-address: a string or {email_address} (email page, "Writing values"); "We strictly validate
+//   that email addresses have valid domain and local part formats" (same): dot-atom local part, domain
+//   by the domains attribute's rule, ASCII only, no trimming (the exact formats are inferred from the
+//   RFCs: see isEmailAddress). Refused: 400 validation_type "... is not a valid email address" (the
+//   wording is not documented). Normalisation: "email_address - the normalized form", but no doc says
+//   what normalising does, so the fake keeps the address exactly as written (inferred): case counts for
+//   $eq, uniqueness and assert matching; a client compares case-insensitively itself.
+// personal-name: object {first_name, last_name, full_name}, "all three properties must be set", or a
+//   string "Last name(s), First name(s)"; no comma: all first name; "Further commas will be ignored and
+//   assumed to be part of the first name" (name page). full_name of the string form = "First Last" and
+//   trimmed parts (inferred).
+// record-reference (company): {target_object, target_record_id}, {target_object, <matching attr>:
+//   [one value]}, or a domain string (reference page, spec, guide); "the write will fail if the target
+//   record does not exist" (reference page), "fail if they do not find exactly one record" (guide): 400
+//   validation_type (the code is not documented). Missing target_object: 400 "Missing target_object on
+//   record reference value" (Attio's message as seen in public clients, not documented).
+//   target_record_reference (the guide's create-or-match format) and writes to companies' `team` are
+//   refused as not implemented; so are phone-number and location writes.
+// Automatic company: "When creating a person, a related company record will automatically be generated
+//   or matched based on the domain of the person's email address" (people page). The fake: on create
+//   only, when no `company` is in the write, by the first email's domain, exact and lower-cased, matched
+//   against companies' domains or else a new company with just that domain, none for personal
+//   mailboxes (gmail.com ...) (all inferred: see autoCompanyFor). `autoCompany: false` turns it off.
+// Relationship: "Updating an attribute value on either of the attributes automatically updates the
+//   other attribute" (reference page). With `companyTeam: true` companies serve `team` ("Record
+//   reference, Relationship, inverse of Person -> company, multiselect": docs standard-objects-companies),
+//   kept equal to the people whose company is that record; off by default so companies' attribute list
+//   and records stay as every companies test knows them. A deleted company is dropped from its people's
+//   `company` (inferred).
+// Filters: email_address (implicit), email_domain, email_root_domain, email_local_specifier with $eq,
+//   $contains, $starts_with, $ends_with (email page); name parts with $eq, $not_empty, $contains,
+//   $starts_with, $ends_with, implicit = full_name (name page); company's target_object and
+//   target_record_id by equality, $in on the id, no shorthand (reference page). $and/$or/$not combine
+//   them (filtering guide). Everything else is 400 filter_error. Details beside FIELDS and OPERATORS.
+//
+// ---- Variant table (people values the sync reads) -------------------------------------------------------
+// Each documented variant of each value, whether the fake produces it (P), where a test covers it (C:
+// test/fake-attio.test.ts, test names quoted in part), or why it cannot matter (X).
+//   email-address value: {email_address, original_email_address, email_domain, email_root_domain,
+//       email_local_specifier, attribute_type} + active_from/active_until/created_by_actor.
+//     email_address == original_email_address (as written). P always; C "people assert: creates with
+//       typed values", "people emails: kept exactly as written". email_address != original (Attio's
+//       normalising): NOT produced, the rule is undocumented; the sync compares case-insensitively, so
+//       a lower-cased email_address cannot mislead it.
+//     email_domain: a subdomain, mixed case. P; C "kept exactly as written" (Mail.Example.COM).
+//     email_root_domain: == email_domain, or shorter, multi-part suffix (acme.co.uk). P; C "creates with
+//       typed values" (mail.acme.co.uk -> acme.co.uk).
+//     email_local_specifier: dots, +tags, atext specials. P; C "is not a valid email address" (valid list).
+//     several values (multiselect), in write order; PATCH prepends. P; C "only gains values", "PATCH by id".
+//     created_by_actor: api-token, workspace-member (helpers). P; C "creates with typed values", "helpers".
+//   personal-name value: {first_name, last_name, full_name, attribute_type}.
+//     all three non-empty. P; C "creates with typed values", "object form needs all three parts".
+//     last_name "" (string without a comma, or given so). P; C "object form needs all three parts" (Cher).
+//     full_name not "first last" (object form is taken as given). P; C same test ("Jo (CEO)").
+//     first_name with a comma ("Smith, John, Jr."). P; C same test.
+//     no value ([]). P; C "a taken email is a uniqueness_conflict" (a create without name: values.name []).
+//   record-reference value: {target_object, target_record_id, attribute_type}.
+//     target_object "companies" (person.company), "people" (company.team with companyTeam). P; C
+//       "creates with typed values", "companyTeam".
+//     written by id / by domains / by a text attribute / by a domain string -> always read back as
+//       {target_object, target_record_id} (guide: "Responses always return the resolved record"). P; C
+//       "people company: by id, by domains".
+//     created_by_actor "system" (the automatic company). P; C "gets the company of its email domain".
+//     no value (none given, personal mailbox, autoCompany off, company deleted). P; C "no company is
+//       generated or matched", "deleting a company empties".
+//   phone_numbers, primary_location: always [] (writes refused). X: the sync neither writes nor reads them.
+//
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -62,6 +155,21 @@ export interface FakeAttioOptions {
    * to tolerate a numeric string, so a test can check the sync does. Writes still take numbers only.
    */
   currencyValuesAsStrings?: boolean;
+  /**
+   * Attio's automatic company for a new person (default true): "When creating a person, a related
+   * company record will automatically be generated or matched based on the domain of the person's
+   * email address" (docs.attio.com/docs/standard-objects/standard-objects-people). See
+   * `autoCompanyFor` for what the fake does and which parts are inferred. `false` turns it off.
+   */
+  autoCompany?: boolean;
+  /**
+   * Serve companies' standard `team` attribute, the other half of the person.company relationship,
+   * and keep it in step with people's `company` values (default false). Off by default because it
+   * adds an attribute to companies' attribute list and a `team` key to every company record, which
+   * would change what every existing companies test and the sync's companies preflight see. Writing
+   * `team` is refused as not implemented by this fake (see `resolveRef`).
+   */
+  companyTeam?: boolean;
 }
 
 export interface PlainCompany {
@@ -69,9 +177,21 @@ export interface PlainCompany {
   values: Record<string, unknown>;
 }
 
+/** A person as a test sees it: emails as stored, the name's parts, and the company's record id. */
+export interface PlainPerson {
+  record_id: string;
+  emails: string[];
+  name: { first: string; last: string; full: string } | null;
+  company: string | null;
+  /** Every attribute by slug, plain: multiselects as arrays, empty single values as null. */
+  values: Record<string, unknown>;
+}
+
 export type FakeAttributeType = 'text' | 'currency' | 'select' | 'date' | 'domain' | 'number';
 
 export interface AddAttributeInput {
+  /** The object to add it to (default companies). */
+  object?: 'companies' | 'people';
   api_slug: string;
   type: FakeAttributeType;
   title?: string;
@@ -98,6 +218,17 @@ export interface FakeAttio {
   deleteCompany(record_id: string): void;
   setCompanyValues(record_id: string, values: Record<string, unknown>): void;
   companies(): PlainCompany[];
+  /**
+   * Adds a person as a workspace member would (no uniqueness check, no automatic company: the values
+   * are exactly the ones given). Values take the API's write forms, plus: a bare value for a
+   * multiselect, null for empty, and a record id string for `company`.
+   */
+  addPerson(values: Record<string, unknown>): string;
+  /** Replaces the given attributes' values of a person (same forms as addPerson). */
+  setPersonValues(record_id: string, values: Record<string, unknown>): void;
+  people(): PlainPerson[];
+  /** Deletes a person, as a workspace member (or another client) can. */
+  deletePerson(record_id: string): void;
   attributes(): Array<{
     api_slug: string;
     type: string;
@@ -127,6 +258,7 @@ export async function startFakeAttio(opts: FakeAttioOptions = {}): Promise<FakeA
 
 const WORKSPACE_ID = '6f1b0c1e-5a5e-4d57-9a43-0f6a2b7c9d10';
 const OBJECT_ID = 'a3c1f7de-2b1e-4c0a-8f43-5d7e9b2c1a20'; // the `companies` object
+const PEOPLE_OBJECT_ID = '5e2d9c4b-8a71-4f36-b0d2-7c19e4a6f830'; // the `people` object
 const API_TOKEN_ID = '0b9e3f4a-7c21-4e8d-9a55-1f2e3d4c5b60'; // created_by_actor of API writes
 const MEMBER_ID = 'c7d8e9f0-1a2b-4c3d-8e5f-6a7b8c9d0e70'; // created_by_actor of helper ("UI") writes
 
@@ -147,12 +279,19 @@ interface SelectOption {
   is_archived: boolean;
 }
 
+/** What the fake stores: the helper's (custom) types plus the standard types of people's attributes. */
+type AttributeType = FakeAttributeType | 'email-address' | 'personal-name' | 'record-reference' | 'phone-number' | 'location';
+
+type ObjectSlug = 'companies' | 'people';
+
 interface Attribute {
   attribute_id: string;
+  /** The object it belongs to (its `id.object_id`). */
+  object_id: string;
   api_slug: string;
   title: string;
   description: string | null;
-  type: FakeAttributeType;
+  type: AttributeType;
   is_system_attribute: boolean;
   is_required: boolean;
   is_unique: boolean;
@@ -161,26 +300,58 @@ interface Attribute {
   created_at: string;
   currency: { code: string; display_type: string } | null;
   options: SelectOption[];
+  /** record-reference: the one object it may point at (`config.record_reference.allowed_object_ids`). */
+  allowed_object: ObjectSlug | null;
+  /** A relationship attribute: the other attribute of the pair (`relationship.id`). */
+  relationship: { object: ObjectSlug; attribute_id: string } | null;
 }
 
-/** Stored form: text/date -> string, number/currency -> number, select -> option_id, domain -> normalised domain. */
-type Scalar = string | number;
+interface PersonalName {
+  first_name: string;
+  last_name: string;
+  full_name: string;
+}
+
+interface RecordRef {
+  target_object: ObjectSlug;
+  target_record_id: string;
+}
+
+/**
+ * Stored form: text/date -> string, number/currency -> number, select -> option_id, domain ->
+ * normalised domain, email-address -> the address as written, personal-name -> its three parts,
+ * record-reference -> the resolved target.
+ */
+type Stored = string | number | PersonalName | RecordRef;
 
 interface Actor {
-  type: 'api-token' | 'workspace-member';
-  id: string;
+  type: 'api-token' | 'workspace-member' | 'system';
+  id: string | null;
 }
 
+/** Values Attio itself sets (the automatic company): the spec's actor type "system", id null. */
+const SYSTEM_ACTOR: Actor = { type: 'system', id: null };
+
 interface StoredValue {
-  v: Scalar;
+  v: Stored;
   active_from: string;
   actor: Actor;
 }
 
-interface CompanyRecord {
+interface StoredRecord {
   record_id: string;
   created_at: string;
   values: Map<string, StoredValue[]>; // keyed by attribute_id
+}
+
+/** One object the fake serves: its attributes and records. */
+interface ObjectModel {
+  slug: ObjectSlug;
+  object_id: string;
+  /** The web_url path segment (the docs' examples: /company/, /person/). */
+  noun: string;
+  attrs: Attribute[];
+  records: StoredRecord[];
 }
 
 class ApiError extends Error {
@@ -206,6 +377,9 @@ const notFound = (message: string) => new ApiError(404, 'not_found', message);
 const validation = (message: string, path: string[] = []) =>
   badRequest('validation_type', message, path.length ? { validation_errors: [{ code: 'invalid', path, message }] } : {});
 const filterError = (message: string, path: string[]) => badRequest('filter_error', message, { path });
+/** What Attio accepts but this fake does not model: refused, never half-done (see the header). */
+const notImplemented = (message: string, path: string[] = []) =>
+  validation(`${message} This is not implemented by the fake Attio (test/fake-attio.ts).`, path);
 
 interface Answer {
   status: number;
@@ -246,8 +420,8 @@ class FakeAttioServer {
   private faults: FaultSchedule | undefined;
   private readonly readWindow: RateWindow | undefined;
   private readonly writeWindow: RateWindow | undefined;
-  private readonly attrs: Attribute[] = [];
-  private readonly records: CompanyRecord[] = [];
+  private readonly companies: ObjectModel = { slug: 'companies', object_id: OBJECT_ID, noun: 'company', attrs: [], records: [] };
+  private readonly people: ObjectModel = { slug: 'people', object_id: PEOPLE_OBJECT_ID, noun: 'person', attrs: [], records: [] };
   private readonly requests: RequestLogEntry[] = [];
   private counters = { total: 0, reads: 0, writes: 0, rateLimited: 0, faults: 0 };
   private server: Server | undefined;
@@ -262,14 +436,49 @@ class FakeAttioServer {
     if (opts.rateLimit?.writes !== undefined) this.writeWindow = new RateWindow(opts.rateLimit.writes);
     if (opts.standardAttributes ?? true) {
       const at = '2022-11-21T13:22:49.061281000Z';
-      this.attrs.push(
-        this.newAttribute({ api_slug: 'name', title: 'Name', type: 'text', is_system_attribute: true, created_at: at }),
-        this.newAttribute({
-          api_slug: 'domains', title: 'Domains', type: 'domain', is_unique: true, is_multiselect: true,
-          is_system_attribute: true, created_at: at,
-        }),
-        this.newAttribute({ api_slug: 'description', title: 'Description', type: 'text', is_system_attribute: true, created_at: at }),
+      const std = { is_system_attribute: true, created_at: at };
+      this.companies.attrs.push(
+        this.newAttribute(this.companies, { api_slug: 'name', title: 'Name', type: 'text', ...std }),
+        this.newAttribute(this.companies, { api_slug: 'domains', title: 'Domains', type: 'domain', is_unique: true, is_multiselect: true, ...std }),
+        this.newAttribute(this.companies, { api_slug: 'description', title: 'Description', type: 'text', ...std }),
       );
+      // People's writable standard attributes, with the types and traits the docs' table gives them
+      // (docs.attio.com/docs/standard-objects/standard-objects-people, "Writeable attributes"):
+      // email_addresses (Email address, unique, multiselect), name ((Personal) name), company (Record
+      // reference, relationship, inverse of Company -> team), description, job_title (Text),
+      // phone_numbers (Phone number, multiselect), primary_location (Location), angellist, facebook,
+      // instagram, linkedin, twitter (Text). Left out: associated_deals and associated_users ("only
+      // available if Deals/Users activated"; this fake serves neither object) and the enriched,
+      // read-only ones such as avatar_url ("cannot currently be set via the API": docs "Create a
+      // person record"), which the sync never reads.
+      const team = randomUUID(); // companies' `team`, served only with `companyTeam` (see the option)
+      const company = this.newAttribute(this.people, {
+        api_slug: 'company', title: 'Company', type: 'record-reference', allowed_object: 'companies',
+        relationship: { object: 'companies', attribute_id: team }, ...std,
+      });
+      this.people.attrs.push(
+        this.newAttribute(this.people, { api_slug: 'email_addresses', title: 'Email addresses', type: 'email-address', is_unique: true, is_multiselect: true, ...std }),
+        this.newAttribute(this.people, { api_slug: 'name', title: 'Name', type: 'personal-name', ...std }),
+        company,
+        this.newAttribute(this.people, { api_slug: 'description', title: 'Description', type: 'text', ...std }),
+        this.newAttribute(this.people, { api_slug: 'job_title', title: 'Job title', type: 'text', ...std }),
+        this.newAttribute(this.people, { api_slug: 'phone_numbers', title: 'Phone numbers', type: 'phone-number', is_multiselect: true, ...std }),
+        this.newAttribute(this.people, { api_slug: 'primary_location', title: 'Primary location', type: 'location', ...std }),
+        ...(['angellist', 'facebook', 'instagram', 'linkedin', 'twitter'] as const).map((slug) =>
+          this.newAttribute(this.people, { api_slug: slug, title: { angellist: 'AngelList', facebook: 'Facebook', instagram: 'Instagram', linkedin: 'LinkedIn', twitter: 'Twitter' }[slug], type: 'text', ...std }),
+        ),
+      );
+      if (opts.companyTeam) {
+        // Company `team`: "Record reference, Relationship, inverse of Person -> company, multiselect"
+        // (docs.attio.com/docs/standard-objects/standard-objects-companies).
+        this.companies.attrs.push({
+          ...this.newAttribute(this.companies, {
+            api_slug: 'team', title: 'Team', type: 'record-reference', is_multiselect: true, allowed_object: 'people',
+            relationship: { object: 'people', attribute_id: company.attribute_id }, ...std,
+          }),
+          attribute_id: team,
+        });
+      }
     }
   }
 
@@ -294,11 +503,15 @@ class FakeAttioServer {
       removeOption: (attribute, title) => this.helperRemoveOption(attribute, title),
       archiveOption: (attribute, title) => this.helperArchiveOption(attribute, title),
       addCompany: (values) => this.helperAddCompany(values),
-      deleteCompany: (id) => void this.records.splice(this.records.indexOf(this.requireHelperRecord(id)), 1),
+      deleteCompany: (id) => this.removeRecord(this.companies, this.requireHelperRecord(this.companies, id)),
       setCompanyValues: (id, values) => this.helperSetCompanyValues(id, values),
-      companies: () => this.records.map((r) => this.plainCompany(r)),
+      companies: () => this.companies.records.map((r) => this.plainCompany(r)),
+      addPerson: (values) => this.helperAddPerson(values),
+      setPersonValues: (id, values) => this.helperSetPersonValues(id, values),
+      people: () => this.people.records.map((r) => this.plainPerson(r)),
+      deletePerson: (id) => this.removeRecord(this.people, this.requireHelperRecord(this.people, id)),
       attributes: () =>
-        this.attrs.map((a) => ({
+        this.companies.attrs.map((a) => ({
           api_slug: a.api_slug,
           type: a.type,
           is_unique: a.is_unique,
@@ -447,16 +660,16 @@ class FakeAttioServer {
   // -------------------------------------------------------------------------------------------
 
   private listAttributes([target, identifier]: string[], query: URLSearchParams): Answer {
-    this.requireObject(target, identifier);
+    const obj = this.requireObject(target, identifier);
     const showArchived = booleanParam(query, 'show_archived');
-    const list = this.attrs.filter((a) => showArchived || !a.is_archived);
+    const list = obj.attrs.filter((a) => showArchived || !a.is_archived);
     const offset = integerParam(query, 'offset', 0);
     const limit = integerParam(query, 'limit', list.length);
     return { status: 200, body: { data: list.slice(offset, offset + limit).map((a) => this.attributeJson(a)) } };
   }
 
   private createAttribute([target, identifier]: string[], body: unknown): Answer {
-    this.requireObject(target, identifier);
+    const obj = this.requireObject(target, identifier);
     const data = requireData(body);
     const allowed = ['title', 'description', 'api_slug', 'type', 'is_required', 'is_unique', 'is_multiselect', 'config', 'default_value'];
     rejectUnknownKeys(data, allowed, ['data']);
@@ -488,9 +701,8 @@ class FakeAttioServer {
     // domains have unique properties by default, you cannot create new custom attributes with a unique
     // constraint for Company objects." (docs.attio.com/docs/standard-objects/standard-objects-companies).
     // The help centre: only custom objects offer the Required and Unique options
-    // (attio.com/help/reference/workspace/attributes), so the same holds for people. This fake serves
-    // only `companies`. Older developer docs allowed it, so `addAttribute({is_unique: true})` still
-    // models an older workspace that has one.
+    // (attio.com/help/reference/workspace/attributes), so the same holds for people. Older developer
+    // docs allowed it, so `addAttribute({is_unique: true})` still models an older workspace that has one.
     if (is_unique) {
       throw validation(
         'Custom attributes on companies and people cannot be unique: only standard attributes (such as domains) and attributes of custom objects can have a uniqueness constraint.',
@@ -511,20 +723,19 @@ class FakeAttioServer {
       }
       currency = { code: c.default_currency_code, display_type: c.display_type };
     }
-    if (this.attrs.some((a) => a.api_slug === api_slug)) {
+    if (obj.attrs.some((a) => a.api_slug === api_slug)) {
       throw new ApiError(409, 'slug_conflict', 'An attribute with the same API slug already exists on this object. Please choose a different API slug.');
     }
-    const attr = this.newAttribute({
+    const attr = this.newAttribute(obj, {
       api_slug, title, description: description as string | null, type: type as FakeAttributeType,
       is_required: is_required as boolean, is_unique: is_unique as boolean, is_multiselect: is_multiselect as boolean, currency,
     });
-    this.attrs.push(attr);
+    obj.attrs.push(attr);
     return { status: 200, body: { data: this.attributeJson(attr) } };
   }
 
   private listOptions([target, identifier, attribute]: string[], query: URLSearchParams): Answer {
-    this.requireObject(target, identifier);
-    const attr = this.requireAttribute(attribute);
+    const attr = this.requireAttribute(this.requireObject(target, identifier), attribute);
     if (attr.type !== 'select') throw validation('This attribute is not a select attribute.');
     const showArchived = booleanParam(query, 'show_archived');
     const options = attr.options.filter((o) => showArchived || !o.is_archived);
@@ -532,8 +743,7 @@ class FakeAttioServer {
   }
 
   private createOption([target, identifier, attribute]: string[], body: unknown): Answer {
-    this.requireObject(target, identifier);
-    const attr = this.requireAttribute(attribute);
+    const attr = this.requireAttribute(this.requireObject(target, identifier), attribute);
     const data = requireData(body);
     rejectUnknownKeys(data, ['title'], ['data']);
     if (typeof data.title !== 'string' || data.title.length < 1) throw validation('"data.title" must be a non-empty string.', ['data', 'title']);
@@ -551,8 +761,7 @@ class FakeAttioServer {
    * `is_archived: false` restores an archived option; a title another option has is a 409 (spec).
    */
   private updateOption([target, identifier, attribute, option]: string[], body: unknown): Answer {
-    this.requireObject(target, identifier);
-    const attr = this.requireAttribute(attribute);
+    const attr = this.requireAttribute(this.requireObject(target, identifier), attribute);
     if (attr.type !== 'select') throw validation('This attribute is not a select attribute.');
     const data = requireData(body);
     rejectUnknownKeys(data, ['title', 'is_archived'], ['data']);
@@ -574,39 +783,38 @@ class FakeAttioServer {
 
   /** `DELETE …/records/{record_id}`: 200 with an empty object; 404 `not_found` for no such record (spec). */
   private deleteRecord([object, recordId]: string[]): Answer {
-    this.requireObject('objects', object);
-    const record = this.requireRecord(recordId);
-    this.records.splice(this.records.indexOf(record), 1);
+    const obj = this.requireObject('objects', object);
+    this.removeRecord(obj, this.requireRecord(obj, recordId));
     return { status: 200, body: {} };
   }
 
   private getRecord([object, recordId]: string[]): Answer {
-    this.requireObject('objects', object);
-    return { status: 200, body: { data: this.recordJson(this.requireRecord(recordId)) } };
+    const obj = this.requireObject('objects', object);
+    return { status: 200, body: { data: this.recordJson(obj, this.requireRecord(obj, recordId)) } };
   }
 
   private createRecord([object]: string[], body: unknown): Answer {
-    this.requireObject('objects', object);
-    const values = this.parseWritePayload(body);
-    const record = this.write(null, values, 'create');
-    return { status: 200, body: { data: this.recordJson(record) } };
+    const obj = this.requireObject('objects', object);
+    const values = this.parseWritePayload(obj, body);
+    const record = this.write(obj, null, values, 'create');
+    return { status: 200, body: { data: this.recordJson(obj, record) } };
   }
 
   private updateRecord([object, recordId]: string[], body: unknown): Answer {
-    this.requireObject('objects', object);
-    const record = this.requireRecord(recordId);
-    const values = this.parseWritePayload(body);
-    this.write(record, values, 'patch');
-    return { status: 200, body: { data: this.recordJson(record) } };
+    const obj = this.requireObject('objects', object);
+    const record = this.requireRecord(obj, recordId);
+    const values = this.parseWritePayload(obj, body);
+    this.write(obj, record, values, 'patch');
+    return { status: 200, body: { data: this.recordJson(obj, record) } };
   }
 
   private assertRecord([object]: string[], query: URLSearchParams, body: unknown): Answer {
-    this.requireObject('objects', object);
+    const obj = this.requireObject('objects', object);
     const slug = query.get('matching_attribute');
     if (slug === null || slug === '') {
       throw validation('The "matching_attribute" query parameter is required.', ['matching_attribute']);
     }
-    const matching = this.findAttribute(slug);
+    const matching = this.findAttribute(obj, slug);
     if (!matching || matching.is_archived) {
       throw badRequest('value_not_found', `No attribute was found for matching_attribute slug/ID "${slug}".`);
     }
@@ -616,44 +824,44 @@ class FakeAttioServer {
         `The matching attribute "${matching.api_slug}" must have a uniqueness constraint to be used as a matching attribute.`,
       );
     }
-    const values = this.parseWritePayload(body);
+    const values = this.parseWritePayload(obj, body);
     const wanted = values.get(matching);
     if (!wanted || wanted.length === 0) {
       throw badRequest('missing_value', `The values must include a value for the matching attribute "${matching.api_slug}".`);
     }
     const keys = new Set(wanted.map((v) => uniqueKey(matching, v)));
-    const matches = this.records.filter((r) => (r.values.get(matching.attribute_id) ?? []).some((sv) => keys.has(uniqueKey(matching, sv.v))));
+    const matches = obj.records.filter((r) => (r.values.get(matching.attribute_id) ?? []).some((sv) => keys.has(uniqueKey(matching, sv.v))));
     if (matches.length > 1) {
       throw badRequest(
         'multiple_match_results',
         `Multiple records match the value of matching attribute "${matching.api_slug}", so the record to update is ambiguous. Matching record IDs: ${matches.map((r) => r.record_id).join(', ')}`,
       );
     }
-    const record = this.write(matches[0] ?? null, values, 'assert', matching);
-    return { status: 200, body: { data: this.recordJson(record) } };
+    const record = this.write(obj, matches[0] ?? null, values, 'assert', matching);
+    return { status: 200, body: { data: this.recordJson(obj, record) } };
   }
 
   private queryRecords([object]: string[], body: unknown): Answer {
-    this.requireObject('objects', object);
+    const obj = this.requireObject('objects', object);
     if (!isPlainObject(body)) throw validation('The request body must be a JSON object.', []);
     rejectUnknownKeys(body, ['filter', 'sorts', 'limit', 'offset'], []);
     const limit = body.limit ?? 500;
     const offset = body.offset ?? 0;
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw validation('"limit" must be a positive integer.', ['limit']);
     if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw validation('"offset" must be a non-negative integer.', ['offset']);
-    let predicate: (r: CompanyRecord) => boolean = () => true;
+    let predicate: (r: StoredRecord) => boolean = () => true;
     if (body.filter !== undefined) {
       if (!isPlainObject(body.filter)) throw filterError('"filter" must be an object.', ['filter']);
-      predicate = this.compileFilter(body.filter, []);
+      predicate = this.compileFilter(obj, body.filter, []);
     }
     if (this.opts.maxQueryScore !== undefined) {
-      const score = (1 + (Array.isArray(body.sorts) ? body.sorts.length : 0) + countConditions(body.filter)) * this.records.length;
+      const score = (1 + (Array.isArray(body.sorts) ? body.sorts.length : 0) + countConditions(body.filter)) * obj.records.length;
       if (score > this.opts.maxQueryScore) throw new QueryScoreExceeded();
     }
     this.opts.beforeQuery?.({ offset, limit, filter: body.filter, sorts: body.sorts });
-    const matched = this.records.filter(predicate);
-    if (body.sorts !== undefined) matched.sort(this.compileSorts(body.sorts));
-    return { status: 200, body: { data: matched.slice(offset, offset + limit).map((r) => this.recordJson(r)) } };
+    const matched = obj.records.filter(predicate);
+    if (body.sorts !== undefined) matched.sort(this.compileSorts(obj, body.sorts));
+    return { status: 200, body: { data: matched.slice(offset, offset + limit).map((r) => this.recordJson(obj, r)) } };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -661,26 +869,31 @@ class FakeAttioServer {
   // -------------------------------------------------------------------------------------------
 
   /** `{data: {values: {...}}}` strictly; returns the parsed values per attribute. */
-  private parseWritePayload(body: unknown): Map<Attribute, Scalar[]> {
+  private parseWritePayload(obj: ObjectModel, body: unknown): Map<Attribute, Stored[]> {
     const data = requireData(body);
     rejectUnknownKeys(data, ['values'], ['data']);
     if (!isPlainObject(data.values)) throw validation('"data.values" must be an object.', ['data', 'values']);
-    const parsed = new Map<Attribute, Scalar[]>();
+    const parsed = new Map<Attribute, Stored[]>();
+    const ctx = this.parseContext(false);
     for (const [key, raw] of Object.entries(data.values)) {
-      const attr = this.findAttribute(key);
+      const attr = this.findAttribute(obj, key);
       if (!attr) throw badRequest('value_not_found', `Cannot find attribute with slug/ID "${key}".`);
       if (attr.is_archived) throw badRequest('value_not_found', `Cannot write to attribute with slug/ID "${key}": the attribute is archived.`);
-      parsed.set(attr, parseInput(attr, raw, false));
+      parsed.set(attr, parseInput(attr, raw, ctx));
     }
     return parsed;
+  }
+
+  private parseContext(lenient: boolean): ParseContext {
+    return { lenient, resolveRef: (attr, item) => this.resolveRef(attr, item, lenient) };
   }
 
   /**
    * Computes the new values of `target` (null: a new record), checks uniqueness and required
    * attributes, and only then commits. Nothing changes when an error is thrown.
    */
-  private write(target: CompanyRecord | null, parsed: Map<Attribute, Scalar[]>, mode: WriteMode, matching?: Attribute): CompanyRecord {
-    const next = new Map<Attribute, Scalar[]>();
+  private write(obj: ObjectModel, target: StoredRecord | null, parsed: Map<Attribute, Stored[]>, mode: WriteMode, matching?: Attribute): StoredRecord {
+    const next = new Map<Attribute, Stored[]>();
     for (const [attr, supplied] of parsed) {
       const existing = (target?.values.get(attr.attribute_id) ?? []).map((sv) => sv.v);
       if (!attr.is_multiselect || target === null) {
@@ -690,11 +903,15 @@ class FakeAttioServer {
         const have = new Set(existing.map((v) => uniqueKey(attr, v)));
         next.set(attr, [...supplied.filter((v) => !have.has(uniqueKey(attr, v))), ...existing]);
       } else if (attr === matching) {
-        // Assert adds to the matching multiselect attribute and never deletes from it.
+        // Assert adds to the matching multiselect attribute and never deletes from it: "If the
+        // matching attribute is a multiselect attribute, new values will be added and existing values
+        // will not be deleted" (spec, assert endpoint; people: email_addresses).
         const have = new Set(existing.map((v) => uniqueKey(attr, v)));
         next.set(attr, [...existing, ...supplied.filter((v) => !have.has(uniqueKey(attr, v)))]);
       } else {
-        next.set(attr, supplied); // assert replaces every other multiselect attribute
+        // "For any other multiselect attribute, all values will be either created or deleted as
+        // necessary to match the list of supplied values" (same description).
+        next.set(attr, supplied);
       }
     }
 
@@ -705,7 +922,7 @@ class FakeAttioServer {
       for (const v of vals) {
         const key = uniqueKey(attr, v);
         if (own.has(key)) continue; // uniqueness only applies to new data
-        for (const r of this.records) {
+        for (const r of obj.records) {
           if (r === target) continue;
           if ((r.values.get(attr.attribute_id) ?? []).some((sv) => uniqueKey(attr, sv.v) === key)) conflicts.add(r.record_id);
         }
@@ -719,28 +936,185 @@ class FakeAttioServer {
     }
 
     if (target === null) {
-      for (const attr of this.attrs) {
+      for (const attr of obj.attrs) {
         if (attr.is_required && !attr.is_archived && (next.get(attr) ?? []).length === 0) {
           throw badRequest('missing_value', `Required value for attribute with ID "${attr.attribute_id}" was not provided.`);
         }
       }
     }
 
+    // Everything is checked: from here on the write lands.
+    const auto = target === null && obj === this.people ? this.autoCompanyFor(next) : null;
     const record = target ?? { record_id: randomUUID(), created_at: nanoTime(), values: new Map<string, StoredValue[]>() };
+    const before = this.companyOf(obj, record);
     this.commit(record, next, { type: 'api-token', id: API_TOKEN_ID });
-    if (target === null) this.records.push(record);
+    if (target === null) obj.records.push(record);
+    if (auto) this.commit(record, new Map([[auto.attr, [auto.ref]]]), SYSTEM_ACTOR);
+    this.reflectTeam(obj, [before, this.companyOf(obj, record)]);
     return record;
   }
 
   /** Replaces each given attribute's values, keeping unchanged values (and their active_from). */
-  private commit(record: CompanyRecord, next: Map<Attribute, Scalar[]>, actor: Actor): void {
+  private commit(record: StoredRecord, next: Map<Attribute, Stored[]>, actor: Actor): void {
     const now = nanoTime();
     for (const [attr, vals] of next) {
       const old = record.values.get(attr.attribute_id) ?? [];
       record.values.set(
         attr.attribute_id,
-        vals.map((v) => old.find((sv) => sv.v === v) ?? { v, active_from: now, actor }),
+        vals.map((v) => old.find((sv) => uniqueKey(attr, sv.v) === uniqueKey(attr, v)) ?? { v, active_from: now, actor }),
       );
+    }
+  }
+
+  /**
+   * One record-reference input value -> its target. Forms (docs.attio.com/docs/attribute-types/
+   * attribute-types-record-reference, "Writing values"; spec `input-value`):
+   * - `{target_object, target_record_id}` (spec: exactly these two keys, target_object "A UUID or
+   *   slug"). "Note that the write will fail if the target record does not exist, i.e. you can't
+   *   create the target record automatically. For example, if you tried to assert a person and
+   *   referenced a company that did not exist, the request would fail." The error's code is not
+   *   documented: the fake answers 400 `validation_type`.
+   * - `{target_object, <matching attribute slug or ID>: [value]}`: "The key should be the slug or ID
+   *   of the matching attribute ... and the value should be an array containing a single value" (spec);
+   *   "The first two formats fail if they do not find exactly one record" (docs.attio.com/rest-api/
+   *   guides/linking-referenced-records). The spec says "Matching attributes must be unique", the
+   *   newer guide "the matching attribute does not have to be unique": the fake takes any domain,
+   *   text or number attribute (the types the guide lists that companies have) and requires exactly
+   *   one record to match. Failing that: 400 `validation_type` (code not documented).
+   * - a string: "If the allowed object is a company, string values will be interpreted as a domain".
+   * - `target_record_reference` (the guide's third format, which can create the target): refused as
+   *   not implemented by this fake; so is writing companies' `team` (a reference to people).
+   * A missing target_object is refused with the message Attio gives, "Missing target_object on record
+   * reference value" (seen in public clients' error handling, e.g. kesslerio/attio-mcp-server's
+   * record-reference error enhancer; not in the docs).
+   * `lenient` (test helpers) also takes a bare record id string.
+   */
+  private resolveRef(attr: Attribute, item: unknown, lenient: boolean): RecordRef {
+    const path = ['data', 'values', attr.api_slug];
+    const allowed = attr.allowed_object === 'people' ? this.people : this.companies;
+    const one = (found: StoredRecord[], what: string): RecordRef => {
+      if (found.length !== 1) {
+        throw validation(`Invalid value was passed to attribute with slug "${attr.api_slug}": ${found.length === 0 ? 'no' : found.length} ${allowed.slug} record(s) match ${what}; a record reference must resolve to exactly one existing record.`, path);
+      }
+      return { target_object: allowed.slug, target_record_id: (found[0] as StoredRecord).record_id };
+    };
+    const byId = (id: unknown): RecordRef => {
+      if (typeof id !== 'string' || !UUID.test(id)) throw validation(`Invalid value was passed to attribute with slug "${attr.api_slug}": "target_record_id" must be a UUID, got ${JSON.stringify(id)}.`, path);
+      return one(allowed.records.filter((r) => r.record_id === id), `record ID "${id}" (the target record must exist)`);
+    };
+    const byMatch = (matchAttr: Attribute | undefined, key: string, value: unknown): RecordRef => {
+      if (!matchAttr || matchAttr.is_archived) throw badRequest('value_not_found', `Cannot find attribute with slug/ID "${key}" on ${allowed.slug}.`);
+      if (!['domain', 'text', 'number'].includes(matchAttr.type)) {
+        throw validation(`Invalid value was passed to attribute with slug "${attr.api_slug}": records cannot be matched by attribute "${matchAttr.api_slug}" of type ${matchAttr.type}.`, path);
+      }
+      const wanted = uniqueKey(matchAttr, parseOne(matchAttr, value, this.parseContext(false)));
+      return one(
+        allowed.records.filter((r) => (r.values.get(matchAttr.attribute_id) ?? []).some((sv) => uniqueKey(matchAttr, sv.v) === wanted)),
+        `${matchAttr.api_slug} = ${JSON.stringify(value)}`,
+      );
+    };
+    if (typeof item === 'string') {
+      if (lenient && UUID.test(item)) return byId(item);
+      return byMatch(this.findAttribute(allowed, 'domains'), 'domains', item);
+    }
+    if (!isPlainObject(item)) throw validation(`Invalid value was passed to attribute with slug "${attr.api_slug}": expected a record reference, got ${JSON.stringify(item)}.`, path);
+    if (!('target_object' in item)) throw validation('Missing target_object on record reference value', path);
+    const object = this.findObject(item.target_object);
+    if (object !== allowed) {
+      throw validation(`Invalid value was passed to attribute with slug "${attr.api_slug}": it only allows records of ${allowed.slug}, got target_object ${JSON.stringify(item.target_object)}.`, path);
+    }
+    if ('target_record_reference' in item) throw notImplemented('The "target_record_reference" write format is not supported.', path);
+    const keys = Object.keys(item).filter((k) => k !== 'target_object');
+    if (keys.length === 1 && keys[0] === 'target_record_id') return byId(item.target_record_id);
+    if (keys.length === 1) {
+      const key = keys[0] as string;
+      const raw = item[key];
+      if (!Array.isArray(raw) || raw.length !== 1) {
+        throw validation(`Invalid value was passed to attribute with slug "${attr.api_slug}": the matching attribute "${key}" takes an array holding exactly one value ("Matching on multiple values is not currently supported").`, path);
+      }
+      return byMatch(this.findAttribute(allowed, key), key, raw[0]);
+    }
+    throw validation(`Invalid value was passed to attribute with slug "${attr.api_slug}": expected {target_object, target_record_id} or {target_object, <matching attribute>: [value]}, got keys ${JSON.stringify(Object.keys(item))}.`, path);
+  }
+
+  /**
+   * The company a new person gets when none is given. The docs say only this: "When creating a
+   * person, a related company record will automatically be generated or matched based on the domain
+   * of the person's email address, but they can also be created manually via the web application or
+   * the API" (docs.attio.com/docs/standard-objects/standard-objects-people; the companies page says
+   * the same). Attio's help centre adds that "Attio automatically links people to companies when
+   * their email domain matches the company domain" (attio.com/help/reference/email-and-calendar/
+   * email-and-calendar-syncing). Everything else here is inferred, not documented:
+   * - it runs when a person is created (POST, or an assert that creates), never on an update;
+   * - a `company` value in the write (even `[]`) wins and nothing is generated or matched;
+   * - the domain is that of the person's first email address, lower-cased (domains are stored
+   *   lower-cased, see normaliseDomain); a company whose `domains` holds exactly it is matched (the
+   *   first, in creation order), else a company with `domains: [domain]` and nothing else is created,
+   *   written by the "system" actor (Attio enriches the rest later; the fake does not);
+   * - personal email domains (gmail.com and the other PERSONAL_EMAIL_DOMAINS) get no company: no doc
+   *   says so, but a company "generated" from gmail.com would hold every Gmail user;
+   * - the person's `company` value is written by the "system" actor.
+   * `autoCompany: false` turns it off. Returns null when no company applies.
+   */
+  private autoCompanyFor(next: Map<Attribute, Stored[]>): { attr: Attribute; ref: RecordRef } | null {
+    if (this.opts.autoCompany === false) return null;
+    const attr = this.findAttribute(this.people, 'company');
+    const emails = this.findAttribute(this.people, 'email_addresses');
+    const domains = this.findAttribute(this.companies, 'domains');
+    if (!attr || attr.is_archived || next.has(attr) || !emails || !domains || domains.is_archived) return null;
+    const first = next.get(emails)?.[0];
+    if (typeof first !== 'string') return null;
+    const domain = normaliseDomain(emailParts(first).domain);
+    if (domain === null || PERSONAL_EMAIL_DOMAINS.has(domain)) return null;
+    let company = this.companies.records.find((r) => (r.values.get(domains.attribute_id) ?? []).some((sv) => sv.v === domain));
+    if (!company) {
+      company = { record_id: randomUUID(), created_at: nanoTime(), values: new Map() };
+      this.commit(company, new Map([[domains, [domain]]]), SYSTEM_ACTOR);
+      this.companies.records.push(company);
+    }
+    return { attr, ref: { target_object: 'companies', target_record_id: company.record_id } };
+  }
+
+  /** The company record id a person's `company` points at (null for none, or for a company record). */
+  private companyOf(obj: ObjectModel, record: StoredRecord): string | null {
+    if (obj !== this.people) return null;
+    const attr = this.findAttribute(this.people, 'company');
+    const v = attr ? record.values.get(attr.attribute_id)?.[0]?.v : undefined;
+    return isRecordRef(v) ? v.target_record_id : null;
+  }
+
+  /**
+   * Keeps companies' `team` in step with people's `company` (only with `companyTeam`): "Updating an
+   * attribute value on either of the attributes automatically updates the other attribute"
+   * (attribute-types-record-reference, relationship attributes). `team` lists the company's people in
+   * the order they were created (the order Attio uses is not documented).
+   */
+  private reflectTeam(obj: ObjectModel, companyIds: Array<string | null>): void {
+    const team = this.findAttribute(this.companies, 'team');
+    const company = this.findAttribute(this.people, 'company');
+    if (obj !== this.people || !team || !company) return;
+    for (const id of new Set(companyIds)) {
+      const record = this.companies.records.find((r) => r.record_id === id);
+      if (!record) continue;
+      const members = this.people.records
+        .filter((p) => this.companyOf(this.people, p) === id)
+        .map((p): RecordRef => ({ target_object: 'people', target_record_id: p.record_id }));
+      this.commit(record, new Map([[team, members]]), SYSTEM_ACTOR);
+    }
+  }
+
+  /**
+   * Deletes a record. A deleted company is also dropped from every person's `company`, so no value
+   * points at a record that is gone: inferred, the docs do not say what becomes of references to a
+   * deleted record.
+   */
+  private removeRecord(obj: ObjectModel, record: StoredRecord): void {
+    const company = this.companyOf(obj, record);
+    obj.records.splice(obj.records.indexOf(record), 1);
+    if (obj === this.people) this.reflectTeam(obj, [company]);
+    const attr = this.findAttribute(this.people, 'company');
+    if (obj === this.companies && attr) {
+      for (const p of this.people.records) if (this.companyOf(this.people, p) === record.record_id) p.values.set(attr.attribute_id, []);
     }
   }
 
@@ -748,24 +1122,24 @@ class FakeAttioServer {
   // Filters and sorts
   // -------------------------------------------------------------------------------------------
 
-  private compileFilter(node: unknown, path: string[]): (r: CompanyRecord) => boolean {
+  private compileFilter(obj: ObjectModel, node: unknown, path: string[]): (r: StoredRecord) => boolean {
     if (!isPlainObject(node)) throw filterError('A filter must be an object.', path);
-    const parts: Array<(r: CompanyRecord) => boolean> = [];
+    const parts: Array<(r: StoredRecord) => boolean> = [];
     for (const [key, value] of Object.entries(node)) {
       const at = [...path, key];
       if (key === '$and' || key === '$or') {
         if (!Array.isArray(value)) throw filterError(`"${key}" expects an array of filters.`, at);
-        const subs = value.map((v, i) => this.compileFilter(v, [...at, String(i)]));
+        const subs = value.map((v, i) => this.compileFilter(obj, v, [...at, String(i)]));
         parts.push(key === '$and' ? (r) => subs.every((s) => s(r)) : (r) => subs.some((s) => s(r)));
       } else if (key === '$not') {
-        const sub = this.compileFilter(value, at);
+        const sub = this.compileFilter(obj, value, at);
         parts.push((r) => !sub(r));
       } else if (key.startsWith('$')) {
         throw filterError(`Unknown logical operator "${key}".`, at);
       } else if (key === 'record_id') {
         parts.push(compileRecordIdCondition(value, at));
       } else {
-        const attr = this.findAttribute(key);
+        const attr = this.findAttribute(obj, key);
         if (!attr || attr.is_archived) {
           throw badRequest('unknown_filter_attribute_slug', `Unknown attribute slug: ${key}.`, { path: at });
         }
@@ -775,7 +1149,7 @@ class FakeAttioServer {
     return (r) => parts.every((p) => p(r));
   }
 
-  private compileSorts(sorts: unknown): (a: CompanyRecord, b: CompanyRecord) => number {
+  private compileSorts(obj: ObjectModel, sorts: unknown): (a: StoredRecord, b: StoredRecord) => number {
     if (!Array.isArray(sorts)) throw validation('"sorts" must be an array.', ['sorts']);
     const comparators = sorts.map((s, i) => {
       const at = ['sorts', String(i)];
@@ -784,18 +1158,18 @@ class FakeAttioServer {
       rejectUnknownKeys(s, ['direction', 'attribute', 'field'], at);
       if (s.direction !== 'asc' && s.direction !== 'desc') throw validation('"direction" must be "asc" or "desc".', [...at, 'direction']);
       if (typeof s.attribute !== 'string') throw validation('"attribute" must be a string.', [...at, 'attribute']);
-      const attr = this.findAttribute(s.attribute);
+      const attr = this.findAttribute(obj, s.attribute);
       if (!attr || attr.is_archived) throw validation(`Unknown sort attribute "${s.attribute}".`, [...at, 'attribute']);
       const fields = FIELDS[attr.type];
       const fieldName = s.field ?? DEFAULT_FIELD[attr.type];
       const field = typeof fieldName === 'string' ? fields[fieldName] : undefined;
       if (!field) throw validation(`Unknown field ${JSON.stringify(s.field)} for attribute "${attr.api_slug}".`, [...at, 'field']);
       const sign = s.direction === 'asc' ? 1 : -1;
-      const keyOf = (r: CompanyRecord) => {
+      const keyOf = (r: StoredRecord) => {
         const first = r.values.get(attr.attribute_id)?.[0];
         return first === undefined ? undefined : field.get(attr, first.v);
       };
-      return (a: CompanyRecord, b: CompanyRecord) => {
+      return (a: StoredRecord, b: StoredRecord) => {
         const ka = keyOf(a);
         const kb = keyOf(b);
         if (ka === undefined || kb === undefined) return ka === kb ? 0 : ka === undefined ? 1 : -1; // empty last
@@ -816,9 +1190,10 @@ class FakeAttioServer {
   // -------------------------------------------------------------------------------------------
 
   private helperAddAttribute(a: AddAttributeInput): void {
-    if (this.attrs.some((x) => x.api_slug === a.api_slug)) throw new Error(`fake-attio: attribute "${a.api_slug}" already exists`);
+    const obj = a.object === 'people' ? this.people : this.companies;
+    if (obj.attrs.some((x) => x.api_slug === a.api_slug)) throw new Error(`fake-attio: attribute "${a.api_slug}" already exists`);
     if (a.options && a.type !== 'select') throw new Error('fake-attio: options are only for select attributes');
-    const attr = this.newAttribute({
+    const attr = this.newAttribute(obj, {
       api_slug: a.api_slug,
       title: a.title ?? a.api_slug,
       type: a.type,
@@ -828,55 +1203,72 @@ class FakeAttioServer {
       currency: a.type === 'currency' ? { code: a.currency ?? 'USD', display_type: 'symbol' } : null,
     });
     attr.options = (a.options ?? []).map((title) => ({ option_id: randomUUID(), title, is_archived: false }));
-    this.attrs.push(attr);
+    obj.attrs.push(attr);
   }
 
-  /** Deletes the option; records holding it lose that value. */
+  /** Deletes the option of a companies attribute; records holding it lose that value. */
   private helperRemoveOption(attribute: string, title: string): void {
-    const attr = this.findAttribute(attribute);
+    const attr = this.findAttribute(this.companies, attribute);
     if (!attr || attr.type !== 'select') throw new Error(`fake-attio: no select attribute "${attribute}"`);
     const option = attr.options.find((o) => o.title === title);
     if (!option) throw new Error(`fake-attio: attribute "${attribute}" has no option "${title}"`);
     attr.options = attr.options.filter((o) => o !== option);
-    for (const r of this.records) {
+    for (const r of this.companies.records) {
       const vals = r.values.get(attr.attribute_id);
       if (vals) r.values.set(attr.attribute_id, vals.filter((sv) => sv.v !== option.option_id));
     }
   }
 
   private helperArchiveOption(attribute: string, title: string): void {
-    const attr = this.findAttribute(attribute);
+    const attr = this.findAttribute(this.companies, attribute);
     const option = attr?.options.find((o) => o.title === title);
     if (!option) throw new Error(`fake-attio: attribute "${attribute}" has no option "${title}"`);
     option.is_archived = true;
   }
 
-  private requireHelperRecord(recordId: string): CompanyRecord {
-    const record = this.records.find((r) => r.record_id === recordId);
-    if (!record) throw new Error(`fake-attio: no company ${recordId}`);
+  private requireHelperRecord(obj: ObjectModel, recordId: string): StoredRecord {
+    const record = obj.records.find((r) => r.record_id === recordId);
+    if (!record) throw new Error(`fake-attio: no ${obj.noun} ${recordId}`);
     return record;
   }
 
   private helperAddCompany(values: Record<string, unknown>): string {
-    const record: CompanyRecord = { record_id: randomUUID(), created_at: nanoTime(), values: new Map() };
-    this.commit(record, this.parseHelperValues(values), { type: 'workspace-member', id: MEMBER_ID });
-    this.records.push(record);
+    const record: StoredRecord = { record_id: randomUUID(), created_at: nanoTime(), values: new Map() };
+    this.commit(record, this.parseHelperValues(this.companies, values), { type: 'workspace-member', id: MEMBER_ID });
+    this.companies.records.push(record);
     return record.record_id;
   }
 
   private helperSetCompanyValues(recordId: string, values: Record<string, unknown>): void {
-    const record = this.records.find((r) => r.record_id === recordId);
-    if (!record) throw new Error(`fake-attio: no company ${recordId}`);
-    this.commit(record, this.parseHelperValues(values), { type: 'workspace-member', id: MEMBER_ID });
+    const record = this.requireHelperRecord(this.companies, recordId);
+    this.commit(record, this.parseHelperValues(this.companies, values), { type: 'workspace-member', id: MEMBER_ID });
   }
 
-  private parseHelperValues(values: Record<string, unknown>): Map<Attribute, Scalar[]> {
-    const parsed = new Map<Attribute, Scalar[]>();
+  private helperAddPerson(values: Record<string, unknown>): string {
+    const parsed = this.parseHelperValues(this.people, values);
+    const record: StoredRecord = { record_id: randomUUID(), created_at: nanoTime(), values: new Map() };
+    this.commit(record, parsed, { type: 'workspace-member', id: MEMBER_ID });
+    this.people.records.push(record);
+    this.reflectTeam(this.people, [this.companyOf(this.people, record)]);
+    return record.record_id;
+  }
+
+  private helperSetPersonValues(recordId: string, values: Record<string, unknown>): void {
+    const record = this.requireHelperRecord(this.people, recordId);
+    const parsed = this.parseHelperValues(this.people, values);
+    const before = this.companyOf(this.people, record);
+    this.commit(record, parsed, { type: 'workspace-member', id: MEMBER_ID });
+    this.reflectTeam(this.people, [before, this.companyOf(this.people, record)]);
+  }
+
+  private parseHelperValues(obj: ObjectModel, values: Record<string, unknown>): Map<Attribute, Stored[]> {
+    const parsed = new Map<Attribute, Stored[]>();
+    const ctx = this.parseContext(true);
     for (const [slug, raw] of Object.entries(values)) {
-      const attr = this.findAttribute(slug);
+      const attr = this.findAttribute(obj, slug);
       if (!attr) throw new Error(`fake-attio: unknown attribute "${slug}"`);
       try {
-        parsed.set(attr, parseInput(attr, raw, true));
+        parsed.set(attr, parseInput(attr, raw, ctx));
       } catch (err) {
         throw err instanceof ApiError ? new Error(`fake-attio: ${err.message}`) : err;
       }
@@ -884,47 +1276,74 @@ class FakeAttioServer {
     return parsed;
   }
 
-  private plainCompany(r: CompanyRecord): PlainCompany {
+  /** Every attribute's values, plain: select -> title, personal-name -> {first, last, full}, record-reference -> record id. */
+  private plainValues(obj: ObjectModel, r: StoredRecord): Record<string, unknown> {
     const values: Record<string, unknown> = {};
-    for (const attr of this.attrs) {
-      const plain = (r.values.get(attr.attribute_id) ?? []).map((sv) =>
-        attr.type === 'select' ? (attr.options.find((o) => o.option_id === sv.v)?.title ?? sv.v) : sv.v,
-      );
+    for (const attr of obj.attrs) {
+      const plain = (r.values.get(attr.attribute_id) ?? []).map((sv) => {
+        const v = sv.v;
+        if (attr.type === 'select') return attr.options.find((o) => o.option_id === v)?.title ?? v;
+        if (isRecordRef(v)) return v.target_record_id;
+        if (isPersonalName(v)) return { first: v.first_name, last: v.last_name, full: v.full_name };
+        return v;
+      });
       values[attr.api_slug] = attr.is_multiselect ? plain : (plain[0] ?? null);
     }
-    return { record_id: r.record_id, values };
+    return values;
+  }
+
+  private plainCompany(r: StoredRecord): PlainCompany {
+    return { record_id: r.record_id, values: this.plainValues(this.companies, r) };
+  }
+
+  private plainPerson(r: StoredRecord): PlainPerson {
+    const values = this.plainValues(this.people, r);
+    const emails = values.email_addresses;
+    return {
+      record_id: r.record_id,
+      emails: Array.isArray(emails) ? (emails as string[]) : [],
+      name: (values.name as PlainPerson['name'] | undefined) ?? null,
+      company: (values.company as string | null | undefined) ?? null,
+      values,
+    };
   }
 
   // -------------------------------------------------------------------------------------------
   // Lookups and JSON shapes
   // -------------------------------------------------------------------------------------------
 
-  private requireObject(target: string | undefined, identifier: string | undefined): void {
+  /** The object by slug or ID (the spec's `object` path parameter: "A UUID or slug"). */
+  private findObject(slugOrId: unknown): ObjectModel | undefined {
+    return [this.companies, this.people].find((o) => o.slug === slugOrId || o.object_id === slugOrId);
+  }
+
+  private requireObject(target: string | undefined, identifier: string | undefined): ObjectModel {
     if (target === 'lists') throw notFound(`List with slug/ID "${identifier}" not found.`);
-    if (target !== 'objects' || (identifier !== 'companies' && identifier !== OBJECT_ID)) {
-      throw notFound(`Object with slug/ID "${identifier}" not found.`);
-    }
+    const obj = target === 'objects' ? this.findObject(identifier) : undefined;
+    if (!obj) throw notFound(`Object with slug/ID "${identifier}" not found.`);
+    return obj;
   }
 
-  private findAttribute(slugOrId: string | undefined): Attribute | undefined {
-    return this.attrs.find((a) => a.api_slug === slugOrId || a.attribute_id === slugOrId);
+  private findAttribute(obj: ObjectModel, slugOrId: string | undefined): Attribute | undefined {
+    return obj.attrs.find((a) => a.api_slug === slugOrId || a.attribute_id === slugOrId);
   }
 
-  private requireAttribute(slugOrId: string | undefined): Attribute {
-    const attr = this.findAttribute(slugOrId);
+  private requireAttribute(obj: ObjectModel, slugOrId: string | undefined): Attribute {
+    const attr = this.findAttribute(obj, slugOrId);
     if (!attr) throw notFound(`Attribute with slug/ID "${slugOrId}" not found.`);
     return attr;
   }
 
-  private requireRecord(recordId: string | undefined): CompanyRecord {
-    const record = this.records.find((r) => r.record_id === recordId);
+  private requireRecord(obj: ObjectModel, recordId: string | undefined): StoredRecord {
+    const record = obj.records.find((r) => r.record_id === recordId);
     if (!record) throw notFound(`Record with ID "${recordId}" not found.`);
     return record;
   }
 
-  private newAttribute(a: Partial<Attribute> & Pick<Attribute, 'api_slug' | 'title' | 'type'>): Attribute {
+  private newAttribute(obj: ObjectModel, a: Partial<Attribute> & Pick<Attribute, 'api_slug' | 'title' | 'type'>): Attribute {
     return {
       attribute_id: randomUUID(),
+      object_id: obj.object_id,
       description: null,
       is_system_attribute: false,
       is_required: false,
@@ -934,13 +1353,16 @@ class FakeAttioServer {
       created_at: nanoTime(),
       currency: null,
       options: [],
+      allowed_object: null,
+      relationship: null,
       ...a,
     };
   }
 
   private attributeJson(a: Attribute) {
+    const objectId = (slug: ObjectSlug) => (slug === 'people' ? PEOPLE_OBJECT_ID : OBJECT_ID);
     return {
-      id: { workspace_id: WORKSPACE_ID, object_id: OBJECT_ID, attribute_id: a.attribute_id },
+      id: { workspace_id: WORKSPACE_ID, object_id: a.object_id, attribute_id: a.attribute_id },
       title: a.title,
       description: a.description,
       api_slug: a.api_slug,
@@ -953,25 +1375,31 @@ class FakeAttioServer {
       is_default_value_enabled: false,
       is_archived: a.is_archived,
       default_value: null,
-      relationship: null,
+      // "If the attribute is also a relationship attribute, the relationship property will be an
+      // object containing an id property" naming the other attribute; otherwise null
+      // (attribute-types-record-reference).
+      relationship: a.relationship
+        ? { id: { workspace_id: WORKSPACE_ID, object_id: objectId(a.relationship.object), attribute_id: a.relationship.attribute_id } }
+        : null,
       created_at: a.created_at,
       config: {
         currency: { default_currency_code: a.currency?.code ?? null, display_type: a.currency?.display_type ?? null },
-        record_reference: { allowed_object_ids: null },
+        // "allowed_object_ids which is an array of object IDs" (attribute-types-record-reference).
+        record_reference: { allowed_object_ids: a.allowed_object ? [objectId(a.allowed_object)] : null },
       },
     };
   }
 
-  private recordJson(r: CompanyRecord) {
+  private recordJson(obj: ObjectModel, r: StoredRecord) {
     const values: Record<string, unknown[]> = {};
-    for (const attr of this.attrs) {
+    for (const attr of obj.attrs) {
       if (attr.is_archived) continue;
       values[attr.api_slug] = (r.values.get(attr.attribute_id) ?? []).map((sv) => valueJson(attr, sv, this.opts));
     }
     return {
-      id: { workspace_id: WORKSPACE_ID, object_id: OBJECT_ID, record_id: r.record_id },
+      id: { workspace_id: WORKSPACE_ID, object_id: obj.object_id, record_id: r.record_id },
       created_at: r.created_at,
-      web_url: `https://app.attio.com/fake-workspace/company/${r.record_id}`,
+      web_url: `https://app.attio.com/fake-workspace/${obj.noun}/${r.record_id}`,
       values,
     };
   }
@@ -981,12 +1409,24 @@ class FakeAttioServer {
 // Value parsing (input) and rendering (output)
 // ---------------------------------------------------------------------------------------------
 
+interface ParseContext {
+  /** Test helpers: a bare value for multiselect attributes, null/undefined as "empty", a record id for a reference. */
+  lenient: boolean;
+  /** Resolves one record-reference input (the server's resolveRef: it needs the records). */
+  resolveRef(attr: Attribute, item: unknown): RecordRef;
+}
+
 /**
- * One attribute's raw input -> stored scalars. Per the spec, a value is an array; a bare single value
- * is accepted for single-value attributes only. `[]` clears. `lenient` (test helpers) also accepts a
- * bare value for multiselect attributes and null/undefined as "empty".
+ * One attribute's raw input -> stored values. Per the spec, a value is an array; a bare single value
+ * is accepted for single-value attributes only ("If writing to a multi-select attribute, you must wrap
+ * your input values in an array": attribute-types-email-address, and the domain page). `[]` clears.
  */
-function parseInput(attr: Attribute, raw: unknown, lenient: boolean): Scalar[] {
+function parseInput(attr: Attribute, raw: unknown, ctx: ParseContext): Stored[] {
+  const lenient = ctx.lenient;
+  if (attr.type === 'record-reference' && attr.allowed_object === 'people') {
+    // Companies' `team` (with `companyTeam`): refused whole, `[]` too, so it cannot drift from people.
+    throw notImplemented(`Writing the relationship attribute "${attr.api_slug}" (references to people) is not supported; write each person's "company" instead.`, ['data', 'values', attr.api_slug]);
+  }
   let items: unknown[];
   if (Array.isArray(raw)) items = raw;
   else if (lenient && (raw === null || raw === undefined)) items = [];
@@ -999,10 +1439,10 @@ function parseInput(attr: Attribute, raw: unknown, lenient: boolean): Scalar[] {
   if (!attr.is_multiselect && items.length > 1) {
     throw validation(`Multiple values were passed to single-value attribute with slug "${attr.api_slug}".`, ['data', 'values', attr.api_slug]);
   }
-  const out: Scalar[] = [];
+  const out: Stored[] = [];
   const seen = new Set<string>();
   for (const item of items) {
-    const v = parseOne(attr, item);
+    const v = parseOne(attr, item, ctx);
     const key = uniqueKey(attr, v);
     if (seen.has(key)) continue;
     seen.add(key);
@@ -1011,7 +1451,7 @@ function parseInput(attr: Attribute, raw: unknown, lenient: boolean): Scalar[] {
   return out;
 }
 
-function parseOne(attr: Attribute, item: unknown): Scalar {
+function parseOne(attr: Attribute, item: unknown, ctx: ParseContext): Stored {
   const slug = attr.api_slug;
   const invalid = (expected: string) =>
     validation(`Invalid value was passed to attribute with slug "${slug}" (type ${attr.type}): expected ${expected}, got ${JSON.stringify(item)}.`, ['data', 'values', slug]);
@@ -1062,7 +1502,50 @@ function parseOne(attr: Attribute, item: unknown): Scalar {
       }
       return d;
     }
+    case 'email-address': {
+      // "Email address values can be written by passing in a string of the email you would like to
+      // write. We also support passing values with a single key, email_address" (attribute-types-
+      // email-address). Stored as written: see isEmailAddress for what is refused and why.
+      const v = unwrap('email_address');
+      if (typeof v !== 'string' || !isEmailAddress(v)) {
+        throw validation(`Invalid value was passed to attribute with slug "${slug}": ${JSON.stringify(v)} is not a valid email address.`, ['data', 'values', slug]);
+      }
+      return v;
+    }
+    case 'personal-name':
+      return parsePersonalName(item, invalid);
+    case 'record-reference':
+      return ctx.resolveRef(attr, item);
+    case 'phone-number':
+    case 'location':
+      // Documented (attribute-types-phone-number, attribute-types-location) but not modelled: the sync
+      // never writes them, and a half-checked write would be worse than a refusal.
+      throw notImplemented(`Writing ${attr.type} values (attribute "${slug}") is not supported.`, ['data', 'values', slug]);
   }
+}
+
+/**
+ * (Personal) name input (docs.attio.com/docs/attribute-types/attribute-types-personal-name, "Writing
+ * values"): "When writing values using the object syntax, all three properties must be set" (the
+ * spec types them as strings; extra keys and non-strings are refused, null too: null is not "set").
+ * "When writing using a string, the string must match format 'Last name(s), First name(s)'. Text
+ * without a comma is interpreted as solely comprising the first name. Further commas will be ignored
+ * and assumed to be part of the first name." What full_name becomes for the string syntax is not
+ * documented: the fake makes it "First Last" (the order of the docs' example "John Smith"), and trims
+ * the spaces around each part (also not documented).
+ */
+function parsePersonalName(item: unknown, invalid: (expected: string) => ApiError): PersonalName {
+  if (typeof item === 'string') {
+    const comma = item.indexOf(',');
+    const last = comma < 0 ? '' : item.slice(0, comma).trim();
+    const first = (comma < 0 ? item : item.slice(comma + 1)).trim();
+    return { first_name: first, last_name: last, full_name: [first, last].filter((p) => p !== '').join(' ') };
+  }
+  const keys = ['first_name', 'last_name', 'full_name'];
+  if (!isPlainObject(item) || Object.keys(item).some((k) => !keys.includes(k)) || keys.some((k) => typeof item[k] !== 'string')) {
+    throw invalid('"Last, First" or {first_name, last_name, full_name} with all three set to strings');
+  }
+  return { first_name: item.first_name as string, last_name: item.last_name as string, full_name: item.full_name as string };
 }
 
 function valueJson(attr: Attribute, sv: StoredValue, opts: Pick<FakeAttioOptions, 'currencyValuesAsStrings'>): Record<string, unknown> {
@@ -1083,6 +1566,35 @@ function valueJson(attr: Attribute, sv: StoredValue, opts: Pick<FakeAttioOptions
     }
     case 'domain':
       return { ...base, domain: sv.v, root_domain: rootDomain(String(sv.v)) };
+    case 'email-address': {
+      // The five properties of attribute-types-email-address ("Reading values"). `email_address` is
+      // "the normalized form": what normalising does is not documented (the docs' examples are all
+      // lower case already), so the fake normalises nothing and both forms are the address as written;
+      // a client compares addresses case-insensitively itself.
+      const address = String(sv.v);
+      const { local, domain } = emailParts(address);
+      return {
+        ...base,
+        email_address: address,
+        original_email_address: address,
+        email_domain: domain,
+        email_root_domain: emailRootDomain(domain),
+        email_local_specifier: local,
+      };
+    }
+    case 'personal-name': {
+      const n = sv.v as PersonalName;
+      return { ...base, first_name: n.first_name, last_name: n.last_name, full_name: n.full_name };
+    }
+    case 'record-reference': {
+      // "Responses always return the resolved record as target_object and target_record_id"
+      // (linking-referenced-records); target_object is the object's api_slug (record-reference page).
+      const ref = sv.v as RecordRef;
+      return { ...base, target_object: ref.target_object, target_record_id: ref.target_record_id };
+    }
+    case 'phone-number':
+    case 'location':
+      throw new Error(`fake-attio: ${attr.type} values are never stored`);
   }
 }
 
@@ -1101,10 +1613,66 @@ function optionJson(attr: Attribute, o: SelectOption) {
   };
 }
 
-/** Identity of a value for uniqueness, matching and de-duplication. */
-function uniqueKey(attr: Attribute, v: Scalar): string {
+/**
+ * Identity of a value for uniqueness, matching and de-duplication. Email addresses compare exactly,
+ * as written: whether Attio treats "Ann@x.com" and "ann@x.com" as one address (for uniqueness and for
+ * assert matching) is not documented, and the fake normalises nothing (see valueJson).
+ */
+function uniqueKey(attr: Attribute, v: Stored): string {
+  if (isPersonalName(v)) return `name:${JSON.stringify([v.first_name, v.last_name, v.full_name])}`;
+  if (isRecordRef(v)) return `ref:${v.target_object}:${v.target_record_id}`;
   return attr.type === 'domain' ? String(v).toLowerCase() : `${typeof v}:${v}`;
 }
+
+function isPersonalName(v: unknown): v is PersonalName {
+  return isPlainObject(v) && typeof v.full_name === 'string';
+}
+
+function isRecordRef(v: unknown): v is RecordRef {
+  return isPlainObject(v) && typeof v.target_record_id === 'string';
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * "We strictly validate that email addresses have valid domain and local part formats"
+ * (attribute-types-email-address, "Writing values"). The formats are not spelled out, so the fake
+ * takes the standard ones, strictly: a local part that is an RFC 5322 dot-atom (3.2.3: atext
+ * characters, dots only between them) of at most 64 characters (RFC 5321 4.5.3.1.1), one "@", and a
+ * domain part that is an internet domain name by the same rule as the domains attribute
+ * (isDomainName), 254 characters in all (RFC 5321 4.5.3.1.3 less the brackets). Quoted local parts,
+ * comments, IP-literal domains, spaces (so no trimming) and non-ASCII addresses (RFC 6531) are
+ * refused: whether Attio takes them is not documented.
+ */
+function isEmailAddress(s: string): boolean {
+  if (s.length > 254) return false;
+  const at = s.lastIndexOf('@');
+  if (at <= 0) return false;
+  const local = s.slice(0, at);
+  const atext = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
+  return local.length <= 64 && new RegExp(`^${atext}(?:\\.${atext})*$`).test(local) && isDomainName(s.slice(at + 1).toLowerCase());
+}
+
+function emailParts(address: string): { local: string; domain: string } {
+  const at = address.lastIndexOf('@');
+  return { local: address.slice(0, at), domain: address.slice(at + 1) };
+}
+
+/** The root domain of an email's domain part, in the case it was written (rootDomain's rule). */
+function emailRootDomain(domain: string): string {
+  const labels = rootDomain(domain.toLowerCase()).split('.').length;
+  return domain.split('.').slice(-labels).join('.');
+}
+
+/**
+ * Email domains of mailbox providers, whose users get no automatic company (see autoCompanyFor).
+ * Inferred: no Attio doc lists them or says they are skipped.
+ */
+const PERSONAL_EMAIL_DOMAINS: ReadonlySet<string> = new Set([
+  'gmail.com', 'googlemail.com', 'yahoo.com', 'yahoo.co.uk', 'ymail.com', 'hotmail.com', 'hotmail.co.uk', 'outlook.com',
+  'live.com', 'msn.com', 'icloud.com', 'me.com', 'mac.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.com', 'gmx.de',
+  'web.de', 'mail.com', 'yandex.ru', 'mail.ru', 'qq.com', '163.com', 'zoho.com', 'fastmail.com', 'hey.com',
+]);
 
 function isCalendarDate(s: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
@@ -1133,9 +1701,14 @@ function normaliseDomain(input: string): string | null {
   d = d.replace(/^[a-z][a-z0-9+.-]*:\/\//, '');
   d = d.split(/[/?#]/)[0] ?? '';
   d = d.replace(/:\d+$/, '').replace(/\.$/, '');
+  return isDomainName(d) ? d : null;
+}
+
+/** The rule of normaliseDomain for what is left: a lower-case internet domain name. */
+function isDomainName(d: string): boolean {
   const label = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
   const ok = new RegExp(`^(?:${label}\\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$`).test(d);
-  return ok && d.length <= 253 ? d : null;
+  return ok && d.length <= 253;
 }
 
 const MULTI_PART_SUFFIXES = new Set([
@@ -1172,25 +1745,58 @@ function rootDomain(domain: string): string {
 //   is accepted on domain attributes only, in that attribute-level form.
 // - Operators may sit directly on the attribute, without the property name: `{"name": {"$eq": ...}}`,
 //   `{"name": {"$contains": "LTD"}}` (same guide). `$contains` matches "case-insensitively" (same guide).
+// - email-address: "filtered by the email_address, email_domain, email_root_domain and
+//   email_local_specifier properties", operators "$eq for an exact match" and "$contains,
+//   $starts_with and $ends_with"; "In implicit mode, the email_address property is checked for
+//   equality" (docs.attio.com/docs/attribute-types/attribute-types-email-address). So no $in, no
+//   $not_empty, no original_email_address. $eq is exact: case counts (see uniqueKey).
+// - personal-name: "You can filter by any of the properties [first_name, last_name, full_name],
+//   using these operators: $eq, $not_empty, $contains, $starts_with, $ends_with"; "Using the
+//   implicit filter syntax, you can search for exact matches of full_name"
+//   (docs.attio.com/docs/attribute-types/attribute-types-personal-name). $not_empty sits on a
+//   property there ("where last_name is specified").
+// - record-reference: "filtered by target_object and target_record_id using exact equality
+//   matches"; "record reference values also support the $in operator" on target_record_id
+//   (docs.attio.com/docs/attribute-types/attribute-types-record-reference). No shorthand form is
+//   documented, so `{"company": "<id>"}` is refused; "paths" (drill-down filters) are not
+//   implemented by this fake (refused as an unknown attribute "path").
+// - phone-number and location: not modelled (never stored), so every filter on them is refused.
 
-type FieldKind = 'string' | 'domain' | 'number' | 'currency' | 'date' | 'option';
+type FieldKind = 'string' | 'domain' | 'number' | 'currency' | 'date' | 'option' | 'email' | 'name' | 'ref_object' | 'ref_id';
 interface Field {
   kind: FieldKind;
   /** The comparable value of a stored scalar (option title for selects). */
-  get(attr: Attribute, v: Scalar): string | number;
+  get(attr: Attribute, v: Stored): string | number;
 }
 
-const plainField = (kind: FieldKind): Field => ({ kind, get: (_a, v) => v });
-const FIELDS: Record<FakeAttributeType, Record<string, Field>> = {
+const plainField = (kind: FieldKind): Field => ({ kind, get: (_a, v) => v as string | number });
+const emailField = (part: (address: string) => string): Field => ({ kind: 'email', get: (_a, v) => part(String(v)) });
+const nameField = (part: keyof PersonalName): Field => ({ kind: 'name', get: (_a, v) => (v as PersonalName)[part] });
+const FIELDS: Record<AttributeType, Record<string, Field>> = {
   text: { value: plainField('string') },
   number: { value: plainField('number') },
   date: { value: plainField('date') },
   currency: { currency_value: plainField('currency') },
   select: { option: { kind: 'option', get: (a, v) => a.options.find((o) => o.option_id === v)?.title ?? '' } },
   domain: { domain: plainField('domain'), root_domain: { kind: 'domain', get: (_a, v) => rootDomain(String(v)) } },
+  'email-address': {
+    email_address: emailField((a) => a),
+    email_domain: emailField((a) => emailParts(a).domain),
+    email_root_domain: emailField((a) => emailRootDomain(emailParts(a).domain)),
+    email_local_specifier: emailField((a) => emailParts(a).local),
+  },
+  'personal-name': { first_name: nameField('first_name'), last_name: nameField('last_name'), full_name: nameField('full_name') },
+  'record-reference': {
+    target_object: { kind: 'ref_object', get: (_a, v) => (v as RecordRef).target_object },
+    target_record_id: { kind: 'ref_id', get: (_a, v) => (v as RecordRef).target_record_id },
+  },
+  'phone-number': {},
+  location: {},
 };
-const DEFAULT_FIELD: Record<FakeAttributeType, string> = {
+/** The property shorthand and attribute-level operators use; none: no shorthand is documented. */
+const DEFAULT_FIELD: Partial<Record<AttributeType, string>> = {
   text: 'value', number: 'value', date: 'value', currency: 'currency_value', select: 'option', domain: 'domain',
+  'email-address': 'email_address', 'personal-name': 'full_name',
 };
 const OPERATORS: Record<FieldKind, string[]> = {
   string: ['$eq', '$in', '$contains', '$starts_with', '$ends_with'], // attribute-types-text
@@ -1199,24 +1805,33 @@ const OPERATORS: Record<FieldKind, string[]> = {
   currency: ['$eq', '$gt', '$gte', '$lt', '$lte'], // attribute-types-currency
   date: ['$eq', '$gt', '$gte', '$lt', '$lte'], // attribute-types-date
   option: ['$eq'], // attribute-types-select: equality only
+  email: ['$eq', '$contains', '$starts_with', '$ends_with'], // attribute-types-email-address
+  name: ['$eq', '$not_empty', '$contains', '$starts_with', '$ends_with'], // attribute-types-personal-name
+  ref_object: ['$eq'], // attribute-types-record-reference: exact equality
+  ref_id: ['$eq', '$in'], // attribute-types-record-reference: exact equality and $in
 };
 /** Attribute types that take `{slug: {$not_empty: boolean}}` (filtering guide: its example is `domains`). */
-const NOT_EMPTY_TYPES: ReadonlySet<FakeAttributeType> = new Set(['domain']);
+const NOT_EMPTY_TYPES: ReadonlySet<AttributeType> = new Set(['domain']);
 
 /**
  * `{slug: primitive}` (shorthand $eq on the default field), `{slug: {$op: x, ...}}` (operators on the
  * default field, plus `$not_empty` on domain attributes), or `{slug: {field: primitive | {$op: x}}}`
  * (verbose).
  */
-function compileAttributeCondition(attr: Attribute, cond: unknown, path: string[]): (r: CompanyRecord) => boolean {
+function compileAttributeCondition(attr: Attribute, cond: unknown, path: string[]): (r: StoredRecord) => boolean {
   const fields = FIELDS[attr.type];
-  const defaultField = fields[DEFAULT_FIELD[attr.type]] as Field;
-  const valuesOf = (r: CompanyRecord) => r.values.get(attr.attribute_id) ?? [];
-  if (isPrimitive(cond)) return compileOperator(attr, defaultField, '$eq', cond, path, valuesOf);
+  const defaultName = DEFAULT_FIELD[attr.type];
+  const valuesOf = (r: StoredRecord) => r.values.get(attr.attribute_id) ?? [];
+  const defaultField = (at: string[]): Field => {
+    const field = defaultName === undefined ? undefined : fields[defaultName];
+    if (!field) throw filterError(`Attribute "${attr.api_slug}" of type ${attr.type} has no shorthand filter: name the property (${Object.keys(fields).join(', ') || 'none is filterable'}).`, at);
+    return field;
+  };
+  if (isPrimitive(cond)) return compileOperator(attr, defaultField(path), '$eq', cond, path, valuesOf);
   if (!isPlainObject(cond) || Object.keys(cond).length === 0) {
     throw filterError(`Invalid condition for attribute "${attr.api_slug}".`, path);
   }
-  const parts: Array<(r: CompanyRecord) => boolean> = [];
+  const parts: Array<(r: StoredRecord) => boolean> = [];
   for (const [key, operand] of Object.entries(cond)) {
     const at = [...path, key];
     if (key === '$not_empty') {
@@ -1226,7 +1841,7 @@ function compileAttributeCondition(attr: Attribute, cond: unknown, path: string[
       if (typeof operand !== 'boolean') throw filterError('"$not_empty" expects a boolean.', at);
       parts.push((r) => (valuesOf(r).length > 0) === operand);
     } else if (key.startsWith('$')) {
-      parts.push(compileOperator(attr, defaultField, key, operand, at, valuesOf));
+      parts.push(compileOperator(attr, defaultField(at), key, operand, at, valuesOf));
     } else {
       const field = fields[key];
       if (!field) throw filterError(`Unknown property "${key}" for attribute "${attr.api_slug}" of type ${attr.type}.`, at);
@@ -1248,10 +1863,15 @@ function compileOperator(
   op: string,
   operand: unknown,
   path: string[],
-  valuesOf: (r: CompanyRecord) => StoredValue[],
-): (r: CompanyRecord) => boolean {
+  valuesOf: (r: StoredRecord) => StoredValue[],
+): (r: StoredRecord) => boolean {
   if (!OPERATORS[field.kind].includes(op)) {
     throw filterError(`Operator "${op}" is not supported for attribute "${attr.api_slug}" of type ${attr.type}.`, path);
+  }
+  if (op === '$not_empty') {
+    // personal-name properties: "...where last_name is specified" (attribute-types-personal-name).
+    if (typeof operand !== 'boolean') throw filterError('"$not_empty" expects a boolean.', path);
+    return (r) => valuesOf(r).some((sv) => String(field.get(attr, sv.v)) !== '') === operand;
   }
   const operands = op === '$in' ? operand : [operand];
   if (!Array.isArray(operands)) throw filterError('"$in" expects an array.', path);
@@ -1305,14 +1925,21 @@ function checkOperand(attr: Attribute, kind: FieldKind, x: unknown, path: string
     case 'domain':
       if (typeof x !== 'string') throw fail('a string');
       return x.trim().toLowerCase();
+    case 'ref_object':
+      // target_object by slug; an object ID is taken too, as everywhere else the object is named.
+      if (typeof x !== 'string') throw fail('a string');
+      return x === OBJECT_ID ? 'companies' : x === PEOPLE_OBJECT_ID ? 'people' : x;
     case 'string':
     case 'option':
+    case 'email':
+    case 'name':
+    case 'ref_id':
       if (typeof x !== 'string') throw fail('a string');
       return x;
   }
 }
 
-function compileRecordIdCondition(cond: unknown, path: string[]): (r: CompanyRecord) => boolean {
+function compileRecordIdCondition(cond: unknown, path: string[]): (r: StoredRecord) => boolean {
   const ids = (list: unknown[]) => {
     if (!list.every((x) => typeof x === 'string')) throw filterError('record_id filters expect strings.', path);
     return new Set(list as string[]);
