@@ -1201,6 +1201,8 @@ async function ensureOptions(attio: AttioClient, object: string, slug: string, w
 export function plainValue(values: AttioValue[] | undefined, type: AttributeSpec['type']): PlainValue {
   const current = (values ?? []).filter((v) => !v.active_until);
   const first = current[0];
+  // A checkbox "does not support null values": unchecked reads false, whether Attio sends false or nothing (docs: attribute-types-checkbox).
+  if (type === 'checkbox') return first?.value === true;
   if (!first) return null;
   switch (type) {
     case 'currency': {
@@ -1337,26 +1339,22 @@ const KEYS_PER_QUERY = 50;
 
 /**
  * For a key in a standard unique attribute (people's `email_addresses`): the records holding any
- * of `keys`, found 50 keys a query with `$or` of equality filters (docs: filtering and sorting,
- * whose example filters people by `email_addresses`), paged by offset. Keys compare whatever their
- * case: Attio keeps an email address "normalized" (docs: attribute-types-email-address) without
- * saying how. `linked`: the record each key is held by; `duplicates`: keys more than one holds.
+ * of `keys`, found 50 keys a query with `$or` of `$contains` filters (docs: filtering and sorting,
+ * whose example filters people by `email_addresses`; email addresses filter with $eq, $contains,
+ * $starts_with and $ends_with: attribute-types-email-address), paged by offset. Attio keeps an email
+ * address "normalized" without saying how, and `$contains` matches "case-insensitively" (filtering
+ * guide), so a person whose address differs only in case is found either way; the exact comparison,
+ * in lower case, is made here. `linked`: the record each key is held by; `duplicates`: keys held twice.
  */
 async function loadRecordsByKeys(attio: AttioClient, target: Target, keys: readonly string[], pageSize = ATTIO_LIMITS.pageSize): Promise<Pick<LinkedState, 'linked' | 'duplicates'>> {
   const keySpec = target.specs.find((spec) => spec.slug === target.key.slug)!;
-  const property = filterProperty(keySpec.type);
   const holders = new Map<string, Map<string, LinkedRecord>>();
   for (let start = 0; start < keys.length; start += KEYS_PER_QUERY) {
     const batch = keys.slice(start, start + KEYS_PER_QUERY);
     const wanted = new Set(batch.map((key) => key.toLowerCase()));
-    const filter = { $or: batch.map((key) => ({ [keySpec.slug]: { [property]: { $eq: key } } })) };
-    for (let offset = 0; ; offset += pageSize) {
-      const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${target.object}/records/query`, { filter, limit: pageSize, offset });
-      for (const record of page.data)
-        for (const key of heldKeys(record, keySpec).filter((k) => wanted.has(k)))
-          (holders.get(key) ?? holders.set(key, new Map()).get(key)!).set(record.id.record_id, { recordId: record.id.record_id, values: plainValues(record, target.specs) });
-      if (page.data.length < pageSize) break;
-    }
+    for (const record of await recordsWithKeys(attio, target.object, keySpec, batch, pageSize))
+      for (const key of heldKeys(record, keySpec).filter((k) => wanted.has(k)))
+        (holders.get(key) ?? holders.set(key, new Map()).get(key)!).set(record.id.record_id, { recordId: record.id.record_id, values: plainValues(record, target.specs) });
   }
   const state: Pick<LinkedState, 'linked' | 'duplicates'> = { linked: new Map(), duplicates: new Map() };
   for (const key of keys) {
@@ -1369,6 +1367,28 @@ async function loadRecordsByKeys(attio: AttioClient, target: Target, keys: reado
       );
   }
   return state;
+}
+
+/**
+ * The records whose key contains one of `batch`, page by page. A 429 may be the per-query score
+ * limit, which a simpler query passes ("reduce the complexity of your query": docs, rate limiting),
+ * so a batch that meets one is split in two instead of sent again; one key is retried like any query.
+ */
+async function recordsWithKeys(attio: AttioClient, object: string, keySpec: AttributeSpec, batch: readonly string[], pageSize: number): Promise<AttioRecord[]> {
+  const filter = { $or: batch.map((key) => ({ [keySpec.slug]: { [filterProperty(keySpec.type)]: { $contains: key } } })) };
+  const policy: RetryPolicy = batch.length > 1 ? { ...attio.policy, transient: (e) => e.status !== 429 && attioTransient(e) } : attio.policy;
+  try {
+    const found: AttioRecord[] = [];
+    for (let offset = 0; ; offset += pageSize) {
+      const page = await withRetry(() => attio.once<{ data: AttioRecord[] }>('POST', `/objects/${object}/records/query`, { filter, limit: pageSize, offset }), policy);
+      found.push(...page.data);
+      if (page.data.length < pageSize) return found;
+    }
+  } catch (error) {
+    if (!(batch.length > 1 && error instanceof ApiError && error.status === 429)) throw error;
+    const half = Math.ceil(batch.length / 2);
+    return [...(await recordsWithKeys(attio, object, keySpec, batch.slice(0, half), pageSize)), ...(await recordsWithKeys(attio, object, keySpec, batch.slice(half), pageSize))];
+  }
 }
 
 /** The loaded records per source key: which to update, which keys to leave, and what to say. */
@@ -1542,7 +1562,8 @@ export function planRecords(
 
 /**
  * Attio's input form: every value an array; an empty array clears the attribute. A currency
- * attribute "does not support null values" (docs: attribute-types-currency), so null writes 0.
+ * attribute "does not support null values" (docs: attribute-types-currency), so null writes 0; nor
+ * does a checkbox (docs: attribute-types-checkbox): null writes false.
  */
 export function toAttioValues(values: Record<string, PlainValue>, specs: readonly AttributeSpec[]): Record<string, unknown[]> {
   const bySlug = new Map(specs.map((s) => [s.slug, s]));
@@ -1550,6 +1571,7 @@ export function toAttioValues(values: Record<string, PlainValue>, specs: readonl
   for (const [slug, value] of Object.entries(values)) {
     const spec = bySlug.get(slug);
     if (spec?.type === 'currency') out[slug] = [{ currency_value: value ?? 0 }];
+    else if (spec?.type === 'checkbox') out[slug] = [value === true];
     else if (value === null) out[slug] = [];
     else if (spec?.type === 'personal-name') out[slug] = [personalName(String(value))];
     else if (spec?.type === 'record-reference') out[slug] = [{ target_object: spec.refersTo, target_record_id: value }];
@@ -1618,7 +1640,7 @@ interface AttioWriterOptions {
 async function recordsHolding(attio: AttioClient, options: AttioWriterOptions, key: string): Promise<Array<{ record: AttioRecord; match: KeyMatch }>> {
   if (options.keyProperty) {
     const keySpec = options.specs.find((spec) => spec.slug === options.matchSlug)!;
-    const filter = { [options.matchSlug]: { [options.keyProperty]: { $eq: key } } };
+    const filter = { [options.matchSlug]: { [options.keyProperty]: { $contains: key } } }; // case-insensitive, as in loadRecordsByKeys
     const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${options.object}/records/query`, { filter, limit: 25 });
     return page.data.filter((record) => heldKeys(record, keySpec).includes(key.toLowerCase())).map((record) => ({ record, match: 'exact' as const }));
   }
@@ -2229,7 +2251,12 @@ async function preflightAndRead(run: Run, source: Source<unknown, unknown>, targ
   const { io, now } = run;
   const target = targets[0]!;
   const readStarted = now();
-  const checking = Promise.all(targets.map((t) => preflight(run.attio, t.object, t.specs)));
+  // One object after the other: a key Attio keeps refusing is retried (and reported) once, not per object.
+  const checking = (async () => {
+    const checks: PreflightResult[] = [];
+    for (const t of targets) checks.push(await preflight(run.attio, t.object, t.specs));
+    return checks;
+  })();
   const reading = source.read(run.config.source!.settings, run.readContext);
   reading.catch(() => {}); // awaited below, once preflight has passed
   const [checked, ...laterChecks] = await checking.catch((error: unknown) => {
@@ -2324,6 +2351,8 @@ async function planLater(run: Run, target: Target, checked: PreflightResult, fir
     desiredByKey: new Map(records.map((d) => [d.key, d])),
     keyIsUnique: checked.unique.includes(target.key.slug),
   };
+  // Stopped (RunOptions.stop): nothing more is loaded; write() leaves every record for the next run.
+  if (run.stop?.aborted) return { ...planned, plan: records.map((r) => ({ kind: 'new', key: r.key, changes: [] })) };
   try {
     if (target.key.prefix === undefined) {
       const { linked, duplicates } = await loadRecordsByKeys(run.attio, target, [...planned.desiredByKey.keys()], run.limits.pageSize);
@@ -2499,7 +2528,7 @@ function stepNotes(run: Run, source: Source<unknown, unknown>, { target, planned
     notes.push(
       `${lostCreates.landed + lostCreates.resent} creates lost their answer: ${lostCreates.landed} had landed (found by ${target.key.slug}, not sent again), ${lostCreates.resent} had not (sent again)`,
     );
-  notes.push(...concurrentCreateNotes(concurrent, target.key.slug));
+  notes.push(...concurrentCreateNotes(concurrent, target.key.slug, target === run.config.targets[0] ? 'company' : 'record'));
   const kept = planned.plan.flatMap((a) => (a.kind === 'update' || a.kind === 'unchanged' ? (a.kept ?? []).map((k) => ({ key: a.key, ...k })) : []));
   if (kept.length)
     notes.push(
@@ -2525,15 +2554,15 @@ function writeStepSummary(run: Run, markdown: string): void {
 }
 
 /** What the run says about new keys another record took meanwhile (see onConcurrentCreate). */
-function concurrentCreateNotes(counts: { found: number; won: number; lost: number }, matchSlug: string): string[] {
+function concurrentCreateNotes(counts: { found: number; won: number; lost: number }, matchSlug: string, noun: string): string[] {
   const notes: string[] = [];
   if (counts.found)
     notes.push(
-      `${counts.found} new records had a company by the time they were created (another run at the same time, a person, or a page that moved while loading): found by ${matchSlug} just before the create, written there instead`,
+      `${counts.found} new records had a ${noun} by the time they were created (another run at the same time, a person, or a page that moved while loading): found by ${matchSlug} just before the create, written there instead`,
     );
-  if (counts.won) notes.push(`${counts.won} records were created by another run too, at the same time: this run's company was the first and stays (the other run deletes its own)`);
+  if (counts.won) notes.push(`${counts.won} records were created by another run too, at the same time: this run's ${noun} was the first and stays (the other run deletes its own)`);
   if (counts.lost)
-    notes.push(`${counts.lost} records were created by another run too, at the same time, and first: this run deleted the company it had just created and wrote to the other run's`);
+    notes.push(`${counts.lost} records were created by another run too, at the same time, and first: this run deleted the ${noun} it had just created and wrote to the other run's`);
   return notes;
 }
 

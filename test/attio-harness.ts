@@ -163,14 +163,20 @@ export function writesOf(attio: FakeAttio): Array<{ method: string; path: string
   return attio.requests.filter((r) => r.method !== 'GET' && !r.path.endsWith('/records/query') && r.status >= 200 && r.status < 300);
 }
 
-/** A record write: a create (POST), an assert (PUT with matching_attribute) or an update by id (PATCH). */
+/** A write of people (the Stripe sync's second target), which isRecordWrite and isCreate leave out. */
+export function isPeopleWrite(r: { method: string; path: string }): boolean {
+  return r.path.includes('/objects/people/') && r.method !== 'GET' && !r.path.endsWith('/records/query');
+}
+
+/** A record write of the first target (not people): a create (POST), an assert (PUT with matching_attribute) or an update by id (PATCH). */
 export function isRecordWrite(r: { method: string; path: string }): boolean {
+  if (r.path.includes('/objects/people/')) return false;
   return (r.method === 'POST' && r.path.endsWith('/records')) || (r.method === 'PUT' && r.path.endsWith('/records')) || (r.method === 'PATCH' && /\/records\/[^/]+$/.test(r.path));
 }
 
-/** A create of a new record: POST where Attio matches nothing, the assert (PUT) where the key is unique. */
+/** A create of a new record of the first target (not people): POST where Attio matches nothing, the assert (PUT) where the key is unique. */
 export function isCreate(r: { method: string; path: string }): boolean {
-  return (r.method === 'POST' || r.method === 'PUT') && r.path.endsWith('/records');
+  return (r.method === 'POST' || r.method === 'PUT') && r.path.endsWith('/records') && !r.path.includes('/objects/people/');
 }
 
 /** The key a record write carries as its `slug` value, if any. */

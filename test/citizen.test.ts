@@ -160,6 +160,6 @@ describe('retries are never silent', () => {
     // Every FAILED line starts on a line of its own: after a newline, or after clearing a drawn progress line.
     expect(result.err.match(/FAILED /g)).toHaveLength(1);
     expect(result.err.slice(0, result.err.indexOf('FAILED '))).toMatch(/(^|\n|\r\x1b\[2K)$/);
-    expect(writesOf(bed.attio)).toHaveLength(5);
+    expect(writesOf(bed.attio).filter(isRecordWrite)).toHaveLength(5); // the companies: their people wait for the one that failed, or are written
   });
 });

@@ -1,6 +1,7 @@
 // The pure parts of what customer success acts on (issue 21): payment failures and recovery, trial,
 // renewal and churn dates, the billing contact as a person, references filled only while empty, and
 // the needs-attention lists. End to end, through the fakes: test/customer-success.test.ts.
+import type Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import {
   addLifecycle,
@@ -27,7 +28,8 @@ const declined = {
   failure_code: 'card_declined',
   failure_message: 'Your card has insufficient funds.',
   outcome: { network_status: 'declined_by_network', reason: 'insufficient_funds', risk_level: 'normal', seller_message: 'The bank returned the decline code `insufficient_funds`.', type: 'issuer_declined' },
-} as never;
+} as unknown as Pick<Stripe.Charge, 'failure_code' | 'failure_message' | 'outcome'>;
+const ok = { failure_code: null, failure_message: null, outcome: null };
 
 describe('payment failures', () => {
   it("say the code, the decline code and Stripe's message; a Radar block its outcome", () => {
@@ -43,15 +45,15 @@ describe('payment failures', () => {
 
   it('the latest failure stands until a payment goes through after it; an uncaptured authorisation recovers nothing', () => {
     const f = facts();
-    addPaymentOutcome(f, { status: 'succeeded', captured: true, created: T0, ...({} as never) });
+    addPaymentOutcome(f, { status: 'succeeded', captured: true, created: T0, ...ok });
     addPaymentOutcome(f, { status: 'failed', captured: false, created: T0 + DAY, ...declined });
     addPaymentOutcome(f, { status: 'failed', captured: false, created: T0 + 3 * DAY, failure_code: 'expired_card', failure_message: 'Your card has expired.', outcome: null });
     addPaymentOutcome(f, { status: 'failed', captured: false, created: T0 + 2 * DAY, ...declined }); // older than the latest: listing order does not matter
     expect(unrecoveredFailure(f)).toEqual({ unix: T0 + 3 * DAY, text: 'expired_card: Your card has expired.' });
-    addPaymentOutcome(f, { status: 'succeeded', captured: false, created: T0 + 4 * DAY, ...({} as never) });
-    addPaymentOutcome(f, { status: 'pending', captured: true, created: T0 + 4 * DAY, ...({} as never) });
+    addPaymentOutcome(f, { status: 'succeeded', captured: false, created: T0 + 4 * DAY, ...ok });
+    addPaymentOutcome(f, { status: 'pending', captured: true, created: T0 + 4 * DAY, ...ok });
     expect(unrecoveredFailure(f)?.unix).toBe(T0 + 3 * DAY);
-    addPaymentOutcome(f, { status: 'succeeded', captured: true, created: T0 + 3 * DAY, ...({} as never) }); // the same second counts as after
+    addPaymentOutcome(f, { status: 'succeeded', captured: true, created: T0 + 3 * DAY, ...ok }); // the same second counts as after
     expect(unrecoveredFailure(f)).toBeNull();
     const values = customerValues(f, 'usd');
     expect(values.stripe_payment_failed_on).toBeNull();
@@ -187,7 +189,7 @@ describe('needs attention', () => {
     addPaymentOutcome(small, { status: 'failed', captured: false, created: now - 2 * DAY, ...declined });
     const recovered = at(facts('cus_ok'), 9_000);
     addPaymentOutcome(recovered, { status: 'failed', captured: false, created: now - 3 * DAY, ...declined });
-    addPaymentOutcome(recovered, { status: 'succeeded', captured: true, created: now - 2 * DAY, ...({} as never) });
+    addPaymentOutcome(recovered, { status: 'succeeded', captured: true, created: now - 2 * DAY, ...ok });
     const trial = Object.assign(facts('cus_trial', { name: 'Trial Co' }), { trialEndsUnix: now + 6 * DAY, trialMrrMinor: { usd: 4_900 } });
     const laterTrial = Object.assign(facts('cus_later'), { trialEndsUnix: now + 8 * DAY });
     const leaving = Object.assign(at(facts('cus_leaving', { name: 'Leaving Co' }), 2_500), { scheduledEndsUnix: [now + 29 * DAY] });

@@ -187,7 +187,7 @@ export interface PlainPerson {
   values: Record<string, unknown>;
 }
 
-export type FakeAttributeType = 'text' | 'currency' | 'select' | 'date' | 'domain' | 'number';
+export type FakeAttributeType = 'text' | 'currency' | 'select' | 'date' | 'domain' | 'number' | 'checkbox';
 
 export interface AddAttributeInput {
   /** The object to add it to (default companies). */
@@ -322,7 +322,7 @@ interface RecordRef {
  * normalised domain, email-address -> the address as written, personal-name -> its three parts,
  * record-reference -> the resolved target.
  */
-type Stored = string | number | PersonalName | RecordRef;
+type Stored = string | number | boolean | PersonalName | RecordRef;
 
 interface Actor {
   type: 'api-token' | 'workspace-member' | 'system';
@@ -693,8 +693,8 @@ class FakeAttioServer {
     }
     if (type === 'domain') throw validation("It isn't currently possible to create domain attributes.", ['data', 'type']);
     if (type === 'status') throw validation('Attributes of type "status" are not supported on objects.', ['data', 'type']);
-    if (!['text', 'number', 'currency', 'date', 'select'].includes(type)) {
-      throw validation(`Attribute type "${type}" is not supported by this fake (text, number, currency, date, select only).`, ['data', 'type']);
+    if (!['text', 'number', 'currency', 'date', 'select', 'checkbox'].includes(type)) {
+      throw validation(`Attribute type "${type}" is not supported by this fake (text, number, currency, date, select, checkbox only).`, ['data', 'type']);
     }
     if (type === 'select' && is_unique) throw validation('Select attributes cannot be unique.', ['data', 'is_unique']);
     // Companies (and people) cannot get a custom unique attribute: "While standard attributes like
@@ -1473,6 +1473,14 @@ function parseOne(attr: Attribute, item: unknown, ctx: ParseContext): Stored {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid('a number');
       return v;
     }
+    case 'checkbox': {
+      // "you can use either the boolean values true/false or their string equivalents "true"/"false"",
+      // raw or as {value} (docs.attio.com/docs/attribute-types/attribute-types-checkbox).
+      const v = unwrap('value');
+      if (v === 'true' || v === 'false') return v === 'true';
+      if (typeof v !== 'boolean') throw invalid('true, false, "true", "false" or {value}');
+      return v;
+    }
     case 'currency': {
       if (isPlainObject(item) && 'currency_code' in item && item.currency_code !== attr.currency?.code) {
         throw validation(`Invalid value was passed to attribute with slug "${slug}": currency_code ${JSON.stringify(item.currency_code)} does not match the attribute's currency ${attr.currency?.code}; values cannot override the attribute currency.`, ['data', 'values', slug]);
@@ -1554,6 +1562,7 @@ function valueJson(attr: Attribute, sv: StoredValue, opts: Pick<FakeAttioOptions
     case 'text':
     case 'number':
     case 'date':
+    case 'checkbox': // "you'll get the true property back, otherwise it will be false" (attribute-types-checkbox)
       return { ...base, value: sv.v };
     case 'currency': {
       // The spec types currency_value as a number; API-NOTES: tolerate a numeric string on read.
@@ -1775,6 +1784,7 @@ const nameField = (part: keyof PersonalName): Field => ({ kind: 'name', get: (_a
 const FIELDS: Record<AttributeType, Record<string, Field>> = {
   text: { value: plainField('string') },
   number: { value: plainField('number') },
+  checkbox: {}, // filtered by $eq on true/false (attribute-types-checkbox): the sync never filters on one, so not served
   date: { value: plainField('date') },
   currency: { currency_value: plainField('currency') },
   select: { option: { kind: 'option', get: (a, v) => a.options.find((o) => o.option_id === v)?.title ?? '' } },

@@ -11,6 +11,7 @@ export {
   allOutput,
   ATTIO_KEY,
   isCreate,
+  isPeopleWrite,
   isRecordWrite,
   runCli,
   startCli,

@@ -172,7 +172,9 @@ describe('the audit log', () => {
     const found = s.addCustomer({ name: 'Found', email: 'a@existing.example', created: T0 });
     for (const c of [fresh, found]) s.addCharge({ customer: c.id, amount: 1_000, currency: 'usd', created: T0 });
     const log = join(mkdtempSync(join(tmpdir(), 'audit-')), 'audit.jsonl');
-    const lines = () => readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const all = () => readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The companies' lines; the people's carry email_addresses instead (checked at the end).
+    const lines = () => all().filter((l) => 'stripe_customer_id' in l);
 
     const dry = await bed.run(['--dry-run', '--audit-log', log]);
     expect(dry.code).toBe(0);
@@ -211,6 +213,15 @@ describe('the audit log', () => {
     const update = lines()[7]!;
     expect(update).toMatchObject({ action: 'updated', stripe_customer_id: fresh.id, values: { stripe_lifetime_revenue: { before: 10, after: 15 } } });
     expect(Object.keys(update.values as object)).toEqual(['stripe_lifetime_revenue', 'stripe_last_payment_date']);
+    // The billing contacts, created after their companies: in the dry run the outcome alone, in the real run an intent line first.
+    const people = all().filter((l) => 'email_addresses' in l);
+    expect(people.map((l) => `${l.dry_run ? 'dry ' : ''}${l.action} ${l.email_addresses}`).sort()).toEqual(
+      ['created', 'dry created', 'intent'].flatMap((what) => [`${what} a@existing.example`, `${what} a@fresh.example`]),
+    );
+    for (const email of ['a@existing.example', 'a@fresh.example'])
+      expect(people.findIndex((l) => l.email_addresses === email && l.action === 'intent')).toBeLessThan(people.findIndex((l) => l.email_addresses === email && l.action === 'created' && !l.dry_run));
+    const person = people.find((l) => l.action === 'created' && !l.dry_run && l.email_addresses === 'a@fresh.example')!;
+    expect(person.values).toEqual({ company: { before: null, after: create.record_id } });
     const text = readFileSync(log, 'utf8');
     expect(text).not.toContain(STRIPE_KEY);
     expect(text).not.toContain(ATTIO_KEY);

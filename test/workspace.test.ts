@@ -151,6 +151,8 @@ describe('values Attio reads back', () => {
 const DOCUMENTED_FILTERS: Record<string, Record<string, string[]>> = {
   stripe_customer_id: { value: ['$eq', '$in', '$contains', '$starts_with', '$ends_with'] },
   domains: { domain: ['$eq'] },
+  // "$eq for an exact match" and "$contains, $starts_with and $ends_with" on email_address (docs: attribute-types-email-address).
+  email_addresses: { email_address: ['$eq', '$contains', '$starts_with', '$ends_with'] },
 };
 
 /** Every `[slug, property, operator]` in a verbose filter; anything else (shorthand, $not_empty) is named as it is. */
@@ -190,8 +192,8 @@ describe('what the sync sends Attio', () => {
         expect(DOCUMENTED_FILTERS[slug!]?.[property!], `${slug}.${property}`).toContain(operator);
       }
     }
-    // The loads of linked companies (all, and --only), the look-ups of a key around a create, and the domain look-up.
-    expect([...seen].sort()).toEqual(['domains.domain.$eq', 'stripe_customer_id.value.$contains']);
+    // The loads of linked companies (all, and --only), the look-ups of a key around a create, the domain look-up, and the people's by email.
+    expect([...seen].sort()).toEqual(['domains.domain.$eq', 'email_addresses.email_address.$contains', 'stripe_customer_id.value.$contains']);
 
     // Query-string parameters, per the spec's `parameters` of each path (attio-openapi.json).
     const documentedParams: Array<[RegExp, string[]]> = [
