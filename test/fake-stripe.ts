@@ -22,6 +22,9 @@
 //   GET /v1/products              ids, limit; expand: data.default_price
 //   GET /v1/disputes              limit, starting_after, created[gte], created[lt], expand: data.charge
 //   GET /v1/invoices/:id          a subscription's latest invoice (no parameters)
+//   GET /v1/events                limit, starting_after, created (gt, gte, lt, lte or =N), type (a trailing *
+//                                 wildcard), types[] (up to 20; not with type); 30 days back from the store's
+//                                 present; needs event_read on a restricted key (see "Events" below)
 //
 // A restricted key (`rk_...`, with `permissions`) needs its permission for every endpoint and every
 // expansion (see "Restricted keys" below); a secret key has them all.
@@ -32,7 +35,8 @@
 // data.discounts and data.customer, subscription items' data.discounts, data.price.product and
 // data.plan.product, a price's product, products' cursors, created, active and data.tax_code,
 // disputes' charge filter and data.charge.balance_transaction, data.charge.customer and
-// data.payment_intent, and the filters listed per handler.
+// data.payment_intent, events' delivery_success, expand and a * before the end of `type`, and the filters
+// listed per handler.
 //
 // Every rule below names its source. "types" means the stripe package's own type definitions
 // (node_modules/stripe/cjs/resources/<Resource>.d.ts, v23.1.0, generated from Stripe's OpenAPI spec).
@@ -52,6 +56,36 @@
 // requests occur in either test or live mode. API objects in one mode ... aren't accessible to the
 // other"; docs.stripe.com/api/authentication: "Test mode secret keys have the prefix sk_test_ and live
 // mode secret keys have the prefix sk_live_"; restricted keys are rk_test_/rk_live_ (docs.stripe.com/keys).
+//
+// Events (issue 22). The store records an event for every change made through its helpers, each with the
+// type name of the types' Event.Type list (Events.d.ts, as docs.stripe.com/api/events/types lists them;
+// RECORDED_EVENT_TYPES): the seeding builders record their creation (customer.created and
+// customer.discount.created, charge.succeeded / .pending / .failed, charge.dispute.created and
+// .funds_withdrawn, customer.subscription.created, product.created, price.created, coupon.created) dated
+// at the object's `created`, unless recordSeedEvents is false; the mutation helpers (updateCustomer,
+// deleteCustomer, attachCustomerDiscount, removeCustomerDiscount, refundCharge, captureCharge,
+// updateCharge, updateDispute, closeDispute, updateSubscription, pauseSubscription, resumeSubscription,
+// cancelSubscription, trialWillEnd, updateProduct, renameProduct, updatePrice, updateCoupon) always record
+// theirs, at `at` (EventOptions). Seeding records only creations: an object seeded as refunded, lost or
+// canceled gets no refund, close or end event. Changing a stored object directly (the builders return live
+// objects) records nothing and rewrites what its latest event shows: use the helpers.
+// - Payload: "The event's data field embeds the resource's state at the time of the change"
+//   (docs.stripe.com/api/events/object, the Event object's description in Stripe's OpenAPI spec): the object
+//   as it was, unexpanded (API-NOTES: "carry no expansions"; a subscription with its embedded items list).
+//   Kept cheaply: an event points at the live object until the object next changes through a helper, which
+//   first stores a copy (structuredClone) for that event; the rest of an event is a few typed-array columns.
+// - previous_attributes: "Object containing the names of the updated attributes and their values prior to
+//   the event (only included in events of type *.updated)" (types Event.Data): set by the *.updated helpers.
+// - api_version: "The Stripe API version used to render data when the event was created. The contents of
+//   data never change" (types); GET /v1/events renders "according to Stripe API version at its creation
+//   time ... (not according to your current Stripe API version or Stripe-Version header)" (types,
+//   EventResource.list). StripeStore.eventApiVersion (or EventOptions.apiVersion) records in another
+//   version; the one rendering difference modelled is renderForVersion's.
+// - Retention: "List events, going back up to 30 days" (types): events older than 30 days before
+//   StripeStore.now() are not listed. now() is setNow's value, else the later of the store clock's last
+//   tick and the newest event (a fake choice).
+// - pending_webhooks 0 (the fake has no webhook endpoints); request {id: null, idempotency_key: null} as in
+//   Stripe's example event (fx) unless a helper is given one.
 //
 // Wire format notes: objects are stored the way the API sends them, so a price's
 // `unit_amount_decimal` is the decimal string ("1500") the SDK later turns into a `Stripe.Decimal`
@@ -293,6 +327,25 @@
 //   subtotal_excluding_tax: an integer | null. P both; null: C S "variant table" (tax unknown, noted).
 //   (the read): 200 | 403 without invoice_read. P both; C Pm "without the optional Invoices".
 //
+// Event (Events.d.ts; fx `event`) - GET /v1/events (issue 22)
+//   id: evt_... P; C F "newest first (ties". object: 'event'. P; C the same.
+//   api_version: the current version | an older one (the event's own) | null ("populated only for events
+//       created on or after October 31, 2014"; fx null). P the first two; C F "events keep the API version". null X:
+//       such events are a decade older than the 30 days the list reaches back.
+//   created: P; C F "created[gte]", F "30-day retention".
+//   data.object: Customer | Charge | Dispute | Subscription | Product | Price | Coupon | Discount, as it was then. P
+//       all eight; C F "payloads are snapshots", F "one event per change" (every helper's type and object).
+//   data.previous_attributes: absent (not *.updated) | the changed fields' old values (*.updated). P both; C F
+//       "payloads are snapshots", F "one event per change". customer.discount.updated: absent (not documented).
+//   livemode: true | false (the key's mode). P both; C F "recordSeedEvents: false".
+//   pending_webhooks: 0. X: the fake has no webhook endpoints; it counts deliveries, not object state.
+//   request: {id: null | string, idempotency_key: null | string} | null (types `Event.Request | null`). P all; C F
+//       "newest first" (default), F "one event per change" (given), F "recordSeedEvents: false" (null).
+//   type: RECORDED_EVENT_TYPES. P all; C F "one event per change". Other types: ! NOT produced: a real account
+//       also holds events of objects the fake does not model (invoice.*, payment_intent.*, refund.*, plan.*, ...);
+//       a reader listing without `type`/`types` meets them there.
+//   account, context: X, absent (Connect and contexts only, types `account?`, `context?`).
+//
 // ! Not handled (limits, stated in the README's "What the sync cannot know")
 //   - Coupon.applies_to and Coupon.currency_options: above (only when expanded, and 5 levels deep in a listing).
 //   - Under Stripe Tax, taxFreeShare spreads the latest invoice's tax over one period of every tax-inclusive item; with
@@ -339,6 +392,16 @@ export interface FakeStripeOptions {
    * Default: none. A secret key (`sk_...`) has every permission and ignores this.
    */
   permissions?: readonly string[];
+  /**
+   * Record events for the seeding builders (addCustomer, addCharge, addSubscription, addDispute): their
+   * `*.created`-kind event, dated at the object's `created` (so old objects' events age out of the 30-day
+   * listing). Default true. The mutation helpers always record theirs. See "Events" in the header.
+   */
+  recordSeedEvents?: boolean;
+  /** The API version new events are recorded in (see StripeStore.eventApiVersion). Default API_VERSION. */
+  eventApiVersion?: string;
+  /** Fixes the store's present (see StripeStore.setNow). Default: the store's clock. */
+  now?: number;
 }
 
 export interface FakeStripeRequest {
@@ -701,6 +764,72 @@ export interface SubscriptionInput {
   current_period_start?: number;
 }
 
+/** What every mutation helper takes (all optional). */
+export interface EventOptions {
+  /** When it happens (unix seconds). Default: the fixed present (setNow), else the store clock's next tick; never before the object's `created`. */
+  at?: number;
+  /**
+   * The event's `request` (types `request: Event.Request | null`; Event.Request `id`: "ID of the API request
+   * that caused the event. If null, the event was automatic"). Default {id: null, idempotency_key: null}, as
+   * in Stripe's example event (fx); null sends null.
+   */
+  request?: { id: string | null; idempotency_key: string | null } | null;
+  /** The API version the event is recorded in. Default: the store's eventApiVersion. */
+  apiVersion?: string;
+}
+
+/**
+ * The event types the fake records, each named as in the types' Event.Type list (Events.d.ts, the list
+ * docs.stripe.com/api/events/types publishes), with the object each carries there.
+ */
+export const RECORDED_EVENT_TYPES = [
+  'customer.created', 'customer.updated', 'customer.deleted',
+  'customer.discount.created', 'customer.discount.updated', 'customer.discount.deleted',
+  'charge.succeeded', 'charge.pending', 'charge.failed', 'charge.captured', 'charge.refunded', 'charge.updated',
+  'charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed', 'charge.dispute.funds_withdrawn', 'charge.dispute.funds_reinstated',
+  'customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted',
+  'customer.subscription.paused', 'customer.subscription.resumed', 'customer.subscription.trial_will_end',
+  'product.created', 'product.updated', 'price.created', 'price.updated', 'coupon.created', 'coupon.updated',
+] as const satisfies readonly Stripe.Event.Type[];
+export type RecordedEventType = (typeof RECORDED_EVENT_TYPES)[number];
+
+/** The objects events are about. */
+type StoredObject = Stripe.Customer | Stripe.Charge | Stripe.Subscription | Stripe.Dispute | Stripe.Product | Stripe.Price | Stripe.Coupon | Stripe.Discount;
+
+/** The formal (funds withdrawn) dispute statuses that are still open. */
+const OPEN_FORMAL = ['needs_response', 'under_review', 'appeal_needs_response', 'appeal_under_review'] as const;
+const ENDED_STATUSES: ReadonlySet<string> = new Set(['canceled', 'incomplete_expired']);
+
+/** On a stored object: its latest event while that event's payload is still the object itself (non-enumerable). */
+const LIVE_EVENT = Symbol('fake-stripe live event');
+
+/** What an event carries besides its type, time and object, when set (kept apart: most events have none). */
+interface EventExtra {
+  apiVersion?: string;
+  request?: { id: string | null; idempotency_key: string | null } | null;
+  previous?: Record<string, unknown>;
+}
+
+const EVENT_TYPE_INDEX = new Map<string, number>(RECORDED_EVENT_TYPES.map((t, i) => [t, i]));
+const eventId = (seq: number) => `evt_fake${String(seq).padStart(10, '0')}`;
+const eventSeq = (id: string) => (/^evt_fake(\d{10})$/.test(id) ? Number(id.slice(8)) : -1);
+
+/**
+ * A payload in an older API version. The one difference modelled: before 2025-03-31.basil a subscription
+ * carried its billing period itself and its items did not (docs.stripe.com/changelog/basil/2025-03-31/
+ * deprecate-subscription-current-period-start-and-end: "current_period_start and current_period_end fields
+ * are no longer available on the subscription resource"; items "now track their respective billing periods
+ * directly instead of as a top-level shared billing period"). Before basil every item shared one period,
+ * so the first item's is the subscription's. Other version differences are not modelled.
+ */
+function renderForVersion(payload: Record<string, unknown>, apiVersion: string): Record<string, unknown> {
+  if (payload.object !== 'subscription' || apiVersion.slice(0, 10) >= '2025-03-31') return payload;
+  const items = payload.items as Stripe.ApiList<Stripe.SubscriptionItem>;
+  const first = items.data[0];
+  const data = items.data.map(({ current_period_start: _s, current_period_end: _e, ...rest }) => rest);
+  return { ...payload, current_period_start: first?.current_period_start ?? null, current_period_end: first?.current_period_end ?? null, items: { ...items, data } };
+}
+
 /**
  * The fake's data. Builders return the live stored object: mutating it changes what the API serves.
  * `created` is read-only once stored (pass it to the builder instead), because list order and the
@@ -743,8 +872,11 @@ export class StripeStore {
   private clock = 0;
 
   /** `livemode` default false (test mode); startFakeStripe derives it from the key. */
-  constructor(opts: { livemode?: boolean } = {}) {
+  constructor(opts: { livemode?: boolean; recordSeedEvents?: boolean; eventApiVersion?: string; now?: number } = {}) {
     this.livemode = opts.livemode ?? false;
+    this.recordSeedEvents = opts.recordSeedEvents ?? true;
+    if (opts.eventApiVersion !== undefined) this.eventApiVersion = opts.eventApiVersion;
+    if (opts.now !== undefined) this.setNow(opts.now);
   }
 
   /** Customers that are not deleted, oldest first (a copy: add through addCustomer). */
@@ -782,26 +914,36 @@ export class StripeStore {
     if (p.delinquent === 'absent') delete customer.delinquent;
     this.allCustomers.push(freezeCreated(customer));
     this.byId.set(id, customer);
+    if (this.recordSeedEvents) {
+      this.record('customer.created', customer, created);
+      if (customer.discount) this.record('customer.discount.created', customer.discount, created);
+    }
     return customer;
   }
 
   /**
    * Deletes like Stripe: the customer leaves the list, GET /v1/customers/:id answers the deleted stub,
    * charges keep referencing it, and its subscriptions that have not ended are canceled immediately
-   * (canceled_at = ended_at = the store clock's next tick).
+   * (canceled_at = ended_at = `at`, default the store clock's next tick). Records
+   * customer.subscription.deleted for each ("Occurs whenever a customer's subscription ends") and then
+   * customer.deleted ("Occurs whenever a customer is deleted"; types Events.d.ts), the customer's payload
+   * as it was.
    */
-  deleteCustomer(id: string): void {
-    this.customer(id);
+  deleteCustomer(id: string, opts: EventOptions = {}): void {
+    const customer = this.customer(id);
     if (this.deletedIds.has(id)) throw new Error(`fake-stripe: customer ${id} is already deleted`);
+    const now = this.eventTime(opts.at, customer.created);
     this.deletedIds.add(id);
-    const now = this.tick();
     for (const sub of this.subscriptions) {
       if (sub.customer !== id || sub.status === 'canceled' || sub.status === 'incomplete_expired') continue;
+      this.freeze(sub);
       sub.status = 'canceled';
       sub.canceled_at = now;
       sub.ended_at = now;
       sub.cancellation_details = { comment: null, feedback: null, feedback_option: null, reason: 'cancellation_requested' };
+      this.record('customer.subscription.deleted', sub, now, opts);
     }
+    this.record('customer.deleted', customer, now, opts);
   }
 
   isDeleted(customerId: string): boolean {
@@ -911,18 +1053,73 @@ export class StripeStore {
     };
     this.charges.push(freezeCreated(charge));
     this.byId.set(id, charge);
+    // Types Events.d.ts: charge.succeeded "Occurs whenever a charge is successful" (an authorisation that
+    // succeeded uncaptured too: charge.captured comes later), charge.pending "Occurs whenever a pending
+    // charge is created", charge.failed "Occurs whenever a failed charge attempt occurs".
+    if (this.recordSeedEvents) this.record(status === 'succeeded' ? 'charge.succeeded' : status === 'pending' ? 'charge.pending' : 'charge.failed', charge, created);
     return charge;
   }
 
-  /** A (partial) refund: raises amount_refunded; `refunded` turns true once all captured money is back. */
-  refundCharge(id: string, amount: number): void {
-    const charge = this.byId.get(id);
-    if (charge?.object !== 'charge') throw new Error(`fake-stripe: no such charge ${id}`);
+  /**
+   * A (partial) refund: raises amount_refunded; `refunded` turns true once all captured money is back.
+   * Records charge.refunded ("Occurs whenever a charge is refunded, including partial refunds").
+   */
+  refundCharge(id: string, amount: number, opts: EventOptions = {}): void {
+    const charge = this.chargeById(id);
     if (!(amount > 0) || charge.amount_refunded + amount > charge.amount_captured) {
       throw new Error(`fake-stripe: cannot refund ${amount} of ${id} (captured ${charge.amount_captured}, refunded ${charge.amount_refunded})`);
     }
+    const at = this.eventTime(opts.at, charge.created);
+    this.freeze(charge);
     charge.amount_refunded += amount;
     charge.refunded = charge.amount_refunded === charge.amount_captured;
+    this.record('charge.refunded', charge, at, opts);
+  }
+
+  /**
+   * Captures an uncaptured authorisation (all of it, or `amount` of it: a partial capture): captured true,
+   * amount_captured, and its balance transaction (as addCharge makes one, in the charge's currency).
+   * Records charge.captured ("Occurs whenever a previously uncaptured charge is captured").
+   */
+  captureCharge(id: string, opts: EventOptions & { amount?: number } = {}): void {
+    const charge = this.chargeById(id);
+    if (charge.status !== 'succeeded' || charge.captured) throw new Error(`fake-stripe: ${id} is not an uncaptured authorisation`);
+    const amount = opts.amount ?? charge.amount;
+    if (!(Number.isInteger(amount) && amount > 0 && amount <= charge.amount)) throw new Error(`fake-stripe: cannot capture ${amount} of ${id}`);
+    const at = this.eventTime(opts.at, charge.created);
+    this.freeze(charge);
+    const txn: Stripe.BalanceTransaction = {
+      id: this.claimId(undefined, 'txn'),
+      object: 'balance_transaction',
+      amount,
+      available_on: at + 2 * DAY,
+      balance_type: 'payments',
+      created: at,
+      currency: charge.currency,
+      description: null,
+      exchange_rate: null,
+      fee: 0,
+      fee_details: [],
+      net: amount,
+      reporting_category: 'charge',
+      source: id,
+      status: 'available',
+      type: 'charge',
+    };
+    this.balanceTransactions.set(txn.id, txn);
+    charge.captured = true;
+    charge.amount_captured = amount;
+    charge.balance_transaction = txn.id;
+    this.record('charge.captured', charge, at, opts);
+  }
+
+  /**
+   * Changes a charge's description or metadata (ChargeUpdateParams). Records charge.updated ("Occurs
+   * whenever a charge description or metadata is updated") with previous_attributes.
+   */
+  updateCharge(id: string, patch: { description?: string | null; metadata?: Record<string, string> }, opts: EventOptions = {}): void {
+    const charge = this.chargeById(id);
+    this.update(charge, patch as Record<string, unknown>, 'charge.updated', opts);
   }
 
   /**
@@ -1050,10 +1247,71 @@ export class StripeStore {
       reason: p.reason ?? 'general',
       status: p.status,
     };
+    this.freeze(charge);
     charge.disputed = true;
     this.disputes.push(freezeCreated(dispute));
     this.byId.set(id, dispute);
+    // charge.dispute.created "Occurs whenever a customer disputes a charge with their bank";
+    // charge.dispute.funds_withdrawn "Occurs when funds are removed from your account due to a dispute"
+    // (types Events.d.ts): a formal dispute's withdrawal happens when it is opened (see above).
+    if (this.recordSeedEvents) {
+      this.record('charge.dispute.created', dispute, created);
+      if (transactions.length > 0) this.record('charge.dispute.funds_withdrawn', dispute, created);
+    }
     return dispute;
+  }
+
+  /**
+   * Moves an open dispute to another open status with the same money (an inquiry stays an inquiry, a
+   * formal dispute stays formal: withdrawals are not modelled as changing). Records charge.dispute.updated
+   * ("Occurs when the dispute is updated (usually with evidence)") with previous_attributes.
+   */
+  updateDispute(id: string, status: DisputeStatus, opts: EventOptions = {}): void {
+    const dispute = this.disputeById(id);
+    const inquiry = (s: string) => s === 'warning_needs_response' || s === 'warning_under_review';
+    const formal = (s: string) => (OPEN_FORMAL as readonly string[]).includes(s);
+    if (!((inquiry(dispute.status) && inquiry(status)) || (formal(dispute.status) && formal(status)))) {
+      throw new Error(`fake-stripe: updateDispute moves between open statuses of one kind; ${dispute.status} -> ${status} is not modelled (closeDispute closes)`);
+    }
+    this.update(dispute, { status }, 'charge.dispute.updated', opts);
+  }
+
+  /**
+   * Closes an open dispute: a formal one as won or lost, an inquiry as warning_closed. Records
+   * charge.dispute.closed ("Occurs when a dispute is closed and the dispute status changes to lost,
+   * warning_closed, or won"); a won one also gets its reinstatement balance transaction (at `at`) and
+   * charge.dispute.funds_reinstated ("Occurs when funds are reinstated to your account after a dispute is
+   * closed"). Neither is a `*.updated` event, so neither carries previous_attributes (types Event.Data).
+   */
+  closeDispute(id: string, status: 'won' | 'lost' | 'warning_closed', opts: EventOptions = {}): void {
+    const dispute = this.disputeById(id);
+    const formal = (OPEN_FORMAL as readonly string[]).includes(dispute.status);
+    const inquiry = dispute.status === 'warning_needs_response' || dispute.status === 'warning_under_review';
+    if (!(status === 'warning_closed' ? inquiry : formal)) throw new Error(`fake-stripe: a ${dispute.status} dispute cannot close as ${status}`);
+    const at = this.eventTime(opts.at, dispute.created);
+    this.freeze(dispute);
+    dispute.status = status;
+    dispute.is_charge_refundable = false;
+    this.record('charge.dispute.closed', dispute, at, opts);
+    if (status === 'won') {
+      const withdrawal = dispute.balance_transactions[0]!;
+      const reinstated: Stripe.BalanceTransaction = {
+        ...withdrawal,
+        id: this.claimId(undefined, 'txn'),
+        amount: -withdrawal.amount,
+        available_on: at + 2 * DAY,
+        created: at,
+        description: withdrawal.description?.replace('withdrawal', 'reversal') ?? null,
+        fee: 0,
+        fee_details: [],
+        net: -withdrawal.amount,
+        reporting_category: 'dispute_reversal',
+      };
+      this.balanceTransactions.set(reinstated.id, reinstated);
+      this.freeze(dispute);
+      dispute.balance_transactions = [...dispute.balance_transactions, reinstated];
+      this.record('charge.dispute.funds_reinstated', dispute, at, opts);
+    }
   }
 
   addSubscription(p: SubscriptionInput): Stripe.Subscription {
@@ -1167,6 +1425,8 @@ export class StripeStore {
     this.itemsBySubscription.set(id, items);
     this.subscriptions.push(freezeCreated(subscription));
     this.byId.set(id, subscription);
+    // Types Events.d.ts customer.subscription.created: "Occurs whenever a customer is signed up for a new plan".
+    if (this.recordSeedEvents) this.record('customer.subscription.created', subscription, created);
     return subscription;
   }
 
@@ -1205,6 +1465,373 @@ export class StripeStore {
   customer(id: string): Stripe.Customer {
     const customer = this.byId.get(id);
     if (customer?.object !== 'customer') throw new Error(`fake-stripe: no such customer ${id}`);
+    return customer;
+  }
+
+  // -- events (GET /v1/events; see "Events" in the header) ----------------------------------------
+
+  /** Whether the seeding builders record their creation events (FakeStripeOptions.recordSeedEvents). Settable at any time. */
+  recordSeedEvents: boolean;
+  /**
+   * The API version events are recorded in from now on (types Events.d.ts `api_version`: "The Stripe API
+   * version used to render `data` when the event was created. The contents of `data` never change").
+   * Settable: set an older version, record, set it back. Default API_VERSION.
+   */
+  eventApiVersion: string = API_VERSION;
+  private fixedNow: number | null = null;
+  // The events, kept small (a data set of 650,000 objects records as many events): columns indexed by the
+  // event's seq (1, 2, ...; its id derives from it); the payload is the live object (evTarget) until that
+  // object changes, then its snapshot; the rarely set fields sit in evExtra.
+  private evCount = 0;
+  private evCreated = new Float64Array(1024);
+  private evType = new Uint8Array(1024);
+  private readonly evTarget: StoredObject[] = [];
+  private readonly evSnapshot = new Map<number, Record<string, unknown>>();
+  private readonly evExtra = new Map<number, EventExtra>();
+  /** The seqs by (created, seq) ascending (the first evCount entries), while evOrderValid; evPos[seq] is a seq's place. */
+  private evOrder = new Int32Array(1024);
+  private evPos = new Int32Array(1024);
+  private evOrderValid = true;
+  private newestEventAt = 0;
+  /** Set while a mutation helper builds objects whose creation it records (coupons of a new discount). */
+  private recordingMutation = false;
+  /** When a subscription's cancellation was requested (updateSubscription with cancel_at / cancel_at_period_end). */
+  private readonly cancellationRequestedAt = new Map<string, number>();
+
+  /**
+   * Fixes the store's present (null: back to the clock). The present decides the events' 30-day window
+   * and is when mutation helpers act by default. Without it the present is the store's clock: the later of
+   * its last tick and the newest event (a fake choice: the account's latest activity is "now").
+   */
+  setNow(unix: number | null): void {
+    if (unix !== null && !Number.isInteger(unix)) throw new Error('fake-stripe: now is a unix time in seconds');
+    this.fixedNow = unix;
+  }
+
+  now(): number {
+    return this.fixedNow ?? Math.max(BASE_TIME + this.clock * 60, this.newestEventAt);
+  }
+
+  /** How many events the store has recorded. */
+  get recordedEventCount(): number {
+    return this.evCount;
+  }
+
+  /** Every recorded event as GET /v1/events renders it, oldest first, retention ignored (for tests). */
+  recordedEvents(): Stripe.Event[] {
+    return Array.from({ length: this.evCount }, (_, i) => this.renderEvent(i + 1));
+  }
+
+  /** Changes a customer's email, name, description, metadata or delinquent; records customer.updated ("Occurs whenever any property of a customer changes") with previous_attributes. */
+  updateCustomer(id: string, patch: { email?: string | null; name?: string | null; description?: string | null; metadata?: Record<string, string>; delinquent?: boolean | null }, opts: EventOptions = {}): void {
+    this.update(this.liveCustomer(id), patch as Record<string, unknown>, 'customer.updated', opts);
+  }
+
+  /**
+   * Attaches a coupon to a customer as its discount (a new coupon, as every discount here has its own).
+   * Records coupon.created, then customer.discount.created ("Occurs whenever a coupon is attached to a
+   * customer") or, when it had one, customer.discount.updated ("Occurs whenever a customer is switched from
+   * one coupon to another"), then customer.updated (the discount is a property of the customer: "Occurs
+   * whenever any property of a customer changes") with previous_attributes {discount}. Whether Stripe sends
+   * customer.updated beside the discount event is not documented; previous_attributes of
+   * customer.discount.updated are left out (their shape is not documented).
+   */
+  attachCustomerDiscount(id: string, spec: DiscountInput, opts: EventOptions = {}): Stripe.Discount {
+    const customer = this.liveCustomer(id);
+    const at = this.eventTime(opts.at, customer.created);
+    this.recordingMutation = true;
+    let discount: Stripe.Discount;
+    try {
+      discount = this.buildDiscount(spec, null, id, at, 'usd', null, 'customer');
+    } finally {
+      this.recordingMutation = false;
+    }
+    const had = customer.discount;
+    this.record(had ? 'customer.discount.updated' : 'customer.discount.created', discount, at, opts);
+    this.update(customer, { discount }, 'customer.updated', { ...opts, at });
+    return discount;
+  }
+
+  /** Removes a customer's discount: customer.discount.deleted ("Occurs whenever a coupon is removed from a customer"), then customer.updated {discount}. */
+  removeCustomerDiscount(id: string, opts: EventOptions = {}): void {
+    const customer = this.liveCustomer(id);
+    const discount = customer.discount;
+    if (!discount) throw new Error(`fake-stripe: customer ${id} has no discount`);
+    const at = this.eventTime(opts.at, customer.created);
+    this.record('customer.discount.deleted', discount, at, opts);
+    this.update(customer, { discount: null }, 'customer.updated', { ...opts, at });
+  }
+
+  /**
+   * Changes a subscription (types SubscriptionUpdateParams): `status` to active, past_due, unpaid or paused
+   * (canceled: cancelSubscription), `cancel_at_period_end`, `cancel_at` (a future time, or null),
+   * `pause_collection`, `metadata`, `trial_end` ('now' ends a trial: status active, trial_end = then; a
+   * time moves it). Records customer.subscription.updated ("Occurs whenever a subscription changes (e.g.,
+   * switching from one plan to another, or changing the status from trial to active)") with
+   * previous_attributes; entering status paused also records customer.subscription.paused, leaving it
+   * customer.subscription.resumed ("Only applies when subscriptions enter status=paused, not when payment
+   * collection is paused"). Scheduling follows addSubscription: classic billing mode sets cancel_at to the
+   * earliest item period end with cancel_at_period_end, flexible mode leaves it.
+   */
+  updateSubscription(
+    id: string,
+    patch: {
+      status?: 'active' | 'past_due' | 'unpaid' | 'paused';
+      cancel_at_period_end?: boolean;
+      cancel_at?: number | null;
+      pause_collection?: { behavior: 'keep_as_draft' | 'mark_uncollectible' | 'void'; resumes_at?: number | null } | null;
+      metadata?: Record<string, string>;
+      trial_end?: number | 'now';
+    },
+    opts: EventOptions = {},
+  ): void {
+    const sub = this.subscriptionById(id);
+    if (ENDED_STATUSES.has(sub.status)) throw new Error(`fake-stripe: ${id} has ended (${sub.status})`);
+    const at = this.eventTime(opts.at, sub.created);
+    const next: Record<string, unknown> = {};
+    if (patch.status !== undefined) {
+      if (!['active', 'past_due', 'unpaid', 'paused'].includes(patch.status)) throw new Error(`fake-stripe: updateSubscription does not set status ${String(patch.status)}`);
+      next.status = patch.status;
+    }
+    if (patch.trial_end !== undefined) {
+      if (sub.status !== 'trialing') throw new Error(`fake-stripe: ${id} is not trialing`);
+      if (patch.trial_end === 'now') Object.assign(next, { trial_end: at, status: next.status ?? 'active' });
+      else if (!(Number.isInteger(patch.trial_end) && patch.trial_end > at)) throw new Error('fake-stripe: trial_end must be a future unix time or now');
+      else next.trial_end = patch.trial_end;
+    }
+    const classic = sub.billing_mode.type === 'classic';
+    if (patch.cancel_at_period_end !== undefined) {
+      next.cancel_at_period_end = patch.cancel_at_period_end;
+      if (classic) next.cancel_at = patch.cancel_at_period_end ? Math.min(...this.itemsOf(id).map((i) => i.current_period_end)) : null;
+    }
+    if (patch.cancel_at !== undefined) {
+      if (patch.cancel_at !== null && !(Number.isInteger(patch.cancel_at) && patch.cancel_at > at)) throw new Error('fake-stripe: cancel_at must be a future unix time');
+      if (next.cancel_at !== undefined && next.cancel_at !== patch.cancel_at) throw new Error('fake-stripe: with cancel_at_period_end in classic mode, cancel_at is the period end');
+      next.cancel_at = patch.cancel_at;
+    }
+    if (patch.pause_collection !== undefined) next.pause_collection = patch.pause_collection && { behavior: patch.pause_collection.behavior, resumes_at: patch.pause_collection.resumes_at ?? null };
+    if (patch.metadata !== undefined) next.metadata = { ...patch.metadata };
+    const wasPaused = sub.status === 'paused';
+    if (next.cancel_at !== undefined || next.cancel_at_period_end === true) this.cancellationRequestedAt.set(id, at);
+    if (!this.update(sub, next, 'customer.subscription.updated', { ...opts, at })) return;
+    if (!wasPaused && sub.status === 'paused') this.record('customer.subscription.paused', sub, at, opts);
+    if (wasPaused && sub.status !== 'paused') this.record('customer.subscription.resumed', sub, at, opts);
+  }
+
+  /** Pauses a subscription (status paused): updateSubscription(id, {status: 'paused'}). */
+  pauseSubscription(id: string, opts: EventOptions = {}): void {
+    this.updateSubscription(id, { status: 'paused' }, opts);
+  }
+
+  /** Resumes a paused subscription (status active): updateSubscription(id, {status: 'active'}). */
+  resumeSubscription(id: string, opts: EventOptions = {}): void {
+    if (this.subscriptionById(id).status !== 'paused') throw new Error(`fake-stripe: ${id} is not paused`);
+    this.updateSubscription(id, { status: 'active' }, opts);
+  }
+
+  /**
+   * Ends a subscription now (`at`): status canceled, ended_at = at, canceled_at = when its cancellation
+   * was requested if it was scheduled (types `canceled_at`: "If the subscription was canceled with
+   * cancel_at_period_end, canceled_at will reflect the time of the most recent update request"), else at.
+   * Records customer.subscription.deleted ("Occurs whenever a customer's subscription ends").
+   */
+  cancelSubscription(id: string, opts: EventOptions = {}): void {
+    const sub = this.subscriptionById(id);
+    if (ENDED_STATUSES.has(sub.status)) throw new Error(`fake-stripe: ${id} has already ended (${sub.status})`);
+    const at = this.eventTime(opts.at, sub.created);
+    this.freeze(sub);
+    const scheduled = sub.cancel_at !== null || sub.cancel_at_period_end;
+    sub.status = 'canceled';
+    sub.ended_at = at;
+    sub.canceled_at = scheduled ? (this.cancellationRequestedAt.get(id) ?? sub.created) : at;
+    sub.cancellation_details = { comment: null, feedback: null, feedback_option: null, reason: 'cancellation_requested' };
+    this.record('customer.subscription.deleted', sub, at, opts);
+  }
+
+  /**
+   * Records customer.subscription.trial_will_end for a trialing subscription: "Occurs three days before a
+   * subscription's trial period is scheduled to end" (default `at`: trial_end - 3 days, not before now).
+   * Automatic, so its request id is null by default (types Event.Request `id`: "If null, the event was
+   * automatic (e.g., Stripe's automatic subscription handling)"). Nothing changes.
+   */
+  trialWillEnd(id: string, opts: EventOptions = {}): void {
+    const sub = this.subscriptionById(id);
+    if (sub.status !== 'trialing' || sub.trial_end === null) throw new Error(`fake-stripe: ${id} is not trialing`);
+    this.record('customer.subscription.trial_will_end', sub, this.eventTime(opts.at ?? Math.max(sub.trial_end - 3 * DAY, sub.created), sub.created), opts);
+  }
+
+  /**
+   * Changes a product's name, active flag, description or metadata (ProductUpdateParams); `updated` becomes
+   * `at` (types Products.d.ts `updated`: "Time at which the object was last updated"). Records
+   * product.updated ("Occurs whenever a product is updated") with previous_attributes. (No product.deleted:
+   * "Deleting a product is only possible if it has no prices", docs api/products/delete, and every product
+   * here has one.)
+   */
+  updateProduct(id: string, patch: { name?: string; active?: boolean; description?: string | null; metadata?: Record<string, string> }, opts: EventOptions = {}): void {
+    const product = this.product(id);
+    if (patch.name !== undefined && patch.name.trim() === '') throw new Error('fake-stripe: a product name cannot be empty');
+    const at = this.eventTime(opts.at, product.created);
+    this.update(product, { ...patch, updated: at } as Record<string, unknown>, 'product.updated', { ...opts, at }, ['updated']);
+  }
+
+  /** Renames a product: updateProduct(id, {name}). */
+  renameProduct(id: string, name: string, opts: EventOptions = {}): void {
+    this.updateProduct(id, { name }, opts);
+  }
+
+  /**
+   * Changes a price's active flag, nickname, lookup_key or metadata (PriceUpdateParams: amounts cannot
+   * change). Records price.updated ("Occurs whenever a price is updated") with previous_attributes. Items
+   * embed their price, so the subscriptions on it show the change from now on (their earlier events keep
+   * the price as it was).
+   */
+  updatePrice(id: string, patch: { active?: boolean; nickname?: string | null; lookup_key?: string | null; metadata?: Record<string, string> }, opts: EventOptions = {}): void {
+    const price = this.price(id);
+    for (const [subId, items] of this.itemsBySubscription) if (items.some((i) => i.price === price)) this.freeze(this.subscriptionById(subId));
+    this.update(price, patch as Record<string, unknown>, 'price.updated', opts);
+  }
+
+  /** Changes a coupon's name or metadata (CouponUpdateParams: nothing else can change). Records coupon.updated ("Occurs whenever a coupon is updated"). */
+  updateCoupon(id: string, patch: { name?: string | null; metadata?: Record<string, string> }, opts: EventOptions = {}): void {
+    const coupon = this.coupons.get(id);
+    if (!coupon) throw new Error(`fake-stripe: no such coupon ${id}`);
+    this.update(coupon, patch as Record<string, unknown>, 'coupon.updated', opts);
+  }
+
+  /** @internal The events in (created, seq) order, oldest first (`order`: seqs), and each one's time, type and place. */
+  eventView(): { order: Int32Array; created: Float64Array; type: (seq: number) => RecordedEventType; index: (seq: number) => number } {
+    if (!this.evOrderValid) {
+      const created = this.evCreated;
+      const order = Int32Array.from({ length: this.evCount }, (_, i) => i + 1).sort((a, b) => created[a]! - created[b]! || a - b);
+      this.evOrder.set(order);
+      for (let i = 0; i < order.length; i++) this.evPos[order[i]!] = i;
+      this.evOrderValid = true;
+    }
+    return {
+      order: this.evOrder.subarray(0, this.evCount),
+      created: this.evCreated,
+      type: (seq) => RECORDED_EVENT_TYPES[this.evType[seq]!]!,
+      index: (seq) => (seq >= 1 && seq <= this.evCount ? this.evPos[seq]! : -1),
+    };
+  }
+
+  /** @internal An event as the API sends it: the payload as it was (or the live object, unchanged since), in the event's API version. */
+  renderEvent(seq: number): Stripe.Event {
+    const extra = this.evExtra.get(seq);
+    const apiVersion = extra?.apiVersion ?? API_VERSION;
+    const object = renderForVersion(this.evSnapshot.get(seq) ?? this.renderPayload(this.evTarget[seq]!), apiVersion);
+    const data: Record<string, unknown> = { object };
+    if (extra?.previous) data.previous_attributes = extra.previous;
+    return {
+      id: eventId(seq),
+      object: 'event',
+      api_version: apiVersion,
+      created: this.evCreated[seq]!,
+      data,
+      livemode: this.livemode,
+      pending_webhooks: 0,
+      request: extra?.request === null ? null : extra?.request ? { ...extra.request } : { id: null, idempotency_key: null },
+      type: RECORDED_EVENT_TYPES[this.evType[seq]!]!,
+    } as unknown as Stripe.Event;
+  }
+
+  /** An object as an event payload carries it: unexpanded, a subscription with its items list. */
+  private renderPayload(o: StoredObject): Record<string, unknown> {
+    if (o.object === 'subscription') return { ...o, items: itemList(o.id, this.itemsOf(o.id)) };
+    return { ...o };
+  }
+
+  /** Before an object changes: its live event (if any) keeps the object as it is now. */
+  private freeze(o: StoredObject): void {
+    const seq = (o as Partial<Record<typeof LIVE_EVENT, number>>)[LIVE_EVENT];
+    if (!seq) return;
+    this.evSnapshot.set(seq, structuredClone(this.renderPayload(o)));
+    (o as unknown as Record<typeof LIVE_EVENT, number>)[LIVE_EVENT] = 0;
+  }
+
+  /** Records an event about `o` (its payload: `o` live until it next changes). */
+  private record(type: RecordedEventType, o: StoredObject, at: number, opts: EventOptions = {}, previous?: Record<string, unknown>): void {
+    this.freeze(o);
+    const apiVersion = opts.apiVersion ?? this.eventApiVersion;
+    if (apiVersion !== API_VERSION && !/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(apiVersion)) throw new Error(`fake-stripe: ${apiVersion} is not an API version (YYYY-MM-DD or YYYY-MM-DD.name)`);
+    const seq = ++this.evCount;
+    if (seq >= this.evCreated.length) this.growEvents();
+    this.evCreated[seq] = at;
+    this.evType[seq] = EVENT_TYPE_INDEX.get(type)!;
+    this.evTarget[seq] = o;
+    if (apiVersion !== API_VERSION || opts.request !== undefined || previous) this.evExtra.set(seq, { apiVersion: apiVersion === API_VERSION ? undefined : apiVersion, request: opts.request, previous });
+    if (LIVE_EVENT in o) (o as unknown as Record<typeof LIVE_EVENT, number>)[LIVE_EVENT] = seq;
+    else Object.defineProperty(o, LIVE_EVENT, { value: seq, writable: true, configurable: true, enumerable: false });
+    // Kept in time order while events come in order (as mutations do); seeding out of order re-sorts once, on the next list.
+    const n = seq - 1; // events already in order
+    if (this.evOrderValid && (n === 0 || at >= this.evCreated[this.evOrder[n - 1]!]!)) {
+      this.evOrder[n] = seq;
+      this.evPos[seq] = n;
+    } else this.evOrderValid = false;
+    if (at > this.newestEventAt) this.newestEventAt = at;
+  }
+
+  private growEvents(): void {
+    const grow = <T extends Float64Array | Uint8Array | Int32Array>(a: T): T => {
+      const bigger = new (a.constructor as new (n: number) => T)(a.length * 2);
+      bigger.set(a);
+      return bigger;
+    };
+    this.evCreated = grow(this.evCreated);
+    this.evType = grow(this.evType);
+    this.evOrder = grow(this.evOrder);
+    this.evPos = grow(this.evPos);
+  }
+
+  /**
+   * Applies `patch` to `o` and records `type` with previous_attributes of the fields that changed (the old
+   * values, whole: types Event.Data `previous_attributes`: "If an array attribute has any updated elements,
+   * this object contains the entire array"; whole objects for hashes such as metadata is the fake's choice).
+   * `quiet` fields change without counting as a change. Nothing changed: no event, false.
+   */
+  private update(o: StoredObject, patch: Record<string, unknown>, type: RecordedEventType, opts: EventOptions, quiet: string[] = []): boolean {
+    const target = o as unknown as Record<string, unknown>;
+    const changed = Object.keys(patch).filter((k) => patch[k] !== undefined && !quiet.includes(k) && JSON.stringify(target[k]) !== JSON.stringify(patch[k]));
+    if (changed.length === 0) return false;
+    const at = this.eventTime(opts.at, 'created' in o ? o.created : o.start);
+    this.freeze(o);
+    const previous: Record<string, unknown> = {};
+    for (const k of [...changed, ...quiet.filter((k) => patch[k] !== undefined)]) {
+      previous[k] = structuredClone(target[k] ?? null);
+      target[k] = typeof patch[k] === 'object' && patch[k] !== null && !(patch[k] as { object?: string }).object ? structuredClone(patch[k]) : patch[k];
+    }
+    this.record(type, o, at, opts, previous);
+    return true;
+  }
+
+  /** When a mutation happens: `at`, or the present when fixed, or the clock's next tick; never before `notBefore` nor before the newest event. */
+  private eventTime(at: number | undefined, notBefore: number): number {
+    const t = at ?? this.fixedNow ?? Math.max(this.tick(), this.newestEventAt, notBefore);
+    if (!Number.isInteger(t) || t < notBefore) throw new Error(`fake-stripe: an event at ${t} would predate its object (created ${notBefore})`);
+    return t;
+  }
+
+  private chargeById(id: string): Stripe.Charge {
+    const charge = this.byId.get(id);
+    if (charge?.object !== 'charge') throw new Error(`fake-stripe: no such charge ${id}`);
+    return charge;
+  }
+
+  private disputeById(id: string): Stripe.Dispute {
+    const dispute = this.byId.get(id);
+    if (dispute?.object !== 'dispute') throw new Error(`fake-stripe: no such dispute ${id}`);
+    return dispute;
+  }
+
+  private subscriptionById(id: string): Stripe.Subscription {
+    const sub = this.byId.get(id);
+    if (sub?.object !== 'subscription') throw new Error(`fake-stripe: no such subscription ${id}`);
+    return sub;
+  }
+
+  private liveCustomer(id: string): Stripe.Customer {
+    const customer = this.customer(id);
+    if (this.deletedIds.has(id)) throw new Error(`fake-stripe: customer ${id} is deleted`);
     return customer;
   }
 
@@ -1392,12 +2019,17 @@ export class StripeStore {
     // Item-level discounts: ids on the item, expandable (types SubscriptionItems.d.ts `discounts`:
     // "Use expand[]=discounts to expand each discount").
     item.discounts = (spec.discounts ?? []).map((d) => this.buildDiscount(d, subscription, customer, created, currency, item.id, 'subscription item').id);
+    if (!this.products.has(product)) {
+      const made = this.buildProduct(product, spec.product_name, created);
+      this.products.set(product, made);
+      if (this.recordSeedEvents) this.record('product.created', made, created);
+    }
     if (!shared) {
       this.prices.set(priceId, price);
+      if (this.recordSeedEvents) this.record('price.created', price, created);
       if (tiers) this.tiersByPrice.set(priceId, tiers);
       if (options) this.optionsByPrice.set(priceId, options);
     }
-    if (!this.products.has(product)) this.products.set(product, this.buildProduct(product, spec.product_name, created));
     return item;
   }
 
@@ -1577,6 +2209,7 @@ export class StripeStore {
     };
     this.coupons.set(coupon.id, coupon);
     this.discounts.set(discount.id, discount);
+    if (this.recordSeedEvents || this.recordingMutation) this.record('coupon.created', coupon, created);
     return discount;
   }
 }
@@ -1762,6 +2395,7 @@ type ParamKind =
   | 'string'
   | 'integer'
   | 'range' // created[gte]=N and created[lt]=N (the API's created=N, [gt] and [lte] are not implemented)
+  | 'full_range' // all of the types' RangeQueryParam (gt, gte, lt, lte) and a plain number (GET /v1/events)
   | 'array' // expand[0]=a&expand[1]=b (or expand[]=a)
   | 'not_implemented'; // real Stripe accepts it; the fake says so instead of pretending
 
@@ -1772,6 +2406,10 @@ type ParamKind =
 interface Range {
   gte?: number;
   lt?: number;
+  gt?: number;
+  lte?: number;
+  /** created=N: exactly N (types: `created?: RangeQueryParam | number`). */
+  eq?: number;
 }
 
 class Query {
@@ -1832,6 +2470,14 @@ function parseQuery(search: URLSearchParams, spec: Record<string, ParamKind>): Q
         if (op === 'gt' || op === 'lte') throw notImplemented(`the parameter '${key}'`, key);
         if (op !== 'gte' && op !== 'lt') throw unknownParameter(key);
         range[op] = parseInteger(value, key);
+        query.ranges.set(name, range);
+        break;
+      }
+      case 'full_range': {
+        const range = query.ranges.get(name) ?? {};
+        const op = subs.length === 0 ? 'eq' : subs.length === 1 ? subs[0]! : '';
+        if (!['eq', 'gt', 'gte', 'lt', 'lte'].includes(op)) throw unknownParameter(key);
+        range[op as keyof Range] = parseInteger(value, key);
         query.ranges.set(name, range);
         break;
       }
@@ -2171,6 +2817,83 @@ function listDisputes({ store, search }: Call) {
   return { ...page, data: page.data.map((d) => renderDispute(store, d, expand.has('data.charge'))) };
 }
 
+/** Types EventListParams `types`: "An array of up to 20 strings". */
+const MAX_EVENT_TYPES = 20;
+/** docs.stripe.com/api/events/list: "List events, going back up to 30 days" (API-NOTES). */
+const EVENT_RETENTION_SECONDS = 30 * DAY;
+
+/**
+ * GET /v1/events (types Events.d.ts EventListParams: created (RangeQueryParam or a number),
+ * delivery_success, expand, type, types + pagination). Newest first, like every list; "going back up to
+ * 30 days" from the store's present (StripeStore.now); each event rendered in its own API version, "not
+ * according to your current Stripe API version or Stripe-Version header" (types, EventResource.list).
+ * - `type`: "A string containing a specific event name, or group of events using * as a wildcard". Where
+ *   the `*` may stand is not documented: the fake serves a trailing one (`customer.*`, `*`), matching every
+ *   type that starts with what comes before it (so `charge.*` includes charge.dispute.*: also not
+ *   documented), and answers fake_not_implemented for a `*` elsewhere.
+ * - `types`: "An array of up to 20 strings containing specific event names ... You may pass either type or
+ *   types, but not both": more than 20, a `*` in one, or both given answer 400 (the error texts are the
+ *   fake's: Stripe's are not documented). Names that are no event type simply match nothing (not documented
+ *   either way).
+ * - delivery_success, expand and ending_before: real parameters the fake does not serve (fake_not_implemented).
+ */
+function listEvents({ store, search }: Call) {
+  const query = parseQuery(search, {
+    limit: 'integer',
+    starting_after: 'string',
+    ending_before: 'not_implemented',
+    expand: 'not_implemented',
+    delivery_success: 'not_implemented',
+    created: 'full_range',
+    type: 'string',
+    types: 'array',
+  });
+  const type = query.string('type');
+  const types = query.arrays.get('types');
+  if (type !== undefined && types !== undefined) throw invalid('You may pass either `type` or `types`, but not both.', { param: 'types' });
+  if (types !== undefined && types.length > MAX_EVENT_TYPES) throw invalid(`\`types\` takes an array of up to ${MAX_EVENT_TYPES} event names; you passed ${types.length}.`, { param: 'types' });
+  if (types?.some((t) => t.includes('*'))) throw invalid('`types` takes specific event names; use `type` for a * wildcard.', { param: 'types' });
+  if (type !== undefined && type.indexOf('*') !== -1 && type.indexOf('*') !== type.length - 1) throw notImplemented(`a * wildcard before the end of 'type' (${type})`, 'type');
+  const prefix = type?.endsWith('*') ? type.slice(0, -1) : undefined;
+  const wanted = types ? new Set(types) : null;
+  const matches = (t: string) => (wanted ? wanted.has(t) : prefix !== undefined ? t.startsWith(prefix) : type === undefined || t === type);
+
+  const limit = query.integer('limit') ?? 10;
+  if (limit < 1) throw invalid('This value must be greater than or equal to 1.', { code: 'parameter_invalid_integer', param: 'limit' });
+  if (limit > 100) throw invalid('This value must be less than or equal to 100.', { code: 'parameter_invalid_integer', param: 'limit' });
+  const created = query.range('created') ?? {};
+  const oldest = Math.max(store.now() - EVENT_RETENTION_SECONDS, created.gte ?? -Infinity, created.gt === undefined ? -Infinity : created.gt + 1, created.eq ?? -Infinity);
+  const newest = Math.min(created.lt === undefined ? Infinity : created.lt - 1, created.lte ?? Infinity, created.eq ?? Infinity);
+
+  const { order, created: at, type: typeOf, index } = store.eventView();
+  // Newest first: walk the (created, seq) order backwards, from the cursor or from the newest allowed time.
+  let i = order.length - 1;
+  const after = query.string('starting_after');
+  if (after !== undefined) {
+    const at = index(eventSeq(after));
+    if (at < 0) throw noSuch('event', after, 'starting_after');
+    i = at - 1;
+  } else {
+    let lo = 0;
+    let hi = order.length; // first index with created > newest
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at[order[mid]!]! > newest) hi = mid;
+      else lo = mid + 1;
+    }
+    i = lo - 1;
+  }
+  const data: number[] = [];
+  for (; i >= 0 && data.length <= limit; i--) {
+    const seq = order[i]!;
+    if (at[seq]! < oldest) break;
+    if (at[seq]! <= newest && matches(typeOf(seq))) data.push(seq);
+  }
+  const hasMore = data.length > limit;
+  data.length = Math.min(data.length, limit);
+  return { object: 'list', url: '/v1/events', has_more: hasMore, data: data.map((seq) => store.renderEvent(seq)) };
+}
+
 // -- rendering: shallow copies with expanded fields swapped in; the store is never changed --------
 
 function renderCustomer(store: StripeStore, customer: Stripe.Customer, expandCoupon: boolean): Stripe.Customer {
@@ -2228,6 +2951,7 @@ const ROUTES: Array<{ pattern: string; handler: Handler }> = [
   { pattern: '/v1/products', handler: listProducts },
   { pattern: '/v1/disputes', handler: listDisputes },
   { pattern: '/v1/invoices/:id', handler: retrieveInvoice },
+  { pattern: '/v1/events', handler: listEvents },
 ];
 
 // ------------------------------------------------------------------------------------------------
@@ -2250,6 +2974,11 @@ const ROUTE_PERMISSIONS: Record<string, string> = {
   '/v1/products': 'product_read',
   '/v1/disputes': 'dispute_read',
   '/v1/invoices/:id': 'invoice_read',
+  // The "Events" resource of a restricted key: its 403 names rak_event_read (public integrations that
+  // build restricted keys list it as "Events: Read"; the permissions reference, docs.stripe.com/stripe-apps/
+  // reference/permissions, names the object permission event_read). Whether a key also needs each
+  // payload object's permission is not documented: not required here.
+  '/v1/events': 'event_read',
 };
 
 /**
@@ -2333,7 +3062,12 @@ function parseJson(text: string): unknown {
 export async function startFakeStripe(opts: FakeStripeOptions = {}): Promise<FakeStripe> {
   const apiKey = opts.apiKey ?? DEFAULT_API_KEY;
   // The key's mode is the data's mode (see the header): live keys are sk_live_ / rk_live_.
-  const store = new StripeStore({ livemode: /^(?:sk|rk)_live_/.test(apiKey) });
+  const store = new StripeStore({
+    livemode: /^(?:sk|rk)_live_/.test(apiKey),
+    recordSeedEvents: opts.recordSeedEvents,
+    eventApiVersion: opts.eventApiVersion,
+    now: opts.now,
+  });
   // A restricted key has only the permissions it was given (see FakeStripeOptions.permissions).
   const restricted = /^rk_/.test(apiKey);
   const granted = new Set(opts.permissions ?? []);
