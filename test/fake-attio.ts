@@ -160,8 +160,11 @@ export interface FakeAttioOptions {
    * company record will automatically be generated or matched based on the domain of the person's
    * email address" (docs.attio.com/docs/standard-objects/standard-objects-people). See
    * `autoCompanyFor` for what the fake does and which parts are inferred. `false` turns it off.
+   * The docs do not say whether a `company` given in the create wins over the automatic one: by
+   * default it does (no automatic company then); `'even-when-given'` models the other reading, where
+   * the automatic match replaces the company the create gave.
    */
-  autoCompany?: boolean;
+  autoCompany?: boolean | 'even-when-given';
   /**
    * Serve companies' standard `team` attribute, the other half of the person.company relationship,
    * and keep it in step with people's `company` values (default false). Off by default because it
@@ -1061,7 +1064,7 @@ class FakeAttioServer {
     const attr = this.findAttribute(this.people, 'company');
     const emails = this.findAttribute(this.people, 'email_addresses');
     const domains = this.findAttribute(this.companies, 'domains');
-    if (!attr || attr.is_archived || next.has(attr) || !emails || !domains || domains.is_archived) return null;
+    if (!attr || attr.is_archived || (next.has(attr) && this.opts.autoCompany !== 'even-when-given') || !emails || !domains || domains.is_archived) return null;
     const first = next.get(emails)?.[0];
     if (typeof first !== 'string') return null;
     const domain = normaliseDomain(emailParts(first).domain);
