@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { AttributeSpec, Source, Sync, Target } from '../sync.ts';
 
 // ---- The new source, its target and SYNC: this is all a copier writes below sync.ts's marker line. ----
-interface Account { id: string; name: string; domain: string | null; plan: 'Free' | 'Pro'; seats: number; renews: string }
+interface Account { id: string; name: string; domain: string | null; plan: 'Free' | 'Pro'; seats: number; renews: string; owner?: { email: string; name: string } }
 
 const accountsSource: Source<{ file: string }, Account[]> = {
   name: 'Accounts',
@@ -46,4 +46,27 @@ const accountsToCompanies: Target = { object: 'companies', specs: SPECS, key: { 
 const SYNC: Sync<{ file: string }, Account[]> = { source: accountsSource, target: accountsToCompanies };
 // ---- End of what a copier writes. ----
 
-export { accountsSource, accountsToCompanies, SYNC as ACCOUNTS_SYNC, type Account };
+// ---- A second target: each account's owner as an Attio person, at the account's company while the person has none. ----
+const PEOPLE_SPECS: AttributeSpec[] = [
+  { slug: 'email_addresses', title: 'Email addresses', type: 'email-address', standard: true },
+  { slug: 'name', title: 'Name', type: 'personal-name', standard: true },
+  { slug: 'company', title: 'Company', type: 'record-reference', refersTo: 'companies', standard: true },
+];
+const ownersToPeople: Target = { object: 'people', specs: PEOPLE_SPECS, key: { slug: 'email_addresses' }, linkBy: null };
+const withOwners: Source<{ file: string }, Account[]> = {
+  ...accountsSource,
+  map: async (settings, accounts, target, context) => ({
+    ...(await accountsSource.map(settings, accounts, target, context)),
+    laterRecords: {
+      people: accounts.flatMap((a) =>
+        a.owner
+          ? [{ key: a.owner.email, values: {}, onCreate: { email_addresses: a.owner.email, name: a.owner.name }, ifEmpty: { company: { object: 'companies', key: a.id } }, linkValue: null, claimOrder: a.id }]
+          : [],
+      ),
+    },
+  }),
+};
+const SYNC_WITH_OWNERS: Sync<{ file: string }, Account[]> = { source: withOwners, target: accountsToCompanies, moreTargets: [ownersToPeople] };
+// ---- End of the second target. ----
+
+export { accountsSource, accountsToCompanies, SYNC as ACCOUNTS_SYNC, SYNC_WITH_OWNERS, type Account };

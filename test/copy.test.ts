@@ -110,6 +110,15 @@ describe('the README', () => {
     const readme = readFileSync(here('../README.md'), 'utf8');
     expect(readme).toContain(`\`\`\`ts\nimport { readFile } from 'node:fs/promises';\n\n${accountsBlock()}\n\nif (invokedDirectly) runCommandLine(SYNC);\n\`\`\``);
   });
+
+  it('shows exactly the second target of the worked example', () => {
+    const readme = readFileSync(here('../README.md'), 'utf8');
+    const text = readFileSync(here('./accounts-source.ts'), 'utf8');
+    const endMarker = '// ---- End of the second target. ----';
+    const block = text.slice(text.indexOf('// ---- A second target'), text.indexOf(endMarker) + endMarker.length);
+    expect(block.length).toBeGreaterThan(500);
+    expect(readme).toContain(`\`\`\`ts\n${block}\n\`\`\``);
+  });
 });
 
 describe('the tests a copy keeps', () => {

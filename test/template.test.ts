@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main, usageText, type RunOptions, type Source } from '../sync.ts';
-import { accountsSource, accountsToCompanies, type Account } from './accounts-source.ts';
+import { accountsSource, accountsToCompanies, SYNC_WITH_OWNERS, type Account } from './accounts-source.ts';
 import { ATTIO_KEY, NO_ATTIO_LIMITS as NO_LIMITS } from './attio-harness.ts';
 import { startFakeAttio, type FakeAttio } from './fake-attio.ts';
 
@@ -15,6 +15,37 @@ let attio: FakeAttio | null = null;
 afterEach(async () => {
   await attio?.close();
   attio = null;
+});
+
+describe('the template, with a second target', () => {
+  it("writes each account's owner as a person at the account's company, after the companies, and nothing the second time", async () => {
+    attio = await startFakeAttio({ apiKey: ATTIO_KEY });
+    const file = join(mkdtempSync(join(tmpdir(), 'accounts-')), 'accounts.json');
+    const accounts: Account[] = [
+      { id: 'acct_1', name: 'Initech', domain: 'initech.example', plan: 'Pro', seats: 12, renews: '2027-01-31', owner: { email: 'bill@initech.example', name: 'Bill Lumbergh' } },
+      { id: 'acct_2', name: 'Globex', domain: 'globex.example', plan: 'Free', seats: 1, renews: '2026-12-24' },
+    ];
+    writeFileSync(file, JSON.stringify(accounts));
+    let out = '';
+    let err = '';
+    const options: RunOptions = {
+      env: { ATTIO_API_KEY: ATTIO_KEY, ATTIO_API_URL: attio.url, ACCOUNTS_FILE: file },
+      output: { out: (line) => (out += `${line}\n`), err: (text) => (err += text) },
+      isTTY: false,
+      limits: NO_LIMITS,
+    };
+    expect(await main(['--setup'], options, SYNC_WITH_OWNERS), err).toBe(0);
+    expect(await main([], options, SYNC_WITH_OWNERS), err).toBe(0);
+    expect(out).toContain('people: created=1 linked=0 updated=0 unchanged=0 conflicts=0 failed=0');
+    expect(out).toContain('created=2 linked=0 updated=0 unchanged=0 conflicts=0 failed=0');
+    const initech = attio.companies().find((c) => c.values.account_id === 'acct_1')!;
+    expect(attio.people()).toEqual([expect.objectContaining({ emails: ['bill@initech.example'], name: { first: 'Bill', last: 'Lumbergh', full: 'Bill Lumbergh' }, company: initech.record_id })]);
+    attio.resetStats();
+    out = '';
+    expect(await main([], options, SYNC_WITH_OWNERS), err).toBe(0);
+    expect(out).toContain('people: created=0 linked=0 updated=0 unchanged=1');
+    expect(attio.stats().writes).toBe(0);
+  });
 });
 
 describe('the template, with another source', () => {
