@@ -212,11 +212,13 @@ describe('the sync workflow', () => {
     for (const name of used) expect(syncStep.env[name!]).toBe(`\${{ secrets.${name} }}`);
   });
 
-  it('takes the MRR discount switches from a repository variable the README names, not a secret', () => {
+  it('takes the MRR discount switches and the people switch from repository variables the README names, not secrets', () => {
     const variables = [...syncYml.matchAll(/vars\.([A-Z0-9_]+)/g)].map((m) => m[1]);
-    expect(variables).toEqual(['STRIPE_MRR_DISCOUNTS']);
+    expect(variables).toEqual(['STRIPE_MRR_DISCOUNTS', 'SYNC_PEOPLE']);
     expect(syncStep.env.STRIPE_MRR_DISCOUNTS).toBe('${{ vars.STRIPE_MRR_DISCOUNTS }}');
+    expect(syncStep.env.SYNC_PEOPLE).toBe('${{ vars.SYNC_PEOPLE }}');
     expect(read('README.md')).toContain('add the repository **variable**\n   `STRIPE_MRR_DISCOUNTS`');
+    expect(read('README.md')).toContain('the repository variable `SYNC_PEOPLE` to `off`');
   });
 });
 
