@@ -159,6 +159,11 @@ export interface SourceSettings<Settings> {
   problems: string[];
   /** Values never to be printed: scrubbed from every line of output. */
   secrets: string[];
+  /**
+   * The run covers only the keys `read` names (an incremental run: the records changed lately):
+   * the core loads only the records holding them, once reading is done, and writes no other.
+   */
+  partial?: boolean;
 }
 
 /**
@@ -178,8 +183,11 @@ export interface Source<Settings, Data> {
   secretShape?: RegExp;
   /** Reads its settings from the environment and its flags: problems name each variable and the fix. */
   configure(env: Record<string, string | undefined>, only: string | null, flags: Record<string, string | boolean | undefined>): SourceSettings<Settings>;
-  /** Reads everything, while Attio is checked. `summary` ends up in "Read <summary> and …"; `requests` in the requests line. */
-  read(settings: Settings, context: ReadContext): Promise<{ data: Data; summary: string; requests: number }>;
+  /**
+   * Reads everything (or, for a partial run, what changed), while Attio is checked. `summary` ends up
+   * in "Read <summary> and …"; `requests` in the requests line; `keys`: the keys a partial run covers.
+   */
+  read(settings: Settings, context: ReadContext): Promise<{ data: Data; summary: string; requests: number; keys?: string[] }>;
   /** The records to write, once the target is known. A plain Error thrown here or in `read` is reported in one line. */
   map(settings: Settings, data: Data, target: TargetState, context: ReadContext): Promise<SourcePlan>;
 }
@@ -1285,9 +1293,10 @@ async function loadLinkedRecords(
   object: string,
   matchSlug: string,
   specs: readonly AttributeSpec[],
-  keys: { keyPrefix: string; onlyKey: string | null },
+  keys: { keyPrefix: string; onlyKey: string | null; onlyKeys?: readonly string[] },
   pageSize = ATTIO_LIMITS.pageSize,
 ): Promise<{ records: LinkedRecord[]; notes: string[] }> {
+  if (keys.onlyKeys) return { records: await loadHoldersOf(attio, object, matchSlug, specs, keys.onlyKeys, pageSize), notes: [] };
   const byId = new Map<string, LinkedRecord>();
   const filter = { [matchSlug]: { value: { $contains: keys.onlyKey ?? keys.keyPrefix } } };
   const looksLikeKey = (key: string) => (keys.onlyKey ? keyMatch(key, keys.onlyKey) !== null : normalKey(key).startsWith(normalKey(keys.keyPrefix)));
@@ -1389,6 +1398,24 @@ async function recordsWithKeys(attio: AttioClient, object: string, keySpec: Attr
     const half = Math.ceil(batch.length / 2);
     return [...(await recordsWithKeys(attio, object, keySpec, batch.slice(0, half), pageSize)), ...(await recordsWithKeys(attio, object, keySpec, batch.slice(half), pageSize))];
   }
+}
+
+/**
+ * A partial run's load (SourceSettings.partial): the records holding one of `keys` as people type it
+ * (keyMatch), 50 keys a query (recordsWithKeys: `$contains`, case-insensitive, as the full load).
+ */
+async function loadHoldersOf(attio: AttioClient, object: string, matchSlug: string, specs: readonly AttributeSpec[], keys: readonly string[], pageSize: number): Promise<LinkedRecord[]> {
+  const keySpec = specs.find((spec) => spec.slug === matchSlug)!;
+  const byId = new Map<string, LinkedRecord>();
+  for (let start = 0; start < keys.length; start += KEYS_PER_QUERY) {
+    const batch = keys.slice(start, start + KEYS_PER_QUERY);
+    for (const record of await recordsWithKeys(attio, object, keySpec, batch, pageSize)) {
+      const values = plainValues(record, specs);
+      const held = values[matchSlug];
+      if (typeof held === 'string' && batch.some((key) => keyMatch(held, key) !== null)) byId.set(record.id.record_id, { recordId: record.id.record_id, values });
+    }
+  }
+  return [...byId.values()];
 }
 
 /** The loaded records per source key: which to update, which keys to leave, and what to say. */
@@ -2236,7 +2263,7 @@ interface Ready {
   /** The preflight of each later target (Sync.moreTargets), in order. */
   laterChecks: PreflightResult[];
   keyIsUnique: boolean;
-  read: { data: unknown; summary: string; requests: number };
+  read: { data: unknown; summary: string; requests: number; keys?: string[] };
   linkedRecords: LinkedRecord[];
   loadNotes: string[];
 }
@@ -2271,11 +2298,11 @@ async function preflightAndRead(run: Run, source: Source<unknown, unknown>, targ
       : `Matching: "${target.key.slug}" is not unique (Attio allows no unique custom attribute on companies), so the sync matches records itself: updates by record id, creates each new one once.`,
   );
   const owned = target.specs.filter((spec) => !spec.standard);
+  const load = (onlyKeys?: string[]) =>
+    loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix ?? '', onlyKey: run.config.only, onlyKeys }, run.limits.pageSize);
   try {
-    const [read, state] = await Promise.all([
-      reading,
-      loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix ?? '', onlyKey: run.config.only }, run.limits.pageSize),
-    ]);
+    // A partial run knows its keys once it has read; a full run loads every linked record meanwhile.
+    const [read, state] = run.config.source!.partial ? await reading.then(async (read) => [read, await load(read.keys ?? [])] as const) : await Promise.all([reading, load()]);
     run.progress.finish(`Read ${read.summary} and ${state.records.length} linked Attio records in ${((now() - readStarted) / 1000).toFixed(1)}s.`);
     return { checked: checked!, laterChecks, keyIsUnique, read, linkedRecords: state.records, loadNotes: state.notes };
   } catch (error) {
@@ -2303,9 +2330,10 @@ async function mapAndPlan(run: Run, source: Source<unknown, unknown>, target: Ta
     throw readFailed(run, error);
   });
   if (mapped.stop) throw new Exit(2, mapped.stop);
-  // --only is the core's promise, whatever the source returns: one key planned, nothing else created.
+  // --only is the core's promise, whatever the source returns: one key planned, nothing else created; a partial run's, its keys.
   const only = run.config.only;
-  const records = only === null ? mapped.records : mapped.records.filter((record) => record.key === only);
+  const covered = run.config.source!.partial ? new Set(ready.read.keys ?? []) : null;
+  const records = mapped.records.filter((record) => (only === null || record.key === only) && (!covered || covered.has(record.key)));
   const matched = matchLinkedRecords(
     ready.linkedRecords,
     records.map((r) => r.key),
@@ -2928,6 +2956,8 @@ export const STRIPE_PERMISSIONS = {
   product_read: { dashboard: 'Products', reads: 'product names for stripe_plan' },
   // Optional: without it such a subscription's MRR keeps its tax, and a note says so.
   invoice_read: { dashboard: 'Invoices', reads: 'the latest invoice of a subscription under Stripe Tax with tax-inclusive prices: its tax', optional: true },
+  // Needed by --changes-since only.
+  event_read: { dashboard: 'Events', reads: 'with --changes-since: the events of the window, which name the customers to read again', optional: true },
 } as const;
 type StripePermission = keyof typeof STRIPE_PERMISSIONS;
 
@@ -2939,6 +2969,25 @@ interface StripeSettings {
   discounts: MrrDiscounts;
   /** --allow-account-mismatch: write even though the linked companies look like another account's. */
   allowAccountMismatch: boolean;
+  /** --changes-since: how far back the events go, in seconds (null: a full run), and the flag as given. */
+  changesSince: { seconds: number; text: string } | null;
+}
+
+/** Stripe lists events "going back up to 30 days" (docs: list all events): a window of at most 29 days leaves a day's margin. */
+export const MAX_CHANGES_SINCE_DAYS = 29;
+
+/** --changes-since: `90m`, `3h`, `2d` (minutes, hours, days), at most 29 days; the problem otherwise. */
+export function parseChangesSince(value: string | undefined, problems: string[]): StripeSettings['changesSince'] {
+  if (value === undefined) return null;
+  const match = /^(\d+)([mhd])$/.exec(value.trim());
+  const seconds = match ? Number(match[1]) * { m: 60, h: 3600, d: 86_400 }[match[2] as 'm' | 'h' | 'd'] : NaN;
+  if (!(seconds > 0)) problems.push(`--changes-since takes a duration such as 90m, 3h or 2d, got "${escapeText(value)}".`);
+  else if (seconds > MAX_CHANGES_SINCE_DAYS * 86_400)
+    problems.push(
+      `--changes-since ${escapeText(value)} is more than ${MAX_CHANGES_SINCE_DAYS} days: Stripe keeps events for 30 days only, so older changes cannot be read from them. Run without --changes-since (a full run) instead.`,
+    );
+  else return { seconds, text: value.trim() };
+  return null;
 }
 
 /** STRIPE_MRR_DISCOUNTS: `recurring`, `one-time`, both (comma-separated) or `none`; unset: the default. */
@@ -2974,7 +3023,7 @@ function stripeApiError(error: unknown): ApiError {
   return new ApiError({ service: 'Stripe', message: (error as Error)?.message ?? String(error) });
 }
 
-type StripeEndpoint = 'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes' | 'invoices';
+type StripeEndpoint = 'customers' | 'charges' | 'subscriptions' | 'subscription_items' | 'prices' | 'products' | 'disputes' | 'invoices' | 'events';
 
 /**
  * The pacers of each endpoint: its own at Stripe's per-endpoint limit, behind a share of the overall
@@ -2994,6 +3043,7 @@ export function stripePacers(limits: typeof STRIPE_LIMITS, testMode: boolean): R
     products: behindShared(),
     disputes: behindShared(),
     invoices: behindShared(),
+    events: behindShared(),
   };
 }
 
@@ -3178,6 +3228,8 @@ export function emptyFacts(
 interface StripeSourceOptions {
   stripe: Stripe;
   only: string | null;
+  /** These customers alone, each read completely with the listings' `customer` filter (an incremental run); null or absent: `only`, else all. */
+  customers?: readonly string[] | null;
   policy: RetryPolicy;
   /** Per endpoint, the pacers each request takes in order: shared budgets first, the endpoint's own last. */
   pacers: Record<StripeEndpoint, Pacer[]>;
@@ -3219,6 +3271,8 @@ function stripeRequest<T>(client: StripeClient, endpoint: StripeEndpoint, call: 
 /** One read of Stripe: what the listings' folds and look-ups share, from the first pages to the facts. */
 interface StripeRead {
   options: StripeSourceOptions;
+  /** The customers read (--only, or an incremental run's), or null for all of them. */
+  wanted: readonly string[] | null;
   counted: MrrDiscounts;
   /** This read's requests (stripeRequest); once one has failed for good, `stop` ends every other: a partial read is never written. */
   request: <T>(endpoint: StripeEndpoint, call: (stripe: Stripe) => Promise<T>) => Promise<T>;
@@ -3249,6 +3303,7 @@ function startRead(options: StripeSourceOptions): StripeRead {
   const answered = { stop: stop.signal, onAnswer: () => void (counts.pages += 1) };
   return {
     options,
+    wanted: options.customers ?? (options.only ? [options.only] : null),
     counted: options.discounts ?? DEFAULT_MRR_DISCOUNTS,
     request: (endpoint, call) => stripeRequest(options, endpoint, call, answered),
     stop,
@@ -3316,22 +3371,39 @@ const LISTINGS: {
   disputes: { endpoint: 'disputes', permission: 'dispute_read', list: (s, p) => s.disputes.list(p), params: {}, expand: ['charge'], byCustomer: false, fold: foldDisputes },
 };
 
-/** One page of a listing: a window of `created`, from its cursor on. */
-function listPage<T>(read: StripeRead, listing: Listing<T>, w: CreatedWindow): Promise<Stripe.ApiList<T>> {
-  const only = listing.byCustomer && read.options.only ? { customer: read.options.only } : {};
+/** One page of a listing: a window of `created`, from its cursor on; one customer's where the listing can be narrowed to it. */
+function listPage<T>(read: StripeRead, listing: Listing<T>, w: CreatedWindow, customer: string | null = null): Promise<Stripe.ApiList<T>> {
+  const only = listing.byCustomer && customer ? { customer } : {};
   const cursor = w.startingAfter ? { starting_after: w.startingAfter } : {};
   const params = { limit: 100, created: { gte: w.gte, lt: w.lt }, ...cursor, ...only, ...listing.params, expand: listing.expand.map((e) => `data.${e}`) };
   return read.request(listing.endpoint, (stripe) => listing.list(stripe, params));
 }
 
-/** The rest of a listing after its first page, folded page by page, with the counts so far reported after each. */
-function listAll<T extends { id: string; created: number }>(read: StripeRead, listing: Listing<T>, firstPage: ListPage<T> | null): Promise<void> {
+/** The rest of a listing (one customer's, where given) after its first page, folded page by page, with the counts so far reported after each. */
+function listAll<T extends { id: string; created: number }>(read: StripeRead, listing: Listing<T>, firstPage: ListPage<T> | null, customer: string | null = null): Promise<void> {
   const { concurrency, nowUnix, onProgress } = read.options;
   const onPage = (objects: T[]) => {
     listing.fold(read, objects);
     onProgress?.(read.counts);
   };
-  return listByCreatedWindows((w) => listPage(read, listing, w), onPage, { concurrency, nowUnix, sinceUnix: STRIPE_EPOCH_UNIX, stop: read.stop, firstPage: firstPage ?? undefined });
+  const page = (w: CreatedWindow) => listPage(read, listing, w, customer);
+  return listByCreatedWindows(page, onPage, { concurrency, nowUnix, sinceUnix: STRIPE_EPOCH_UNIX, stop: read.stop, firstPage: firstPage ?? undefined });
+}
+
+/** Each wanted customer's listing (the first customer's first page given), or the whole listing when all are wanted. */
+function listEach<T extends { id: string; created: number }>(read: StripeRead, listing: Listing<T>, firstPage: ListPage<T> | null): Promise<void> {
+  if (!read.wanted || !listing.byCustomer) return listAll(read, listing, firstPage);
+  return Promise.all(read.wanted.map((customer, i) => listAll(read, listing, i === 0 ? firstPage : null, customer))).then(() => {});
+}
+
+/** A customer by id (the deleted stub for a deleted one), or null when the account has no such customer. */
+function retrieveCustomer(read: StripeRead, id: string): Promise<Stripe.Customer | Stripe.DeletedCustomer | null> {
+  return read
+    .request('customers', (stripe) => stripe.customers.retrieve(id, { expand: LISTINGS.customers.expand }))
+    .catch((error: unknown) => {
+      if (error instanceof ApiError && error.status === 404) return null; // main reports it as not found
+      throw error;
+    });
 }
 
 /**
@@ -3340,22 +3412,15 @@ function listAll<T extends { id: string; created: number }>(read: StripeRead, li
  * listings go on from them.
  */
 function firstPages(read: StripeRead) {
-  const { only, nowUnix } = read.options;
-  const w0 = firstWindow(nowUnix, STRIPE_EPOCH_UNIX);
-  const customer = (id: string) =>
-    read
-      .request('customers', (stripe) => stripe.customers.retrieve(id, { expand: LISTINGS.customers.expand }))
-      .catch((error: unknown) => {
-        if (error instanceof ApiError && error.status === 404) return null; // main reports it as not found
-        throw error;
-      });
+  const w0 = firstWindow(read.options.nowUnix, STRIPE_EPOCH_UNIX);
+  const only = read.wanted?.[0] ?? null;
   const { customers, charges, subscriptions, disputes } = LISTINGS;
   return checkPermissions(
     {
-      customer: only ? customer(only) : null,
-      customers: only ? null : listPage(read, customers, w0),
-      charges: listPage(read, charges, w0),
-      subscriptions: listPage(read, subscriptions, w0),
+      customer: only ? retrieveCustomer(read, only) : null,
+      customers: read.wanted ? null : listPage(read, customers, w0),
+      charges: listPage(read, charges, w0, only),
+      subscriptions: listPage(read, subscriptions, w0, only),
       disputes: listPage(read, disputes, w0),
       catalogue: readCatalogue(read),
     },
@@ -3397,11 +3462,10 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   for (const id of read.products.names.keys()) read.products.seen.add(id);
   // Once subscriptions and their later folds are done, every product is known: read the last names
   // then, while the other listings go on.
-  const subscriptionsRead = listAll(read, LISTINGS.subscriptions, first.subscriptions)
+  const subscriptionsRead = listEach(read, LISTINGS.subscriptions, first.subscriptions)
     .then(() => Promise.all(read.laterFolds)) // all started by now
     .then(() => read.products.toRead.length && readProductNames(read));
-  const customersRead = (async () => (options.only ? void (first.customer && acceptCustomer(read, first.customer)) : listAll(read, LISTINGS.customers, first.customers)))();
-  const listings = [customersRead, listAll(read, LISTINGS.charges, first.charges), subscriptionsRead, listAll(read, LISTINGS.disputes, first.disputes)];
+  const listings = [readCustomers(read, first), listEach(read, LISTINGS.charges, first.charges), subscriptionsRead, listEach(read, LISTINGS.disputes, first.disputes)];
   await Promise.all(listings.map((listing) => listing.catch((error: unknown) => failRead(read, error))));
   await Promise.all(read.products.reads.map((reading) => reading.catch((error: unknown) => failRead(read, error))));
   read.stop.signal.throwIfAborted();
@@ -3410,6 +3474,98 @@ export async function readStripe(options: StripeSourceOptions): Promise<{ facts:
   for (const facts of read.pending.values()) addTally(read.notes.chargesOfUnknownCustomers, facts.id, facts.payments);
   read.notes.pages = read.counts.pages;
   return { facts: read.customers, notes: read.notes };
+}
+
+/**
+ * The event types that name what changed (a trailing `*` is a wildcard: Events.d.ts), one listing
+ * each: customers (and their discounts and subscriptions), charges (refunds, captures, disputes),
+ * products and prices (names, currency options). Coupons are left out: a coupon's amount and
+ * duration cannot change once it exists (docs: update a coupon), so no MRR does.
+ */
+const CHANGE_EVENT_TYPES = ['customer.*', 'charge.*', 'product.*', 'price.*'] as const;
+
+/** What an event's object names: a customer, a disputed charge, a product or a price. Payloads are read as change marks only, never as values. */
+export function changeNamedBy(event: Pick<Stripe.Event, 'data'>): { customer?: string; charge?: string; product?: string; price?: string } {
+  const object = event.data.object as { object?: string; id?: string; customer?: unknown; charge?: unknown };
+  const idOf = (value: unknown) => (typeof value === 'string' ? value : typeof value === 'object' && value !== null && 'id' in value ? String(value.id) : undefined);
+  switch (object.object) {
+    case 'customer':
+      return { customer: object.id };
+    case 'dispute':
+      return { charge: idOf(object.charge) };
+    case 'product':
+      return { product: object.id };
+    case 'price':
+      return { price: object.id };
+    default: // a charge, subscription, discount, tax id, ...: its customer
+      return { customer: idOf(object.customer) };
+  }
+}
+
+/** Every object of a cursor-paged list (newest first), page by page: `page(after)` asks for the page after that id. */
+async function eachListed<T extends { id: string }>(page: (after: string | undefined) => Promise<Stripe.ApiList<T>>, use: (object: T) => void): Promise<void> {
+  for (let after: string | undefined, more = true; more;) {
+    const list = await page(after);
+    list.data.forEach(use);
+    [more, after] = [list.has_more, list.data.at(-1)?.id];
+  }
+}
+
+const cursor = (after: string | undefined) => (after ? { starting_after: after } : {});
+
+/**
+ * The customers whose data changed since `sinceUnix`, by Stripe's events: one listing per type of
+ * CHANGE_EVENT_TYPES (a missing Events permission named once, as the full run's check does), then
+ * what the events name turned into customers: a dispute's charge (retrieved), a product's prices
+ * and a price's subscriptions (listed with `product` and `price`; canceled ones are not listed).
+ */
+export async function changedCustomers(client: StripeClient, sinceUnix: number): Promise<{ customers: string[]; events: number; requests: number }> {
+  let requests = 0;
+  const request = <T>(endpoint: StripeEndpoint, call: (stripe: Stripe) => Promise<T>) => (requests++, stripeRequest(client, endpoint, call));
+  const named = { customers: new Set<string>(), charges: new Set<string>(), products: new Set<string>(), prices: new Set<string>() };
+  let events = 0;
+  const noteEvent = (event: Stripe.Event) => {
+    events += 1;
+    const { customer, charge, product, price } = changeNamedBy(event);
+    if (customer) named.customers.add(customer);
+    if (charge) named.charges.add(charge);
+    if (product) named.products.add(product);
+    if (price) named.prices.add(price);
+  };
+  const listings = CHANGE_EVENT_TYPES.map((type) =>
+    eachListed((after) => request('events', (stripe) => stripe.events.list({ type, created: { gte: sinceUnix }, limit: 100, ...cursor(after) })), noteEvent),
+  );
+  await checkPermissions(Object.fromEntries(CHANGE_EVENT_TYPES.map((type, i) => [type, listings[i]!])), Object.fromEntries(CHANGE_EVENT_TYPES.map((type) => [type, 'event_read' as const])));
+  const addCustomer = (customer: string | { id: string } | null) => void (customer && named.customers.add(typeof customer === 'string' ? customer : customer.id));
+  const charges = [...named.charges].map((id) => request('charges', (stripe) => stripe.charges.retrieve(id)).then((charge) => addCustomer(charge.customer), notFound));
+  const productPrices = [...named.products].map((product) =>
+    eachListed(
+      (after) => request('prices', (stripe) => stripe.prices.list({ product, limit: 100, ...cursor(after) })),
+      (price) => void named.prices.add(price.id),
+    ),
+  );
+  await Promise.all([...charges, ...productPrices]);
+  await Promise.all(
+    [...named.prices].map((price) =>
+      eachListed(
+        (after) => request('subscriptions', (stripe) => stripe.subscriptions.list({ price, limit: 100, ...cursor(after) })),
+        (sub) => addCustomer(sub.customer),
+      ),
+    ),
+  );
+  return { customers: [...named.customers].sort(), events, requests };
+}
+
+/** A look-up of something deleted or gone since its event: nothing to read (a 404), anything else fails. */
+function notFound(error: unknown): void {
+  if (!(error instanceof ApiError && error.status === 404)) throw error;
+}
+
+/** The customers: listed, or each wanted one retrieved (the first with the first pages). */
+async function readCustomers(read: StripeRead, first: Awaited<ReturnType<typeof firstPages>>): Promise<void> {
+  if (!read.wanted) return listAll(read, LISTINGS.customers, first.customers);
+  const found = await Promise.all(read.wanted.map((id, i) => (i === 0 ? first.customer : retrieveCustomer(read, id))));
+  for (const customer of found) if (customer) acceptCustomer(read, customer);
 }
 
 /** A customer's facts, created empty (and kept aside) when a charge or subscription comes first. */
@@ -3459,7 +3615,7 @@ function foldDisputes(read: StripeRead, disputes: Stripe.Dispute[]): void {
   for (const dispute of disputes) {
     const charge = typeof dispute.charge === 'object' ? dispute.charge : null;
     const customerId = typeof charge?.customer === 'string' ? charge.customer : (charge?.customer?.id ?? null);
-    if (customerId === null || (read.options.only && customerId !== read.options.only)) continue;
+    if (customerId === null || (read.wanted && !read.wanted.includes(customerId))) continue;
     if (OPEN_DISPUTE_STATUSES.has(dispute.status)) read.notes.openDisputes += 1;
     const loss = disputeLoss(dispute);
     if (!loss) continue;
@@ -4564,6 +4720,8 @@ interface StripeData {
   facts: Map<string, CustomerFacts>;
   notes: SourceNotes;
   client: StripeClient;
+  /** An incremental run's customers (--changes-since), or null for a full run. */
+  changed: { customers: string[]; events: number } | null;
 }
 
 /**
@@ -4587,6 +4745,11 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
       type: 'boolean',
       help: "write even though none of the linked records' keys is in the source\n(another account, or test data instead of live)",
     },
+    'changes-since': {
+      type: 'string',
+      value: 'DURATION',
+      help: `an incremental run: only the customers Stripe's events name in the last\nDURATION (90m, 3h, 2d; at most ${MAX_CHANGES_SINCE_DAYS}d), read again whole and written`,
+    },
   },
 
   configure(env, only, flags) {
@@ -4597,8 +4760,11 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     const url = parseUrl('STRIPE_API_URL', env.STRIPE_API_URL || DEFAULT_STRIPE_API_URL, problems);
     if (only !== null && !/^cus_[A-Za-z0-9]+$/.test(only)) problems.push(`--only takes a Stripe customer id (cus_...), got "${escapeText(only)}".`);
     const discounts = parseMrrDiscounts(env.STRIPE_MRR_DISCOUNTS, problems);
-    const settings = { key, url: url ?? new URL(DEFAULT_STRIPE_API_URL), testMode: /^(sk|rk)_test_/.test(key), discounts, allowAccountMismatch: flags['allow-account-mismatch'] === true };
-    return { settings, problems, secrets: [key] };
+    const changesSince = parseChangesSince(flags['changes-since'] as string | undefined, problems);
+    if (changesSince && only !== null) problems.push('--changes-since and --only cannot be combined: --only reads its customer whole already.');
+    const allowAccountMismatch = flags['allow-account-mismatch'] === true;
+    const settings = { key, url: url ?? new URL(DEFAULT_STRIPE_API_URL), testMode: /^(sk|rk)_test_/.test(key), discounts, allowAccountMismatch, changesSince };
+    return { settings, problems, secrets: [key], partial: changesSince !== null };
   },
 
   async read(settings, context) {
@@ -4613,9 +4779,18 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     });
     const started = context.now();
     const client: StripeClient = { stripe, policy: context.policy, pacers: stripePacers(limits, settings.testMode) };
+    const changed = settings.changesSince ? await changedCustomers(client, Math.floor(context.now() / 1000) - settings.changesSince.seconds) : null;
+    if (changed?.customers.length === 0)
+      return {
+        data: { facts: new Map(), notes: emptySourceNotes(), client, changed },
+        summary: `no changed Stripe customer (${changed.events} events)`,
+        requests: changed.requests,
+        keys: [],
+      };
     const { facts, notes } = await readStripe({
       ...client,
       only: context.only,
+      customers: changed?.customers ?? null,
       concurrency: limits.concurrencyPerListing,
       nowUnix: Math.floor(context.now() / 1000),
       discounts: settings.discounts,
@@ -4624,17 +4799,21 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
           `Reading Stripe: ${c.customers} customers, ${c.charges} charges, ${c.subscriptions} subscriptions (${c.pages} pages, ${perSecond(c.pages, context.now() - started).toFixed(1)} pages/s)`,
         ),
     });
-    return { data: { facts, notes, client }, summary: `${facts.size} Stripe customers (${notes.pages} pages)`, requests: notes.pages };
+    if (!changed) return { data: { facts, notes, client, changed }, summary: `${facts.size} Stripe customers (${notes.pages} pages)`, requests: notes.pages };
+    const summary = `${changed.customers.length} Stripe customers named by ${changed.events} events in the last ${settings.changesSince!.text} (${facts.size} still there; ${changed.requests + notes.pages} requests)`;
+    return { data: { facts, notes, client, changed }, summary, requests: changed.requests + notes.pages, keys: changed.customers };
   },
 
-  async map(settings, { facts, notes, client }, target, context) {
+  async map(settings, { facts, notes, client, changed }, target, context) {
     if (context.only && !facts.has(context.only)) return stop(`Customer ${context.only} was not found in Stripe (or is deleted).`);
     if (!target.currency) return stop(`"${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" need a currency: run with --setup.`);
     const targetCurrency = stripeCurrencyOf(target.currency);
-    const wrongAccount = !context.only && !settings.allowAccountMismatch ? await anotherAccount(client, facts, target.linkedKeys, settings.testMode) : null;
+    // The checks and totals that need the whole account run on full runs only.
+    const whole = !context.only && !changed;
+    const wrongAccount = whole && !settings.allowAccountMismatch ? await anotherAccount(client, facts, target.linkedKeys, settings.testMode) : null;
     if (wrongAccount) return stop(wrongAccount);
     const totals = accountTotals(facts.values(), targetCurrency);
-    const mismatch = context.only ? null : currencyMismatch(totals, targetCurrency);
+    const mismatch = whole ? currencyMismatch(totals, targetCurrency) : null;
     if (mismatch) return stop(mismatch);
     const { records, noDomain } = companyRecords(facts, target.linkedKeys, targetCurrency);
     const domainNote = noDomain.length
@@ -4644,17 +4823,24 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
         ]
       : [];
     const people = personRecords(facts, records);
+    const incremental = changed
+      ? [
+          `an incremental run (--changes-since ${settings.changesSince!.text}): ${changed.customers.length} customers named by ${changed.events} events were read again; the totals, needs attention and the account checks are on full runs`,
+        ]
+      : [];
     return {
       records,
-      notes: [...currencyNotes(totals, notes, targetCurrency), ...domainNote, ...peopleNotes(people)],
-      totals: context.only ? null : totalsLine(totals, targetCurrency),
+      notes: [...incremental, ...currencyNotes(totals, notes, targetCurrency), ...domainNote, ...peopleNotes(people)],
+      totals: whole ? totalsLine(totals, targetCurrency) : null,
       stop: null,
       laterRecords: { [PEOPLE.object]: people.records },
-      attention: attentionLists(
-        records.map((r) => facts.get(r.key)!),
-        targetCurrency,
-        Math.floor(context.now() / 1000),
-      ),
+      attention: changed
+        ? []
+        : attentionLists(
+            records.map((r) => facts.get(r.key)!),
+            targetCurrency,
+            Math.floor(context.now() / 1000),
+          ),
     };
   },
 };
