@@ -290,7 +290,7 @@ it('strictness: unknown parameter, bad expand, limit bounds, unknown cursor, bad
   assert.equal(status.param, 'status');
   const empty = await rejection(stripe.charges.list({ customer: '' }));
   assert.match(empty.message, /You passed an empty string for 'customer'/);
-  const fakeGap = await rejection(stripe.subscriptions.list({ price: 'price_x' }));
+  const fakeGap = await rejection(stripe.subscriptions.list({ plan: 'plan_x' }));
   assert.equal(fakeGap.code, 'fake_not_implemented');
 });
 
@@ -342,7 +342,6 @@ describe('what sync.ts never sends: 400 fake_not_implemented, per endpoint', () 
       [() => stripe.subscriptions.list({ ending_before: active.id }), 'ending_before'],
       [() => stripe.subscriptions.list({ created: active.created, status: 'all' }), 'created'],
       [() => stripe.subscriptions.list({ created: { lte: active.created } }), 'created[lte]'],
-      [() => stripe.subscriptions.list({ price: 'price_x' }), 'price'],
       [() => stripe.subscriptions.list({ plan: 'plan_x' }), 'plan'],
       [() => stripe.subscriptions.list({ collection_method: 'charge_automatically' }), 'collection_method'],
       [() => stripe.subscriptions.list({ test_clock: 'clock_x' }), 'test_clock'],
@@ -1182,6 +1181,9 @@ describe('restricted keys: every endpoint and expansion needs its permission', (
         [() => api.subscriptions.list(), 'subscription_read'],
         [() => api.disputes.list(), 'dispute_read'],
         [() => api.prices.list({ limit: 1 }), 'plan_read'],
+        [() => api.prices.list({ product: 'prod_any', limit: 1 }), 'plan_read'],
+        [() => api.charges.retrieve('ch_any'), 'charge_read'],
+        [() => api.subscriptions.list({ price: 'price_any' }), 'subscription_read'],
         [() => api.products.list({ limit: 1 }), 'product_read'],
         [() => api.products.list({ limit: 1, expand: ['data.default_price'] }), 'product_read'],
         [() => api.invoices.retrieve('in_any'), 'invoice_read'],
@@ -1196,6 +1198,9 @@ describe('restricted keys: every endpoint and expansion needs its permission', (
     try {
       assert.equal((await api.charges.list()).data.length, 1);
       assert.match((await rejection(api.charges.list({ expand: ['data.balance_transaction'] }))).message, /'rak_balance_read'/);
+      const charge = (await api.charges.list()).data[0]!;
+      assert.equal((await api.charges.retrieve(charge.id)).id, charge.id);
+      assert.match((await rejection(api.charges.retrieve(charge.id, { expand: ['balance_transaction'] }))).message, /'rak_balance_read'/);
       assert.match((await rejection(api.subscriptions.list({ expand: ['data.discounts.source.coupon'] }))).message, /'rak_coupon_read'/);
       assert.match((await rejection(api.customers.list({ expand: ['data.discount.source.coupon'] }))).message, /'rak_coupon_read'/);
       assert.equal((await api.disputes.list({ expand: ['data.charge'] })).object, 'list');
@@ -1703,5 +1708,139 @@ describe('GET /v1/events (issue 22)', () => {
     s.addCustomer({ email: 'loud@example.com' });
     assert.deepEqual(typesOf(await listed(api)), ['customer.created', 'charge.refunded']);
     assert.throws(() => s.refundCharge(ch.id, 100, { at: ch.created - 1 }), /predate/);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+// The reads of the incremental mode (issue 22): a charge by id, a product's prices, a price's
+// subscriptions. A fake of their own.
+// ------------------------------------------------------------------------------------------------
+
+describe('incremental reads (issue 22): GET /v1/charges/:id, /v1/prices?product=, /v1/subscriptions?price=', () => {
+  let f!: FakeStripe;
+  let api!: Stripe;
+  let buyer!: Stripe.Customer;
+  let other!: Stripe.Customer;
+  let charge!: Stripe.Charge;
+  let pendingCharge!: Stripe.Charge;
+  let first!: Stripe.Subscription; // Pro monthly (shared below) + a plain item
+  let yearly!: Stripe.Subscription; // a new yearly price on Pro
+  let ended!: Stripe.Subscription; // canceled, on Pro monthly
+  let wide!: Stripe.Subscription; // 25 items, Pro monthly the 20th (not embedded)
+  let elsewhere!: Stripe.Subscription; // another customer, on Pro monthly
+  let proMonthly!: string;
+  let pro!: string;
+
+  beforeAll(async () => {
+    f = await startFakeStripe();
+    api = client(f);
+    const s = f.store;
+    buyer = s.addCustomer({ email: 'inc@example.com' });
+    other = s.addCustomer({ email: 'other@example.com' });
+    charge = s.addCharge({ customer: buyer.id, amount: 4200, currency: 'eur', settlement: { currency: 'usd', amount: 4500 } });
+    pendingCharge = s.addCharge({ customer: buyer.id, amount: 100, currency: 'usd', status: 'pending' });
+    first = s.addSubscription({ customer: buyer.id, items: [{ unit_amount: 2000, product_name: 'Pro' }, { unit_amount: 500 }] });
+    proMonthly = first.items.data[0]!.price.id;
+    pro = String(first.items.data[0]!.price.product);
+    yearly = s.addSubscription({ customer: buyer.id, items: [{ unit_amount: 20_000, interval: 'year', product_id: pro }] });
+    ended = s.addSubscription({ customer: buyer.id, status: 'canceled', items: [{ unit_amount: null, price_id: proMonthly }] });
+    wide = s.addSubscription({
+      customer: buyer.id,
+      items: Array.from({ length: 25 }, (_, i) => (i === 19 ? { unit_amount: null, price_id: proMonthly } : { unit_amount: 100 + i })),
+    });
+    elsewhere = s.addSubscription({ customer: other.id, items: [{ unit_amount: null, price_id: proMonthly }] });
+  });
+
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('GET /v1/charges/:id: the charge as the list has it; balance_transaction an id, expanded with expand[]=balance_transaction', async () => {
+    const listed = (await api.charges.list({ customer: buyer.id })).data.find((c) => c.id === charge.id)!;
+    const one = await api.charges.retrieve(charge.id);
+    assert.deepEqual({ ...one }, { ...listed });
+    assert.match(one.balance_transaction as string, /^txn_/);
+    const expanded = await api.charges.retrieve(charge.id, { expand: ['balance_transaction'] });
+    const bt = expanded.balance_transaction as Stripe.BalanceTransaction;
+    assert.deepEqual([bt.object, bt.id, bt.amount, bt.currency], ['balance_transaction', one.balance_transaction, 4500, 'usd']);
+    assert.equal((await api.charges.retrieve(pendingCharge.id, { expand: ['balance_transaction'] })).balance_transaction, null);
+    assert.equal(f.store.find(charge.id)!.object, 'charge');
+    assert.equal(typeof (f.store.find(charge.id) as Stripe.Charge).balance_transaction, 'string', 'the store is not changed by an expansion');
+  });
+
+  it('GET /v1/charges/:id: 404 resource_missing for an unknown id (or another object\'s); expansions refused as elsewhere', async () => {
+    for (const id of ['ch_nope', first.id, buyer.id]) {
+      const err = await rejection(api.charges.retrieve(id));
+      assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError);
+      assert.deepEqual([err.statusCode, err.code, err.param, err.message], [404, 'resource_missing', 'id', `No such charge: '${id}'`]);
+    }
+    for (const path of ['customer', 'payment_intent', 'review']) {
+      const err = await rejection(api.charges.retrieve(charge.id, { expand: [path] }));
+      assert.deepEqual([err.statusCode, err.code, err.param], [400, 'fake_not_implemented', 'expand'], path);
+    }
+    const list = await rejection(api.charges.retrieve(charge.id, { expand: ['data.balance_transaction'] }));
+    assert.deepEqual([list.statusCode, list.message], [400, 'This property cannot be expanded (data).']);
+    const unknown = await rejection(api.charges.retrieve(charge.id, { limit: 1 } as Stripe.ChargeRetrieveParams));
+    assert.deepEqual([unknown.code, unknown.param], ['parameter_unknown', 'limit']);
+  });
+
+  it('GET /v1/prices?product=: that product\'s prices, newest first, cursor pagination; limit alone lists them all; active not implemented', async () => {
+    const yearlyPrice = yearly.items.data[0]!.price.id;
+    const page = await api.prices.list({ product: pro, limit: 100 });
+    assert.deepEqual([page.url, page.has_more, page.data.map((p) => p.id)], ['/v1/prices', false, [yearlyPrice, proMonthly]]);
+    assert.ok(page.data.every((p) => p.product === pro));
+    f.resetStats();
+    const paged = await api.prices.list({ product: pro, limit: 1 }).autoPagingToArray({ limit: 100 });
+    assert.deepEqual(paged.map((p) => p.id), [yearlyPrice, proMonthly]);
+    // Two pages: the second knows nothing of the product follows (has_more false), though other prices do.
+    assert.deepEqual(f.requests.map((r) => r.query), [`product=${pro}&limit=1`, `product=${pro}&limit=1&starting_after=${yearlyPrice}`]);
+    assert.deepEqual((await api.prices.list({ product: pro, limit: 1 })).has_more, true);
+    assert.deepEqual((await api.prices.list({ product: 'prod_nope', limit: 100 })).data, []);
+    // limit alone: every price, newest first (wide's 24 own prices, yearly, first's two).
+    const all = await api.prices.list({ limit: 100 });
+    assert.equal(all.data.length, 27);
+    assert.deepEqual(all.data.slice(-3).map((p) => p.id), [yearlyPrice, first.items.data[1]!.price.id, proMonthly]);
+    const cursor = await rejection(api.prices.list({ product: pro, starting_after: 'price_nope' }));
+    assert.deepEqual([cursor.statusCode, cursor.code, cursor.param], [400, 'resource_missing', 'starting_after']);
+    const unserved: Array<[Stripe.PriceListParams, string]> = [
+      [{ product: pro, active: true }, 'active'],
+      [{ product: pro, ending_before: proMonthly }, 'ending_before'],
+      [{ product: pro, expand: ['data.product'] }, 'expand'],
+    ];
+    for (const [params, param] of unserved) {
+      const err = await rejection(api.prices.list(params));
+      assert.deepEqual([err.statusCode, err.code, err.param], [400, 'fake_not_implemented', param]);
+    }
+  });
+
+  it('GET /v1/subscriptions?price=: every item counts (beyond the embedded first page); not canceled by default, status=all adds them; with customer; paged', async () => {
+    assert.equal(wide.items.has_more, true);
+    assert.ok(!wide.items.data.some((i) => i.price.id === proMonthly), 'the price is not on the embedded first page');
+    const ids = async (params: Stripe.SubscriptionListParams) => (await api.subscriptions.list({ limit: 100, ...params })).data.map((s) => s.id);
+    assert.deepEqual(await ids({ price: proMonthly }), [elsewhere.id, wide.id, first.id]);
+    assert.deepEqual(await ids({ price: proMonthly, status: 'all' }), [elsewhere.id, wide.id, ended.id, first.id]);
+    assert.deepEqual(await ids({ price: proMonthly, status: 'canceled' }), [ended.id]);
+    assert.deepEqual(await ids({ price: proMonthly, customer: buyer.id, status: 'all' }), [wide.id, ended.id, first.id]);
+    assert.deepEqual(await ids({ price: yearly.items.data[0]!.price.id }), [yearly.id]);
+    assert.deepEqual(await ids({ price: 'price_nope' }), []);
+    const paged = await api.subscriptions.list({ price: proMonthly, status: 'all', limit: 1 }).autoPagingToArray({ limit: 100 });
+    assert.deepEqual(paged.map((s) => s.id), [elsewhere.id, wide.id, ended.id, first.id]);
+    const last = await api.subscriptions.list({ price: proMonthly, limit: 2, starting_after: wide.id });
+    assert.deepEqual([last.has_more, last.data.map((s) => s.id)], [false, [first.id]]);
+    // The answer is the whole subscription, its embedded items as always (first page of 10).
+    const found = (await api.subscriptions.list({ price: proMonthly, customer: buyer.id, limit: 1 })).data[0]!;
+    assert.deepEqual([found.id, found.items.data.length, found.items.has_more], [wide.id, 10, true]);
+  });
+
+  it('events are unaffected by these reads', async () => {
+    const before = (await api.events.list({ limit: 100 })).data;
+    await api.charges.retrieve(charge.id, { expand: ['balance_transaction'] });
+    await api.prices.list({ product: pro });
+    await api.subscriptions.list({ price: proMonthly, status: 'all' });
+    const after = (await api.events.list({ limit: 100 })).data;
+    assert.ok(before.length > 0);
+    assert.deepEqual(after, before);
+    const payload = after.find((e) => e.type === 'charge.succeeded' && (e.data.object as Stripe.Charge).id === charge.id)!;
+    assert.equal(typeof (payload.data.object as Stripe.Charge).balance_transaction, 'string', 'payloads stay unexpanded');
   });
 });

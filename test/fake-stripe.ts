@@ -12,12 +12,15 @@
 //                                 expand: discount.source.coupon
 //   GET /v1/charges               limit, starting_after, created[gte], created[lt], customer,
 //                                 expand: data.balance_transaction
+//   GET /v1/charges/:id           the charge, or 404 resource_missing; expand: balance_transaction (issue 22)
 //   GET /v1/subscriptions         limit, starting_after, created[gte], created[lt], customer, status,
+//                                 price (subscriptions with an item on that price, issue 22),
 //                                 expand: data.discounts.source.coupon
 //                                 (data.items.data.discounts.source.coupon is 6 levels: refused, see below)
 //   GET /v1/subscription_items    subscription (required), limit, starting_after,
 //                                 expand: data.discounts.source.coupon (item-level coupons)
-//   GET /v1/prices                limit (the sync asks it only when Products is refused)
+//   GET /v1/prices                limit (the sync asks it only when Products is refused); product,
+//                                 starting_after (a product's prices, issue 22)
 //   GET /v1/prices/:id            expand: tiers and/or currency_options (neither sent unless expanded)
 //   GET /v1/products              ids, limit; expand: data.default_price
 //   GET /v1/disputes              limit, starting_after, created[gte], created[lt], expand: data.charge
@@ -31,6 +34,7 @@
 //
 // Nothing else is served. What the real API accepts on these endpoints but sync.ts never sends
 // answers 400 with code `fake_not_implemented` (each handler lists them): ending_before everywhere,
+// a charge's expansions other than balance_transaction, prices' active and expand,
 // created=N, created[gt] and created[lte], customers' email, charges' data.customer, subscriptions'
 // data.discounts and data.customer, subscription items' data.discounts, data.price.product and
 // data.plan.product, a price's product, products' cursors, created, active and data.tax_code,
@@ -163,6 +167,8 @@
 //       later succeeded one" (a failure's created against a later success's, issue 21).
 //   presentment_details (optional): X, not read: amount and currency are what the account charged; presentment_amount
 //       is "denominated in presentment_currency".
+//   (issue 22) GET /v1/charges/:id answers the same object as the list, balance_transaction an id unless
+//       expand[]=balance_transaction. P; C F "GET /v1/charges/:id: the charge as the list has it".
 //
 // BalanceTransaction (BalanceTransactions.d.ts) - chargeRevenue, disputeLoss
 //   currency: the charge's | another (the settlement currency). P both; C S "keeps what Stripe settled", E "sums net
@@ -198,6 +204,8 @@
 //       ids", S "MRR with coupons", E "lowers MRR by recurring coupons".
 //   items: an ApiList, has_more false | true (more than 10). P both; C E "reads items beyond the first page", F
 //       "subscription_items: 25 items".
+//       (issue 22) GET /v1/subscriptions?price= looks at every item, not just this first page. C F "GET
+//       /v1/subscriptions?price=: every item counts".
 //   pause_collection: null | behavior keep_as_draft | mark_uncollectible | void | other. P the three; C S "counts a
 //       subscription whose collection is paused", N (Mu); other: S "variant table" (it earns MRR).
 //   automatic_tax.enabled: true | false. P both; C S "under Stripe Tax", N (Kappa), Pm "without the optional Invoices".
@@ -256,6 +264,7 @@
 //       `recurring` (SubscriptionCreateParams).
 //   product: id | Product | DeletedProduct. P id; C S "leaves quantity-0 items out of the plan"; an object X: never
 //       expanded (the fake refuses it; 5 levels on a list).
+//       (issue 22) GET /v1/prices?product= filters on this id. C F "GET /v1/prices?product=".
 //   custom_unit_amount: X, not read: amounts "adjusted by the customer during Checkout Sessions and Payment Links";
 //       unit_amount is null then, so the item is left out with the unpriced note. type, active, lookup_key: X, not
 //       read.
@@ -2665,12 +2674,38 @@ function listCharges({ store, search }: Call) {
   return { ...page, data: page.data.map((c) => renderCharge(store, c, expand.has('data.balance_transaction'))) };
 }
 
+/**
+ * GET /v1/charges/:id (issue 22). Types Charges.d.ts ChargeRetrieveParams: only `expand`. An unknown id is
+ * 404 resource_missing "No such charge: '<id>'" with param id, as retrieveCustomer answers (the fake's one
+ * shape for a missing object). expand[]=balance_transaction as the list's data.balance_transaction (needs
+ * balance_read, EXPANSION_PERMISSIONS). Charge's other expandable fields (types: `string | <Object> | null`)
+ * are real expansions the fake does not serve (fake_not_implemented); anything else cannot be expanded.
+ */
+function retrieveCharge({ store, search, params }: Call) {
+  const query = parseQuery(search, { expand: 'array' });
+  const expand = readExpand(query, ['balance_transaction'], [
+    'application',
+    'application_fee',
+    'customer',
+    'failure_balance_transaction',
+    'on_behalf_of',
+    'payment_intent',
+    'review',
+    'source_transfer',
+    'transfer',
+  ]);
+  const id = params.id!;
+  const found = store.find(id);
+  if (found?.object !== 'charge') throw noSuch('charge', id, 'id', 404);
+  return renderCharge(store, found, expand.has('balance_transaction'));
+}
+
 const SUBSCRIPTION_STATUSES = ['active', 'all', 'canceled', 'ended', 'incomplete', 'incomplete_expired', 'past_due', 'paused', 'trialing', 'unpaid'];
 const ENDED = new Set(['canceled', 'incomplete_expired']);
 
 function listSubscriptions({ store, search }: Call) {
-  // The sync sends limit, created[gte]/[lt], starting_after, customer (with --only), status=all and
-  // expand data.discounts.source.coupon.
+  // The sync sends limit, created[gte]/[lt], starting_after, customer (with --only), status=all,
+  // price (issue 22) and expand data.discounts.source.coupon.
   const query = parseQuery(search, {
     ...LIST,
     created: 'range',
@@ -2682,7 +2717,7 @@ function listSubscriptions({ store, search }: Call) {
     current_period_start: 'not_implemented',
     customer_account: 'not_implemented',
     plan: 'not_implemented',
-    price: 'not_implemented',
+    price: 'string',
     test_clock: 'not_implemented',
   });
   // Discount.source.coupon, Subscription.discounts, Subscription.customer and SubscriptionItem.discounts
@@ -2695,15 +2730,25 @@ function listSubscriptions({ store, search }: Call) {
     throw invalid(`Invalid status: must be one of ${SUBSCRIPTION_STATUSES.join(', ')}`, { param: 'status' });
   }
   // No status: everything that has not ended. 'all': everything. 'ended': canceled and incomplete_expired.
+  // (types SubscriptionListParams.status: "If no value is supplied, all subscriptions that have not been
+  // canceled are returned": whether incomplete_expired is among them is not spelled out; the fake hides it,
+  // as it always has, and the price filter keeps that rule.)
   const statusMatches = (s: string) =>
     status === undefined ? !ENDED.has(s) : status === 'all' ? true : status === 'ended' ? ENDED.has(s) : s === status;
   const created = query.range('created');
   const customer = query.string('customer');
+  // price (issue 22): "Filter for subscriptions that contain this recurring price ID" (types
+  // SubscriptionListParams.price). Every item counts, not just the embedded first page (store.itemsOf
+  // holds them all). It combines with the status rule above like the other filters. An id that no
+  // subscription's item has (or that is no price) matches nothing: what Stripe answers for an unknown
+  // price here is not documented.
+  const price = query.string('price');
+  const hasPrice = (s: Stripe.Subscription) => price === undefined || store.itemsOf(s.id).some((i) => i.price.id === price);
   const page = paginate(
     sequence(store.subscriptionView(), customer, query),
     query,
     '/v1/subscriptions',
-    (s) => statusMatches(s.status) && inRange(s.created, created) && (customer === undefined || s.customer === customer),
+    (s) => statusMatches(s.status) && inRange(s.created, created) && (customer === undefined || s.customer === customer) && hasPrice(s),
     'subscription',
   );
   const coupons = expand.has('data.discounts.source.coupon');
@@ -2752,22 +2797,30 @@ function retrievePrice({ store, search, params }: Call) {
   return out;
 }
 
-/** GET /v1/prices (types PriceListParams): the sync sends only `limit`, to learn whether Prices is missing too when Products is. */
+/**
+ * GET /v1/prices (types PriceListParams). The sync sends `limit` alone, to learn whether Prices is missing
+ * too when Products is; and (issue 22) `product` with limit and starting_after: "Only return prices for the
+ * given product" (types), newest first like every list, paged by cursor. A product with no prices (or no
+ * such product) gives an empty list: what Stripe answers for an unknown product here is not documented.
+ * The cursor may be any price (the order is the whole list's). `active` is documented ("Only return prices
+ * that are active or inactive") but not sent: not implemented, like the other filters and expand.
+ */
 function listPrices({ store, search }: Call) {
   const query = parseQuery(search, {
     limit: 'integer',
-    starting_after: 'not_implemented',
+    starting_after: 'string',
     ending_before: 'not_implemented',
     expand: 'not_implemented',
     active: 'not_implemented',
     created: 'not_implemented',
     currency: 'not_implemented',
     lookup_keys: 'not_implemented',
-    product: 'not_implemented',
+    product: 'string',
     recurring: 'not_implemented',
     type: 'not_implemented',
   });
-  return paginate(sequence(store.priceView(), undefined, query), query, '/v1/prices', () => true, 'price');
+  const product = query.string('product');
+  return paginate(sequence(store.priceView(), undefined, query), query, '/v1/prices', (p) => product === undefined || p.product === product, 'price');
 }
 
 /** GET /v1/invoices/:id (types InvoiceRetrieveParams: only `expand`, which the sync does not send). */
@@ -2944,6 +2997,7 @@ const ROUTES: Array<{ pattern: string; handler: Handler }> = [
   { pattern: '/v1/customers', handler: listCustomers },
   { pattern: '/v1/customers/:id', handler: retrieveCustomer },
   { pattern: '/v1/charges', handler: listCharges },
+  { pattern: '/v1/charges/:id', handler: retrieveCharge },
   { pattern: '/v1/subscriptions', handler: listSubscriptions },
   { pattern: '/v1/subscription_items', handler: listSubscriptionItems },
   { pattern: '/v1/prices', handler: listPrices },
@@ -2967,6 +3021,7 @@ const ROUTE_PERMISSIONS: Record<string, string> = {
   '/v1/customers': 'customer_read',
   '/v1/customers/:id': 'customer_read',
   '/v1/charges': 'charge_read',
+  '/v1/charges/:id': 'charge_read',
   '/v1/subscriptions': 'subscription_read',
   '/v1/subscription_items': 'subscription_read',
   '/v1/prices': 'plan_read',
