@@ -1627,6 +1627,25 @@ export class StripeStore {
     if (wasPaused && sub.status !== 'paused') this.record('customer.subscription.resumed', sub, at, opts);
   }
 
+  /**
+   * An upgrade or downgrade: one item's quantity changes ("Changing the quantity", docs.stripe.com/
+   * billing/subscriptions/quantities). Stripe records customer.subscription.updated ("Occurs whenever a
+   * subscription changes (e.g., switching from one plan to another...)", types Events.d.ts), with the
+   * items as they were in previous_attributes.
+   */
+  changeQuantity(subscriptionId: string, itemId: string, quantity: number, opts: EventOptions = {}): void {
+    const sub = this.subscriptionById(subscriptionId);
+    if (ENDED_STATUSES.has(sub.status)) throw new Error(`fake-stripe: ${subscriptionId} has ended (${sub.status})`);
+    const item = this.itemsOf(subscriptionId).find((i) => i.id === itemId);
+    if (!item) throw new Error(`fake-stripe: ${subscriptionId} has no item ${itemId}`);
+    if (!(Number.isInteger(quantity) && quantity >= 0)) throw new Error('fake-stripe: a quantity is a whole number from 0');
+    const at = this.eventTime(opts.at, sub.created);
+    this.freeze(sub);
+    const previous = { items: structuredClone(this.renderPayload(sub) as { items: unknown }).items };
+    item.quantity = quantity;
+    this.record('customer.subscription.updated', sub, at, opts, previous);
+  }
+
   /** Pauses a subscription (status paused): updateSubscription(id, {status: 'paused'}). */
   pauseSubscription(id: string, opts: EventOptions = {}): void {
     this.updateSubscription(id, { status: 'paused' }, opts);

@@ -84,6 +84,17 @@ describe('Stripe permissions', () => {
     expect(result.out).toContain('the key may not read invoices: their MRR includes the tax (grant Read on Invoices, invoice_read, to leave it out)');
   });
 
+  it('a full run needs no Events; an incremental run with the README\'s list does, and without Events stops naming it', async () => {
+    const bed = await accountBed(readmePermissions().filter((p) => p !== 'event_read'));
+    expect((await runWithKey(bed)).code).toBe(0);
+    const incremental = await bed.run(['--changes-since', '2h'], { env: { ...bed.env, STRIPE_API_KEY: RESTRICTED_KEY } });
+    expect(incremental.code).toBe(2);
+    expect(incremental.err).toContain('Read is missing on Events (event_read)');
+    expect(bed.stripe.requests.filter((r) => r.path === '/v1/events')).toHaveLength(4); // one per event type, at once
+    const permitted = await accountBed(readmePermissions());
+    expect((await permitted.run(['--changes-since', '2h'], { env: { ...permitted.env, STRIPE_API_KEY: RESTRICTED_KEY } })).code).toBe(0);
+  });
+
   it('names every missing permission at once', async () => {
     const bed = await accountBed(readmePermissions().filter((p) => !['product_read', 'plan_read', 'balance_read'].includes(p)));
     const result = await runWithKey(bed);
