@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseConfig } from '../sync.ts';
+import { parseConfig, SYNC } from '../sync.ts';
 import { WORKFLOW_NODE_FLAGS } from './harness.ts';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
@@ -95,13 +95,32 @@ describe('GitHub workflow schema', () => {
 });
 
 describe('the sync workflow', () => {
-  it('is scheduled daily at an odd minute, not a busy :00/:15/:30/:45 slot', () => {
+  it('is scheduled daily and hourly, at odd minutes (not a busy :00/:15/:30/:45 slot) apart from each other', () => {
     const crons: string[] = sync.on.schedule.map((s: { cron: string }) => s.cron);
-    expect(crons).toHaveLength(1);
-    const [minute, hour] = crons[0]!.split(/\s+/);
-    expect(minute).toMatch(/^\d+$/);
-    expect([0, 15, 30, 45]).not.toContain(Number(minute));
-    expect(hour).toMatch(/^\d+$/);
+    expect(crons).toHaveLength(2);
+    const [daily, hourly] = crons.map((cron) => cron.split(/\s+/));
+    expect(daily!.slice(0, 2).every((field) => /^\d+$/.test(field))).toBe(true);
+    expect(hourly!.slice(1)).toEqual(['*', '*', '*', '*']);
+    for (const [minute] of [daily!, hourly!]) expect([0, 15, 30, 45]).not.toContain(Number(minute));
+    expect(Math.abs(Number(daily![0]) - Number(hourly![0]))).toBeGreaterThanOrEqual(20);
+  });
+
+  it('runs incrementally (--changes-since 3h) on the hourly schedule only, in full on the daily one, and as asked by hand', () => {
+    const hourly = sync.on.schedule[1].cron;
+    expect(syncStep.env.CHANGES_SINCE).toBe(`\${{ github.event.schedule == '${hourly}' && '3h' || inputs.changes_since }}`);
+    expect(sync.on.workflow_dispatch.inputs.changes_since).toMatchObject({ type: 'string', default: '' });
+    // The step's own shell line, with `echo` for node: what the sync's command line is with and without a window.
+    const argv = (changesSince: string) =>
+      execFileSync('bash', ['-c', syncStep.run.replace(/^node\b/, 'printf "%s\\n"')], { env: { PATH: process.env.PATH, CHANGES_SINCE: changesSince }, encoding: 'utf8' }).trim().split('\n');
+    const keys = { STRIPE_API_KEY: 'rk_live_x', ATTIO_API_KEY: 'a' };
+    const full = argv('');
+    const incremental = argv('3h');
+    expect(incremental).toEqual([...full, '--changes-since', '3h']);
+    const args = (line: string[]) => line.slice(line.indexOf('sync.ts') + 1);
+    expect(parseConfig(args(full), keys, SYNC).source!.partial).toBe(false);
+    expect(parseConfig(args(incremental), keys, SYNC).source!.partial).toBe(true);
+    // A window typed by hand reaches the sync as one argument, whatever it holds, and the sync checks it.
+    expect(args(argv('2d; rm -rf /')).slice(-2)).toEqual(['--changes-since', '2d; rm -rf /']);
   });
 
   it('has a manual trigger whose dry_run input reaches the sync as DRY_RUN', () => {
@@ -138,7 +157,7 @@ describe('the sync workflow', () => {
   });
 
   it('stops starting writes well before the job times out, so a long first run ends green and the next goes on', () => {
-    const args = syncStep.run.split(' ');
+    const args = syncStep.run.split(' ${CHANGES_SINCE')[0].split(' ');
     const budget = Number(args[args.indexOf('--max-minutes') + 1]);
     expect(parseConfig(args.slice(args.indexOf('sync.ts') + 1), { STRIPE_API_KEY: 'rk_live_x', ATTIO_API_KEY: 'a' }).maxMinutes).toBe(budget);
     // Writes under way finish after the budget (at most the retries' 31 s each), and setup and reading come before it.
