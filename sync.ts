@@ -6,6 +6,7 @@
  *   npx tsx sync.ts --dry-run    read everything, print the plan, write nothing
  *   npx tsx sync.ts              sync every customer with revenue or a subscription
  *   npx tsx sync.ts --only cus_X sync one customer
+ *   npx tsx sync.ts --changes-since 3h   only the customers Stripe's events name in the last 3 hours
  *
  * HOW TO COPY. This file is also a template for syncing any source into Attio. It reads in the
  * order a copier needs it:
@@ -15,9 +16,9 @@
  *              lister for any list with a `created` filter, company helpers (domain, name), the
  *              Attio sink (preflight, setup, load, plan, write), the run and its report
  *   the line   // ---- replace everything below this line ----
- *   SOURCE     Stripe: settings and flags, its listings, revenue and MRR arithmetic, mapping, and
- *              the attributes it writes
- *   SYNC       `SYNC = { source, target }`, what main runs, and the entry point
+ *   SOURCE     Stripe: settings and flags, its listings and events, revenue and MRR arithmetic,
+ *              mapping, and the attributes it writes (companies, then the billing contacts as people)
+ *   SYNC       `SYNC = { source, target, moreTargets }`, what main runs, and the entry point
  *
  * To sync something else, delete everything below the marker line and write there a `Source`, a
  * `Target`, `const SYNC: Sync<Settings, Data> = { source, target };` and the entry point
@@ -217,6 +218,7 @@ export interface Target {
 /** What main runs: a source, and the target its records go to (SYNC, below the marker line). */
 export interface Sync<Settings = unknown, Data = unknown> {
   source: Source<Settings, Data>;
+  /** The first target: its key has a `prefix` (its linked records are loaded while the source is read). */
   target: Target;
   /**
    * Targets written after `target`, in order, each from `SourcePlan.laterRecords` (Stripe: people,
@@ -349,6 +351,7 @@ export function parseConfig<Settings = undefined>(argv: string[], env: Record<st
   const stepSummary = env.GITHUB_STEP_SUMMARY || null;
   problems.push(...outputFileProblems(auditLog, stepSummary));
   const targets = sync ? [sync.target, ...(sync.moreTargets ?? []).filter((target) => switchedOn(target, env, problems))] : [];
+  if (sync && sync.target.key.prefix === undefined) problems.push(`The first target's key (${sync.target.key.slug}) needs a prefix in sync.ts: its records are loaded by it.`);
 
   if (problems.length) throw new ConfigError(problems.join('\n'));
   const dryRun = flags['dry-run'] === true || dryRunEnv === '1' || dryRunEnv === 'true';
