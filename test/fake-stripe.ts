@@ -1839,22 +1839,23 @@ export class StripeStore {
     return t;
   }
 
+  /** A stored object of one kind by id; throws for an unknown id or another kind. */
+  private stored<K extends 'charge' | 'dispute' | 'subscription'>(object: K, id: string): Extract<StoredObject, { object: K }> {
+    const found = this.byId.get(id);
+    if (found?.object !== object) throw new Error(`fake-stripe: no such ${object} ${id}`);
+    return found as Extract<StoredObject, { object: K }>;
+  }
+
   private chargeById(id: string): Stripe.Charge {
-    const charge = this.byId.get(id);
-    if (charge?.object !== 'charge') throw new Error(`fake-stripe: no such charge ${id}`);
-    return charge;
+    return this.stored('charge', id);
   }
 
   private disputeById(id: string): Stripe.Dispute {
-    const dispute = this.byId.get(id);
-    if (dispute?.object !== 'dispute') throw new Error(`fake-stripe: no such dispute ${id}`);
-    return dispute;
+    return this.stored('dispute', id);
   }
 
   private subscriptionById(id: string): Stripe.Subscription {
-    const sub = this.byId.get(id);
-    if (sub?.object !== 'subscription') throw new Error(`fake-stripe: no such subscription ${id}`);
-    return sub;
+    return this.stored('subscription', id);
   }
 
   private liveCustomer(id: string): Stripe.Customer {

@@ -17,33 +17,40 @@ afterEach(async () => {
   attio = null;
 });
 
-describe('the template, with a second target', () => {
-  it("writes each account's owner as a person at the account's company, after the companies, and nothing the second time", async () => {
-    attio = await startFakeAttio({ apiKey: ATTIO_KEY });
-    const file = join(mkdtempSync(join(tmpdir(), 'accounts-')), 'accounts.json');
-    const accounts: Account[] = [
-      { id: 'acct_1', name: 'Initech', domain: 'initech.example', plan: 'Pro', seats: 12, renews: '2027-01-31', owner: { email: 'bill@initech.example', name: 'Bill Lumbergh' } },
-      { id: 'acct_2', name: 'Globex', domain: 'globex.example', plan: 'Free', seats: 1, renews: '2026-12-24' },
-    ];
-    writeFileSync(file, JSON.stringify(accounts));
+/** The accounts sync with its owners as people (SYNC_WITH_OWNERS), over `accounts`, in-process: each run's code and output. */
+function accountsRun(fake: FakeAttio, accounts: Account[]) {
+  const file = join(mkdtempSync(join(tmpdir(), 'accounts-')), 'accounts.json');
+  writeFileSync(file, JSON.stringify(accounts));
+  return async (argv: string[]) => {
     let out = '';
     let err = '';
     const options: RunOptions = {
-      env: { ATTIO_API_KEY: ATTIO_KEY, ATTIO_API_URL: attio.url, ACCOUNTS_FILE: file },
+      env: { ATTIO_API_KEY: ATTIO_KEY, ATTIO_API_URL: fake.url, ACCOUNTS_FILE: file },
       output: { out: (line) => (out += `${line}\n`), err: (text) => (err += text) },
       isTTY: false,
       limits: NO_LIMITS,
     };
-    expect(await main(['--setup'], options, SYNC_WITH_OWNERS), err).toBe(0);
-    expect(await main([], options, SYNC_WITH_OWNERS), err).toBe(0);
-    expect(out).toContain('people: created=1 linked=0 updated=0 unchanged=0 conflicts=0 failed=0');
-    expect(out).toContain('created=2 linked=0 updated=0 unchanged=0 conflicts=0 failed=0');
+    const code = await main(argv, options, SYNC_WITH_OWNERS);
+    return { code, out, err };
+  };
+}
+
+describe('the template, with a second target', () => {
+  it("writes each account's owner as a person at the account's company, after the companies, and nothing the second time", async () => {
+    attio = await startFakeAttio({ apiKey: ATTIO_KEY });
+    const run = accountsRun(attio, [
+      { id: 'acct_1', name: 'Initech', domain: 'initech.example', plan: 'Pro', seats: 12, renews: '2027-01-31', owner: { email: 'bill@initech.example', name: 'Bill Lumbergh' } },
+      { id: 'acct_2', name: 'Globex', domain: 'globex.example', plan: 'Free', seats: 1, renews: '2026-12-24' },
+    ]);
+    expect((await run(['--setup'])).code).toBe(0);
+    const first = await run([]);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out).toContain('people: created=1 linked=0 updated=0 unchanged=0 conflicts=0 failed=0');
+    expect(first.out).toContain('created=2 linked=0 updated=0 unchanged=0 conflicts=0 failed=0');
     const initech = attio.companies().find((c) => c.values.account_id === 'acct_1')!;
     expect(attio.people()).toEqual([expect.objectContaining({ emails: ['bill@initech.example'], name: { first: 'Bill', last: 'Lumbergh', full: 'Bill Lumbergh' }, company: initech.record_id })]);
     attio.resetStats();
-    out = '';
-    expect(await main([], options, SYNC_WITH_OWNERS), err).toBe(0);
-    expect(out).toContain('people: created=0 linked=0 updated=0 unchanged=1');
+    expect((await run([])).out).toContain('people: created=0 linked=0 updated=0 unchanged=1');
     expect(attio.stats().writes).toBe(0);
   });
 });
