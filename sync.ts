@@ -115,6 +115,11 @@ export interface TargetState {
   currency: string | null;
   /** The keys records already hold (trimmed): a source can tell whether they are its own. */
   linkedKeys: ReadonlySet<string>;
+  /**
+   * A partial run's (SourceSettings.partial) look at the rest: up to 10 keys of other linked records,
+   * so a source can check that it reads the account they came from. Empty in a full run.
+   */
+  otherKeys: readonly string[];
 }
 
 /** The source's records for the target, with what the run should say, or why it must not write. */
@@ -1421,6 +1426,16 @@ async function loadHoldersOf(attio: AttioClient, object: string, matchSlug: stri
   return [...byId.values()];
 }
 
+/** Up to 10 keys of linked records, from one page of the full load's query (a partial run's look at the rest). */
+async function sampleKeys(attio: AttioClient, target: Target, pageSize: number): Promise<string[]> {
+  const filter = { [target.key.slug]: { value: { $contains: target.key.prefix ?? '' } } };
+  const page = await attio<{ data: AttioRecord[] }>('POST', `/objects/${target.object}/records/query`, { filter, limit: Math.min(10, pageSize), offset: 0 });
+  return page.data.flatMap((record) => {
+    const key = plainValue(record.values[target.key.slug], 'text');
+    return typeof key === 'string' && key.trim() ? [key.trim()] : [];
+  });
+}
+
 /** The loaded records per source key: which to update, which keys to leave, and what to say. */
 interface LinkedState {
   /** The record each key is written to: one holding it exactly, or with spaces around it (writing corrects it). */
@@ -2268,6 +2283,8 @@ interface Ready {
   keyIsUnique: boolean;
   read: { data: unknown; summary: string; requests: number; keys?: string[] };
   linkedRecords: LinkedRecord[];
+  /** A partial run's sample of other linked keys (TargetState.otherKeys). */
+  otherKeys: string[];
   loadNotes: string[];
 }
 
@@ -2304,10 +2321,13 @@ async function preflightAndRead(run: Run, source: Source<unknown, unknown>, targ
   const load = (onlyKeys?: string[]) =>
     loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix ?? '', onlyKey: run.config.only, onlyKeys }, run.limits.pageSize);
   try {
-    // A partial run knows its keys once it has read; a full run loads every linked record meanwhile.
-    const [read, state] = run.config.source!.partial ? await reading.then(async (read) => [read, await load(read.keys ?? [])] as const) : await Promise.all([reading, load()]);
+    // A partial run knows its keys once it has read, and looks at a few other linked records; a full run loads every linked record meanwhile.
+    const partial = run.config.source!.partial === true;
+    const sampling = partial ? sampleKeys(run.attio, target, run.limits.pageSize) : Promise.resolve([]);
+    const [read, state] = partial ? await reading.then(async (read) => [read, await load(read.keys ?? [])] as const) : await Promise.all([reading, load()]);
+    const otherKeys = (await sampling).filter((key) => !(read.keys ?? []).includes(key));
     run.progress.finish(`Read ${read.summary} and ${state.records.length} linked Attio records in ${((now() - readStarted) / 1000).toFixed(1)}s.`);
-    return { checked: checked!, laterChecks, keyIsUnique, read, linkedRecords: state.records, loadNotes: state.notes };
+    return { checked: checked!, laterChecks, keyIsUnique, read, linkedRecords: state.records, otherKeys, loadNotes: state.notes };
   } catch (error) {
     run.progress.finish();
     throw readFailed(run, error);
@@ -2328,7 +2348,7 @@ interface Planned extends SourcePlan {
 /** The source's records for this target (with --only, that key's alone), and the plan: what to leave, update, or add. */
 async function mapAndPlan(run: Run, source: Source<unknown, unknown>, target: Target, ready: Ready): Promise<Planned> {
   const linkedKeys = new Set(ready.linkedRecords.map((r) => String(r.values[target.key.slug]).trim()));
-  const state: TargetState = { currency: ready.checked.currency, linkedKeys };
+  const state: TargetState = { currency: ready.checked.currency, linkedKeys, otherKeys: ready.otherKeys };
   const mapped = await source.map(run.config.source!.settings, ready.read.data, state, run.readContext).catch((error: unknown) => {
     throw readFailed(run, error);
   });
@@ -4811,9 +4831,16 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     if (context.only && !facts.has(context.only)) return stop(`Customer ${context.only} was not found in Stripe (or is deleted).`);
     if (!target.currency) return stop(`"${ATTRIBUTES.lifetimeRevenue}" and "${ATTRIBUTES.mrr}" need a currency: run with --setup.`);
     const targetCurrency = stripeCurrencyOf(target.currency);
-    // The checks and totals that need the whole account run on full runs only.
+    // The totals and the checks that need the whole account run on full runs; an incremental run checks the account with a sample.
     const whole = !context.only && !changed;
-    const wrongAccount = whole && !settings.allowAccountMismatch ? await anotherAccount(client, facts, target.linkedKeys, settings.testMode) : null;
+    const wrongAccount =
+      settings.allowAccountMismatch || context.only
+        ? null
+        : whole
+          ? await anotherAccount(client, facts, target.linkedKeys, settings.testMode)
+          : facts.size
+            ? await otherAccount(client, target.otherKeys, settings.testMode)
+            : null;
     if (wrongAccount) return stop(wrongAccount);
     const totals = accountTotals(facts.values(), targetCurrency);
     const mismatch = whole ? currencyMismatch(totals, targetCurrency) : null;
@@ -4828,7 +4855,7 @@ export const stripeSource: Source<StripeSettings, StripeData> = {
     const people = personRecords(facts, records);
     const incremental = changed
       ? [
-          `an incremental run (--changes-since ${settings.changesSince!.text}): ${changed.customers.length} customers named by ${changed.events} events were read again; the totals, needs attention and the account checks are on full runs`,
+          `an incremental run (--changes-since ${settings.changesSince!.text}): ${changed.customers.length} customers named by ${changed.events} events were read again; the totals, needs attention and the currency check are on full runs`,
         ]
       : [];
     return {
@@ -4874,6 +4901,22 @@ async function anotherAccount(client: StripeClient, facts: ReadonlyMap<string, C
   const retrieve = (id: string) => stripeRequest(client, 'customers', (stripe) => stripe.customers.retrieve(id));
   const checked = missing.slice(0, 5);
   return (await probeCustomers(retrieve, checked)) === 0 ? wrongAccountMessage(linkedKeys.size, missing.length, checked, testMode) : null;
+}
+
+/**
+ * An incremental run's account check: the customers of three companies it did not read, looked up
+ * (three requests). None there, not even deleted: the key reads another account (or mode), and
+ * writing would start a second set of companies.
+ */
+async function otherAccount(client: StripeClient, otherKeys: readonly string[], testMode: boolean): Promise<string | null> {
+  const checked = otherKeys.slice(0, 3);
+  const retrieve = (id: string) => stripeRequest(client, 'customers', (stripe) => stripe.customers.retrieve(id));
+  if (!checked.length || (await probeCustomers(retrieve, checked)) > 0) return null;
+  return (
+    `None of the customers of ${checked.length} Attio companies looked up (${fewKeys(checked)}) is in the Stripe account that STRIPE_API_KEY reads (${testMode ? 'test' : 'live'} mode), not even as a deleted customer: ` +
+    `the key belongs to another Stripe account or mode, and writing would create a second set of companies. Nothing was written.\n` +
+    `Fix: use the key of the account the companies came from. To sync this account anyway, run again with --allow-account-mismatch.`
+  );
 }
 
 /** A company record per customer the sync writes; and the new ones whose email's domain is not a domain (for a note). */

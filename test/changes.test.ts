@@ -4,7 +4,8 @@
 // misses (and the full run repairs), the 29-day limit, and the Events permission.
 import { describe, expect, it } from 'vitest';
 import { bedsOfThisFile } from './beds.ts';
-import { companyOf, writesOf, type Bed } from './harness.ts';
+import { startFakeStripe } from './fake-stripe.ts';
+import { companyOf, STRIPE_KEY, writesOf, type Bed } from './harness.ts';
 
 const open = bedsOfThisFile();
 
@@ -66,18 +67,18 @@ describe('an incremental run', () => {
     expect(incremental.out).toContain(
       'note: an incremental run (--changes-since 3h): 9 customers named by ' /* the 8 changed, the one sharing the renamed product's price */,
     );
-    expect(incremental.out).toContain('the totals, needs attention and the account checks are on full runs');
+    expect(incremental.out).toContain('the totals, needs attention and the currency check are on full runs');
     expect(incremental.out).not.toContain('Stripe totals:');
     expect(incremental.out).not.toContain('Needs attention:');
     expect(incremental.out).toMatch(/^created=1 linked=0 updated=7 unchanged=0 conflicts=0 failed=0$/m);
     // Only the changed customers were read: no listing of all customers, none of Untouched's charges.
     const stripePaths = bed.stripe.requests.map((r) => `${r.path}?${r.query}`);
     expect(stripePaths.filter((p) => p.startsWith('/v1/customers?'))).toEqual([]);
-    expect(stripePaths.some((p) => p.includes(a.untouched.id))).toBe(false);
-    // Only their companies were loaded: by their keys, never the full load of every key starting cus_.
-    const queries = bed.attio.requests.filter((r) => r.path === '/v2/objects/companies/records/query').map((r) => JSON.stringify(r.body));
-    expect(queries.some((q) => q.includes('"$or":['))).toBe(true);
-    expect(queries.filter((q) => q.includes('"$contains":"cus_"'))).toEqual([]);
+    expect(stripePaths.some((p) => p.includes(`customer=${a.untouched.id}`))).toBe(false);
+    // Only their companies were loaded: by their keys, never the full load of every key starting cus_ (one page of 10 for the account check).
+    const queries = bed.attio.requests.filter((r) => r.path === '/v2/objects/companies/records/query').map((r) => r.body as { filter: unknown; limit: number });
+    expect(queries.some((q) => JSON.stringify(q.filter).includes('"$or":['))).toBe(true);
+    expect(queries.filter((q) => JSON.stringify(q.filter).includes('"$contains":"cus_"')).map((q) => q.limit)).toEqual([10]);
     expect(companyOf(bed.attio, a.refunded.id)).toMatchObject({ stripe_lifetime_revenue: 75 });
     expect(companyOf(bed.attio, a.disputed.id)).toMatchObject({ stripe_lifetime_revenue: 0 });
     expect(companyOf(bed.attio, a.upgraded.id)).toMatchObject({ stripe_mrr: 50, stripe_plan: 'Seats ×5' });
@@ -108,6 +109,29 @@ describe('an incremental run', () => {
     const daily = await bed.run();
     expect(daily.out).toMatch(/^created=0 linked=0 updated=1 unchanged=8/m);
     expect(companyOf(bed.attio, a.refunded.id)).toMatchObject({ stripe_lifetime_revenue: 90 });
+  });
+
+  it("stops before any write when the key reads another account than the companies' (three of them looked up)", async () => {
+    const bed = await open();
+    await syncedAccount(bed);
+    const other = await startFakeStripe({ apiKey: STRIPE_KEY });
+    try {
+      other.store.setNow(NOW);
+      const stranger = other.store.addCustomer({ id: 'cus_Stranger1', name: 'Stranger', email: 'a@stranger.example', created: AGO });
+      other.store.addCharge({ customer: stranger.id, amount: 100, currency: 'usd', created: AGO });
+      bed.attio.resetStats();
+      const result = await bed.run(['--changes-since', '3h'], { env: { ...bed.env, STRIPE_API_URL: other.url } });
+      expect(result.code).toBe(2);
+      expect(result.err).toContain('Attio companies looked up');
+      expect(result.err).toContain('is in the Stripe account that STRIPE_API_KEY reads (test mode), not even as a deleted customer');
+      expect(bed.attio.stats().writes).toBe(0);
+      expect(other.requests.filter((r) => /^\/v1\/customers\/cus_/.test(r.path)).map((r) => r.status)).toEqual([200, 404, 404, 404]); // the stranger, then three of the companies'
+      const anyway = await bed.run(['--changes-since', '3h', '--allow-account-mismatch'], { env: { ...bed.env, STRIPE_API_URL: other.url } });
+      expect(anyway.code).toBe(0);
+      expect(anyway.out).toMatch(/^created=1 /m);
+    } finally {
+      await other.close();
+    }
   });
 
   it('refuses a window over 29 days before any request, with the reason', async () => {
