@@ -1365,17 +1365,14 @@ const KEYS_PER_QUERY = 50;
  */
 async function loadRecordsByKeys(attio: AttioClient, target: Target, keys: readonly string[], pageSize = ATTIO_LIMITS.pageSize): Promise<Pick<LinkedState, 'linked' | 'duplicates'>> {
   const keySpec = target.specs.find((spec) => spec.slug === target.key.slug)!;
-  const holders = new Map<string, Map<string, LinkedRecord>>();
-  for (let start = 0; start < keys.length; start += KEYS_PER_QUERY) {
-    const batch = keys.slice(start, start + KEYS_PER_QUERY);
-    const wanted = new Set(batch.map((key) => key.toLowerCase()));
-    for (const record of await recordsWithKeys(attio, target.object, keySpec, batch, pageSize))
-      for (const key of heldKeys(record, keySpec).filter((k) => wanted.has(k)))
-        (holders.get(key) ?? holders.set(key, new Map()).get(key)!).set(record.id.record_id, { recordId: record.id.record_id, values: plainValues(record, target.specs) });
-  }
+  const wanted = new Set(keys.map((key) => key.toLowerCase()));
+  const holders = new Map<string, LinkedRecord[]>();
+  for (const record of await recordsHoldingAny(attio, target.object, keySpec, keys, pageSize))
+    for (const key of heldKeys(record, keySpec).filter((k) => wanted.has(k)))
+      holders.set(key, [...(holders.get(key) ?? []), { recordId: record.id.record_id, values: plainValues(record, target.specs) }]);
   const state: Pick<LinkedState, 'linked' | 'duplicates'> = { linked: new Map(), duplicates: new Map() };
   for (const key of keys) {
-    const found = [...(holders.get(key.toLowerCase())?.values() ?? [])];
+    const found = holders.get(key.toLowerCase()) ?? [];
     if (found.length === 1) state.linked.set(key, found[0]!);
     else if (found.length > 1)
       state.duplicates.set(
@@ -1384,6 +1381,14 @@ async function loadRecordsByKeys(attio: AttioClient, target: Target, keys: reado
       );
   }
   return state;
+}
+
+/** The records whose key contains one of `keys`, 50 keys a query (recordsWithKeys), each once. */
+async function recordsHoldingAny(attio: AttioClient, object: string, keySpec: AttributeSpec, keys: readonly string[], pageSize: number): Promise<AttioRecord[]> {
+  const byId = new Map<string, AttioRecord>();
+  for (let start = 0; start < keys.length; start += KEYS_PER_QUERY)
+    for (const record of await recordsWithKeys(attio, object, keySpec, keys.slice(start, start + KEYS_PER_QUERY), pageSize)) byId.set(record.id.record_id, record);
+  return [...byId.values()];
 }
 
 /**
@@ -1414,16 +1419,12 @@ async function recordsWithKeys(attio: AttioClient, object: string, keySpec: Attr
  */
 async function loadHoldersOf(attio: AttioClient, object: string, matchSlug: string, specs: readonly AttributeSpec[], keys: readonly string[], pageSize: number): Promise<LinkedRecord[]> {
   const keySpec = specs.find((spec) => spec.slug === matchSlug)!;
-  const byId = new Map<string, LinkedRecord>();
-  for (let start = 0; start < keys.length; start += KEYS_PER_QUERY) {
-    const batch = keys.slice(start, start + KEYS_PER_QUERY);
-    for (const record of await recordsWithKeys(attio, object, keySpec, batch, pageSize)) {
-      const values = plainValues(record, specs);
-      const held = values[matchSlug];
-      if (typeof held === 'string' && batch.some((key) => keyMatch(held, key) !== null)) byId.set(record.id.record_id, { recordId: record.id.record_id, values });
-    }
-  }
-  return [...byId.values()];
+  const normal = new Set(keys.map(normalKey)); // keyMatch: the same key but for spaces around it or case
+  return (await recordsHoldingAny(attio, object, keySpec, keys, pageSize)).flatMap((record) => {
+    const values = plainValues(record, specs);
+    const held = values[matchSlug];
+    return typeof held === 'string' && normal.has(normalKey(held)) ? [{ recordId: record.id.record_id, values }] : [];
+  });
 }
 
 /** Up to 10 keys of linked records, from one page of the full load's query (a partial run's look at the rest). */
