@@ -1658,8 +1658,16 @@ describe('GET /v1/events (issue 22)', () => {
     s.pauseSubscription(sub.id);
     s.resumeSubscription(sub.id);
     assert.deepEqual(await since(), ['customer.subscription.updated', 'customer.subscription.updated', 'customer.subscription.paused', 'customer.subscription.updated', 'customer.subscription.resumed']);
+    const itemId = sub.items.data[0]!.id;
+    s.changeQuantity(sub.id, itemId, 3);
+    assert.deepEqual(await since(), ['customer.subscription.updated']);
+    const upgrade = s.recordedEvents().at(-1)!;
+    const itemsOf = (object: unknown) => (object as Stripe.Subscription).items.data.map((i) => [i.id, i.quantity]);
+    assert.deepEqual([itemsOf(upgrade.data.object), itemsOf(upgrade.data.previous_attributes)], [[[itemId, 3]], [[itemId, 1]]], 'the event holds the new quantity, previous_attributes the old');
+    assert.throws(() => s.changeQuantity(sub.id, 'si_nope', 2), /has no item/);
     s.cancelSubscription(sub.id);
     assert.deepEqual(await since(), ['customer.subscription.deleted']);
+    assert.throws(() => s.changeQuantity(sub.id, itemId, 2), /has ended/);
     assert.deepEqual([sub.status, sub.canceled_at], ['canceled', sub.created + 100], 'canceled_at: when it was scheduled');
     const trial = s.addSubscription({ customer: c.id, status: 'trialing', items: [{ unit_amount: 1000 }] });
     const trialEnd = trial.trial_end!;

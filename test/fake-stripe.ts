@@ -68,7 +68,7 @@
 // .funds_withdrawn, customer.subscription.created, product.created, price.created, coupon.created) dated
 // at the object's `created`, unless recordSeedEvents is false; the mutation helpers (updateCustomer,
 // deleteCustomer, attachCustomerDiscount, removeCustomerDiscount, refundCharge, captureCharge,
-// updateCharge, updateDispute, closeDispute, updateSubscription, pauseSubscription, resumeSubscription,
+// updateCharge, updateDispute, closeDispute, updateSubscription, changeQuantity (an upgrade or downgrade), pauseSubscription, resumeSubscription,
 // cancelSubscription, trialWillEnd, updateProduct, renameProduct, updatePrice, updateCoupon) always record
 // theirs, at `at` (EventOptions). Seeding records only creations: an object seeded as refunded, lost or
 // canceled gets no refund, close or end event. Changing a stored object directly (the builders return live
