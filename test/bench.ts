@@ -9,13 +9,22 @@
 // tsx's loader on older Node): `--setup` once (not measured), then each
 // scenario:
 //
-//   cold     first run: creates and links every company
-//   warm     again at once, nothing changed: must make zero Attio writes
+//   cold     first run: creates and links every company, then creates a person per billing email
+//            (unless SYNC_PEOPLE=off, which the bench passes on to the sync and its own checks)
+//   warm     again at once, nothing changed: must make zero Attio writes (companies and people)
 //   delta    applyDelta gives 5% of the customers a new charge or a refund, then a run: one write each
 //   dry-run  `--dry-run`: reads everything and resolves the plan (domain look-ups), writes nothing
 //   seed     no sync run: the bench writes what a cold run would leave straight into the fake Attio
-//            (with sync.ts's own readStripe and customerValues), so that warm can be measured at a
-//            size where a cold run would take hours
+//            (with sync.ts's own readStripe, customerValues and personRecords), companies and people,
+//            so that warm can be measured at a size where a cold run would take hours
+//   changes  issue 22 (after seed or cold): --changed N customers change in Stripe within the last
+//            hour (applyChanges: new charges, refunds, subscriptions canceled or set to end, customers
+//            turned delinquent or given a new email, a few new customers), then `sync.ts
+//            --changes-since 3h` (with the realistic latency, even under --scale), then a full run that
+//            must write nothing. A sync.ts without the flag (exit 2, "Unknown option") is reported as
+//            NOT RUN, and the full run must then write exactly what the changes need. The data set then
+//            records no events of its own (see measureChanges). Two table rows: the incremental run, the
+//            full run after it.
 //
 // Floor = the slowest Stripe listing at 25 pages/s (or every page at 100/s, if that is slower) plus
 // the Attio writes the scenario needs at 25/s (or its domain look-ups at 100 reads/s, if slower):
@@ -28,7 +37,8 @@
 //
 // Prints one table, per-run details (the sync's summary, a request timeline, request mix) and
 // findings; logs and the fakes' request logs go to a temp folder. Exit code 1 when a sync run exits
-// non-zero or a warm (or dry) run writes.
+// non-zero, a warm (or dry) run writes, or a changes check fails; 2 when a changes run could not be
+// made (the sync has no --changes-since) and nothing failed.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,8 +47,23 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Stripe from 'stripe';
-import { ATTIO_LIMITS, companyDomain, companyName, customerValues, readStripe, RETRY, shouldSync, STRIPE_LIMITS, stripePacers } from '../sync.ts';
-import { applyDelta, DEFAULT_SIZE, generateDataset, type DatasetSize } from './dataset.ts';
+import {
+  ATTIO_LIMITS,
+  companyDomain,
+  companyName,
+  customerValues,
+  personalName,
+  personName,
+  personRecords,
+  readStripe,
+  RETRY,
+  shouldSync,
+  STRIPE_LIMITS,
+  stripePacers,
+  usableEmail,
+  type DesiredRecord,
+} from '../sync.ts';
+import { applyChanges, applyDelta, DEFAULT_SIZE, generateDataset, type DatasetSize } from './dataset.ts';
 import { startFakeAttio, type FakeAttio } from './fake-attio.ts';
 import { startFakeStripe, type FakeStripe, type StripeStore } from './fake-stripe.ts';
 import type { RequestInfo } from './faults.ts';
@@ -56,7 +81,10 @@ const ATTIO_LATENCY_MS = 80;
 const STRIPE_BASE_MS = 50;
 const STRIPE_MS_PER_OBJECT: Record<string, number> = { '/v1/charges': 2, '/v1/subscriptions': 1.5, '/v1/customers': 1 };
 
-const SCENARIOS = ['cold', 'warm', 'delta', 'dry-run', 'seed'] as const;
+const SCENARIOS = ['cold', 'warm', 'delta', 'dry-run', 'seed', 'changes'] as const;
+/** The changes scenario's window: `--changes-since` takes it, every change falls within its last hour. */
+const CHANGES_SINCE = '3h';
+const CHANGES_SINCE_S = 3 * 3600;
 /** --burst: another integration spends the write quota for this long, this long after the first write. */
 const BURST_MS = 3000;
 const BURST_AFTER_MS = 5000;
@@ -67,10 +95,13 @@ type Scenario = (typeof SCENARIOS)[number];
 // ------------------------------------------------------------------------------------------------
 
 const USAGE = `Usage: npm run bench -- [--scale | --burst] [--customers N] [--charges N] [--subscriptions N]
-                       [--existing-share X] [--seed N] [--delta-share X] [--scenarios a,b,...] [--logs DIR]
-                       [--node-flags="..."]
+                       [--existing-share X] [--seed N] [--delta-share X] [--changed N] [--scenarios a,b,...]
+                       [--logs DIR] [--node-flags="..."]
 
-  scenarios:    ${SCENARIOS.join(', ')} (default cold,warm,delta; with --scale seed,warm)
+  scenarios:    ${SCENARIOS.join(', ')} (default cold,warm,delta; with --scale seed,warm;
+                with --changed seed,changes)
+  --changed N   the changes scenario: N customers change in Stripe within the last hour (default 10), then
+                \`sync.ts --changes-since ${CHANGES_SINCE}\`, then a full run that must write nothing
   --scale       100k customers, 500k charges, 50k subscriptions, no latency, no rate limits
   --burst       a cold run of 400 customers twice, on fresh fakes, the second with ${BURST_MS / 1000} s of 429s on
                 every Attio write (${BURST_AFTER_MS / 1000} s after the first write): what the burst costs
@@ -84,6 +115,8 @@ interface BenchOptions {
   logs: string;
   nodeFlags: string[];
   burst: boolean;
+  /** changes: how many customers change before the incremental run. */
+  changed: number;
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -98,6 +131,7 @@ function parseOptions(argv: string[]): BenchOptions {
       'existing-share': { type: 'string' },
       seed: { type: 'string' },
       'delta-share': { type: 'string' },
+      changed: { type: 'string' },
       scenarios: { type: 'string' },
       logs: { type: 'string' },
       'node-flags': { type: 'string' },
@@ -124,7 +158,7 @@ function parseOptions(argv: string[]): BenchOptions {
   };
   const count = (n: number) => Number.isInteger(n) && n >= 0;
   const share = (n: number) => n >= 0 && n <= 1;
-  const scenarios = (values.scenarios ?? (scale ? 'seed,warm' : 'cold,warm,delta')).split(',').map((s) => s.trim());
+  const scenarios = (values.scenarios ?? (values.changed !== undefined ? 'seed,changes' : scale ? 'seed,warm' : 'cold,warm,delta')).split(',').map((s) => s.trim());
   for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--scenarios: unknown scenario "${s}"\n\n${USAGE}`);
   return {
     size: {
@@ -135,6 +169,7 @@ function parseOptions(argv: string[]): BenchOptions {
       seed: number('seed', values.seed, base.seed, Number.isInteger),
     },
     deltaShare: number('delta-share', values['delta-share'], 0.05, share),
+    changed: number('changed', values.changed, 10, (n) => count(n) && n > 0),
     scenarios: scenarios as Scenario[],
     realistic: !scale,
     logs: values.logs ? (mkdirSync(values.logs, { recursive: true }), values.logs) : mkdtempSync(join(tmpdir(), 'sync-bench-')),
@@ -155,18 +190,23 @@ interface Arrival {
   write: boolean;
 }
 
-async function startFakes(realistic: boolean, arrivals: Arrival[]): Promise<{ stripe: FakeStripe; attio: FakeAttio }> {
+/**
+ * The fakes, with the documented rate limits when `realistic`. Latency follows `latency.on` (at
+ * first `realistic`), read at every request: the changes scenario turns it on for its incremental
+ * run even under --scale, since that run's wall time is round trips, not the pacers.
+ */
+async function startFakes(realistic: boolean, arrivals: Arrival[], latency = { on: realistic }): Promise<{ stripe: FakeStripe; attio: FakeAttio }> {
   // The latency callbacks see every request first: they double as the arrival log.
   const stripeLatency = (req: RequestInfo) => {
     arrivals.push({ t: performance.now(), service: 'stripe', method: req.method, path: req.path, write: false });
-    if (!realistic) return 0;
+    if (!latency.on) return 0;
     const limit = Number(req.query.get('limit') ?? 10);
     return STRIPE_BASE_MS + (STRIPE_MS_PER_OBJECT[req.path] ?? 0.5) * limit;
   };
   const attioLatency = (req: RequestInfo) => {
     const write = !(req.method === 'GET' || (req.method === 'POST' && req.path.endsWith('/records/query')));
     arrivals.push({ t: performance.now(), service: 'attio', method: req.method, path: req.path, write });
-    return realistic ? ATTIO_LATENCY_MS : 0;
+    return latency.on ? ATTIO_LATENCY_MS : 0;
   };
   const stripe = await startFakeStripe({
     apiKey: STRIPE_KEY,
@@ -281,6 +321,11 @@ function snapshot(attio: FakeAttio): Map<string, string> {
   return out;
 }
 
+/** Whether the sync writes people: SYNC_PEOPLE as sync.ts's switchedOn reads it (on unless off/false/no/0). */
+function peopleOn(env: NodeJS.ProcessEnv): boolean {
+  return !['off', 'false', 'no', '0'].includes((env.SYNC_PEOPLE ?? '').trim().toLowerCase());
+}
+
 function stripeFloorSeconds(store: StripeStore): number {
   const pages = [store.customers.length, store.charges.length, store.subscriptions.length].map((n) => Math.max(1, Math.ceil(n / 100)));
   return Math.max(Math.max(...pages) / API_LIMITS.stripePerEndpoint, pages.reduce((a, b) => a + b, 0) / API_LIMITS.stripeOverall);
@@ -290,8 +335,19 @@ function stripeFloorSeconds(store: StripeStore): number {
  * `seed`: puts the fake Attio in the state a cold run leaves, without the CLI: reads the fake Stripe
  * with sync.ts's own readStripe, maps with customerValues, then links existing companies by domain
  * (oldest customer first, as the sync's plan does) and adds the rest, through the fake's helpers.
+ * Then the people, as the cold run's people step leaves them: sync.ts's own personRecords over the
+ * same companies (a person per usable billing email, the oldest customer's where several share one),
+ * each with its email, its name (personName, in the personal-name object form, as the sync writes
+ * it on create) and `company` = the record its customer's company was written to. A person whose
+ * company was not written (a domain conflict) is left out, as the sync leaves it waiting.
+ * `people: false` (SYNC_PEOPLE=off) leaves the people out.
  */
-async function seedSyncedState(stripeFake: FakeStripe, attio: FakeAttio, paced: boolean): Promise<{ linked: number; created: number; seconds: number }> {
+async function seedSyncedState(
+  stripeFake: FakeStripe,
+  attio: FakeAttio,
+  paced: boolean,
+  people: boolean,
+): Promise<{ linked: number; created: number; people: number; seconds: number }> {
   const started = performance.now();
   const stripe = new Stripe(STRIPE_KEY, { host: '127.0.0.1', port: stripeFake.port, protocol: 'http', maxNetworkRetries: 0, telemetry: false });
   const { facts } = await readStripe({
@@ -305,24 +361,44 @@ async function seedSyncedState(stripeFake: FakeStripe, attio: FakeAttio, paced: 
   const companyByDomain = new Map<string, string>();
   for (const company of attio.companies()) for (const domain of (company.values.domains as string[] | undefined) ?? []) companyByDomain.set(domain, company.record_id);
   const claimed = new Set<string>();
+  /** Where each customer's company was written (its record id). */
+  const written = new Map<string, string>();
+  /** The companies as the sync's map hands them to personRecords: every customer it writes, with its claim order. */
+  const companies: DesiredRecord[] = [];
   let linked = 0;
   let created = 0;
   const oldestFirst = [...facts.values()].filter((f) => shouldSync(f, false)).sort((a, b) => a.createdUnix - b.createdUnix || a.id.localeCompare(b.id));
   for (const f of oldestFirst) {
     const values = customerValues(f, 'USD');
     const domain = companyDomain(f.email);
+    // sync.ts companyRecords' claimOrder: creation time, then id.
+    companies.push({ key: f.id, values, onCreate: {}, linkValue: domain, claimOrder: `${String(f.createdUnix).padStart(12, '0')} ${f.id}` });
     if (domain && claimed.has(domain)) continue; // a conflict in the sync: not written
     if (domain) claimed.add(domain);
     const existing = domain ? companyByDomain.get(domain) : undefined;
     if (existing) {
       attio.setCompanyValues(existing, values);
+      written.set(f.id, existing);
       linked += 1;
     } else {
-      attio.addCompany({ ...values, name: companyName(f), domains: domain ? [domain] : [] });
+      written.set(f.id, attio.addCompany({ ...values, name: companyName(f), domains: domain ? [domain] : [] }));
       created += 1;
     }
   }
-  return { linked, created, seconds: (performance.now() - started) / 1000 };
+  let peopleAdded = 0;
+  if (people) {
+    // The data sets put no people in Attio before the first run: every person here is one the cold run creates.
+    if (attio.people().length) throw new Error('seed: Attio already holds people; the seed only knows what a first run creates');
+    for (const person of personRecords(facts, companies).records) {
+      const customer = person.ifEmpty?.company?.key;
+      const companyId = customer === undefined ? undefined : written.get(customer);
+      if (companyId === undefined) continue; // its company was not written: the sync leaves it waiting
+      const name = personName(facts.get(customer!)!);
+      attio.addPerson({ email_addresses: person.key, name: name === null ? null : personalName(name), company: companyId });
+      peopleAdded += 1;
+    }
+  }
+  return { linked, created, people: peopleAdded, seconds: (performance.now() - started) / 1000 };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -340,7 +416,8 @@ interface Row {
   rateLimited: number;
   totalRequests: number;
   expectedWrites: number;
-  floorS: number;
+  /** Null where no floor is worked out (the changes scenario's incremental run). */
+  floorS: number | null;
   details: string[];
   findings: string[];
 }
@@ -355,9 +432,11 @@ interface Bench {
   env: NodeJS.ProcessEnv;
   /** The step that last wrote every company (a cold run or the seed), if any. */
   synced: 'cold' | 'seed' | null;
+  /** The fakes' latency switch (startFakes). */
+  latency: { on: boolean };
 }
 
-async function measure(bench: Bench, scenario: Exclude<Scenario, 'seed'>): Promise<Row> {
+async function measure(bench: Bench, scenario: Exclude<Scenario, 'seed' | 'changes'>): Promise<Row> {
   const { stripe, attio, options } = bench;
   const store = stripe.store;
   const findings: string[] = [];
@@ -366,6 +445,7 @@ async function measure(bench: Bench, scenario: Exclude<Scenario, 'seed'>): Promi
   // What this run should write, from the data alone.
   let expectedWrites = 0;
   let expectedLookups = 0;
+  let expectedPeople = 0;
   let touched = new Set<string>();
   const chargesBefore = store.charges.length;
   if (scenario === 'delta') touched = applyDelta(store, bench.customerIds, options.deltaShare, options.size.seed + 1, bench.dataEndUnix);
@@ -378,7 +458,11 @@ async function measure(bench: Bench, scenario: Exclude<Scenario, 'seed'>): Promi
   } else if (scenario === 'cold' || scenario === 'dry-run') {
     const unlinked = [...syncable.values()].filter((c) => !before.has(c.id));
     expectedLookups = unlinked.filter((c) => companyDomain(c.email) !== null).length;
-    if (scenario === 'cold') expectedWrites = unlinked.length; // one create or one link each (data set domains are unique)
+    if (scenario === 'cold') {
+      expectedWrites = unlinked.length; // one create or one link each (data set domains are unique)
+      expectedPeople = peopleOn(bench.env) ? newPeople(syncable, attio) : 0;
+      expectedWrites += expectedPeople; // one assert each, after the companies
+    }
   }
   const floorS =
     stripeFloorSeconds(store) + Math.max(expectedWrites / API_LIMITS.attioWrites, (scenario === 'dry-run' || scenario === 'cold' ? expectedLookups : 0) / API_LIMITS.attioReads);
@@ -391,7 +475,8 @@ async function measure(bench: Bench, scenario: Exclude<Scenario, 'seed'>): Promi
   const run = await runSync(scenario === 'dry-run' ? ['--dry-run'] : [], bench.options.nodeFlags, bench.env, logFile);
   const s = stripe.stats();
   const a = attio.stats();
-  const attioWritesOk = attio.requests.filter((r) => r.method !== 'GET' && !r.path.endsWith('/records/query') && r.status >= 200 && r.status < 300).length;
+  const attioWritesOk = writesOk(attio);
+  const byObject = attioByObject(attio).writes;
   writeRequestLogs(bench, scenario, run.startedAt);
 
   const summary = run.output.trim().split('\n').filter((l) => /created=\d+ linked=\d+/.test(l)).at(-1) ?? '(no summary line)';
@@ -408,7 +493,13 @@ async function measure(bench: Bench, scenario: Exclude<Scenario, 'seed'>): Promi
   const after = snapshot(attio);
   const linkedIds = [...after.keys()].filter((k) => k.startsWith('cus_'));
   if (run.code !== 0) findings.push(`FAIL: exit code ${run.code} (log: ${logFile})`);
-  if ((scenario === 'warm' || scenario === 'dry-run') && a.writes > 0) findings.push(`FAIL: ${a.writes} Attio writes in a ${scenario} run (expected 0)`);
+  details.push(`Attio writes by object: companies ${byObject.companies}, people ${byObject.people}${byObject.other ? `, other ${byObject.other}` : ''}`);
+  if ((scenario === 'warm' || scenario === 'dry-run') && (a.writes > 0 || byObject.companies + byObject.people > 0))
+    findings.push(`FAIL: ${a.writes} Attio writes in a ${scenario} run (expected 0: companies ${byObject.companies}, people ${byObject.people})`);
+  if (peopleOn(bench.env) && scenario !== 'dry-run') {
+    const people = attio.people().length;
+    details.push(`Attio: ${people} people after the run${scenario === 'cold' ? ` (${byObject.people} people writes, ${expectedPeople} expected)` : ''}`);
+  }
   if (scenario !== 'dry-run') {
     const missing = [...syncable.keys()].filter((id) => !after.has(id)).length;
     details.push(`Attio: ${linkedIds.length} companies linked to a Stripe customer after the run; ${missing} of ${syncable.size} syncable customers not linked`);
@@ -452,6 +543,187 @@ async function measure(bench: Bench, scenario: Exclude<Scenario, 'seed'>): Promi
   };
 }
 
+/**
+ * `changes` (issue 22): after a seed (or a cold run), `--changed` customers change in Stripe through the
+ * fake's mutation helpers (applyChanges), each recording its events in the hour before the real now (the
+ * store's present is set to it, so Stripe's 30-day events window is the real one); then the real CLI with
+ * `--changes-since 3h`, with the realistic latency (Stripe 50 ms plus its per-object cost, Attio 80 ms)
+ * whatever the scenario's setting, since an incremental run's time is round trips; then a full run (no
+ * flag), which must write nothing: the incremental run left the state a full run leaves. A sync.ts
+ * without the flag answers exit 2 "Unknown option": the scenario says so (NOT RUN) and the full run then
+ * writes the changes itself, which is checked against what they should write.
+ */
+async function measureChanges(bench: Bench): Promise<Row[]> {
+  const { stripe, attio, options } = bench;
+  const store = stripe.store;
+  const n = options.changed;
+  const findings: string[] = [];
+  const details: string[] = [];
+  if (!bench.synced) findings.push('FAIL: changes ran without a cold run or seed before it: nothing to change from');
+
+  const nowUnix = Math.floor(Date.now() / 1000);
+  store.setNow(nowUnix);
+  store.recordSeedEvents = true; // the new charges and customers come from the seeding builders: their events count
+  const linked = snapshot(attio);
+  const candidates = [...syncableCustomers(store).keys()].filter((id) => linked.has(id));
+  const eventsBefore = store.recordedEventCount;
+  const peopleBefore = peopleOn(bench.env) ? attio.people().length : 0;
+  const applied = applyChanges(store, candidates, n, options.size.seed + 2, nowUnix);
+  const byKind = new Map<string, number>();
+  for (const kind of applied.kinds.values()) byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+  const expected = { companies: applied.expected.companies, people: peopleOn(bench.env) ? applied.expected.people : 0 };
+  const expectedWrites = expected.companies + expected.people;
+  details.push(
+    `changes: ${n} customers at ${new Date(nowUnix * 1000).toISOString()} (${[...byKind].map(([k, c]) => `${k} ${c}`).join(', ')}), ` +
+      `${store.recordedEventCount - eventsBefore} events recorded in the last hour; ${eventsInWindow(store, nowUnix)} events in the ${CHANGES_SINCE} window`,
+  );
+  details.push(`changes: expected writes ${expectedWrites} (companies ${expected.companies}, people ${expected.people})`);
+  const before = snapshot(attio);
+
+  // The incremental run.
+  const latencyWas = bench.latency.on;
+  bench.latency.on = true;
+  const incremental = await runMeasured(bench, `changes-${n}-incremental`, ['--changes-since', CHANGES_SINCE]);
+  bench.latency.on = latencyWas;
+  const unknownOption = incremental.run.code === 2 && /unknown option '--changes-since'/i.test(incremental.run.output);
+  const incFindings: string[] = [];
+  const incDetails: string[] = [...incremental.details];
+  const afterIncremental = snapshot(attio);
+  if (unknownOption) {
+    incFindings.push(
+      `NOT RUN: this sync.ts has no --changes-since yet (exit 2, "${/unknown option '--changes-since'/i.exec(incremental.run.output)![0]}"): ` +
+        'the incremental run was not measured; the full run below writes the changes instead',
+    );
+  } else {
+    if (incremental.run.code !== 0) incFindings.push(`FAIL: exit code ${incremental.run.code} (log: ${incremental.logFile})`);
+    const w = incremental.byObject.writes;
+    incDetails.push(`changes: incremental writes companies ${w.companies}, people ${w.people} (expected ${expected.companies} and ${expected.people})`);
+    if (w.companies !== expected.companies || w.people !== expected.people)
+      incFindings.push(`FAIL: the incremental run wrote companies ${w.companies}, people ${w.people}; the changes need ${expected.companies} and ${expected.people}`);
+    const missed = [...applied.kinds].filter(([id, kind]) => kind !== 'email' && before.get(id) === afterIncremental.get(id)).map(([id]) => id);
+    if (missed.length) incFindings.push(`FAIL: ${missed.length} changed customers' companies unchanged after the incremental run (e.g. ${missed.slice(0, 3).join(', ')})`);
+    const perChanged = incremental.stripeRequests / n;
+    incDetails.push(`changes: ${incremental.stripeRequests} Stripe requests for ${n} changed customers (${perChanged.toFixed(2)} a customer)`);
+    // issue 22's targets: with 10 changed of 100,000, at most 60 Stripe requests and done within 10 s.
+    if (n <= 10 && options.size.customers >= 100_000) {
+      if (incremental.stripeRequests > 60) incFindings.push(`FAIL: ${incremental.stripeRequests} Stripe requests for ${n} changed of ${options.size.customers} (issue 22: at most 60)`);
+      if (incremental.run.wallS > 10) incFindings.push(`FAIL: ${incremental.run.wallS.toFixed(1)} s for ${n} changed of ${options.size.customers} (issue 22: within 10 s)`);
+    }
+  }
+
+  // The full run: nothing left to write after an incremental run; the changes themselves after none.
+  const full = await runMeasured(bench, `changes-${n}-full`, []);
+  const fullFindings: string[] = [];
+  const fullDetails: string[] = [...full.details];
+  const w = full.byObject.writes;
+  const fullExpected = unknownOption ? expectedWrites : 0;
+  if (full.run.code !== 0) fullFindings.push(`FAIL: exit code ${full.run.code} (log: ${full.logFile})`);
+  if (w.companies + w.people + w.other !== fullExpected)
+    fullFindings.push(
+      unknownOption
+        ? `FAIL: the full run (no incremental run before it) wrote companies ${w.companies}, people ${w.people}; the changes need ${expected.companies} and ${expected.people}`
+        : `FAIL: the full run after the incremental one wrote companies ${w.companies}, people ${w.people} (expected 0: the incremental run left something unwritten)`,
+    );
+  else fullDetails.push(`changes: the full run wrote ${fullExpected}${unknownOption ? ' (the changes: no incremental run before it)' : ' (the incremental run left what a full run leaves)'}`);
+  const after = snapshot(attio);
+  const unchanged = [...applied.kinds].filter(([id, kind]) => kind !== 'email' && before.get(id) === after.get(id)).map(([id]) => id);
+  if (unchanged.length) fullFindings.push(`FAIL: ${unchanged.length} changed customers' companies never changed in Attio (e.g. ${unchanged.slice(0, 3).join(', ')})`);
+  if (peopleOn(bench.env)) {
+    const people = attio.people().length;
+    fullDetails.push(`changes: people ${peopleBefore} before the changes, ${people} after both runs (${expected.people} new expected)`);
+    if (people - peopleBefore !== expected.people) fullFindings.push(`FAIL: ${people - peopleBefore} people created, the changes need ${expected.people}`);
+  }
+  const floorS = stripeFloorSeconds(store) + fullExpected / API_LIMITS.attioWrites;
+  const row = (part: 'incremental' | 'full', m: MeasuredRun, rowFindings: string[], rowDetails: string[], rowExpected: number, floor: number | null): Row => ({
+    scenario: 'changes',
+    label: part === 'incremental' ? `changes ${n}: --changes-since ${CHANGES_SINCE}` : `changes ${n}: full run after`,
+    run: m.run,
+    stripeRequests: m.stripeRequests,
+    attioReads: m.attioReads,
+    attioWrites: m.attioWrites,
+    attioWritesOk: m.attioWritesOk,
+    rateLimited: m.rateLimited,
+    totalRequests: m.totalRequests,
+    expectedWrites: rowExpected,
+    floorS: floor,
+    details: rowDetails,
+    findings: rowFindings,
+  });
+  return [
+    row('incremental', incremental, [...findings, ...incFindings], [...details, ...incDetails], unknownOption ? 0 : expectedWrites, null),
+    row('full', full, fullFindings, fullDetails, fullExpected, floorS),
+  ];
+}
+
+interface MeasuredRun {
+  run: ChildRun;
+  logFile: string;
+  stripeRequests: number;
+  attioReads: number;
+  attioWrites: number;
+  attioWritesOk: number;
+  rateLimited: number;
+  totalRequests: number;
+  byObject: ReturnType<typeof attioByObject>;
+  details: string[];
+}
+
+/** One CLI run on fresh counters: its numbers, the request mix by endpoint and object, its log and request logs. */
+async function runMeasured(bench: Bench, name: string, args: string[]): Promise<MeasuredRun> {
+  const { stripe, attio } = bench;
+  stripe.resetStats();
+  attio.resetStats();
+  bench.arrivals.length = 0;
+  const logFile = join(bench.options.logs, `${name}.log`);
+  console.log(`running ${name} (${['sync.ts', ...args].join(' ')}) ...`);
+  const run = await runSync(args, bench.options.nodeFlags, bench.env, logFile);
+  const s = stripe.stats();
+  const a = attio.stats();
+  writeRequestLogs(bench, name, run.startedAt);
+  const byObject = attioByObject(attio);
+  const summary = run.output.trim().split('\n').filter((l) => /created=\d+ linked=\d+/.test(l)).at(-1) ?? '(no summary line)';
+  const details = [
+    run.code === 2 ? `sync: exit 2: ${run.output.trim().split('\n').slice(0, 2).join(' / ')}` : `sync: ${summary}`,
+    timeline(bench.arrivals, run),
+    requestMix(stripe, attio),
+    `Stripe by endpoint: ${Object.entries(s.byEndpoint).map(([endpoint, count]) => `${endpoint} ${count}`).join(', ') || 'none'}`,
+    `Attio by object: reads companies ${byObject.reads.companies}, people ${byObject.reads.people}; writes companies ${byObject.writes.companies}, people ${byObject.writes.people}`,
+  ];
+  return {
+    run,
+    logFile,
+    stripeRequests: s.total,
+    attioReads: a.reads,
+    attioWrites: a.writes,
+    attioWritesOk: writesOk(attio),
+    rateLimited: s.rateLimited + a.rateLimited,
+    totalRequests: s.total + a.total,
+    byObject,
+    details,
+  };
+}
+
+/** Events GET /v1/events would list for `--changes-since 3h` at `nowUnix`. */
+function eventsInWindow(store: StripeStore, nowUnix: number): number {
+  const { created } = store.eventView(); // indexed by the event's seq, 1 to recordedEventCount
+  let count = 0;
+  for (let seq = 1; seq <= store.recordedEventCount; seq++) if (created[seq]! >= nowUnix - CHANGES_SINCE_S) count += 1;
+  return count;
+}
+
+/** What the data set's dates are against the real now: its objects in the 30-day events window and in the changes window. */
+function seededInWindow(store: StripeStore, nowUnix: number): string {
+  let [total, month, window, newest] = [0, 0, 0, 0];
+  for (const list of [store.customers, store.charges, store.subscriptions])
+    for (const { created } of list) {
+      total += 1;
+      if (created >= nowUnix - 30 * 86_400) month += 1;
+      if (created >= nowUnix - CHANGES_SINCE_S) window += 1;
+      if (created > newest) newest = created;
+    }
+  return `${month} of its ${total} customers, charges and subscriptions were created in the last 30 days, ${window} in the last ${CHANGES_SINCE}; the newest ${((nowUnix - newest) / 3600).toFixed(1)} h ago`;
+}
+
 /** When things happened, relative to the spawn: where the wall time went. */
 function timeline(arrivals: Arrival[], run: ChildRun): string {
   const at = (t: number) => `${((t - run.startedAt) / 1000).toFixed(1)}s`;
@@ -481,7 +753,12 @@ function requestMix(stripe: FakeStripe, attio: FakeAttio): string {
   const bump = (key: string) => kinds.set(key, (kinds.get(key) ?? 0) + 1);
   for (const r of attio.requests) {
     const filter = JSON.stringify((r.body as { filter?: unknown } | undefined)?.filter ?? '');
-    if (r.path.endsWith('/records/query')) bump(filter.includes('"domains"') ? 'domain look-up' : 'linked-records page');
+    const people = r.path.startsWith('/v2/objects/people/');
+    if (people) {
+      if (r.path.endsWith('/records/query')) bump('people look-up');
+      else if (r.method === 'PUT') bump('people PUT assert');
+      else bump(`people ${r.method} other`);
+    } else if (r.path.endsWith('/records/query')) bump(filter.includes('"domains"') ? 'domain look-up' : 'linked-records page');
     else if (r.method === 'PUT') bump('PUT assert');
     else if (r.method === 'POST' && r.path.endsWith('/records')) bump('POST create');
     else if (r.method === 'PATCH') bump('PATCH link');
@@ -546,7 +823,7 @@ function table(rows: Row[]): string {
     String(r.run.code),
     fmt(r.run.wallS, 1),
     fmt(r.floorS, 1),
-    fmt(r.run.wallS / r.floorS, 2),
+    fmt(r.floorS === null ? null : r.run.wallS / r.floorS, 2),
     String(r.stripeRequests),
     String(r.attioReads),
     String(r.attioWrites),
@@ -607,6 +884,36 @@ async function runBurst(options: BenchOptions): Promise<number> {
   return ok ? 0 : 1;
 }
 
+/**
+ * Attio reads and writes per object, from the fake's request log (a write: every request that is not
+ * a GET or a records query, answered or not): the people step's apart from the companies'.
+ */
+function attioByObject(attio: FakeAttio): Record<'reads' | 'writes', { companies: number; people: number; other: number }> {
+  const out = { reads: { companies: 0, people: 0, other: 0 }, writes: { companies: 0, people: 0, other: 0 } };
+  for (const r of attio.requests) {
+    const side = r.method === 'GET' || r.path.endsWith('/records/query') ? out.reads : out.writes;
+    const object = /^\/v2\/objects\/([^/]+)/.exec(r.path)?.[1];
+    if (object === 'companies' || object === 'people') side[object] += 1;
+    else side.other += 1;
+  }
+  return out;
+}
+
+/**
+ * The people a first run creates: one per usable billing email (sync.ts usableEmail) among the
+ * customers it writes, less those already in Attio. The data sets give every customer its own email
+ * and domain, so each of these customers' companies is written and each person created.
+ */
+function newPeople(syncable: Map<string, Stripe.Customer>, attio: FakeAttio): number {
+  const held = new Set(attio.people().flatMap((p) => p.emails.map((e) => e.toLowerCase())));
+  const emails = new Set<string>();
+  for (const c of syncable.values()) {
+    const email = usableEmail(c.email ?? null);
+    if (email && !held.has(email)) emails.add(email);
+  }
+  return emails.size;
+}
+
 function writesOk(attio: FakeAttio): number {
   return attio.requests.filter((r) => r.method !== 'GET' && !r.path.endsWith('/records/query') && r.status >= 200 && r.status < 300).length;
 }
@@ -638,16 +945,23 @@ async function main(): Promise<number> {
   console.log(`logs:    ${options.logs}\n`);
 
   const arrivals: Arrival[] = [];
-  const { stripe, attio } = await startFakes(options.realistic, arrivals);
+  const latency = { on: options.realistic };
+  const { stripe, attio } = await startFakes(options.realistic, arrivals, latency);
   try {
     const generatedAt = performance.now();
     // Two years of history up to an hour ago, as in a live account (recent weeks hold data too).
     const dataEndUnix = Math.floor(Date.now() / 1000) - 3600;
+    // With the changes scenario the data set records no events: it is what the seed (or cold run) already
+    // synced, and its newest objects (up to an hour ago) would otherwise put events in --changes-since's
+    // window beside the scenario's own changes.
+    const changes = options.scenarios.includes('changes');
+    if (changes) stripe.store.recordSeedEvents = false;
     const dataset = generateDataset(stripe.store, attio, size, dataEndUnix);
     console.log(`generated the data set in ${((performance.now() - generatedAt) / 1000).toFixed(1)}s: ${dataset.existingCompanies} companies already in Attio`);
+    if (changes) console.log(`data set events: not recorded (${seededInWindow(stripe.store, Math.floor(Date.now() / 1000))})`);
     const env: NodeJS.ProcessEnv = { ...process.env, STRIPE_API_KEY: STRIPE_KEY, ATTIO_API_KEY: ATTIO_KEY, STRIPE_API_URL: stripe.url, ATTIO_API_URL: attio.url, DRY_RUN: '0' };
     delete env.GITHUB_STEP_SUMMARY;
-    const bench: Bench = { options, stripe, attio, arrivals, customerIds: dataset.customerIds, dataEndUnix, env, synced: null };
+    const bench: Bench = { options, stripe, attio, arrivals, customerIds: dataset.customerIds, dataEndUnix, env, synced: null, latency };
 
     const setup = await runSync(['--setup'], options.nodeFlags, env, join(options.logs, 'setup.log'));
     console.log(`setup: exit ${setup.code} in ${setup.wallS.toFixed(1)}s`);
@@ -661,9 +975,15 @@ async function main(): Promise<number> {
     for (const scenario of options.scenarios) {
       if (scenario === 'seed') {
         console.log('seeding Attio with the state a cold run leaves ...');
-        const seeded = await seedSyncedState(stripe, attio, options.realistic);
-        notes.push(`seed (no sync run, not in the table): ${seeded.linked} existing companies linked and ${seeded.created} created in Attio by the bench in ${seeded.seconds.toFixed(1)}s`);
+        const seeded = await seedSyncedState(stripe, attio, options.realistic, peopleOn(env));
+        notes.push(
+          `seed (no sync run, not in the table): ${seeded.linked} existing companies linked, ${seeded.created} created and ${seeded.people} people created in Attio by the bench in ${seeded.seconds.toFixed(1)}s`,
+        );
         bench.synced = 'seed';
+        continue;
+      }
+      if (scenario === 'changes') {
+        rows.push(...(await measureChanges(bench)));
         continue;
       }
       rows.push(await measure(bench, scenario));
@@ -679,8 +999,9 @@ async function main(): Promise<number> {
     console.log(`\nfindings: ${findings.length ? '' : 'none'}`);
     for (const f of findings) console.log(`  - ${f}`);
     const failed = findings.some((f) => f.includes('FAIL:'));
-    console.log(`\n${failed ? 'FAILED' : 'OK'} (logs and request logs: ${options.logs})`);
-    return failed ? 1 : 0;
+    const notRun = findings.some((f) => f.includes('NOT RUN:'));
+    console.log(`\n${failed ? 'FAILED' : notRun ? 'NOT ALL RUN' : 'OK'} (logs and request logs: ${options.logs})`);
+    return failed ? 1 : notRun ? 2 : 0;
   } finally {
     await Promise.all([stripe.close(), attio.close()]);
   }

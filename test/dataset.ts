@@ -128,3 +128,84 @@ export function applyDelta(stripe: StripeStore, customerIds: readonly string[], 
   }
   return touched;
 }
+
+/** What applyChanges did to one customer; each kind changes at least one value the sync writes. */
+export type ChangeKind =
+  | 'charge' // a new succeeded USD charge: lifetime revenue and last payment (charge.succeeded)
+  | 'refund' // 1.00 USD of a USD charge refunded: lifetime revenue (charge.refunded)
+  | 'cancel' // its only subscription, active, canceled now: status, MRR, churned on (customer.subscription.deleted)
+  | 'cancel-at-period-end' // that subscription set to end with its period: cancels on, renews on (customer.subscription.updated)
+  | 'delinquent' // the customer turns delinquent: stripe_delinquent (customer.updated)
+  | 'email' // the customer's email changes to an address no other customer has: a new person, no company value (customer.updated)
+  | 'new'; // a new customer with a succeeded charge: a company and a person created (customer.created, charge.succeeded)
+
+export interface AppliedChanges {
+  /** The changed customers (new ones included) and what changed. */
+  kinds: Map<string, ChangeKind>;
+  /** Writes a run that reads the changes makes: one per company changed or created, one per person created. */
+  expected: { companies: number; people: number };
+}
+
+/**
+ * issue 22's changes: `count` customers change through the fake Stripe's mutation helpers, each at a
+ * time in the hour before `nowUnix` (so each records its events within the last hour): about 5% (at
+ * least one) are new customers with a first charge, the rest are drawn from `candidates` (customers
+ * whose company and person Attio already holds, as a run left them) and get one of the other kinds.
+ * The store must record builder events (recordSeedEvents true) for the new charges and customers to
+ * have theirs; `round` keeps the new emails and customers of two calls apart.
+ */
+export function applyChanges(stripe: StripeStore, candidates: readonly string[], count: number, seed: number, nowUnix: number, round = 0): AppliedChanges {
+  const random = seededRandom(seed);
+  const within = () => nowUnix - 60 - Math.floor(random() * 3300); // in the last hour, a minute before now at the latest
+  const refundable = new Map<string, string>();
+  for (const charge of stripe.charges) {
+    const id = typeof charge.customer === 'string' ? charge.customer : null;
+    if (id && !refundable.has(id) && charge.status === 'succeeded' && charge.currency === 'usd' && charge.amount_captured - charge.amount_refunded >= 100) refundable.set(id, charge.id);
+  }
+  // The customers with exactly one subscription, when it is active with a licensed, priced item: ending it changes MRR.
+  const subs = new Map<string, Array<(typeof stripe.subscriptions)[number]>>();
+  for (const sub of stripe.subscriptions) {
+    const id = typeof sub.customer === 'string' ? sub.customer : sub.customer.id;
+    subs.set(id, [...(subs.get(id) ?? []), sub]);
+  }
+  const endable = (customer: string) => {
+    const list = subs.get(customer);
+    const sub = list?.length === 1 ? list[0]! : null;
+    const earns = sub?.items.data.some((i) => i.price.recurring?.usage_type === 'licensed' && (i.price.unit_amount ?? 0) > 0 && (i.quantity ?? 0) > 0);
+    return sub && sub.status === 'active' && !sub.cancel_at_period_end && sub.cancel_at === null && sub.pause_collection === null && earns ? sub.id : null;
+  };
+
+  const kinds = new Map<string, ChangeKind>();
+  const expected = { companies: 0, people: 0 };
+  const newCount = Math.min(count, Math.max(1, Math.round(count * 0.05)));
+  for (let i = 0; i < newCount; i++) {
+    const at = within();
+    const customer = stripe.addCustomer({ email: `billing@new-${seed}-${round}-${i}.com`, name: `New company ${round}-${i}`, created: at });
+    stripe.addCharge({ customer: customer.id, amount: 5000 + Math.floor(random() * 20_000), currency: 'usd', created: at + 30 });
+    kinds.set(customer.id, 'new');
+    expected.companies += 1;
+    expected.people += 1;
+  }
+  if (count - newCount > candidates.length) throw new Error(`applyChanges: ${count - newCount} customers to change, ${candidates.length} candidates`);
+  while (kinds.size < count) {
+    const customer = candidates[Math.floor(random() * candidates.length)]!;
+    if (kinds.has(customer)) continue;
+    const r = random();
+    let kind: ChangeKind = r < 0.35 ? 'charge' : r < 0.55 ? 'refund' : r < 0.65 ? 'cancel' : r < 0.75 ? 'cancel-at-period-end' : r < 0.9 ? 'delinquent' : 'email';
+    const sub = endable(customer);
+    const current = stripe.customer(customer);
+    if ((kind === 'refund' && !refundable.has(customer)) || (kind.startsWith('cancel') && !sub) || (kind === 'delinquent' && current.delinquent === true)) kind = 'charge';
+    if (kind === 'email' && !current.email?.includes('@')) kind = 'charge';
+    const at = within();
+    if (kind === 'charge') stripe.addCharge({ customer, amount: 2500 + Math.floor(random() * 10_000), currency: 'usd', created: at });
+    else if (kind === 'refund') stripe.refundCharge(refundable.get(customer)!, 100, { at });
+    else if (kind === 'cancel') stripe.cancelSubscription(sub!, { at });
+    else if (kind === 'cancel-at-period-end') stripe.updateSubscription(sub!, { cancel_at_period_end: true }, { at });
+    else if (kind === 'delinquent') stripe.updateCustomer(customer, { delinquent: true }, { at });
+    else stripe.updateCustomer(customer, { email: `ops-${round}-${kinds.size}@${current.email!.split('@')[1]}` }, { at });
+    kinds.set(customer, kind);
+    if (kind === 'email') expected.people += 1;
+    else expected.companies += 1;
+  }
+  return { kinds, expected };
+}
