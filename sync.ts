@@ -2307,11 +2307,12 @@ async function preflightAndRead(run: Run, source: Source<unknown, unknown>, targ
   })();
   const reading = source.read(run.config.source!.settings, run.readContext);
   reading.catch(() => {}); // awaited below, once preflight has passed
-  const [checked, ...laterChecks] = await checking.catch((error: unknown) => {
+  const checks = await checking.catch((error: unknown) => {
     throw new Exit(2, `Preflight failed: ${run.describe(error)}`);
   });
-  const problems = targets.flatMap((t, i) => ([checked, ...laterChecks][i]!.problems.length ? [notReady(t.object, [checked, ...laterChecks][i]!)] : []));
+  const problems = targets.flatMap((t, i) => (checks[i]!.problems.length ? [notReady(t.object, checks[i]!)] : []));
   if (problems.length) throw new Exit(2, problems.join('\n'));
+  const [checked, ...laterChecks] = checks;
   const keyIsUnique = checked!.unique.includes(target.key.slug);
   io.out(
     keyIsUnique
@@ -2325,6 +2326,7 @@ async function preflightAndRead(run: Run, source: Source<unknown, unknown>, targ
     // A partial run knows its keys once it has read, and looks at a few other linked records; a full run loads every linked record meanwhile.
     const partial = run.config.source!.partial === true;
     const sampling = partial ? sampleKeys(run.attio, target, run.limits.pageSize) : Promise.resolve([]);
+    sampling.catch(() => {}); // awaited below, after reading
     const [read, state] = partial ? await reading.then(async (read) => [read, await load(read.keys ?? [])] as const) : await Promise.all([reading, load()]);
     const otherKeys = (await sampling).filter((key) => !(read.keys ?? []).includes(key));
     run.progress.finish(`Read ${read.summary} and ${state.records.length} linked Attio records in ${((now() - readStarted) / 1000).toFixed(1)}s.`);
@@ -2411,7 +2413,8 @@ async function planLater(run: Run, target: Target, checked: PreflightResult, fir
       return { ...planned, plan: planRecords(records, linked, duplicates, new Map(), placedBy(steps)) };
     }
     const owned = target.specs.filter((spec) => !spec.standard);
-    const state = await loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix, onlyKey: null }, run.limits.pageSize);
+    const onlyKeys = run.config.source!.partial ? records.map((r) => r.key) : undefined; // a partial run loads only what it covers
+    const state = await loadLinkedRecords(run.attio, target.object, target.key.slug, owned, { keyPrefix: target.key.prefix, onlyKey: null, onlyKeys }, run.limits.pageSize);
     const matched = matchLinkedRecords(
       state.records,
       records.map((r) => r.key),
