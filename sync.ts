@@ -1383,12 +1383,15 @@ async function loadRecordsByKeys(attio: AttioClient, target: Target, keys: reado
   return state;
 }
 
-/** The records whose key contains one of `keys`, 50 keys a query (recordsWithKeys), each once. */
+/** Key queries under way at once: the read pacer keeps them under Attio's read limit; one at a time, 100,000 keys would take minutes. */
+const KEY_QUERIES_AT_ONCE = 8;
+
+/** The records whose key contains one of `keys`, 50 keys a query (recordsWithKeys), several queries at once, each record once. */
 async function recordsHoldingAny(attio: AttioClient, object: string, keySpec: AttributeSpec, keys: readonly string[], pageSize: number): Promise<AttioRecord[]> {
-  const byId = new Map<string, AttioRecord>();
-  for (let start = 0; start < keys.length; start += KEYS_PER_QUERY)
-    for (const record of await recordsWithKeys(attio, object, keySpec, keys.slice(start, start + KEYS_PER_QUERY), pageSize)) byId.set(record.id.record_id, record);
-  return [...byId.values()];
+  const batches: string[][] = [];
+  for (let start = 0; start < keys.length; start += KEYS_PER_QUERY) batches.push(keys.slice(start, start + KEYS_PER_QUERY));
+  const found = await mapConcurrent(batches, KEY_QUERIES_AT_ONCE, (batch) => recordsWithKeys(attio, object, keySpec, batch, pageSize));
+  return [...new Map(found.flat().map((record) => [record.id.record_id, record])).values()];
 }
 
 /**

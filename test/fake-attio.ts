@@ -355,6 +355,8 @@ interface ObjectModel {
   noun: string;
   attrs: Attribute[];
   records: StoredRecord[];
+  /** `records` by record_id (kept with it by addRecord and removeRecord): look-ups by id in constant time. */
+  byId: Map<string, StoredRecord>;
 }
 
 class ApiError extends Error {
@@ -423,8 +425,8 @@ class FakeAttioServer {
   private faults: FaultSchedule | undefined;
   private readonly readWindow: RateWindow | undefined;
   private readonly writeWindow: RateWindow | undefined;
-  private readonly companies: ObjectModel = { slug: 'companies', object_id: OBJECT_ID, noun: 'company', attrs: [], records: [] };
-  private readonly people: ObjectModel = { slug: 'people', object_id: PEOPLE_OBJECT_ID, noun: 'person', attrs: [], records: [] };
+  private readonly companies: ObjectModel = { slug: 'companies', object_id: OBJECT_ID, noun: 'company', attrs: [], records: [], byId: new Map() };
+  private readonly people: ObjectModel = { slug: 'people', object_id: PEOPLE_OBJECT_ID, noun: 'person', attrs: [], records: [], byId: new Map() };
   private readonly requests: RequestLogEntry[] = [];
   private counters = { total: 0, reads: 0, writes: 0, rateLimited: 0, faults: 0 };
   private server: Server | undefined;
@@ -951,7 +953,7 @@ class FakeAttioServer {
     const record = target ?? { record_id: randomUUID(), created_at: nanoTime(), values: new Map<string, StoredValue[]>() };
     const before = this.companyOf(obj, record);
     this.commit(record, next, { type: 'api-token', id: API_TOKEN_ID });
-    if (target === null) obj.records.push(record);
+    if (target === null) this.addRecord(obj, record);
     if (auto) this.commit(record, new Map([[auto.attr, [auto.ref]]]), SYSTEM_ACTOR);
     this.reflectTeam(obj, [before, this.companyOf(obj, record)]);
     return record;
@@ -1003,7 +1005,8 @@ class FakeAttioServer {
     };
     const byId = (id: unknown): RecordRef => {
       if (typeof id !== 'string' || !UUID.test(id)) throw validation(`Invalid value was passed to attribute with slug "${attr.api_slug}": "target_record_id" must be a UUID, got ${JSON.stringify(id)}.`, path);
-      return one(allowed.records.filter((r) => r.record_id === id), `record ID "${id}" (the target record must exist)`);
+      const found = allowed.byId.get(id);
+      return one(found ? [found] : [], `record ID "${id}" (the target record must exist)`);
     };
     const byMatch = (matchAttr: Attribute | undefined, key: string, value: unknown): RecordRef => {
       if (!matchAttr || matchAttr.is_archived) throw badRequest('value_not_found', `Cannot find attribute with slug/ID "${key}" on ${allowed.slug}.`);
@@ -1073,7 +1076,7 @@ class FakeAttioServer {
     if (!company) {
       company = { record_id: randomUUID(), created_at: nanoTime(), values: new Map() };
       this.commit(company, new Map([[domains, [domain]]]), SYSTEM_ACTOR);
-      this.companies.records.push(company);
+      this.addRecord(this.companies, company);
     }
     return { attr, ref: { target_object: 'companies', target_record_id: company.record_id } };
   }
@@ -1097,13 +1100,19 @@ class FakeAttioServer {
     const company = this.findAttribute(this.people, 'company');
     if (obj !== this.people || !team || !company) return;
     for (const id of new Set(companyIds)) {
-      const record = this.companies.records.find((r) => r.record_id === id);
+      const record = id === null ? undefined : this.companies.byId.get(id);
       if (!record) continue;
       const members = this.people.records
         .filter((p) => this.companyOf(this.people, p) === id)
         .map((p): RecordRef => ({ target_object: 'people', target_record_id: p.record_id }));
       this.commit(record, new Map([[team, members]]), SYSTEM_ACTOR);
     }
+  }
+
+  /** Adds a new record to its object: its list (creation order) and the index by id. */
+  private addRecord(obj: ObjectModel, record: StoredRecord): void {
+    obj.records.push(record);
+    obj.byId.set(record.record_id, record);
   }
 
   /**
@@ -1114,6 +1123,7 @@ class FakeAttioServer {
   private removeRecord(obj: ObjectModel, record: StoredRecord): void {
     const company = this.companyOf(obj, record);
     obj.records.splice(obj.records.indexOf(record), 1);
+    obj.byId.delete(record.record_id);
     if (obj === this.people) this.reflectTeam(obj, [company]);
     const attr = this.findAttribute(this.people, 'company');
     if (obj === this.companies && attr) {
@@ -1230,7 +1240,7 @@ class FakeAttioServer {
   }
 
   private requireHelperRecord(obj: ObjectModel, recordId: string): StoredRecord {
-    const record = obj.records.find((r) => r.record_id === recordId);
+    const record = obj.byId.get(recordId);
     if (!record) throw new Error(`fake-attio: no ${obj.noun} ${recordId}`);
     return record;
   }
@@ -1238,7 +1248,7 @@ class FakeAttioServer {
   private helperAddCompany(values: Record<string, unknown>): string {
     const record: StoredRecord = { record_id: randomUUID(), created_at: nanoTime(), values: new Map() };
     this.commit(record, this.parseHelperValues(this.companies, values), { type: 'workspace-member', id: MEMBER_ID });
-    this.companies.records.push(record);
+    this.addRecord(this.companies, record);
     return record.record_id;
   }
 
@@ -1251,7 +1261,7 @@ class FakeAttioServer {
     const parsed = this.parseHelperValues(this.people, values);
     const record: StoredRecord = { record_id: randomUUID(), created_at: nanoTime(), values: new Map() };
     this.commit(record, parsed, { type: 'workspace-member', id: MEMBER_ID });
-    this.people.records.push(record);
+    this.addRecord(this.people, record);
     this.reflectTeam(this.people, [this.companyOf(this.people, record)]);
     return record.record_id;
   }
@@ -1338,7 +1348,7 @@ class FakeAttioServer {
   }
 
   private requireRecord(obj: ObjectModel, recordId: string | undefined): StoredRecord {
-    const record = obj.records.find((r) => r.record_id === recordId);
+    const record = recordId === undefined ? undefined : obj.byId.get(recordId);
     if (!record) throw notFound(`Record with ID "${recordId}" not found.`);
     return record;
   }
@@ -1889,16 +1899,18 @@ function compileOperator(
   const operands = op === '$in' ? operand : [operand];
   if (!Array.isArray(operands)) throw filterError('"$in" expects an array.', path);
   const wanted = operands.map((x) => checkOperand(attr, field.kind, x, path));
+  const wantedLower = wanted.map((w) => String(w).toLowerCase());
   const test = (have: string | number): boolean => {
     const h = field.kind === 'domain' ? String(have).toLowerCase() : have;
-    return wanted.some((w) => {
+    const hLower = op === '$contains' ? String(h).toLowerCase() : '';
+    return wanted.some((w, i) => {
       switch (op) {
         case '$eq':
         case '$in':
           return h === w;
         case '$contains':
           // "$contains can be used for matching parts of a string, case-insensitively" (filtering guide).
-          return String(h).toLowerCase().includes(String(w).toLowerCase());
+          return hLower.includes(wantedLower[i]!);
         case '$starts_with':
           return String(h).startsWith(String(w));
         case '$ends_with':
