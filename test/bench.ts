@@ -405,9 +405,8 @@ async function seedSyncedState(
 // One measured run
 // ------------------------------------------------------------------------------------------------
 
-interface Row {
-  scenario: Scenario;
-  label: string;
+/** A run's numbers, as a table row and a measured run both hold them. */
+interface RunNumbers {
   run: ChildRun;
   stripeRequests: number;
   attioReads: number;
@@ -415,6 +414,11 @@ interface Row {
   attioWritesOk: number;
   rateLimited: number;
   totalRequests: number;
+}
+
+interface Row extends RunNumbers {
+  scenario: Scenario;
+  label: string;
   expectedWrites: number;
   /** Null where no floor is worked out (the changes scenario's incremental run). */
   floorS: number | null;
@@ -655,15 +659,8 @@ async function measureChanges(bench: Bench): Promise<Row[]> {
   ];
 }
 
-interface MeasuredRun {
-  run: ChildRun;
+interface MeasuredRun extends RunNumbers {
   logFile: string;
-  stripeRequests: number;
-  attioReads: number;
-  attioWrites: number;
-  attioWritesOk: number;
-  rateLimited: number;
-  totalRequests: number;
   byObject: ReturnType<typeof attioByObject>;
   details: string[];
 }

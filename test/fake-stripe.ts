@@ -987,24 +987,7 @@ export class StripeStore {
       const exchangeRate =
         p.settlement?.exchange_rate ??
         (settlementCurrency === currency ? null : impliedExchangeRate(amountCaptured, currency, amount, settlementCurrency));
-      const txn: Stripe.BalanceTransaction = {
-        id: this.claimId(undefined, 'txn'),
-        object: 'balance_transaction',
-        amount,
-        available_on: created + 2 * DAY,
-        balance_type: 'payments',
-        created,
-        currency: settlementCurrency,
-        description: null,
-        exchange_rate: exchangeRate,
-        fee: 0,
-        fee_details: [],
-        net: amount,
-        reporting_category: 'charge',
-        source: id,
-        status: 'available',
-        type: 'charge',
-      };
+      const txn = this.chargeTransaction(id, amount, settlementCurrency, exchangeRate, created);
       this.balanceTransactions.set(txn.id, txn);
       balanceTransaction = txn.id;
     }
@@ -1097,24 +1080,7 @@ export class StripeStore {
     if (!(Number.isInteger(amount) && amount > 0 && amount <= charge.amount)) throw new Error(`fake-stripe: cannot capture ${amount} of ${id}`);
     const at = this.eventTime(opts.at, charge.created);
     this.freeze(charge);
-    const txn: Stripe.BalanceTransaction = {
-      id: this.claimId(undefined, 'txn'),
-      object: 'balance_transaction',
-      amount,
-      available_on: at + 2 * DAY,
-      balance_type: 'payments',
-      created: at,
-      currency: charge.currency,
-      description: null,
-      exchange_rate: null,
-      fee: 0,
-      fee_details: [],
-      net: amount,
-      reporting_category: 'charge',
-      source: id,
-      status: 'available',
-      type: 'charge',
-    };
+    const txn = this.chargeTransaction(id, amount, charge.currency, null, at);
     this.balanceTransactions.set(txn.id, txn);
     charge.captured = true;
     charge.amount_captured = amount;
@@ -1837,6 +1803,28 @@ export class StripeStore {
     const t = at ?? this.fixedNow ?? Math.max(this.tick(), this.newestEventAt, notBefore);
     if (!Number.isInteger(t) || t < notBefore) throw new Error(`fake-stripe: an event at ${t} would predate its object (created ${notBefore})`);
     return t;
+  }
+
+  /** The balance transaction of a charge's captured `amount`, in the settlement currency, available two days after `created`. */
+  private chargeTransaction(source: string, amount: number, currency: string, exchangeRate: number | null, created: number): Stripe.BalanceTransaction {
+    return {
+      id: this.claimId(undefined, 'txn'),
+      object: 'balance_transaction',
+      amount,
+      available_on: created + 2 * DAY,
+      balance_type: 'payments',
+      created,
+      currency,
+      description: null,
+      exchange_rate: exchangeRate,
+      fee: 0,
+      fee_details: [],
+      net: amount,
+      reporting_category: 'charge',
+      source,
+      status: 'available',
+      type: 'charge',
+    };
   }
 
   /** A stored object of one kind by id; throws for an unknown id or another kind. */
