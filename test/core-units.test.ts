@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   ApiError,
+  plainValue,
+  toAttioValues,
   attioTransient,
   auditIntentLine,
   auditLine,
@@ -678,5 +680,18 @@ describe('dry-run report', () => {
     expect(lines[4]).toBe('      stripe_mrr: 0 -> 1');
     expect(lines).toHaveLength(1 + 20 * 2 + 1);
     expect(lines.at(-1)).toBe('  ... and 5 more');
+  });
+});
+
+describe('checkbox values', () => {
+  it('read [] (never written) as unchecked, as Attio reads an unchecked box; null writes false, never a clear', () => {
+    expect(plainValue([], 'checkbox')).toBe(false);
+    expect(plainValue(undefined, 'checkbox')).toBe(false);
+    expect(plainValue([{ value: false }], 'checkbox')).toBe(false);
+    expect(plainValue([{ value: true }], 'checkbox')).toBe(true);
+    expect(plainValue([{ value: true, active_until: '2026-01-01T00:00:00Z' }], 'checkbox')).toBe(false);
+    const specs = [{ slug: 'flag', title: 'Flag', type: 'checkbox' as const }];
+    expect(toAttioValues({ flag: null }, specs)).toEqual({ flag: [false] });
+    expect(toAttioValues({ flag: true }, specs)).toEqual({ flag: [true] });
   });
 });

@@ -782,6 +782,21 @@ it('currencyValuesAsStrings: record JSON renders currency_value as a numeric str
   });
 });
 
+it('checkbox values: true/false or "true"/"false", raw or {value}; read back as {value}; a record never given one has none', async () => {
+  await withFake({}, async (f) => {
+    const c = client(f);
+    f.addAttribute({ api_slug: 'flag', type: 'checkbox' });
+    for (const [written, read] of [[true, true], [false, false], ['true', true], ['false', false], [{ value: true }, true]] as const) {
+      const r = await c('POST', '/objects/companies/records', { data: { values: { flag: [written] } } });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.deepEqual([r.json.data.values.flag[0].attribute_type, r.json.data.values.flag[0].value], ['checkbox', read]);
+    }
+    for (const bad of ['yes', 1, null]) assertError(await c('POST', '/objects/companies/records', { data: { values: { flag: [bad] } } }), 400, 'validation_type');
+    const unset = await c('POST', '/objects/companies/records', { data: { values: { name: 'No flag' } } });
+    assert.deepEqual(unset.json.data.values.flag, []);
+  });
+});
+
 it('standardAttributes: false starts with no attributes', async () => {
   await withFake({ standardAttributes: false, apiKey: 'k2' }, async (f) => {
     const r = await client(f, 'k2')('GET', '/objects/companies/attributes');

@@ -100,6 +100,10 @@
 //     no value (none given, personal mailbox, autoCompany off, company deleted). P; C "no company is
 //       generated or matched", "deleting a company empties".
 //   phone_numbers, primary_location: always [] (writes refused). X: the sync neither writes nor reads them.
+//   checkbox value (companies' stripe_delinquent): {value: true|false, attribute_type}. P both; C "checkbox
+//     values". No value at all ([]) for a record never given one: P; C the same test. The docs say an
+//     unchecked box reads false and that a checkbox "does not support null values", not what a record
+//     never written holds: the sync reads [] as false (test/core-units.test.ts "checkbox"), so either way.
 //
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
